@@ -1,0 +1,579 @@
+"""The nightly capture pipeline: collector -> WARC (spool) -> store -> index.
+
+For each account: resolve its credential, run its collector, write every exchange to a WARC
+file in the spool, decide per observed item whether it is new, edited, hidden or unhidden
+(against the index plus this run's own changes), download media of new versions, confirm
+absences with the platform before declaring anything deleted, then close the WARC, upload
+it with checksum verification, and only then ingest it into the index. A failed upload
+leaves the file in the spool; the next run uploads and ingests it first. One account's
+failure never stops the others.
+
+Operations (issue 7): one collect at a time (``archiver.lock``); a stop request (SIGTERM)
+is honoured between records and between accounts; a spool that cannot be written (disk full)
+or a store that is down fails the account plainly while everything already written stays in
+the spool for the next run, which recovers it before capturing (ingest is idempotent, so
+nothing is duplicated).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from . import SOFTWARE
+from .collectors import collector_class
+from .collectors.base import (CollectContext, Collector, Item, KnownItem, Observed, PostsDone, Problem,
+                              ThreadDone, content_hash)
+from .config import AccountConfig, Settings, resolve_secret
+from .errors import (ArchiverError, CollectError, QuotaError, StoreError, ThrottledError, TokenError,
+                     TransientError)
+from .http import Fetcher, RetryPolicy
+from .index import open_index, transaction
+from .ingest import ingest_warc
+from .lock import writer_lock
+from .store import Store, open_store, sha256_file
+from .timefmt import iso, utcnow
+from .warc import OPEN_SUFFIX, WarcFile, repair, warc_key, warc_name
+
+log = logging.getLogger("archiver.capture")
+
+
+class Interrupted(CollectError):
+    """A stop was requested (SIGTERM): the current record is finished and the WARC closed."""
+
+
+@dataclass
+class AccountResult:
+    account: str
+    platform: str
+    run_id: str | None
+    status: str  # ok | throttled | failed | interrupted
+    message: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "interrupted")
+
+
+@dataclass
+class CollectReport:
+    results: list[AccountResult] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    recovery_error: str | None = None  # the spool could not be recovered (store down): exit 1
+    stopped: list[str] = field(default_factory=list)  # accounts not started after a stop request
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.failed for r in self.results) and not self.recovery_error and not self.stopped
+
+
+@dataclass
+class _Prev:
+    hash: str
+    hidden: bool
+    status: str
+
+
+def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: datetime, retain_years: int,
+                      after_ingest: Callable[[Any], None] | None = None) -> str:
+    """Upload a closed spool WARC (verified), ingest it, then remove it from the spool."""
+    key = "warcs/" + path.relative_to(spool_root).as_posix()
+    sha, size = sha256_file(path)
+    row = db.conn.execute("SELECT sha256 FROM objects WHERE key = ?", (key,)).fetchone()
+    if row and row[0] == sha:
+        path.unlink()  # uploaded and indexed before a crash removed it from the spool
+        return key
+    retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
+    store.put(key, path, sha, retain_until=retain_until)
+    with open(path, "rb") as fh:
+        ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
+                    retain_until=retain_until if store.object_lock else None)
+    if after_ingest:
+        after_ingest(db)
+    path.unlink()
+    return key
+
+
+def recover_spool(db, store: Store, spool_root: Path, *, now: datetime, retain_years: int,
+                  after_ingest=None) -> list[str]:
+    """Finish what a killed or failed run left: repair torn files, upload, ingest."""
+    recovered: list[str] = []
+    # The caller holds the writer lock, so a run still marked 'running' was killed.
+    db.conn.execute(
+        "UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?), message = 'the run was cut"
+        " short (killed); what it had written is recovered from the spool' WHERE status = 'running'", (iso(now),)
+    )
+    if not spool_root.exists():
+        return recovered
+    for path in sorted(spool_root.rglob("*" + OPEN_SUFFIX)):
+        fixed = repair(path)
+        if fixed:
+            log.warning("repaired %s left open by an interrupted run", fixed.name)
+    for path in sorted(spool_root.rglob("*.warc.gz")):
+        key = commit_spool_file(db, store, spool_root, path, now=now, retain_years=retain_years,
+                                after_ingest=after_ingest)
+        recovered.append(key)
+        log.info("recovered spool file %s", key)
+    return recovered
+
+
+class CaptureSession:
+    """One account's run: owns the WARC being written and the change decisions."""
+
+    def __init__(self, settings: Settings, db, store: Store, account: AccountConfig, collector: Collector,
+                 run_id: str, now: datetime, should_stop: Callable[[], bool], after_ingest=None):
+        self.settings, self.db, self.store = settings, db, store
+        self.account, self.collector, self.run_id, self.now = account, collector, run_id, now
+        self.should_stop = should_stop
+        self.after_ingest = after_ingest
+        self.spool_root = settings.spool_dir
+        self.warc: WarcFile | None = None
+        self.serial = 0
+        self.counts: dict[str, int] = {k: 0 for k in ("seen", "new", "edited", "hidden", "deleted",
+                                                       "media_fetched", "media_failed", "bytes")}
+        self.problems: list[str] = []
+        self.group: dict | None = None
+        self.last_api: tuple[str | None, str] = (None, f"urn:archiver:run:{run_id}")
+        self.run_state: dict[str, _Prev] = {}
+        self.thread_seen: dict[str, set[str]] = {}
+        self.posts_seen: set[str] = set()
+        self.keys: list[str] = []
+        self.started = now
+        self.spool_error: str | None = None  # the spool refused a write: stop writing, keep the file
+        self.upload_error: str | None = None  # the store failed: keep closed files in the spool
+        self.kept: list[Path] = []
+
+    # -- WARC --------------------------------------------------------------------------------
+    def _open(self) -> WarcFile:
+        if self.warc is None:
+            self.serial += 1
+            name = warc_name(self.account.name, self.now, self.serial)
+            path = self.spool_root / warc_key(self.account.name, self.now, name).removeprefix("warcs/")
+            info = {
+                "software": SOFTWARE,
+                "format": "WARC File Format 1.1",
+                "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                "operator": self.settings.agency,
+                "custodian": f"{self.settings['archive.custodian_name']}, {self.settings['archive.custodian_title']}",
+                "archiver-run": self.run_id,
+                "archiver-account": self.account.name,
+                "archiver-platform": self.account.platform,
+                "archiver-collector": json.dumps({
+                    "name": self.account.name, "platform": self.account.platform, "id": self.account.id,
+                    "api_base": self.collector.api_base, "token_env": self.account.token_env,
+                    "rescan_days": self.settings["collect.rescan_days"],
+                }),
+            }
+            self.warc = self._spool(WarcFile, path, info, self._duplicate_of)
+        return self.warc
+
+    def _spool(self, fn, *args):
+        """Run one write to the spool. An OSError (disk full, file-size limit, read-only spool)
+        fails the account plainly; the torn file is left for ``recover_spool`` to repair."""
+        if self.spool_error:
+            raise StoreError(self.spool_error)
+        try:
+            return fn(*args)
+        except OSError as exc:
+            self.spool_error = (f"cannot write the WARC file in the spool {self.spool_root}: "
+                                f"{exc.strerror or exc} (disk full or not writable?); what was written is kept "
+                                "there and the next run recovers it")
+            raise StoreError(self.spool_error) from None
+
+    def _duplicate_of(self, digest: str):
+        row = self.db.conn.execute(
+            "SELECT record_id, target_uri, date FROM records WHERE payload_digest = ? AND type = 'response' LIMIT 1",
+            (digest,),
+        ).fetchone()
+        return tuple(row) if row else None
+
+    def record_exchange(self, exchange) -> tuple[str, str]:
+        record_id, digest = self._spool(lambda: self._open().write_exchange(exchange))
+        if not exchange.media:
+            self.last_api = (record_id, exchange.url)
+        return record_id, digest
+
+    def _safe_point(self) -> None:
+        """Between items: honour a stop request and roll over a full WARC file."""
+        if self.should_stop():
+            raise Interrupted(f"account {self.account.name!r}: stop requested; capture so far is kept",
+                              account=self.account.name)
+        if self.warc is not None and self.warc.size > self.settings["collect.warc_max_bytes"]:
+            self._flush()
+            self._close_and_commit()
+
+    def _group_for(self, source: tuple[str | None, str]) -> dict:
+        if self.group is None or self.group["source"] != source[0]:
+            self._flush()
+            self.group = {"source": source[0], "uri": source[1], "seen": [], "changes": [], "threads": []}
+        return self.group
+
+    def _flush(self) -> None:
+        group, self.group = self.group, None
+        if not group or not (group["seen"] or group["changes"] or group["threads"]):
+            return
+        payload = {"run": self.run_id, "account": self.account.name, "platform": self.account.platform,
+                   "seen": group["seen"], "changes": group["changes"], "threads": group["threads"]}
+        self._spool(lambda: self._open().write_metadata("items/1", group["uri"], payload, utcnow(),
+                                                        refers_to=group["source"]))
+
+    def _close_and_commit(self) -> None:
+        if self.warc is None:
+            return
+        closed = self._spool(self.warc.close)
+        self.warc = None
+        self.counts["bytes"] += closed.size
+        if self.upload_error:
+            self.kept.append(closed.path)
+            return
+        try:
+            key = commit_spool_file(self.db, self.store, self.spool_root, closed.path, now=utcnow(),
+                                    retain_years=self.settings["storage.default_retain_years"],
+                                    after_ingest=self.after_ingest)
+        except StoreError as exc:
+            # Keep capturing into the spool: tonight's comments may be gone tomorrow. Every
+            # closed file waits there; the next run uploads and ingests them in order.
+            self.upload_error = str(exc)
+            self.kept.append(closed.path)
+            self.problem(f"upload failed, capture continues into the spool: {exc}")
+            return
+        self.keys.append(key)
+
+    def abandon(self) -> None:
+        """After a spool failure: close the file handle, leave the ``.open`` file for repair."""
+        if self.warc is not None:
+            try:
+                self.warc.fh.close()
+            except OSError as exc:  # the buffered tail cannot be written either; repair drops it
+                log.warning("%s: closing the torn WARC failed: %s", self.account.name, exc.strerror or exc)
+            self.warc = None
+
+    # -- events -------------------------------------------------------------------------------
+    def handle(self, event, ctx: CollectContext) -> None:
+        self._safe_point()
+        if isinstance(event, Observed):
+            self.observe(event.item, ctx)
+        elif isinstance(event, ThreadDone):
+            self.thread_done(event, ctx)
+        elif isinstance(event, PostsDone):
+            self.posts_done(ctx)
+        elif isinstance(event, Problem):
+            self.problem(event.message)
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+        log.warning("%s: %s", self.account.name, message)
+
+    def _prev(self, platform_id: str) -> _Prev | None:
+        if platform_id in self.run_state:
+            return self.run_state[platform_id]
+        row = self.db.conn.execute(
+            "SELECT v.hash, i.hidden, i.status FROM items i JOIN versions v ON v.item_rowid = i.rowid"
+            " AND v.n = i.versions WHERE i.account = ? AND i.platform_id = ?",
+            (self.account.name, platform_id),
+        ).fetchone()
+        return _Prev(row[0], bool(row[1]), row[2]) if row else None
+
+    def observe(self, item: Item, ctx: CollectContext) -> None:
+        group = self._group_for(self.last_api)
+        pid = item.platform_id
+        self.counts["seen"] += 1
+        if item.kind == "post":
+            self.posts_seen.add(pid)
+        self.thread_seen.setdefault(item.root, set()).add(pid)
+        prev = self._prev(pid)
+        digest = item.version_hash()
+        events: list[str] = []
+        if prev is None:
+            events.append("new")
+            if item.hidden:
+                events.append("hidden")
+        else:
+            if prev.status == "deleted":
+                events.append("restored")
+            if digest != prev.hash:
+                events.append("edited")
+            if item.hidden != prev.hidden:
+                events.append("hidden" if item.hidden else "unhidden")
+        if not events:
+            group["seen"].append(pid)
+            return
+        change: dict[str, Any] = {"events": events, "item": _item_fields(item)}
+        if prev is None or digest != prev.hash:
+            change["version"] = {"hash": digest, "text": item.text, "content": item.content, "native": item.native}
+            if item.history:
+                change["history"] = [
+                    {"hash": content_hash(v["content"]), "text": v.get("text"), "content": v["content"],
+                     "native": v.get("native"), "created_at": v.get("created_at")}
+                    for v in item.history
+                ]
+            media = self._fetch_media(item, ctx)
+            if media:
+                change["media"] = media
+        group["changes"].append(change)
+        self.run_state[pid] = _Prev(digest, item.hidden, "live")
+        for event in events:
+            if event in self.counts:
+                self.counts[event] += 1
+
+    def _fetch_media(self, item: Item, ctx: CollectContext) -> list[dict]:
+        if not self.settings["collect.media"]:
+            return []
+        out = []
+        for url in dict.fromkeys(item.media):  # same URL twice in one item: fetch once
+            try:
+                resp = ctx.http.get(url, media=True, expect_json=False)
+            except (TransientError, ThrottledError) as exc:
+                self.counts["media_failed"] += 1
+                self.problem(f"media of {item.platform_id} not fetched: {exc}")
+                out.append({"url": ctx.http.scrub.url(url), "status": "failed"})
+                continue
+            ok = 200 <= resp.status < 300
+            self.counts["media_fetched" if ok else "media_failed"] += 1
+            if not ok:
+                self.problem(f"media of {item.platform_id} answered HTTP {resp.status}: {resp.url}")
+            out.append({"url": resp.url, "record_id": resp.record_id, "digest": resp.digest,
+                        "content_type": resp.headers.get("content-type"), "size": resp.size,
+                        "status": "fetched" if ok else "failed"})
+            if resp.stream:
+                resp.stream.close()
+        return out
+
+    def _confirm(self, ctx: CollectContext, rows: Iterable[tuple]) -> list[str]:
+        gone = []
+        for platform_id, kind, root, parent, url, in rows:
+            known = KnownItem(platform_id=platform_id, kind=kind, root=root, parent=parent, url=url)
+            if self.collector.confirm_gone(ctx, known):
+                group = self._group_for(self.last_api)
+                group["changes"].append({"events": ["deleted"], "item": {"platform_id": platform_id}})
+                self.run_state[platform_id] = _Prev("", False, "deleted")
+                self.counts["deleted"] += 1
+                gone.append(platform_id)
+        return gone
+
+    def thread_done(self, event: ThreadDone, ctx: CollectContext) -> None:
+        seen = self.thread_seen.pop(event.root, set())
+        rows = [r for r in self.db.conn.execute(
+            "SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND root = ?"
+            " AND kind != 'post' AND status != 'deleted'", (self.account.name, event.root),
+        ) if r[0] not in seen and self.run_state.get(r[0], _Prev("", False, "")).status != "deleted"]
+        self._confirm(ctx, rows)
+        self._group_for(self.last_api)["threads"].append({"root": event.root, "expected": event.expected})
+
+    def posts_done(self, ctx: CollectContext) -> None:
+        query = ("SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND kind = 'post'"
+                 " AND status != 'deleted'")
+        params: list[Any] = [self.account.name]
+        if ctx.since is not None:
+            query += " AND created_at >= ?"
+            params.append(iso(ctx.since))
+        rows = [r for r in self.db.conn.execute(query, params) if r[0] not in self.posts_seen]
+        for post_id in self._confirm(ctx, rows):
+            # A deleted post takes its comments with it; each is still confirmed one by one.
+            self._confirm(ctx, self.db.conn.execute(
+                "SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND root = ?"
+                " AND kind != 'post' AND status != 'deleted'", (self.account.name, post_id)).fetchall())
+
+    def finish(self, status: str, message: str, fetcher: Fetcher | None) -> None:
+        """Write the run summary, close, upload and ingest. Raises StoreError if storage failed."""
+        if self.spool_error:
+            self.abandon()
+            raise StoreError(self.spool_error)
+        self._flush()
+        summary = self.summary(status, message, fetcher)
+        if self.warc is None and not self.keys and not self.kept:
+            # Nothing was captured (e.g. the token variable is unset): record the run itself.
+            self.db.conn.execute(
+                "INSERT OR REPLACE INTO runs (id, account, platform, started_at, finished_at, status, problems,"
+                " message) VALUES (?,?,?,?,?,?,?,?)",
+                (self.run_id, self.account.name, self.account.platform, summary["started_at"],
+                 summary["finished_at"], status, json.dumps(self.problems), message),
+            )
+            return
+        self._spool(lambda: self._open().write_metadata("run/1", f"urn:archiver:run:{self.run_id}", summary,
+                                                        utcnow()))
+        self._close_and_commit()
+        if self.upload_error:
+            raise StoreError(f"{self.upload_error}; {len(self.kept)} WARC file(s) kept in the spool")
+
+    def summary(self, status: str, message: str, fetcher: Fetcher | None) -> dict:
+        return {
+            "id": self.run_id, "account": self.account.name, "platform": self.account.platform,
+            "started_at": iso(self.started), "finished_at": iso(utcnow()), "status": status,
+            "items_seen": self.counts["seen"], "items_new": self.counts["new"],
+            "items_edited": self.counts["edited"], "items_hidden": self.counts["hidden"],
+            "items_deleted": self.counts["deleted"], "media_fetched": self.counts["media_fetched"],
+            "media_failed": self.counts["media_failed"],
+            "requests": fetcher.requests_made if fetcher else 0, "retries": fetcher.retries if fetcher else 0,
+            "throttled": fetcher.throttle_events if fetcher else 0,
+            "bytes": self.counts["bytes"] + (self.warc.size if self.warc else 0),
+            "problems": self.problems, "message": message,
+        }
+
+
+def _item_fields(item: Item) -> dict:
+    return {
+        "platform_id": item.platform_id, "kind": item.kind, "root": item.root, "parent": item.parent,
+        "author": item.author, "author_id": item.author_id, "is_department": item.is_department,
+        "text": item.text, "created_at": iso(item.created_at), "url": item.url, "hidden": item.hidden,
+        "counts": {k: v for k, v in dict(item.counts).items() if v is not None},
+    }
+
+
+def new_run_id(account: str, now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{account}-{uuid.uuid4().hex[:6]}"
+
+
+def _since(db, account: str, now: datetime, rescan_days: int) -> datetime | None:
+    ok = db.conn.execute("SELECT 1 FROM runs WHERE account = ? AND status = 'ok' LIMIT 1", (account,)).fetchone()
+    return now - timedelta(days=rescan_days) if ok else None
+
+
+def run_account(settings: Settings, db, store: Store, account: AccountConfig, *, environ: Mapping[str, str],
+                now: datetime, sleep: Callable[[float], None] = time.sleep,
+                should_stop: Callable[[], bool] = lambda: False, after_ingest=None,
+                session=None) -> AccountResult:
+    run_id = new_run_id(account.name, now)
+    result = AccountResult(account.name, account.platform, run_id, "ok")
+    cls = collector_class(account.platform)
+    db.conn.execute(
+        "INSERT OR REPLACE INTO accounts (name, platform, platform_account_id, api_base) VALUES (?,?,?,?)",
+        (account.name, account.platform, account.id, account.api_base),
+    )
+    db.conn.execute("INSERT INTO runs (id, account, platform, started_at, status) VALUES (?,?,?,?, 'running')",
+                    (run_id, account.name, account.platform, iso(now)))
+    token = None
+    fetcher = None
+    collector = None
+    try:
+        token = resolve_secret(account, environ)
+        if cls.needs_token and token is None:
+            raise TokenError(f"account {account.name!r}: {account.platform} needs a credential; set token_env "
+                             "to the environment variable that holds it", account=account.name)
+    except TokenError as exc:
+        result.status, result.message = "failed", str(exc)
+    collector = cls(account, token)
+    capture = CaptureSession(settings, db, store, account, collector, run_id, now, should_stop, after_ingest)
+    checkpoint = _load_checkpoint(db, account.name)
+    ctx = None
+    if result.status == "ok":
+        secrets = [token] if token else []
+        secrets += [environ[v] for k, v in account.options.items() if k.endswith("_env") and environ.get(v)]
+        fetcher = Fetcher(
+            recorder=capture.record_exchange, account=account.name, auth=collector.auth(), secrets=secrets,
+            secret_params=collector.secret_params, sleep=sleep, session=session,
+            policy=RetryPolicy(
+                retry_delay=settings["collect.retry_delay"], max_retries=settings["collect.max_retries"],
+                throttle_retries=settings["collect.throttle_retries"], max_backoff=settings["collect.max_backoff"],
+                timeout=settings["collect.timeout"], max_media_bytes=settings["collect.max_media_bytes"],
+            ),
+        )
+        ctx = CollectContext(account=account, http=fetcher, now=now,
+                             since=_since(db, account.name, now, settings["collect.rescan_days"]),
+                             page_limit=settings["collect.page_limit"], checkpoint=checkpoint)
+        try:
+            for event in collector.collect(ctx):
+                capture.handle(event, ctx)
+        except ThrottledError as exc:
+            result.status, result.message = "throttled", str(exc)
+        except Interrupted as exc:
+            result.status, result.message = "interrupted", str(exc)
+        except (TokenError, QuotaError, CollectError) as exc:
+            result.status, result.message = "failed", str(exc)
+        except StoreError as exc:  # the spool refused a write; finish() reports it
+            result.status, result.message = "failed", str(exc)
+        except Exception as exc:  # a collector bug must not stop the other accounts or lose the WARC
+            log.exception("collector for %s crashed", account.name)
+            result.status = "failed"
+            result.message = fetcher.scrub.text(f"internal error in the {account.platform} collector: "
+                                                f"{type(exc).__name__}: {exc}")
+    try:
+        capture.finish(result.status, result.message, fetcher)
+    except StoreError as exc:
+        result.status = "failed"
+        if str(exc) not in result.message:
+            result.message = (f"{result.message + '; ' if result.message else ''}storage failed: {exc}; "
+                              "the WARC stays in the spool and the next run uploads it")
+        db.conn.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = ?, problems = ? WHERE id = ?",
+                        (result.message, iso(utcnow()), json.dumps(capture.problems), run_id))
+    if ctx is not None:
+        _save_checkpoint(db, account.name, run_id, ctx.checkpoint)
+    result.counts = dict(capture.counts)
+    result.problems = list(capture.problems)
+    summary = {"event": "account_done", "account": account.name, "platform": account.platform, "run": run_id,
+               "status": result.status, **result.counts, "problems": len(result.problems),
+               "message": result.message}
+    # One line per account per run; with log.json it is one JSON object a monitor can parse.
+    log.log(logging.INFO if not result.failed else logging.ERROR,
+            "account %s %s: %d seen, %d new, %d edited, %d hidden, %d deleted, %d problems",
+            account.name, result.status, result.counts["seen"], result.counts["new"], result.counts["edited"],
+            result.counts["hidden"], result.counts["deleted"], len(result.problems), extra={"fields": summary})
+    return result
+
+
+def _load_checkpoint(db, account: str) -> dict:
+    row = db.conn.execute("SELECT data FROM checkpoints WHERE account = ?", (account,)).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def _save_checkpoint(db, account: str, run_id: str, data: dict) -> None:
+    with transaction(db):
+        if data:
+            db.conn.execute("INSERT OR REPLACE INTO checkpoints (account, run_id, data, updated_at) VALUES (?,?,?,?)",
+                            (account, run_id, json.dumps(data), iso(utcnow())))
+        else:
+            db.conn.execute("DELETE FROM checkpoints WHERE account = ?", (account,))
+
+
+def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterable[str] | None = None,
+            now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
+            should_stop: Callable[[], bool] = lambda: False) -> CollectReport:
+    """The nightly job. Every selected account runs, whatever happens to the others."""
+    now = now or utcnow()
+    names = list(accounts or [])
+    selected = [settings.account(n) for n in names] if names else list(settings.accounts)
+    if not selected:
+        raise ArchiverError("no accounts configured: add [[accounts]] entries to the config")
+    with writer_lock(settings.index_path, "collect", now=now):
+        db = open_index(settings.index_path)
+        report = CollectReport()
+        try:
+            store = open_store(settings)
+        except StoreError as exc:
+            # The store is down for the night: capture into the spool anyway; the next run uploads.
+            store = _Unavailable(str(exc), settings.storage_url)
+        try:
+            report.recovered = recover_spool(db, store, settings.spool_dir, now=now,
+                                             retain_years=settings["storage.default_retain_years"])
+        except StoreError as exc:
+            report.recovery_error = (f"files left in the spool by an earlier run could not be uploaded: {exc}; "
+                                     "they stay there for the next run")
+            log.error("%s", report.recovery_error)
+        for account in selected:
+            if should_stop():
+                report.stopped.append(account.name)
+                continue
+            report.results.append(run_account(settings, db, store, account, environ=environ, now=now,
+                                              sleep=sleep, should_stop=should_stop))
+        if report.stopped:
+            log.warning("stop requested: accounts not started: %s", ", ".join(report.stopped))
+    return report
+
+
+class _Unavailable(Store):
+    """Stands in for a store that could not be reached when the run started: every upload
+    fails with the original reason, so each account captures into the spool and says why."""
+
+    def __init__(self, reason: str, url: str):
+        self.reason, self.url = reason, url
+
+    def put(self, key, path, sha256, *, retain_until=None):
+        raise StoreError(self.reason)

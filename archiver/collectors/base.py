@@ -1,0 +1,289 @@
+"""The contract between platform collectors and the capture pipeline.
+
+A collector knows one platform's API and nothing about storage or the index. It is handed a
+``CollectContext`` and yields events:
+
+* ``Observed(item)`` – one post/comment/reply as the platform returned it now;
+* ``ThreadDone(root)`` – every comment/reply of post ``root`` has been read (so items of that
+  thread not observed this run become deletion *candidates*);
+* ``PostsDone()`` – the account's post listing down to ``ctx.since`` has been read (so posts
+  in that window not observed become candidates);
+* ``Problem(message)`` – something was wrong but the run goes on (a malformed page that
+  stayed malformed after retries, a media file that could not be fetched...).
+
+Candidates are never declared deleted from absence alone: the pipeline asks the collector's
+``confirm_gone`` which must return True only when the platform positively says the object
+is gone (Graph error 100/33, Mastodon 404, X ``resource-not-found``...).
+
+All HTTP goes through ``ctx.http`` (``archiver.http.Fetcher``), which records every exchange
+in the WARC, scrubs secrets, and applies bounded retries/backoff from one place. A collector
+passes its ``classify`` function so platform throttle/auth signals are recognised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import AccountConfig
+    from ..http import Fetcher, Response
+
+KINDS = ("post", "comment", "reply")
+
+
+@dataclass
+class Item:
+    """One post, comment or reply, normalised. ``native`` is the platform JSON of the item."""
+
+    platform_id: str
+    kind: str  # post | comment | reply
+    root: str  # platform id of the post this item belongs to (itself for posts)
+    parent: str | None = None  # platform id of the parent (None for posts)
+    author: str | None = None
+    author_id: str | None = None
+    text: str | None = None  # exactly as the platform sent it (HTML for Mastodon)
+    created_at: datetime | None = None  # timezone-aware
+    url: str | None = None
+    # The fields whose change makes a new version (e.g. message + attachments). Platform
+    # timestamps such as Facebook's updated_time are *not* edit signals and stay out.
+    content: Mapping[str, Any] = field(default_factory=dict)
+    hidden: bool = False
+    native: Any = None
+    media: list[str] = field(default_factory=list)  # URLs to download with this version
+    counts: Mapping[str, int] = field(default_factory=dict)  # e.g. comment_count, like_count
+    # Earlier versions the platform itself reports (X edit history, Mastodon /history),
+    # oldest first, each a dict with at least "content" and optionally "created_at".
+    history: list[Mapping[str, Any]] = field(default_factory=list)
+    is_department: bool | None = None  # author is the agency's own account
+    # Plain text for the full-text index when ``text`` is markup (Mastodon HTML, RSS
+    # descriptions) or hides what people search for (Bluesky link facets show shortened
+    # URLs). None means: index ``text`` itself. Never a version-defining field.
+    search_text: str | None = None
+
+    def version_hash(self) -> str:
+        return content_hash(self.content)
+
+
+def content_hash(content: Mapping[str, Any]) -> str:
+    """sha256 over canonical JSON of the version-defining fields."""
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class Observed:
+    item: Item
+
+
+@dataclass
+class ThreadDone:
+    root: str
+    expected: int | None = None  # the platform's own count of comments+replies, when given
+
+
+@dataclass
+class PostsDone:
+    expected: int | None = None
+
+
+@dataclass
+class Problem:
+    message: str
+    url: str | None = None
+
+
+Event = Observed | ThreadDone | PostsDone | Problem
+
+
+@dataclass
+class KnownItem:
+    """What the index knows of an item, handed to ``confirm_gone``."""
+
+    platform_id: str
+    kind: str
+    root: str
+    parent: str | None
+    url: str | None = None
+    native: Any = None
+
+
+@dataclass
+class CollectContext:
+    account: "AccountConfig"
+    http: "Fetcher"
+    now: datetime
+    # Re-scan lower bound: posts created at or after this are re-read with all their
+    # comments; None means a full backfill (first run).
+    since: datetime | None
+    page_limit: int = 100
+    # Collector-owned, JSON-serialisable resume state from an interrupted run; the
+    # collector updates it as it goes and the pipeline saves it if the run is cut short.
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+class Collector:
+    """Base class: subclasses set ``platform`` and ``default_api_base`` and implement
+    ``collect`` and ``confirm_gone``. ``token`` may be None for platforms without one."""
+
+    platform: str = ""
+    default_api_base: str = ""
+    needs_token: bool = True
+    # Query parameters and headers that carry credentials; scrubbed from everything written.
+    secret_params: tuple[str, ...] = ("access_token", "appsecret_proof", "key")
+
+    def __init__(self, account: "AccountConfig", token: str | None):
+        self.account = account
+        self.token = token
+        self.api_base = (account.api_base or self.default_api_base).rstrip("/")
+
+    def auth(self) -> dict[str, dict[str, str]]:
+        """How the credential is sent: {"params": {...}} and/or {"headers": {...}}."""
+        return {}
+
+    def collect(self, ctx: CollectContext) -> Iterator[Event]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def confirm_gone(self, ctx: CollectContext, item: KnownItem) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+
+# --- Helpers shared by several collectors ------------------------------------------------------
+# One home for what more than one platform needs, so no collector copies another's code.
+
+
+def error_body(resp: "Response") -> dict | None:
+    """The error object of an XRPC or Mastodon error (``{"error": "<Name>", "message": ...}``),
+    or None when the body is not such an object (a success, an HTML error page, garbage)."""
+    try:
+        body = json.loads(resp.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body
+    return None
+
+
+def reset_wait(value: str | None, now: datetime) -> float | None:
+    """Seconds from ``now`` until a rate-limit reset given as epoch seconds (Bluesky
+    ``ratelimit-reset``) or an ISO-8601 time (Mastodon ``x-ratelimit-reset``); None when absent
+    or unreadable, so the fetcher falls back to its own backoff."""
+    if not value:
+        return None
+    try:
+        reset = datetime.fromtimestamp(float(value), tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        from ..timefmt import parse_platform_time
+
+        reset = parse_platform_time(value)
+    if reset is None:
+        return None
+    return max(0.0, (reset - now).total_seconds())
+
+
+def renew_message(account: "AccountConfig", problem: str, remedy: str) -> str:
+    """A TokenError message: what the platform said, how to get a new credential, where it goes."""
+    where = (
+        f"put it in the environment variable {account.token_env}"
+        if account.token_env
+        else "name its environment variable with token_env in the account's config"
+    )
+    return f"{problem}. {remedy}, {where}, and run `archiver collect --account {account.name}`."
+
+
+def once_per_checkpoint(ctx: CollectContext, root: str, walk: Iterator[Event]) -> Iterator[Event]:
+    """Run a thread walk unless the checkpoint says an interrupted run already finished it
+    (it did when it reached ``ThreadDone``; a walk cut short by a Problem is run again)."""
+    done = ctx.checkpoint.setdefault("threads_done", [])
+    if root in done:
+        return
+    for event in walk:
+        yield event
+        if isinstance(event, ThreadDone) and event.root == root:
+            done.append(root)
+
+
+def api_body(resp: "Response", account: "AccountConfig", api: str, shape: type = dict) -> Any:
+    """The JSON body of a response the collector cannot do without: an ``{"error": ...}``
+    envelope fails the account (CollectError, naming the API's own words); a body of the
+    wrong shape is a MalformedResponse the caller turns into a Problem."""
+    from ..http import MalformedResponse
+
+    body = resp.json()
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, str):
+        detail = body.get("message") or body.get("error_description") or ""
+        raise CollectError(
+            f"account {account.name!r}: {api} answered HTTP {resp.status} {err!r} at {resp.url}"
+            + (f": {detail}" if detail else "") + f" (check the account id {account.id!r} in the config)",
+            account=account.name,
+        )
+    if not isinstance(body, shape):
+        raise MalformedResponse(f"{resp.url}: expected a JSON {shape.__name__}")
+    return body
+
+
+class _TextOnly(HTMLParser):
+    BLOCKS = {"p", "br", "div", "li", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
+    SKIP = {"script", "style", "template"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self.skipping:
+            self.skipping -= 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_text(markup: str | None) -> str | None:
+    """Plain text of an HTML fragment for the search index only (entities decoded, scripts
+    dropped, paragraphs as lines). The archived ``text`` keeps the HTML exactly as sent."""
+    if markup is None:
+        return None
+    parser = _TextOnly()
+    parser.feed(markup)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def walk_posts(
+    ctx: CollectContext, posts: Iterator["Item | Problem"], thread: Callable[["Item"], Iterator[Event]]
+) -> Iterator[Event]:
+    """The account walk every collector shares: each post (newest first) is observed, then its
+    thread is read, unless the checkpoint of an interrupted run says it was finished already.
+
+    Stops at the first post older than ``ctx.since`` (the re-scan window). ``PostsDone`` is only
+    yielded when the listing was read to its end or to ``since``: a ``Problem`` from ``posts``
+    (a page that stayed malformed) ends the walk without it, so no post becomes a deletion
+    candidate because of a listing we could not read."""
+    for post in posts:
+        if isinstance(post, Problem):
+            yield post
+            return
+        if ctx.since is not None and post.created_at and post.created_at < ctx.since:
+            break
+        yield Observed(post)
+        yield from once_per_checkpoint(ctx, post.platform_id, thread(post))
+    # The listing completed: nothing is left to resume, so the next run re-reads every thread.
+    ctx.checkpoint.pop("threads_done", None)
+    yield PostsDone()

@@ -1,0 +1,96 @@
+"""The one exception tree of the archiver.
+
+Every error the library raises on purpose is an ``ArchiverError``; the CLI turns it into
+``Error: <message>`` and an exit code at one boundary (``archiver.cli``). Messages say what
+happened and what to do, and never contain a credential.
+
+    ArchiverError
+    ├── ConfigError            bad or missing configuration, missing token variable
+    ├── StoreError             the store refused or failed an operation
+    │   ├── UploadError        an upload failed or its checksum did not verify
+    │   └── ObjectLockedError  the store refused a delete/overwrite (Object Lock, legal hold)
+    ├── IndexError_            the SQLite index is missing, locked or inconsistent
+    ├── QueryError             a search query or filter the user typed is malformed
+    ├── LockError              another collect run holds the lock (distinct exit code)
+    ├── CollectError           an account's capture failed; the other accounts still run
+    │   ├── TokenError         expired/invalid credential: names the account and how to renew
+    │   ├── ThrottledError     still throttled after bounded backoff: checkpointed
+    │   ├── QuotaError         a quota that resets later (e.g. YouTube daily, X monthly cap)
+    │   └── TransientError     5xx / network errors still failing after bounded retries
+    ├── RetentionError         schedules, holds, disposition refused or malformed
+    ├── ExportError            an export could not be produced
+    └── VerifyError            a bundle/production failed verification
+"""
+
+from __future__ import annotations
+
+
+class ArchiverError(Exception):
+    """Base of every deliberate error. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class ConfigError(ArchiverError):
+    pass
+
+
+class StoreError(ArchiverError):
+    pass
+
+
+class UploadError(StoreError):
+    pass
+
+
+class ObjectLockedError(StoreError):
+    pass
+
+
+class IndexError_(ArchiverError):  # noqa: N801 - avoid shadowing builtin IndexError
+    pass
+
+
+class QueryError(ArchiverError):
+    pass
+
+
+class LockError(ArchiverError):
+    # Distinct so cron wrappers can tell "already running" from "failed".
+    exit_code = 3
+
+
+class CollectError(ArchiverError):
+    def __init__(self, message: str, *, account: str | None = None):
+        super().__init__(message)
+        self.account = account
+
+
+class TokenError(CollectError):
+    pass
+
+
+class ThrottledError(CollectError):
+    def __init__(self, message: str, *, account: str | None = None, wait: float | None = None):
+        super().__init__(message, account=account)
+        self.wait = wait
+
+
+class QuotaError(CollectError):
+    pass
+
+
+class TransientError(CollectError):
+    pass
+
+
+class RetentionError(ArchiverError):
+    pass
+
+
+class ExportError(ArchiverError):
+    pass
+
+
+class VerifyError(ArchiverError):
+    pass

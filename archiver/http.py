@@ -1,0 +1,372 @@
+"""HTTP for collectors: one place for credentials, scrubbing, recording and retries.
+
+Every exchange a collector makes goes through ``Fetcher.get``:
+
+* the credential is applied at send time (query parameter or header) from ``auth`` — a URL
+  the platform hands back (Graph's ``paging.next`` carries ``access_token``) is followed
+  verbatim except that its credential parameters are replaced by ours;
+* what is recorded and what the collector sees is *scrubbed*: credential parameters and
+  headers become ``REDACTED`` and any occurrence of a secret value in a body or header is
+  replaced, so a token can never reach a WARC record, a checkpoint, the index or a log;
+* every attempt, including a 502 or a malformed body, is handed to the recorder (WARC);
+* transient failures and malformed bodies get bounded retries with exponential backoff,
+  throttling waits on the platform's own signal, never longer than ``max_backoff`` at once
+  (a platform that asks for hours is better served by a checkpoint and the next night).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import IO, Any, Callable, Iterable, Mapping
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from . import SOFTWARE
+from .errors import CollectError, QuotaError, ThrottledError, TokenError, TransientError
+
+REDACTED = "REDACTED"
+SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key")
+USER_AGENT = f"{SOFTWARE} (+public records archive)"
+
+
+class MalformedResponse(TransientError):
+    """A body that should be JSON (or XML) still did not parse after bounded retries."""
+
+
+# --- outcomes a platform's classify() returns ---------------------------------------------
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # ok | throttled | transient | auth | quota
+    message: str = ""
+    wait: float | None = None  # seconds the platform asked us to wait
+
+
+OK = Outcome("ok")
+
+
+def throttled(message: str, wait: float | None = None) -> Outcome:
+    return Outcome("throttled", message, wait)
+
+
+def transient(message: str) -> Outcome:
+    return Outcome("transient", message)
+
+
+def auth_failed(message: str) -> Outcome:
+    return Outcome("auth", message)
+
+
+def quota(message: str) -> Outcome:
+    return Outcome("quota", message)
+
+
+@dataclass
+class Response:
+    url: str  # scrubbed
+    status: int
+    reason: str
+    headers: CaseInsensitiveDict
+    body: bytes  # scrubbed (API) — media bodies are in ``stream`` instead
+    date: datetime
+    record_id: str | None = None
+    stream: IO[bytes] | None = None
+    size: int = 0
+    digest: str | None = None
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedResponse(f"response from {self.url} is not valid JSON: {exc}") from None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def default_classify(resp: Response) -> Outcome:
+    if resp.status == 429:
+        return throttled("HTTP 429 Too Many Requests", _retry_after(resp.headers))
+    if resp.status >= 500:
+        return transient(f"HTTP {resp.status} {resp.reason}")
+    return OK
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Exchange:
+    """What the recorder is handed: an HTTP request/response, already scrubbed."""
+
+    method: str
+    url: str
+    request_headers: list[tuple[str, str]]
+    status: int
+    reason: str
+    response_headers: list[tuple[str, str]]
+    body: IO[bytes]
+    date: datetime
+    http_version: str = "HTTP/1.1"
+    scrubbed: bool = False
+    media: bool = False  # a media download rather than an API page
+
+
+Recorder = Callable[[Exchange], tuple[str | None, str | None]]  # -> (record_id, payload digest)
+
+
+@dataclass
+class RetryPolicy:
+    retry_delay: float = 2.0
+    max_retries: int = 4
+    throttle_retries: int = 3
+    max_backoff: float = 900.0
+    timeout: float = 60.0
+    max_media_bytes: int = 500_000_000
+
+
+class Scrubber:
+    """Removes credentials from URLs, headers and bodies."""
+
+    def __init__(self, secrets: Iterable[str], secret_params: Iterable[str]):
+        values = [s for s in secrets if s]
+        self.params = {p.lower() for p in secret_params}
+        self.needles: list[bytes] = []
+        for value in values:
+            for form in {value, quote(value, safe=""), quote(value, safe="/")}:
+                self.needles.append(form.encode())
+        self.needles.sort(key=len, reverse=True)
+
+    def url(self, url: str) -> str:
+        parts = urlsplit(url)
+        query = [
+            (k, REDACTED if k.lower() in self.params else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        clean = urlunsplit(parts._replace(query=urlencode(query, safe=",{}().:/|")))
+        return self.text(clean)
+
+    def text(self, text: str) -> str:
+        return self.bytes(text.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+
+    def bytes(self, data: bytes) -> bytes:
+        for needle in self.needles:
+            if needle in data:
+                data = data.replace(needle, REDACTED.encode())
+        return data
+
+    def headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [
+            (k, REDACTED if k.lower() in SECRET_HEADERS else self.text(v)) for k, v in headers
+        ]
+
+
+class Fetcher:
+    def __init__(
+        self,
+        *,
+        recorder: Recorder,
+        account: str,
+        auth: Mapping[str, Mapping[str, str]] | None = None,
+        secrets: Iterable[str] = (),
+        secret_params: Iterable[str] = ("access_token", "appsecret_proof", "key"),
+        policy: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        self.recorder = recorder
+        self.account = account
+        self.auth_params = dict((auth or {}).get("params", {}))
+        self.auth_headers = dict((auth or {}).get("headers", {}))
+        secrets = list(secrets) + list(self.auth_params.values()) + list(self.auth_headers.values())
+        # "Bearer <token>": scrub the bare token too.
+        secrets += [v.split(" ", 1)[1] for v in self.auth_headers.values() if " " in v]
+        self.scrub = Scrubber(secrets, list(secret_params) + list(self.auth_params))
+        self.policy = policy or RetryPolicy()
+        self.session = session or requests.Session()
+        self.sleep = sleep
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.requests_made = 0
+        self.throttle_events = 0
+        self.retries = 0
+
+    # -- public -----------------------------------------------------------------------------
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        classify: Callable[[Response], Outcome] = default_classify,
+        expect_json: bool = True,
+        media: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """GET with auth, recording, scrubbing and bounded retry. Returns the final response
+        (whose status may still be a 4xx the collector must interpret)."""
+        send_url = self._with_params(url, params)
+        transient_tries = throttle_tries = 0
+        while True:
+            try:
+                resp = self._send(send_url, media=media, headers=headers)
+            except requests.RequestException as exc:
+                transient_tries += 1
+                reason = f"{type(exc).__name__} fetching {self.scrub.url(send_url)}"
+                if transient_tries > self.policy.max_retries:
+                    raise TransientError(
+                        f"account {self.account!r}: network error persisted after "
+                        f"{self.policy.max_retries} retries: {reason}",
+                        account=self.account,
+                    ) from None
+                self._backoff(transient_tries)
+                continue
+            outcome = classify(resp)
+            if outcome.kind == "ok" and expect_json and not media and 200 <= resp.status < 300:
+                try:
+                    json.loads(resp.body)
+                except (ValueError, UnicodeDecodeError):
+                    outcome = transient(f"malformed JSON body from {resp.url}")
+                    if transient_tries >= self.policy.max_retries:
+                        raise MalformedResponse(
+                            f"account {self.account!r}: {resp.url} returned a malformed body "
+                            f"{transient_tries + 1} times (kept in the WARC as record {resp.record_id})",
+                            account=self.account,
+                        )
+            if outcome.kind == "ok":
+                return resp
+            if outcome.kind == "auth":
+                raise TokenError(f"account {self.account!r}: {outcome.message}", account=self.account)
+            if outcome.kind == "quota":
+                raise QuotaError(f"account {self.account!r}: {outcome.message}", account=self.account)
+            if outcome.kind == "throttled":
+                self.throttle_events += 1
+                throttle_tries += 1
+                if throttle_tries > self.policy.throttle_retries:
+                    raise ThrottledError(
+                        f"account {self.account!r}: still throttled after {self.policy.throttle_retries} "
+                        f"waits ({outcome.message}); progress is checkpointed and the next run resumes",
+                        account=self.account,
+                        wait=outcome.wait,
+                    )
+                self._wait(outcome.wait, throttle_tries)
+                continue
+            transient_tries += 1
+            if transient_tries > self.policy.max_retries:
+                raise TransientError(
+                    f"account {self.account!r}: {outcome.message} persisted after "
+                    f"{self.policy.max_retries} retries ({resp.url})",
+                    account=self.account,
+                )
+            self._backoff(transient_tries)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _with_params(self, url: str, params: Mapping[str, Any] | None) -> str:
+        parts = urlsplit(url)
+        query = [
+            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in self.auth_params
+        ]
+        query += [(k, str(v)) for k, v in (params or {}).items() if v is not None]
+        query += list(self.auth_params.items())
+        return urlunsplit(parts._replace(query=urlencode(query, safe=",{}().:/|")))
+
+    def _send(self, url: str, *, media: bool, headers: Mapping[str, str] | None) -> Response:
+        req_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        req_headers.update(headers or {})
+        req_headers.update(self.auth_headers)
+        date = self.clock()
+        self.requests_made += 1
+        with self.session.get(url, headers=req_headers, timeout=self.policy.timeout, stream=True) as raw:
+            if media:
+                body_stream = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+                size = 0
+                for chunk in raw.iter_content(256 * 1024):
+                    size += len(chunk)
+                    if size > self.policy.max_media_bytes:
+                        raise TransientError(
+                            f"account {self.account!r}: media {self.scrub.url(url)} exceeds "
+                            f"collect.max_media_bytes ({self.policy.max_media_bytes})",
+                            account=self.account,
+                        )
+                    body_stream.write(chunk)
+                body = b""
+                scrubbed = False
+            else:
+                original = raw.raw.read(decode_content=True) if raw.raw is not None else raw.content
+                body = self.scrub.bytes(original)
+                scrubbed = body != original
+                size = len(body)
+                body_stream = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+                body_stream.write(body)
+            body_stream.seek(0)
+            version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(getattr(raw.raw, "version", 11), "HTTP/1.1")
+            # Content-Encoding/Transfer-Encoding no longer describe the decoded payload we keep.
+            resp_headers = [
+                (k, v)
+                for k, v in raw.raw.headers.items()
+                if k.lower() not in ("content-encoding", "transfer-encoding")
+            ] if raw.raw is not None else list(raw.headers.items())
+            exchange = Exchange(
+                method="GET",
+                url=self.scrub.url(url),
+                request_headers=self.scrub.headers(req_headers.items()),
+                status=raw.status_code,
+                reason=raw.reason or "",
+                response_headers=self.scrub.headers(resp_headers),
+                body=body_stream,
+                date=date,
+                http_version=version,
+                scrubbed=scrubbed,
+                media=media,
+            )
+            record_id, digest = self.recorder(exchange)
+            body_stream.seek(0)
+            return Response(
+                url=exchange.url,
+                status=raw.status_code,
+                reason=exchange.reason,
+                headers=CaseInsensitiveDict(exchange.response_headers),
+                body=body,
+                date=date,
+                record_id=record_id,
+                stream=body_stream if media else None,
+                size=size,
+                digest=digest,
+            )
+
+    def _backoff(self, attempt: int) -> None:
+        self.retries += 1
+        delay = self.policy.retry_delay * (2 ** (attempt - 1))
+        self.sleep(min(delay, self.policy.max_backoff))
+
+    def _wait(self, wait: float | None, attempt: int) -> None:
+        self.retries += 1
+        delay = wait if wait is not None else self.policy.retry_delay * (2 ** (attempt - 1))
+        self.sleep(max(0.0, min(delay, self.policy.max_backoff)))
+
+
+def parse_json_header(value: str | None) -> Any:
+    """Graph usage headers are JSON strings; a garbled one is ignored, not fatal."""
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "CollectError", "Exchange", "Fetcher", "MalformedResponse", "OK", "Outcome", "Response",
+    "RetryPolicy", "Scrubber", "auth_failed", "default_classify", "parse_json_header", "quota",
+    "throttled", "transient", "REDACTED",
+]

@@ -1,0 +1,384 @@
+"""Index schema, as sqlite-utils migrations (applied in order, each once).
+
+Areas add tables with a new migration function appended at the END of this file; an
+applied migration is never edited (a change is a new migration).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Migrations
+
+migrations = Migrations("archiver")
+
+
+@migrations()
+def m001_core(db):
+    db.executescript(
+        """
+        CREATE TABLE accounts (
+            name TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            platform_account_id TEXT NOT NULL,
+            api_base TEXT
+        );
+        -- One row per account per collect run. Counts describe what the run found.
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            account TEXT NOT NULL,
+            platform TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,          -- running|ok|partial|throttled|failed|interrupted
+            items_seen INTEGER DEFAULT 0,
+            items_new INTEGER DEFAULT 0,
+            items_edited INTEGER DEFAULT 0,
+            items_hidden INTEGER DEFAULT 0,
+            items_deleted INTEGER DEFAULT 0,
+            media_fetched INTEGER DEFAULT 0,
+            media_failed INTEGER DEFAULT 0,
+            requests INTEGER DEFAULT 0,
+            retries INTEGER DEFAULT 0,
+            throttled INTEGER DEFAULT 0,
+            bytes INTEGER DEFAULT 0,
+            problems TEXT DEFAULT '[]',    -- JSON list of messages
+            message TEXT
+        );
+        CREATE INDEX runs_account ON runs(account, started_at);
+        -- Stored objects (WARC files), recorded only after the upload is verified.
+        CREATE TABLE objects (
+            key TEXT PRIMARY KEY,
+            account TEXT,
+            run_id TEXT,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            stored_at TEXT NOT NULL,
+            first_date TEXT,
+            last_date TEXT,
+            retain_until TEXT,
+            legal_hold INTEGER DEFAULT 0
+        );
+        -- Every WARC record of every stored object, like a CDX line.
+        CREATE TABLE records (
+            record_id TEXT PRIMARY KEY,
+            object_key TEXT NOT NULL REFERENCES objects(key),
+            offset INTEGER NOT NULL,
+            length INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            target_uri TEXT,
+            date TEXT,
+            payload_digest TEXT,
+            content_type TEXT,
+            http_status INTEGER,
+            refers_to TEXT
+        );
+        CREATE INDEX records_object ON records(object_key, offset);
+        CREATE INDEX records_digest ON records(payload_digest) WHERE type = 'response';
+        CREATE TABLE items (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,       -- the archive's stable id (hash of platform, account, platform id)
+            account TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            kind TEXT NOT NULL,            -- post|comment|reply
+            parent TEXT,                   -- platform id of the parent; NULL for posts
+            root TEXT NOT NULL,            -- platform id of the thread's post
+            author TEXT,
+            author_id TEXT,
+            is_department INTEGER,
+            text TEXT,                     -- latest version, exactly as sent
+            created_at TEXT,               -- UTC ISO 8601
+            url TEXT,
+            status TEXT NOT NULL,          -- live|edited|hidden|deleted
+            status_at TEXT,                -- when the current status was detected
+            hidden INTEGER DEFAULT 0,
+            versions INTEGER NOT NULL DEFAULT 1,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            last_run TEXT,
+            has_media INTEGER DEFAULT 0,
+            counts TEXT,                   -- JSON: platform counts at last sight
+            record_id TEXT,                -- response/revisit record the latest sight came from
+            UNIQUE (account, platform_id)
+        );
+        CREATE INDEX items_created ON items(created_at);
+        CREATE INDEX items_root ON items(account, root);
+        CREATE INDEX items_status ON items(status, created_at);
+        CREATE INDEX items_author ON items(author);
+        CREATE TABLE versions (
+            item_rowid INTEGER NOT NULL REFERENCES items(rowid),
+            n INTEGER NOT NULL,            -- 1 = first version seen
+            hash TEXT NOT NULL,            -- sha256 of the version-defining content
+            text TEXT,
+            content TEXT,                  -- JSON of the version-defining fields
+            native TEXT,                   -- the item's platform JSON as first seen in this version
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            record_id TEXT,                -- source response record
+            meta_record_id TEXT,           -- metadata record tying it to the source
+            PRIMARY KEY (item_rowid, n)
+        );
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            item_rowid INTEGER NOT NULL REFERENCES items(rowid),
+            at TEXT NOT NULL,
+            run_id TEXT,
+            event TEXT NOT NULL,           -- new|edited|hidden|unhidden|deleted|restored
+            record_id TEXT,
+            UNIQUE (item_rowid, at, event)
+        );
+        CREATE INDEX events_event ON events(event, at);
+        CREATE TABLE media (
+            id INTEGER PRIMARY KEY,
+            item_rowid INTEGER NOT NULL REFERENCES items(rowid),
+            version_n INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            record_id TEXT,                -- response or revisit record holding the bytes
+            payload_digest TEXT,
+            content_type TEXT,
+            size INTEGER,
+            status TEXT NOT NULL,          -- fetched|failed
+            UNIQUE (item_rowid, version_n, url)
+        );
+        CREATE TABLE thread_scans (
+            run_id TEXT NOT NULL,
+            account TEXT NOT NULL,
+            root TEXT NOT NULL,
+            at TEXT NOT NULL,
+            expected INTEGER,
+            PRIMARY KEY (run_id, root)
+        );
+        CREATE TABLE checkpoints (
+            account TEXT PRIMARY KEY,
+            run_id TEXT,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            text, author, content='items', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+            INSERT INTO items_fts(rowid, text, author) VALUES (new.rowid, new.text, new.author);
+        END;
+        CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+            INSERT INTO items_fts(items_fts, rowid, text, author) VALUES ('delete', old.rowid, old.text, old.author);
+        END;
+        CREATE TRIGGER items_au AFTER UPDATE OF text, author ON items BEGIN
+            INSERT INTO items_fts(items_fts, rowid, text, author) VALUES ('delete', old.rowid, old.text, old.author);
+            INSERT INTO items_fts(rowid, text, author) VALUES (new.rowid, new.text, new.author);
+        END;
+        """
+    )
+
+
+# --- later migrations are appended below this line, one function each ---------------------
+
+
+@migrations()
+def m_web_users(db):
+    # Local accounts of the web UI and their server-side sessions. Only a hash of the session
+    # token is kept, so a copy of the index does not let anyone log in.
+    db.executescript(
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,            -- admin|records|legal|viewer
+            password TEXT NOT NULL,        -- scrypt$n$r$p$salt$hash (hex)
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,   -- sha256 of the cookie's session token
+            user TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            via TEXT NOT NULL DEFAULT 'password'   -- password|proxy
+        );
+        CREATE INDEX sessions_user ON sessions(user);
+        """
+    )
+
+
+@migrations()
+def m_retention(db):
+    # Retention, holds, requests and disposition (issue 4; docs/readme/retention.md). Items are
+    # referred to by their stable id, never by rowid: `reindex` rebuilds items from the WARC
+    # files and rowids may change, while holds and assignments must survive it.
+    db.executescript(
+        """
+        -- Every distinct version of the schedule ever loaded, exactly as read.
+        CREATE TABLE retention_schedules (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            source TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            content TEXT NOT NULL,
+            placeholder INTEGER NOT NULL,
+            loaded_at TEXT NOT NULL
+        );
+        -- The series governing each item and its computed dates (agency-timezone days).
+        CREATE TABLE retention_assignments (
+            item_id TEXT PRIMARY KEY,
+            series TEXT NOT NULL,
+            schedule_id INTEGER NOT NULL,
+            source TEXT NOT NULL,          -- rule|override|default
+            rule TEXT,                     -- which rule matched, for people
+            trigger_date TEXT,             -- NULL: event not recorded yet, or permanent
+            disposition_date TEXT,         -- first day destruction is allowed; NULL: not known / permanent
+            computed_at TEXT NOT NULL
+        );
+        CREATE INDEX retention_assignments_due ON retention_assignments(disposition_date);
+        CREATE TABLE retention_overrides (
+            item_id TEXT PRIMARY KEY,
+            series TEXT NOT NULL,
+            reason TEXT,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        -- Dates of EVT triggers (e.g. "case closed") recorded by the records officer.
+        CREATE TABLE retention_event_dates (
+            item_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            date TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (item_id, event)
+        );
+        -- Legal holds and records-request holds (19.35(5)); filters as in `search`.
+        CREATE TABLE holds (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,            -- legal|request
+            matter TEXT NOT NULL,
+            filters TEXT NOT NULL,         -- JSON
+            placed_by TEXT NOT NULL,
+            placed_at TEXT NOT NULL,
+            ends_on TEXT,                  -- agency day the hold lapses (request denied); NULL: until released
+            released_at TEXT,
+            released_by TEXT
+        );
+        CREATE TABLE hold_items (
+            hold_id INTEGER NOT NULL REFERENCES holds(id),
+            item_id TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (hold_id, item_id)
+        );
+        CREATE INDEX hold_items_item ON hold_items(item_id);
+        CREATE TABLE records_requests (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            requester TEXT NOT NULL,
+            received TEXT NOT NULL,        -- agency day
+            description TEXT NOT NULL,
+            committed INTEGER NOT NULL DEFAULT 0,   -- requester committed or incarcerated (19.35(5))
+            status TEXT NOT NULL,          -- open|granted|denied
+            decided TEXT,                  -- agency day of the grant or denial
+            hold_id INTEGER NOT NULL REFERENCES holds(id),
+            logged_by TEXT NOT NULL,
+            logged_at TEXT NOT NULL
+        );
+        CREATE TABLE disposition_plans (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            schedule_id INTEGER,
+            status TEXT NOT NULL,          -- planned|approved|applied
+            approved_by TEXT,
+            approved_at TEXT,
+            detail TEXT NOT NULL           -- JSON: the plan as shown
+        );
+        -- Historical Society notices (19.21(4)(a)); one row per series per letter.
+        CREATE TABLE whs_notices (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES disposition_plans(id),
+            series TEXT NOT NULL,
+            letter_date TEXT NOT NULL,
+            covers_through TEXT NOT NULL,  -- disposition dates up to this day are covered
+            not_before TEXT NOT NULL,      -- letter_date + 60 days
+            reply TEXT,                    -- declined|waived|accepted
+            reply_date TEXT,
+            detail TEXT NOT NULL,          -- JSON: years, volume, contact
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE TABLE dispositions (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES disposition_plans(id),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            applied_by TEXT NOT NULL,
+            status TEXT NOT NULL,          -- running|done|partial
+            certificate TEXT,              -- JSON certificate of destruction
+            certificate_sha256 TEXT
+        );
+        -- Write-ahead intent per object: a crash between the store delete and the index update
+        -- is finished on the next apply (the store is checked, not assumed).
+        CREATE TABLE disposition_objects (
+            disposition_id INTEGER NOT NULL REFERENCES dispositions(id),
+            object_key TEXT NOT NULL,
+            state TEXT NOT NULL,           -- pending|destroyed|refused
+            message TEXT,
+            at TEXT NOT NULL,
+            detail TEXT,                   -- JSON: the object and items as they were
+            PRIMARY KEY (disposition_id, object_key)
+        );
+        CREATE TABLE tombstones (
+            item_id TEXT PRIMARY KEY,
+            platform TEXT,
+            account TEXT,
+            platform_id TEXT,
+            kind TEXT,
+            created_at TEXT,
+            hash TEXT,                     -- sha256 of the last version destroyed
+            series TEXT,
+            disposition_date TEXT,
+            destroyed_at TEXT NOT NULL,
+            authority TEXT NOT NULL,
+            disposition_id INTEGER NOT NULL
+        );
+        CREATE TABLE object_tombstones (
+            key TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            size INTEGER,
+            destroyed_at TEXT NOT NULL,
+            disposition_id INTEGER NOT NULL
+        );
+        -- Which stored objects hold records of which item (versions, media, latest sight).
+        CREATE VIEW item_objects AS
+            SELECT DISTINCT r.object_key AS object_key, i.id AS item_id
+            FROM (
+                SELECT rowid AS item_rowid, record_id FROM items
+                UNION SELECT item_rowid, record_id FROM versions
+                UNION SELECT item_rowid, meta_record_id FROM versions
+                UNION SELECT item_rowid, record_id FROM media
+            ) AS link
+            JOIN records AS r ON r.record_id = link.record_id
+            JOIN items AS i ON i.rowid = link.item_rowid;
+        """
+    )
+
+
+@migrations()
+def m_fixity(db):
+    # When each stored object was last re-read and hashed (`archiver fixity`, issue 7). The
+    # nightly sample takes the objects checked longest ago, so a sample of N per night covers
+    # the whole archive every ceil(objects / N) nights (NDSA levels of preservation: fixity).
+    db.executescript(
+        """
+        CREATE TABLE fixity_checks (
+            key TEXT PRIMARY KEY,          -- objects.key (kept when the object later disappears)
+            checked_at TEXT NOT NULL,
+            result TEXT NOT NULL,          -- ok|changed|missing|unreadable
+            sha256 TEXT                    -- what the re-read produced
+        );
+        CREATE INDEX fixity_checks_at ON fixity_checks(checked_at);
+        """
+    )

@@ -1,0 +1,249 @@
+"""WARC file -> index. The one path by which capture results reach the index.
+
+``collect`` calls ``ingest_warc`` on each spool file after its upload is verified, and
+``reindex`` calls it on every stored object: the index is therefore derived from the WARC
+files alone and can always be rebuilt from them. Ingest is idempotent (records by id,
+versions by hash, events by (item, time, event)), so replaying a file recovered from the
+spool after a crash never duplicates anything.
+
+Metadata records written by the capture pipeline (``Archiver-Metadata`` header):
+* ``items/1`` – JSON ``{"run", "account", "platform", "seen": [platform ids unchanged],
+  "changes": [{"events": [...], "item": {...}, "version": {...}, "media": [...],
+  "history": [...]}], "threads": [{"root", "expected"}]}`` tied to the response it parsed;
+* ``run/1`` – the run summary (status, counts, problems) written last in a run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any, Callable, Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+
+from .index import item_id, transaction
+from .textsafe import db_text, json_text
+from .timefmt import iso
+from .warc import META_HEADER
+
+STATUS_ORDER = ("deleted", "hidden", "edited", "live")
+
+
+def item_status(deleted: bool, hidden: bool, versions: int) -> str:
+    if deleted:
+        return "deleted"
+    if hidden:
+        return "hidden"
+    return "edited" if versions > 1 else "live"
+
+
+@dataclass
+class IngestStats:
+    records: int = 0
+    new: int = 0
+    edited: int = 0
+    hidden: int = 0
+    deleted: int = 0
+    seen: int = 0
+
+
+def iter_records(stream: IO[bytes]) -> Iterator[tuple[Any, int, int, bytes | None]]:
+    """(record, offset, length, metadata payload or None) for every record of a WARC."""
+    it = ArchiveIterator(stream)
+    for record in it:
+        payload = None
+        if record.rec_type == "metadata" and record.rec_headers.get_header(META_HEADER):
+            payload = record.content_stream().read()
+        it.read_to_end(record)
+        yield record, it.get_record_offset(), it.get_record_length(), payload
+
+
+def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stored_at: datetime,
+                retain_until: datetime | None = None, on_items: Callable[[Any], None] | None = None) -> IngestStats:
+    """Index one stored WARC object. The objects row is written in the same transaction, so
+    the index never points at records of an object it does not know."""
+    stats = IngestStats()
+    first = last = None
+    account = run_id = None
+    with transaction(db):
+        conn = db.conn
+        conn.execute("DELETE FROM records WHERE object_key = ?", (key,))
+        rows = []
+        for record, offset, length, payload in iter_records(stream):
+            h = record.rec_headers
+            date = h.get_header("WARC-Date")
+            first = first or date
+            last = date or last
+            status = None
+            if record.http_headers is not None and record.rec_type in ("response", "revisit"):
+                try:
+                    status = int(record.http_headers.get_statuscode())
+                except (TypeError, ValueError):
+                    status = None
+            rows.append((
+                h.get_header("WARC-Record-ID"), key, offset, length, record.rec_type,
+                h.get_header("WARC-Target-URI"), date, h.get_header("WARC-Payload-Digest"),
+                record.http_headers.get_header("Content-Type") if record.http_headers else h.get_header("Content-Type"),
+                status, h.get_header("WARC-Refers-To"),
+            ))
+            stats.records += 1
+            if payload is not None:
+                kind = h.get_header(META_HEADER)
+                doc = json.loads(payload)
+                if kind == "items/1":
+                    account = doc.get("account") or account
+                    run_id = doc.get("run") or run_id
+                    _apply_items(conn, doc, date, h.get_header("WARC-Record-ID"),
+                                 h.get_header("WARC-Refers-To"), stats)
+                elif kind == "run/1":
+                    account = doc.get("account") or account
+                    run_id = doc.get("id") or run_id
+                    _apply_run(conn, doc)
+        conn.execute(
+            "INSERT OR REPLACE INTO objects (key, account, run_id, sha256, size, stored_at, first_date, last_date,"
+            " retain_until, legal_hold) VALUES (?,?,?,?,?,?,?,?,?, COALESCE((SELECT legal_hold FROM objects WHERE key = ?), 0))",
+            (key, account, run_id, sha256, size, iso(stored_at), first, last, iso(retain_until), key),
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO records (record_id, object_key, offset, length, type, target_uri, date,"
+            " payload_digest, content_type, http_status, refers_to) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+    return stats
+
+
+def _apply_run(conn, doc: dict) -> None:
+    cols = ["id", "account", "platform", "started_at", "finished_at", "status", "items_seen", "items_new",
+            "items_edited", "items_hidden", "items_deleted", "media_fetched", "media_failed", "requests",
+            "retries", "throttled", "bytes", "problems", "message"]
+    values = [json.dumps(doc.get(c, [])) if c == "problems" else doc.get(c) for c in cols]
+    conn.execute(
+        f"INSERT OR REPLACE INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values
+    )
+
+
+def _apply_items(conn, doc: dict, date: str, meta_id: str, source_id: str | None, stats: IngestStats) -> None:
+    account, platform, run_id = doc["account"], doc["platform"], doc.get("run")
+    seen = doc.get("seen") or []
+    if seen:
+        stats.seen += len(seen)
+        conn.executemany(
+            "UPDATE items SET last_seen = ?, last_run = ?, record_id = COALESCE(?, record_id)"
+            " WHERE account = ? AND platform_id = ? AND last_seen < ?",
+            [(date, run_id, source_id, account, pid, date) for pid in seen],
+        )
+        conn.executemany(
+            "UPDATE versions SET last_seen = ? WHERE last_seen < ? AND item_rowid = "
+            "(SELECT rowid FROM items WHERE account = ? AND platform_id = ?) AND n = "
+            "(SELECT versions FROM items WHERE account = ? AND platform_id = ?)",
+            [(date, date, account, pid, account, pid) for pid in seen],
+        )
+    for change in doc.get("changes") or []:
+        _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats)
+    for thread in doc.get("threads") or []:
+        conn.execute(
+            "INSERT OR IGNORE INTO thread_scans (run_id, account, root, at, expected) VALUES (?,?,?,?,?)",
+            (run_id, account, thread["root"], date, thread.get("expected")),
+        )
+
+
+def _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats) -> None:
+    item = change["item"]
+    pid = item["platform_id"]
+    row = conn.execute(
+        "SELECT rowid, versions, hidden, status FROM items WHERE account = ? AND platform_id = ?", (account, pid)
+    ).fetchone()
+    events = change.get("events", [])
+    if row is None:
+        if "deleted" in events and "version" not in change:
+            return  # a deletion of something this index never saw; nothing to mark
+        rowid = conn.execute(
+            "INSERT INTO items (id, account, platform, platform_id, kind, parent, root, author, author_id,"
+            " is_department, text, created_at, url, status, status_at, hidden, versions, first_seen, last_seen,"
+            " last_run, has_media, counts, record_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?)",
+            (item_id(platform, account, pid), account, platform, pid, item["kind"], item.get("parent"),
+             item["root"], db_text(item.get("author")), item.get("author_id"), item.get("is_department"),
+             db_text(item.get("text")), item.get("created_at"), db_text(item.get("url")), "live", date,
+             int(bool(item.get("hidden"))), date, date, run_id, int(bool(change.get("media"))),
+             json.dumps(item.get("counts") or {}), source_id),
+        ).lastrowid
+        versions, hidden, status = 0, bool(item.get("hidden")), "live"
+    else:
+        rowid, versions, hidden, status = row
+        hidden = bool(hidden)
+    deleted = status == "deleted"
+    for hist in change.get("history") or []:
+        versions = _add_version(conn, rowid, versions, hist, date, source_id, meta_id,
+                                hist.get("created_at"), history=True)
+    if "version" in change:
+        versions = _add_version(conn, rowid, versions, change["version"], date, source_id, meta_id)
+    for media in change.get("media") or []:
+        conn.execute(
+            "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, size,"
+            " status) VALUES (?,?,?,?,?,?,?,?)",
+            (rowid, max(versions, 1), media["url"], media.get("record_id"), media.get("digest"),
+             media.get("content_type"), media.get("size"), media.get("status", "fetched")),
+        )
+    for event in events:
+        if event == "hidden":
+            hidden = True
+            stats.hidden += 1
+        elif event == "unhidden":
+            hidden = False
+        elif event == "deleted":
+            deleted = True
+            stats.deleted += 1
+        elif event == "restored":
+            deleted = False
+        elif event == "new":
+            stats.new += 1
+        elif event == "edited":
+            stats.edited += 1
+        conn.execute(
+            "INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id) VALUES (?,?,?,?,?)",
+            (rowid, date, run_id, event, source_id),
+        )
+    new_status = item_status(deleted, hidden, versions)
+    fields = {"versions": versions, "hidden": int(hidden), "status": new_status, "last_run": run_id}
+    if new_status != status:
+        fields["status_at"] = date
+    if "version" in change:
+        fields.update({
+            "text": db_text(change["version"].get("text")), "last_seen": date, "record_id": source_id,
+            "counts": json.dumps(item.get("counts") or {}),
+        })
+        for key in ("author", "author_id", "url", "created_at", "parent", "is_department"):
+            if item.get(key) is not None:
+                fields[key] = db_text(item[key])
+        if change.get("media"):
+            fields["has_media"] = 1
+    elif "deleted" not in events:
+        fields["last_seen"] = date
+    sets = ", ".join(f"{k} = ?" for k in fields)
+    conn.execute(f"UPDATE items SET {sets} WHERE rowid = ?", (*fields.values(), rowid))
+
+
+def _add_version(conn, rowid: int, versions: int, version: dict, date: str, source_id, meta_id,
+                 first_seen: str | None = None, history: bool = False) -> int:
+    latest = conn.execute(
+        "SELECT hash FROM versions WHERE item_rowid = ? AND n = ?", (rowid, versions)
+    ).fetchone()
+    if latest and latest[0] == version["hash"]:
+        # The same content again (a re-ingest after a crash): note the sighting only.
+        conn.execute("UPDATE versions SET last_seen = MAX(last_seen, ?) WHERE item_rowid = ? AND n = ?",
+                     (date, rowid, versions))
+        return versions
+    if history and conn.execute(
+        "SELECT 1 FROM versions WHERE item_rowid = ? AND hash = ?", (rowid, version["hash"])
+    ).fetchone():
+        return versions  # platform-reported history already archived
+    n = versions + 1
+    conn.execute(
+        "INSERT INTO versions (item_rowid, n, hash, text, content, native, first_seen, last_seen, record_id,"
+        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (rowid, n, version["hash"], db_text(version.get("text")), json_text(version.get("content")),
+         json_text(version.get("native")) if version.get("native") is not None else None,
+         first_seen or date, date, source_id, meta_id),
+    )
+    return n

@@ -1,0 +1,298 @@
+"""One store interface, chosen by URL: a local directory or ``s3://bucket/prefix``.
+
+A store holds immutable objects by key (``put`` / ``open`` with an optional byte range /
+``delete`` / ``list``). ``put`` verifies: the local store re-reads what it wrote, the S3
+store sends ``ChecksumSHA256`` so the server itself rejects a corrupted upload, and both
+compare the result with the sha256 computed from the spool file. Where the S3 bucket has
+Object Lock, objects get a retain-until date (extended, never shortened) and legal holds,
+so not even a bug in this program can destroy a record early.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Iterator
+
+from .errors import ObjectLockedError, StoreError, UploadError
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    sha256: str
+    size: int
+    retain_until: datetime | None = None
+
+
+def sha256_file(path: str | Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+class Store:
+    url: str
+    object_lock = False
+
+    def put(self, key: str, path: str | Path, sha256: str, *, retain_until: datetime | None = None) -> StoredObject:
+        raise NotImplementedError
+
+    def open(self, key: str, start: int = 0, length: int | None = None) -> IO[bytes]:
+        raise NotImplementedError
+
+    def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        with self.open(key, start, length) as fh:
+            return fh.read()
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def list(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        raise NotImplementedError
+
+    def set_retention(self, key: str, until: datetime) -> datetime | None:
+        """Extend (never shorten) the retain-until date; returns the date now in force."""
+        return None
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        return None
+
+    def retention(self, key: str) -> tuple[datetime | None, bool]:
+        """(retain-until, legal hold) as the store itself enforces them."""
+        return None, False
+
+
+class LocalStore(Store):
+    """A directory. Writes go to a temporary name, are fsynced, re-hashed, then renamed."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.url = str(self.root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store directory {self.root}: {exc.strerror}") from None
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise StoreError(f"refusing a key outside the store: {key!r}")
+        return path
+
+    def put(self, key, path, sha256, *, retain_until=None):
+        dest = self._path(key)
+        tmp = dest.with_name(dest.name + ".part")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "rb") as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            got, size = sha256_file(tmp)
+            if got != sha256:
+                tmp.unlink(missing_ok=True)
+                raise UploadError(f"copy of {key} does not match its sha256 (expected {sha256}, got {got})")
+            os.replace(tmp, dest)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UploadError(f"cannot write {key} to {self.root}: {exc.strerror}") from None
+        return StoredObject(key, sha256, size, retain_until)
+
+    def open(self, key, start=0, length=None):
+        try:
+            fh = open(self._path(key), "rb")
+        except FileNotFoundError:
+            raise StoreError(f"object {key} is missing from {self.root}") from None
+        fh.seek(start)
+        if length is None:
+            return fh
+        with fh:
+            return io.BytesIO(fh.read(length))
+
+    def delete(self, key):
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            pass
+        except PermissionError:
+            raise ObjectLockedError(f"the filesystem refused to delete {key}") from None
+
+    def exists(self, key):
+        return self._path(key).exists()
+
+    def list(self, prefix=""):
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and not path.name.endswith(".part"):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield key, path.stat().st_size
+
+
+class S3Store(Store):
+    """Any S3-compatible server via boto3 (AWS, MinIO, moto). Credentials come from the
+    standard AWS_* environment / config chain, never from archiver.toml."""
+
+    def __init__(self, url: str, endpoint_url: str | None = None, lock_mode: str = "GOVERNANCE", client=None):
+        import boto3
+        from botocore.config import Config
+
+        rest = url[len("s3://"):]
+        self.bucket, _, prefix = rest.partition("/")
+        if not self.bucket:
+            raise StoreError(f"storage url {url!r} names no bucket (use s3://bucket/prefix)")
+        self.prefix = prefix.strip("/")
+        self.url = url
+        self.lock_mode = lock_mode.upper()
+        self.client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+        )
+        self.object_lock = self._lock_enabled()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _unkey(self, key: str) -> str:
+        return key[len(self.prefix) + 1:] if self.prefix else key
+
+    def _call(self, what: str, fn, **kw):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(**kw)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            message = exc.response.get("Error", {}).get("Message", "")
+            if code in ("AccessDenied",) and what.startswith("delete"):
+                raise ObjectLockedError(f"S3 refused to {what}: {code} {message}") from None
+            raise StoreError(f"S3 {what} failed ({code}: {message}) at {self.url}") from None
+        except BotoCoreError as exc:
+            raise StoreError(f"S3 {what} failed: {exc} (is the S3 server at the configured endpoint up?)") from None
+
+    def _lock_enabled(self) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            conf = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
+                return False
+            if code == "NoSuchBucket":
+                raise StoreError(f"S3 bucket {self.bucket!r} does not exist (create it with Object Lock enabled)") from None
+            raise StoreError(f"cannot read the Object Lock configuration of {self.bucket}: {code}") from None
+        except BotoCoreError as exc:
+            raise StoreError(f"cannot reach the S3 server for {self.url}: {exc}") from None
+        return conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+
+    def put(self, key, path, sha256, *, retain_until=None):
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
+        extra = {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": checksum, "Metadata": {"sha256": sha256}}
+        if self.object_lock and retain_until is not None:
+            extra["ObjectLockMode"] = self.lock_mode
+            extra["ObjectLockRetainUntilDate"] = retain_until
+        size = os.path.getsize(path)
+        with open(path, "rb") as body:
+            # PutObject (up to 5 GB) so the server checks the whole-object SHA-256 itself.
+            self._call("upload of " + key, self.client.put_object, Bucket=self.bucket, Key=self._key(key),
+                       Body=body, ContentLength=size, **extra)
+        head = self._call("verify of " + key, self.client.head_object, Bucket=self.bucket,
+                          Key=self._key(key), ChecksumMode="ENABLED")
+        remote = head.get("ChecksumSHA256") or ""
+        if head.get("ContentLength") != size or (remote and remote.split("-")[0] != checksum):
+            raise UploadError(f"upload of {key} did not verify (size or SHA-256 differs)")
+        if (head.get("Metadata") or {}).get("sha256") != sha256:
+            raise UploadError(f"upload of {key} did not verify (stored sha256 metadata differs)")
+        return StoredObject(key, sha256, size, retain_until if self.object_lock else None)
+
+    def open(self, key, start=0, length=None):
+        kw = {"Bucket": self.bucket, "Key": self._key(key)}
+        if start or length is not None:
+            end = "" if length is None else str(start + length - 1)
+            kw["Range"] = f"bytes={start}-{end}"
+        resp = self._call("read of " + key, self.client.get_object, **kw)
+        return resp["Body"]
+
+    def delete(self, key):
+        versions = self._call("delete of " + key, self.client.list_object_versions,
+                              Bucket=self.bucket, Prefix=self._key(key))
+        targets = [v for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
+                   if v["Key"] == self._key(key)]
+        for v in targets or [{"VersionId": None}]:
+            kw = {"Bucket": self.bucket, "Key": self._key(key)}
+            if v.get("VersionId"):
+                kw["VersionId"] = v["VersionId"]
+            self._call("delete " + key, self.client.delete_object, **kw)
+
+    def exists(self, key):
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StoreError(f"S3 head of {key} failed: {exc}") from None
+
+    def list(self, prefix=""):
+        paginator = self.client.get_paginator("list_objects_v2")
+        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                for obj in page.get("Contents", []):
+                    yield self._unkey(obj["Key"]), obj["Size"]
+        except Exception as exc:  # botocore raises several families here
+            raise StoreError(f"S3 listing of {self.url} failed: {exc}") from None
+
+    def retention(self, key):
+        # HEAD carries both lock fields and is implemented by every S3-compatible server we
+        # target (moto answers GetObjectRetention with an empty body).
+        if not self.object_lock:
+            return None, False
+        head = self._call("head of " + key, self.client.head_object, Bucket=self.bucket, Key=self._key(key))
+        return head.get("ObjectLockRetainUntilDate"), head.get("ObjectLockLegalHoldStatus") == "ON"
+
+    def set_retention(self, key, until):
+        if not self.object_lock:
+            return None
+        current, _ = self.retention(key)
+        if current is not None and current >= until:
+            return current  # never shorten
+        self._call("retention of " + key, self.client.put_object_retention, Bucket=self.bucket,
+                   Key=self._key(key), Retention={"Mode": self.lock_mode, "RetainUntilDate": until})
+        return until
+
+    def set_legal_hold(self, key, on):
+        if not self.object_lock:
+            return None
+        self._call("legal hold of " + key, self.client.put_object_legal_hold, Bucket=self.bucket,
+                   Key=self._key(key), LegalHold={"Status": "ON" if on else "OFF"})
+
+
+def open_store(settings) -> Store:
+    url = settings.storage_url
+    if url.startswith("s3://"):
+        return S3Store(url, settings["storage.endpoint_url"] or None, settings["storage.object_lock_mode"])
+    return LocalStore(url)
+
+
+def utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

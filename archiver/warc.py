@@ -1,0 +1,211 @@
+"""Writing WARC/1.1 files with warcio (``shared/research/domain.md`` §D3).
+
+One gzip member per record; a ``warcinfo`` record opens every file; each HTTP exchange is a
+``request`` + ``response`` pair sharing a WARC-Date and linked by ``WARC-Concurrent-To``;
+payload and block digests are sha256; a payload already archived becomes a ``revisit``
+record (identical-payload-digest profile, with ``WARC-Refers-To``, ``-Target-URI`` and
+``-Date``) instead of a second copy; ``metadata`` records (JSON) tie parsed items to the
+record they came from.
+
+Files are written in the spool under a ``.open`` name and renamed when closed, so a file
+left by a killed process is recognisable and repaired (``repair``) before upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import socket
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.utils import Digester
+from warcio.warcwriter import WARCWriter
+
+from . import SOFTWARE
+from .http import Exchange
+from .store import sha256_file
+from .textsafe import json_text
+
+OPEN_SUFFIX = ".open"
+# WARC header naming what a metadata record's JSON payload is, for ingest and reindex.
+META_HEADER = "Archiver-Metadata"
+
+
+class _Sha256Writer(WARCWriter):
+    """warcio computes sha1 block digests by default; the archive's integrity anchor is
+    sha256 (domain.md §C7: hash at capture, at ingest, at export with one algorithm)."""
+
+    @staticmethod
+    def _create_digester():
+        return Digester("sha256")
+
+
+def sha256_digest(data_stream: IO[bytes]) -> str:
+    h = hashlib.sha256()
+    data_stream.seek(0)
+    while chunk := data_stream.read(1024 * 1024):
+        h.update(chunk)
+    data_stream.seek(0)
+    return "sha256:" + base64.b32encode(h.digest()).decode()
+
+
+def warc_date(dt: datetime) -> str:
+    dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class ClosedWarc:
+    path: Path
+    sha256: str
+    size: int
+
+
+# (payload digest) -> (record id, target uri, warc date) of an earlier response with it
+DuplicateLookup = Callable[[str], tuple[str, str, str] | None]
+
+
+class WarcFile:
+    def __init__(self, path: Path, warcinfo: Mapping[str, Any], duplicate_of: DuplicateLookup | None = None):
+        self.final_path = Path(path)
+        self.path = self.final_path.with_name(self.final_path.name + OPEN_SUFFIX)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "wb")
+        self.writer = _Sha256Writer(self.fh, gzip=True, warc_version="1.1")
+        self.duplicate_of = duplicate_of or (lambda digest: None)
+        self.seen_here: dict[str, tuple[str, str, str]] = {}
+        info = self.writer.create_warcinfo_record(self.final_path.name, dict(warcinfo))
+        self.writer.write_record(info)
+        self.warcinfo_id = info.rec_headers.get_header("WARC-Record-ID")
+        self.records = 1
+
+    @property
+    def size(self) -> int:
+        return self.fh.tell()
+
+    def _headers(self, date: str, extra: Mapping[str, str] | None = None) -> dict:
+        headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id}
+        headers.update(extra or {})
+        return headers
+
+    def write_exchange(self, ex: Exchange) -> tuple[str, str]:
+        """Write request + response (or revisit). Returns (response/revisit record id, digest)."""
+        date = warc_date(ex.date)
+        digest = sha256_digest(ex.body)
+        size = _stream_size(ex.body)
+        headers = [(k, v) for k, v in ex.response_headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(size)))
+        http_headers = StatusAndHeaders(f"{ex.status} {ex.reason}".strip(), headers, protocol=ex.http_version)
+        extra = {"Archiver-Scrubbed": "credentials replaced with REDACTED"} if ex.scrubbed else {}
+        earlier = self.seen_here.get(digest) or self.duplicate_of(digest) if ex.status == 200 else None
+        if earlier:
+            ref_id, ref_uri, ref_date = earlier
+            resp = self.writer.create_revisit_record(
+                ex.url, digest, ref_uri, ref_date, http_headers=http_headers,
+            )
+            resp.rec_headers.replace_header("WARC-Date", date)
+            resp.rec_headers.add_header("WARC-Refers-To", ref_id)
+            resp.rec_headers.add_header("WARC-Warcinfo-ID", self.warcinfo_id)
+        else:
+            extra.update({"WARC-Payload-Digest": digest})
+            resp = self.writer.create_warc_record(
+                ex.url, "response", payload=ex.body, length=size, http_headers=http_headers,
+                warc_headers_dict=self._headers(date, extra),
+            )
+        resp_id = resp.rec_headers.get_header("WARC-Record-ID")
+        split = urlsplit(ex.url)
+        target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+        req_headers = [("Host", split.netloc)] + [(k, v) for k, v in ex.request_headers if k.lower() != "host"]
+        req = self.writer.create_warc_record(
+            ex.url, "request", payload=io.BytesIO(b""), length=0,
+            http_headers=StatusAndHeaders(f"{ex.method} {target} {ex.http_version}", req_headers,
+                                          protocol=ex.http_version, is_http_request=True),
+            warc_headers_dict=self._headers(date, {"WARC-Concurrent-To": resp_id}),
+        )
+        self.writer.write_record(resp)
+        self.writer.write_record(req)
+        self.records += 2
+        if not earlier and ex.status == 200:
+            self.seen_here[digest] = (resp_id, ex.url, date)
+        ex.body.seek(0)
+        return resp_id, digest
+
+    def write_metadata(self, kind: str, target_uri: str, payload: Any, date: datetime,
+                       refers_to: str | None = None) -> str:
+        body = json_text(payload).encode("utf-8")
+        extra = {META_HEADER: kind}
+        if refers_to:
+            extra["WARC-Refers-To"] = refers_to
+            extra["WARC-Concurrent-To"] = refers_to
+        rec = self.writer.create_warc_record(
+            target_uri, "metadata", payload=io.BytesIO(body), length=len(body),
+            warc_content_type="application/json", warc_headers_dict=self._headers(warc_date(date), extra),
+        )
+        self.writer.write_record(rec)
+        self.records += 1
+        return rec.rec_headers.get_header("WARC-Record-ID")
+
+    def close(self) -> ClosedWarc:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.replace(self.path, self.final_path)
+        sha, size = sha256_file(self.final_path)
+        return ClosedWarc(self.final_path, sha, size)
+
+
+def _stream_size(stream: IO[bytes]) -> int:
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+def warc_name(account: str, now: datetime, serial: int) -> str:
+    """Prefix-Timestamp(14-digit GMT)-Serial-Crawlhost.warc.gz (WARC 1.1 Annex C naming)."""
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-.")[:40] or "host"
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return f"{account}-{stamp}-{serial:05d}-{uuid.uuid4().hex[:6]}-{host}.warc.gz"
+
+
+def warc_key(account: str, now: datetime, name: str) -> str:
+    """Objects group by account and month, so Object Lock dates follow their contents."""
+    now = now.astimezone(timezone.utc)
+    return f"warcs/{account}/{now:%Y}/{now:%m}/{name}"
+
+
+def repair(path: Path) -> Path | None:
+    """A ``.open`` file from a killed run: keep every complete record, drop a torn tail.
+
+    Returns the closed file's path, or None if not even the warcinfo survived.
+    """
+    good_end = 0
+    try:
+        with open(path, "rb") as fh:
+            it = ArchiveIterator(fh)
+            for record in it:
+                record.content_stream().read()
+                it.read_to_end()
+                good_end = it.get_record_offset() + it.get_record_length()
+    except (ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error):
+        pass  # a decode failure marks the torn tail; everything before good_end is intact
+    if good_end == 0:
+        path.unlink(missing_ok=True)
+        return None
+    with open(path, "r+b") as fh:
+        fh.truncate(good_end)
+    final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
+    os.replace(path, final)
+    return final

@@ -1,0 +1,67 @@
+"""Test helpers shared across the suite (import as ``from tests.helpers import ...``)."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+
+def files_containing(root: Path, needle: str) -> list[Path]:
+    """Every file under ``root`` whose bytes — or, for gzip files, decompressed bytes —
+    contain ``needle`` (raw, or URL-encoded)."""
+    from urllib.parse import quote
+
+    needles = {needle.encode(), quote(needle, safe="").encode()}
+    hits = []
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        blobs = [data]
+        if data[:2] == b"\x1f\x8b":
+            try:
+                blobs.append(_gunzip_members(data))
+            except (OSError, EOFError, zlib.error):
+                pass
+        if any(n in blob for n in needles for blob in blobs):
+            hits.append(path)
+    return hits
+
+
+def _gunzip_members(data: bytes) -> bytes:
+    out = []
+    while data:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out.append(d.decompress(data))
+        data = d.unused_data
+    return b"".join(out)
+
+
+def warc_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.warc.gz"))
+
+
+def warcio_check(path: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("warcio")
+    return subprocess.run([str(exe), "check", "-v", str(path)], capture_output=True, text=True)
+
+
+def cdxj_index(path: Path) -> list[str]:
+    exe = Path(sys.executable).with_name("cdxj-indexer")
+    res = subprocess.run([str(exe), str(path)], capture_output=True, text=True, check=True)
+    return [line for line in res.stdout.splitlines() if line.strip()]
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
+    """Run the real ``archiver`` command in a subprocess (what cron runs)."""
+    import os
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "archiver", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)
+
+
+__all__ = ["files_containing", "warc_files", "warcio_check", "cdxj_index", "run_cli", "gzip"]
