@@ -388,6 +388,9 @@ class CaptureSession:
             self.abandon()
             raise StoreError(self.spool_error)
         self._flush()
+        if self.upload_error and status == "ok":
+            # The run summary lands in the WARC and outlives recovery: keep the outage on record.
+            status, message = "failed", f"storage failed during the run: {self.upload_error}"
         summary = self.summary(status, message, fetcher)
         if self.warc is None and not self.keys and not self.kept:
             # Nothing was captured (e.g. the token variable is unset): record the run itself.
@@ -423,7 +426,8 @@ def _item_fields(item: Item) -> dict:
     return {
         "platform_id": item.platform_id, "kind": item.kind, "root": item.root, "parent": item.parent,
         "author": item.author, "author_id": item.author_id, "is_department": item.is_department,
-        "text": item.text, "created_at": iso(item.created_at), "url": item.url, "hidden": item.hidden,
+        "search_text": item.search_text,  # the text itself travels once, in the version
+        "created_at": iso(item.created_at), "url": item.url, "hidden": item.hidden,
         "counts": {k: v for k, v in dict(item.counts).items() if v is not None},
     }
 
@@ -504,13 +508,14 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                               "the WARC stays in the spool and the next run uploads it")
         db.conn.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = ?, problems = ? WHERE id = ?",
                         (result.message, iso(utcnow()), json.dumps(capture.problems), run_id))
-    if ctx is not None:
+    if ctx is not None and not capture.spool_error:
+        # After a spool failure the torn WARC may lack threads the checkpoint calls done.
         _save_checkpoint(db, account.name, run_id, ctx.checkpoint)
     result.counts = dict(capture.counts)
     result.problems = list(capture.problems)
     summary = {"event": "account_done", "account": account.name, "platform": account.platform, "run": run_id,
                "status": result.status, **result.counts, "problems": len(result.problems),
-               "message": result.message}
+               "reason": result.message}
     # One line per account per run; with log.json it is one JSON object a monitor can parse.
     log.log(logging.INFO if not result.failed else logging.ERROR,
             "account %s %s: %d seen, %d new, %d edited, %d hidden, %d deleted, %d problems",

@@ -31,6 +31,7 @@ from . import SOFTWARE
 from .errors import CollectError, QuotaError, ThrottledError, TokenError, TransientError
 
 REDACTED = "REDACTED"
+MIN_SECRET_LEN = 8
 SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key")
 USER_AGENT = f"{SOFTWARE} (+public records archive)"
 
@@ -140,7 +141,10 @@ class Scrubber:
     """Removes credentials from URLs, headers and bodies."""
 
     def __init__(self, secrets: Iterable[str], secret_params: Iterable[str]):
-        values = [s for s in secrets if s]
+        # Substring scrubbing of a value too short to be a real credential would mangle archived
+        # bodies (every "t" for a token "t"); credential parameters and headers are still
+        # replaced by name whatever their length.
+        values = [s for s in secrets if s and len(s) >= MIN_SECRET_LEN]
         self.params = {p.lower() for p in secret_params}
         self.needles: list[bytes] = []
         for value in values:

@@ -156,22 +156,11 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
     ).fetchone()
     events = change.get("events", [])
     if row is None:
-        if "deleted" in events and "version" not in change:
-            return  # a deletion of something this index never saw; nothing to mark
-        rowid = conn.execute(
-            "INSERT INTO items (id, account, platform, platform_id, kind, parent, root, author, author_id,"
-            " is_department, text, created_at, url, status, status_at, hidden, versions, first_seen, last_seen,"
-            " last_run, has_media, counts, record_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?)",
-            (item_id(platform, account, pid), account, platform, pid, item["kind"], item.get("parent"),
-             item["root"], db_text(item.get("author")), item.get("author_id"), item.get("is_department"),
-             db_text(item.get("text")), item.get("created_at"), db_text(item.get("url")), "live", date,
-             int(bool(item.get("hidden"))), date, date, run_id, int(bool(change.get("media"))),
-             json.dumps(item.get("counts") or {}), source_id),
-        ).lastrowid
-        versions, hidden, status = 0, bool(item.get("hidden")), "live"
-    else:
-        rowid, versions, hidden, status = row
-        hidden = bool(hidden)
+        if "version" in change:
+            _insert_new(conn, account, platform, run_id, change, date, meta_id, source_id, stats)
+        return  # a deletion of something this index never saw has nothing to mark
+    rowid, versions, hidden, status = row
+    hidden = bool(hidden)
     deleted = status == "deleted"
     for hist in change.get("history") or []:
         versions = _add_version(conn, rowid, versions, hist, date, source_id, meta_id,
@@ -210,7 +199,8 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
         fields["status_at"] = date
     if "version" in change:
         fields.update({
-            "text": db_text(change["version"].get("text")), "last_seen": date, "record_id": source_id,
+            "text": db_text(change["version"].get("text")), "search_text": db_text(item.get("search_text")),
+            "last_seen": date, "record_id": source_id,
             "counts": json.dumps(item.get("counts") or {}),
         })
         for key in ("author", "author_id", "url", "created_at", "parent", "is_department"):
@@ -222,6 +212,46 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
         fields["last_seen"] = date
     sets = ", ".join(f"{k} = ?" for k in fields)
     conn.execute(f"UPDATE items SET {sets} WHERE rowid = ?", (*fields.values(), rowid))
+
+
+def _insert_new(conn, account, platform, run_id, change, date, meta_id, source_id, stats) -> None:
+    """First sighting: one INSERT with the final values (each UPDATE of text costs an FTS
+    delete + insert), then its versions (platform history first), media and events."""
+    item, events = change["item"], change.get("events", [])
+    chain = []
+    for version in [*(change.get("history") or []), change["version"]]:
+        if not chain or chain[-1][0]["hash"] != version["hash"]:
+            chain.append((version, version is not change["version"]))
+    hidden = "hidden" in events
+    rowid = conn.execute(
+        "INSERT INTO items (id, account, platform, platform_id, kind, parent, root, author, author_id,"
+        " is_department, text, search_text, created_at, url, status, status_at, hidden, versions, first_seen,"
+        " last_seen, last_run, has_media, counts, record_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (item_id(platform, account, item["platform_id"]), account, platform, item["platform_id"], item["kind"],
+         item.get("parent"), item["root"], db_text(item.get("author")), item.get("author_id"),
+         item.get("is_department"), db_text(change["version"].get("text")), db_text(item.get("search_text")),
+         item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
+         int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
+         json.dumps(item.get("counts") or {}), source_id),
+    ).lastrowid
+    conn.executemany(
+        "INSERT INTO versions (item_rowid, n, hash, text, content, native, first_seen, last_seen, record_id,"
+        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(rowid, n, v["hash"], db_text(v.get("text")), json_text(v.get("content")),
+          json_text(v.get("native")) if v.get("native") is not None else None,
+          (v.get("created_at") or date) if is_history else date, date, source_id, meta_id)
+         for n, (v, is_history) in enumerate(chain, 1)],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, size,"
+        " status) VALUES (?,?,?,?,?,?,?,?)",
+        [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"), m.get("size"),
+          m.get("status", "fetched")) for m in change.get("media") or []],
+    )
+    conn.executemany("INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id) VALUES (?,?,?,?,?)",
+                     [(rowid, date, run_id, e, source_id) for e in events])
+    stats.new += 1
+    stats.hidden += int(hidden)
 
 
 def _add_version(conn, rowid: int, versions: int, version: dict, date: str, source_id, meta_id,

@@ -210,3 +210,19 @@ def collector_run():
         return result.run() if execute else result
 
     return run
+
+
+@pytest.fixture(scope="module")
+def module_replay():
+    """One ReplayServer for a whole test module: stopping a server waits out its half-second
+    poll, which adds up over many small tests. Use ``reused_replay`` in the tests."""
+    with ReplayServer() as server:
+        yield server
+
+
+@pytest.fixture
+def reused_replay(module_replay):
+    """The module's ReplayServer with injected faults and the request log cleared."""
+    module_replay.faults.clear()
+    module_replay.log.clear()
+    return module_replay

@@ -29,6 +29,8 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
+from ..errors import CollectError
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import AccountConfig
     from ..http import Fetcher, Response
@@ -287,3 +289,24 @@ def walk_posts(
     # The listing completed: nothing is left to resume, so the next run re-reads every thread.
     ctx.checkpoint.pop("threads_done", None)
     yield PostsDone()
+
+
+def cursor_pages(params: Mapping[str, Any], cursor: str, fetch: Callable[[dict], tuple[Any, str | None]],
+                 label: str, url: str) -> Iterator[Any]:
+    """Every page of a listing paged by an opaque token (X ``meta.next_token``, YouTube
+    ``nextPageToken``): ``fetch(params)`` returns (page, next token or None) and the token is
+    sent back as the ``cursor`` parameter. A page that stays malformed ends the listing with a
+    ``Problem`` (without its token there is no next page to ask for)."""
+    from ..http import MalformedResponse
+
+    params = dict(params)
+    while True:
+        try:
+            page, token = fetch(params)
+        except MalformedResponse as exc:
+            yield Problem(f"{label} incomplete: {exc}", url)
+            return
+        yield page
+        if not token:
+            return
+        params[cursor] = token

@@ -8,15 +8,17 @@ comment and a deleted comment, which the archive keeps with every version.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Callable, TextIO
 
 from ..capture import collect
 from ..config import load_settings
 from ..index import open_index
 from ..index.queries import runs
 from ..replay import ReplayServer
+from ..replay import bluesky, instagram, mastodon, rss, x, youtube
 from ..replay.facebook import FacebookSimulator
 from ..replay.samples import facebook_next_night, facebook_sample
 from ..search import SearchQuery, search
@@ -36,30 +38,78 @@ def _config(workdir: Path, accounts: list[dict]) -> Path:
     return path
 
 
+@dataclass
+class DemoPlatform:
+    """One simulated platform of the sample department."""
+
+    platform: str
+    make: Callable[[str | None, datetime], Any]  # (token, now) -> simulator
+    account: Callable[[Any], dict]  # simulator -> the [[accounts]] keys platform, id, api_base
+    sample: Callable[[Any, datetime], None]
+    next_night: Callable[[Any, datetime], None]
+    needs_token: bool = True
+
+
+def _fb_sim(token, now):
+    return FacebookSimulator("1000001", "Sample Police Department", token=token)
+
+
+def _keys(platform: str, id_attr: str) -> Callable[[Any], dict]:
+    return lambda sim: {"platform": platform, "id": getattr(sim, id_attr), "api_base": sim.api_base}
+
+
+DEMO_PLATFORMS = [
+    DemoPlatform("facebook", _fb_sim, _keys("facebook", "page_id"), facebook_sample, facebook_next_night),
+    DemoPlatform("instagram", lambda t, now: instagram.InstagramSimulator(token=t, now=now),
+                 _keys("instagram", "ig_user_id"), lambda s, now: instagram.sample_world(s),
+                 lambda s, now: instagram.next_night(s)),
+    DemoPlatform("x", lambda t, now: x.XSimulator(token=t, now=now), _keys("x", "user_id"),
+                 lambda s, now: x.sample_world(s), lambda s, now: x.next_night(s)),
+    DemoPlatform("youtube", lambda t, now: youtube.YouTubeSimulator(token=t, now=now),
+                 _keys("youtube", "channel_id"), lambda s, now: youtube.sample_world(s),
+                 lambda s, now: youtube.next_night(s)),
+    DemoPlatform("bluesky", lambda t, now: bluesky.BlueskySimulator(), bluesky.demo_account,
+                 bluesky.sample_world, bluesky.next_night, needs_token=False),
+    DemoPlatform("mastodon", lambda t, now: mastodon.MastodonSimulator(), mastodon.demo_account,
+                 mastodon.sample_world, mastodon.next_night, needs_token=False),
+    DemoPlatform("rss", lambda t, now: rss.RssSimulator(), rss.demo_account,
+                 rss.sample_world, rss.next_night, needs_token=False),
+]
+
+
 def run_demo(workdir: Path, out: TextIO, now=None) -> dict:
     now = now or utcnow()
     workdir.mkdir(parents=True, exist_ok=True)
+    environ: dict[str, str] = {}
     with ReplayServer() as server:
-        # The simulator checks a token like the Graph API does; a made-up one lives only in this
-        # process's environment mapping, and the demo shows it scrubbed from everything written.
-        environ = {"DEMO_FB_TOKEN": "demo-page-token-0123456789"}
-        fb = FacebookSimulator("1000001", "Sample Police Department", token=environ["DEMO_FB_TOKEN"])
-        base = server.mount(fb)
-        facebook_sample(fb, now - timedelta(days=1))
-        accounts = [{"name": "sample-facebook", "platform": "facebook", "id": "1000001",
-                     "api_base": f"{base}/{fb.version}", "token_env": "DEMO_FB_TOKEN"}]
+        accounts, sims = [], []
+        for spec in DEMO_PLATFORMS:
+            # Simulators check credentials like the real APIs; made-up ones live only in this
+            # process's environment mapping, and the archive shows them scrubbed.
+            token = f"demo-{spec.platform}-token-0123456789" if spec.needs_token else None
+            sim = spec.make(token, now - timedelta(days=1))
+            server.mount(sim)
+            spec.sample(sim, now - timedelta(days=1))
+            account = {"name": f"sample-{spec.platform}", **spec.account(sim)}
+            if token:
+                account["token_env"] = f"DEMO_{spec.platform.upper()}_TOKEN"
+                environ[account["token_env"]] = token
+            accounts.append(account)
+            sims.append((spec, sim))
         cfg = _config(workdir, accounts)
         settings = load_settings(cfg, environ={})
-        out.write(f"Demo archive in {workdir.resolve()} (config {cfg.name}); platforms replayed on {server.url}\n")
+        out.write(f"Demo archive in {workdir.resolve()} (config {cfg.name}); "
+                  f"{len(accounts)} platforms replayed on {server.url}\n")
         nights = []
         for night, when in ((1, now - timedelta(days=1)), (2, now)):
             if night == 2:
-                facebook_next_night(fb, now)
+                for spec, sim in sims:
+                    spec.next_night(sim, now)
             report = collect(settings, environ=environ, now=when)
             nights.append(report)
             for r in report.results:
                 c = r.counts
-                out.write(f"night {night}: {r.account} {r.status}: {c['seen']} seen, {c['new']} new, "
+                out.write(f"night {night}: {r.account:18} {r.status}: {c['seen']} seen, {c['new']} new, "
                           f"{c['edited']} edited, {c['hidden']} hidden, {c['deleted']} deleted, "
                           f"{c['media_fetched']} media files\n")
                 if r.message:

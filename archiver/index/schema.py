@@ -382,3 +382,43 @@ def m_fixity(db):
         CREATE INDEX fixity_checks_at ON fixity_checks(checked_at);
         """
     )
+
+
+@migrations()
+def m_search_indexes(db):
+    # Search by author id (exact) without reading every row (archiver.search, author filter).
+    db.executescript("CREATE INDEX IF NOT EXISTS items_author_id ON items(author_id);")
+
+
+@migrations()
+def m_search_text(db):
+    # Mastodon statuses and RSS entries arrive as HTML: `text` keeps it exactly as sent, and
+    # the collector's plain-text rendering (`search_text`) is what full-text search indexes
+    # (and what snippets are cut from). The FTS table reads a generated column, so no text is
+    # stored twice for platforms that send plain text.
+    db.executescript(
+        """
+        ALTER TABLE items ADD COLUMN search_text TEXT;
+        ALTER TABLE items ADD COLUMN fts_text TEXT GENERATED ALWAYS AS (coalesce(search_text, text)) VIRTUAL;
+        DROP TRIGGER items_ai;
+        DROP TRIGGER items_ad;
+        DROP TRIGGER items_au;
+        DROP TABLE items_fts;
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            fts_text, author, content='items', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+            INSERT INTO items_fts(rowid, fts_text, author) VALUES (new.rowid, coalesce(new.search_text, new.text), new.author);
+        END;
+        CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author)
+                VALUES ('delete', old.rowid, coalesce(old.search_text, old.text), old.author);
+        END;
+        CREATE TRIGGER items_au AFTER UPDATE OF text, search_text, author ON items BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author)
+                VALUES ('delete', old.rowid, coalesce(old.search_text, old.text), old.author);
+            INSERT INTO items_fts(rowid, fts_text, author) VALUES (new.rowid, coalesce(new.search_text, new.text), new.author);
+        END;
+        INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+        """
+    )

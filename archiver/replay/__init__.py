@@ -89,6 +89,9 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; without TCP_NODELAY every keep-alive
+            # response stalls ~40 ms on Nagle + delayed ACK.
+            disable_nagle_algorithm = True
 
             def do_GET(self):  # noqa: N802
                 server._dispatch(self)

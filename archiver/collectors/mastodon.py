@@ -1,0 +1,216 @@
+"""Mastodon (any instance) via its REST API (``shared/research/platforms.md`` §6).
+
+``/accounts/:id/statuses`` (newest first, ``exclude_reblogs``: a boost is someone else's
+words) is paged by following the ``Link`` header's ``rel="next"`` verbatim. Each top-level
+status gets ``/statuses/:id/context``; its ``descendants`` are the comments (replying to the
+post) and replies (replying to a comment). A status that was edited (``edited_at``) gets
+``/statuses/:id/history`` so every earlier version is archived too. Replies the account wrote
+in other people's threads are archived with their root from ``context.ancestors``. ``content``
+is HTML and is stored exactly as sent; the search index gets a plain-text rendering.
+Deletion is confirmed only by 404 ``{"error":"Record not found"}`` on ``/statuses/:id``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, throttled, transient
+from ..timefmt import parse_platform_time
+from .base import (
+    Collector, CollectContext, Event, Item, KnownItem, Observed, PostsDone, Problem, ThreadDone,
+    api_body, error_body, html_text, once_per_checkpoint, renew_message, reset_wait,
+)
+
+# Without a token /context returns at most 60 descendants (docs: "Limits"); a token lifts it.
+ANONYMOUS_CONTEXT_LIMIT = 60
+
+
+def next_link(header: str | None) -> str | None:
+    """The ``rel="next"`` URL of a Link header (RFC 8288), or None on the last page."""
+    for part in (header or "").split(","):
+        m = re.match(r'\s*<([^>]*)>\s*;.*\brel="?next"?', part)
+        if m:
+            return m.group(1)
+    return None
+
+
+def status_content(status: dict) -> dict:
+    """The version-defining fields of a Status or a StatusEdit (the same keys in both)."""
+    return {"content": status.get("content"), "spoiler_text": status.get("spoiler_text") or "",
+            "media": [str(m.get("id")) for m in status.get("media_attachments") or [] if isinstance(m, dict)]}
+
+
+class MastodonCollector(Collector):
+    platform = "mastodon"
+    default_api_base = "https://mastodon.social/api/v1"
+    needs_token = False  # public reads work without one unless the instance limits its API
+
+    def __init__(self, account, token):
+        super().__init__(account, token)
+        self.account_id: str | None = account.id if account.id.isdigit() else None
+
+    def auth(self) -> dict:
+        return {"headers": {"Authorization": f"Bearer {self.token}"}} if self.token else {}
+
+    # -- signals ------------------------------------------------------------------------------
+    def classify(self, resp: Response) -> Outcome:
+        if resp.status == 429:
+            # x-ratelimit-reset is an ISO-8601 time (300 requests / 5 min by default).
+            wait = reset_wait(resp.headers.get("x-ratelimit-reset") or resp.headers.get("retry-after"), resp.date)
+            return throttled("Mastodon rate limit (HTTP 429)", wait)
+        if resp.status == 401:
+            said = re.search(r'error_description="([^"]*)"', resp.headers.get("www-authenticate", ""))
+            said = said.group(1) if said else (error_body(resp) or {}).get("error", "unauthorized")
+            problem = (f"the Mastodon instance at {self.api_base} refused the access token ({said})"
+                       if self.token else
+                       f"the Mastodon instance at {self.api_base} requires an access token ({said})")
+            return auth_failed(renew_message(
+                self.account, problem,
+                "On the agency's instance create one under Preferences → Development → New "
+                "application with the read:statuses and read:accounts scopes",
+            ))
+        if resp.status >= 500:
+            return transient(f"HTTP {resp.status} {resp.reason}")
+        return OK
+
+    # -- capture ------------------------------------------------------------------------------
+    def collect(self, ctx: CollectContext) -> Iterator[Event]:
+        account_id = self._resolve(ctx)
+        seen: set[str] = set()
+        own_replies: list[dict] = []  # archived after the listing, unless a thread walk met them
+        url: str | None = f"{self.api_base}/accounts/{account_id}/statuses"
+        params: dict | None = {"limit": min(ctx.page_limit, 40), "exclude_reblogs": "true"}
+        complete = True
+        while url:
+            try:
+                resp = ctx.http.get(url, params, classify=self.classify)
+                statuses = api_body(resp, self.account, "Mastodon", list)
+            except MalformedResponse as exc:
+                # The bad page is in the WARC; without its Link header we cannot go further.
+                yield Problem(f"status listing stopped: {exc}", url)
+                complete = False
+                break
+            for raw in statuses:
+                if raw.get("reblog"):
+                    continue
+                created = parse_platform_time(raw.get("created_at"))
+                if ctx.since and created and created < ctx.since:
+                    url = None
+                    break
+                if raw.get("in_reply_to_id"):
+                    own_replies.append(raw)
+                    continue
+                item = self.parse_status(raw, str(raw["id"]))
+                yield from self._observe(ctx, item, seen)
+                yield from once_per_checkpoint(ctx, item.platform_id, self._thread(ctx, item.platform_id, seen))
+            else:
+                url = next_link(resp.headers.get("link"))
+            params = None  # the Link URL already carries limit, exclude_reblogs and max_id
+        for raw in own_replies:
+            if str(raw["id"]) not in seen:
+                yield from self._own_reply(ctx, raw, seen)
+        if complete:
+            yield PostsDone()
+            ctx.checkpoint.pop("threads_done", None)  # the next run walks every thread again
+
+    def _resolve(self, ctx: CollectContext) -> str:
+        """The numeric account id; a configured ``@user`` is looked up once."""
+        if self.account_id is None:
+            resp = ctx.http.get(f"{self.api_base}/accounts/lookup", {"acct": self.account.id.lstrip("@")},
+                                classify=self.classify)
+            self.account_id = str(api_body(resp, self.account, "Mastodon")["id"])
+        return self.account_id
+
+    def _thread(self, ctx: CollectContext, root: str, seen: set[str]) -> Iterator[Event]:
+        url = f"{self.api_base}/statuses/{root}/context"
+        try:
+            resp = ctx.http.get(url, classify=self.classify)
+            err = error_body(resp)
+            if err:  # one unreadable thread is a problem of this thread, not of the account
+                why = "the status was deleted during the run" if resp.status == 404 else err["error"]
+                yield Problem(f"replies of {root} not read: {why}", resp.url)
+                return
+            body = api_body(resp, self.account, "Mastodon")
+        except MalformedResponse as exc:
+            yield Problem(f"replies of {root} incomplete: {exc}", url)
+            return
+        descendants = [d for d in body.get("descendants") or [] if isinstance(d, dict)]
+        for raw in descendants:
+            yield from self._observe(ctx, self.parse_status(raw, root), seen)
+        if not self.token and len(descendants) >= ANONYMOUS_CONTEXT_LIMIT:
+            yield Problem(f"replies of {root} may be cut at {ANONYMOUS_CONTEXT_LIMIT}: the instance "
+                          "limits anonymous /context; set token_env to read every reply", resp.url)
+        yield ThreadDone(root)
+
+    def _own_reply(self, ctx: CollectContext, raw: dict, seen: set[str]) -> Iterator[Event]:
+        """A reply the account wrote in a thread that was not walked: find its root."""
+        root = str(raw["in_reply_to_id"])
+        url = f"{self.api_base}/statuses/{raw['id']}/context"
+        try:
+            resp = ctx.http.get(url, classify=self.classify)
+            body = resp.json() if resp.status == 200 else None
+        except MalformedResponse:
+            body = None
+        ancestors = body.get("ancestors") if isinstance(body, dict) else None
+        if ancestors and isinstance(ancestors[0], dict) and ancestors[0].get("id"):
+            root = str(ancestors[0]["id"])
+        else:
+            yield Problem(f"thread root of reply {raw['id']} unknown; its parent is used as root", url)
+        yield from self._observe(ctx, self.parse_status(raw, root), seen)
+
+    def _observe(self, ctx: CollectContext, item: Item, seen: set[str]) -> Iterator[Event]:
+        if item.platform_id in seen:
+            return
+        seen.add(item.platform_id)
+        if item.native.get("edited_at"):
+            url = f"{self.api_base}/statuses/{item.platform_id}/history"
+            try:
+                resp = ctx.http.get(url, classify=self.classify)
+                edits = resp.json() if resp.status == 200 else None
+            except MalformedResponse as exc:
+                edits = None
+                yield Problem(f"edit history of {item.platform_id} not read: {exc}", url)
+            if isinstance(edits, list):
+                # Oldest first; the last entry is the current version, already the item itself.
+                item.history = [{"content": status_content(e), "text": e.get("content"), "native": e,
+                                 "created_at": e.get("created_at")} for e in edits[:-1] if isinstance(e, dict)]
+        yield Observed(item)
+
+    def confirm_gone(self, ctx: CollectContext, item: KnownItem) -> bool:
+        try:
+            resp = ctx.http.get(f"{self.api_base}/statuses/{item.platform_id}", classify=self.classify)
+        except MalformedResponse:
+            return False
+        # Only Mastodon's own 404 body confirms; a proxy's 404 page or a 410 is not proof.
+        return resp.status == 404 and (error_body(resp) or {}).get("error") == "Record not found"
+
+    # -- parsing ------------------------------------------------------------------------------
+    def parse_status(self, raw: dict, root: str) -> Item:
+        status_id = str(raw["id"])
+        parent = raw.get("in_reply_to_id")
+        account = raw.get("account") or {}
+        spoiler = raw.get("spoiler_text") or ""
+        body = html_text(raw.get("content")) or ""
+        return Item(
+            platform_id=status_id,
+            kind="post" if status_id == root else ("comment" if str(parent) == root else "reply"),
+            root=root,
+            parent=str(parent) if parent else None,
+            author=account.get("acct"),
+            author_id=str(account.get("id")) if account.get("id") else None,
+            text=raw.get("content"),
+            created_at=parse_platform_time(raw.get("created_at")),
+            url=raw.get("url") or raw.get("uri"),
+            content=status_content(raw),
+            native=raw,
+            media=[m.get("url") or m.get("remote_url") for m in raw.get("media_attachments") or []
+                   if isinstance(m, dict) and (m.get("url") or m.get("remote_url"))],
+            counts={"replies": raw.get("replies_count"), "reblogs": raw.get("reblogs_count"),
+                    "favourites": raw.get("favourites_count")},
+            is_department=str(account.get("id")) == self.account_id if account.get("id") else None,
+            search_text=f"{spoiler}\n{body}" if spoiler else body,
+        )
+
+
+__all__ = ["MastodonCollector", "next_link", "status_content"]

@@ -1,0 +1,287 @@
+"""A Mastodon instance simulator (``shared/research/platforms.md`` §6).
+
+Shapes follow the Mastodon.py cassettes recorded against a real 4.x server: Status JSON
+with HTML ``content``, ``edited_at`` and ``/statuses/:id/history`` (oldest first, the first
+entry the original, the last the current text), ``/statuses/:id/context``
+(``ancestors``/``descendants``, unpaged, capped at 60 descendants without a token),
+``/accounts/:id/statuses`` paged newest first by the ``Link`` header (``rel="next"`` with
+``max_id``; present whenever a page came back full). Errors: 404 ``{"error":"Record not
+found"}``, 401 ``{"error":"The access token is invalid"}`` with ``WWW-Authenticate``, 429
+``{"error":"Too many requests"}``; every answer carries ``x-ratelimit-*`` with an ISO reset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+from . import Reply, Request, Simulator, json_reply
+from .samples import HOSTILE
+
+
+def masto_time(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def rate_headers(remaining: int = 299, now: datetime | None = None) -> dict[str, str]:
+    reset = (now or datetime.now(timezone.utc)) + timedelta(minutes=5)
+    return {"x-ratelimit-limit": "300", "x-ratelimit-remaining": str(max(remaining, 0)),
+            "x-ratelimit-reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+
+
+def unauthorized(description: str = "The access token is invalid") -> Reply:
+    return json_reply({"error": description}, 401, {
+        "WWW-Authenticate": f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{description}"'})
+
+
+@dataclass
+class MAccount:
+    id: str
+    username: str
+    display_name: str = ""
+    domain: str | None = None  # None: a local account
+
+    @property
+    def acct(self) -> str:
+        return f"{self.username}@{self.domain}" if self.domain else self.username
+
+
+@dataclass
+class MStatus:
+    id: str
+    account: str  # account id
+    content: str  # HTML
+    created_at: datetime
+    in_reply_to_id: str | None = None
+    spoiler_text: str = ""
+    media: list[str] = field(default_factory=list)
+    edits: list[dict] = field(default_factory=list)  # earlier versions, oldest first
+    edited_at: datetime | None = None
+    reblog_of: str | None = None
+    deleted: bool = False
+
+
+class MastodonSimulator(Simulator):
+    prefix = "mastodon"
+
+    def __init__(
+        self,
+        username: str = "examplepd",
+        account_id: str = "109000000000000001",
+        display_name: str = "Example Police Department",
+        *,
+        token: str | None = None,  # when set, a Bearer header must carry exactly this
+        require_auth: bool = False,  # an instance with a limited API (no anonymous reads)
+        page_size: int | None = None,
+        anonymous_context_limit: int = 60,
+    ):
+        self.account_id = account_id
+        self.accounts: dict[str, MAccount] = {account_id: MAccount(account_id, username, display_name)}
+        self.statuses: dict[str, MStatus] = {}
+        self.token = token
+        self.revoked = False
+        self.require_auth = require_auth
+        self.page_size = page_size
+        self.anonymous_context_limit = anonymous_context_limit
+        self.calls = 0
+        self.base_url = ""
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.base_url}/api/v1"
+
+    # -- world helpers ------------------------------------------------------------------------
+    def add_account(self, account_id: str, username: str, display_name: str = "", domain: str | None = None) -> MAccount:
+        self.accounts[account_id] = MAccount(account_id, username, display_name, domain)
+        return self.accounts[account_id]
+
+    def post(self, content: str, created: datetime, *, account: str | None = None,
+             reply_to: str | None = None, **kw) -> MStatus:
+        # Snowflake-like ids: milliseconds << 16 plus a sequence, so id order is time order.
+        status_id = str((int(created.timestamp() * 1000) << 16) + len(self.statuses) % 65536)
+        status = MStatus(status_id, account or self.account_id, content, created, reply_to, **kw)
+        self.statuses[status_id] = status
+        return status
+
+    def edit(self, status_id: str, content: str, at: datetime, spoiler_text: str | None = None) -> None:
+        s = self.statuses[status_id]
+        s.edits.append({"content": s.content, "spoiler_text": s.spoiler_text, "media": list(s.media),
+                        "created_at": s.edited_at or s.created_at})
+        s.content = content
+        if spoiler_text is not None:
+            s.spoiler_text = spoiler_text
+        s.edited_at = at
+
+    def media_url(self, name: str) -> str:
+        return f"{self.base_url}/system/media_attachments/files/{name}/original/{name}.jpg"
+
+    # -- rendering ----------------------------------------------------------------------------
+    def _account_json(self, account_id: str) -> dict:
+        a = self.accounts[account_id]
+        return {"id": a.id, "username": a.username, "acct": a.acct, "display_name": a.display_name,
+                "url": f"https://{a.domain or 'mastodon.example'}/@{a.username}", "avatar": "",
+                "created_at": "2023-01-01T00:00:00.000Z", "followers_count": 10, "statuses_count": 6,
+                "bot": False, "locked": False}
+
+    def _media_json(self, names: list[str]) -> list[dict]:
+        return [{"id": str(int(hashlib.sha256(n.encode()).hexdigest()[:12], 16)), "type": "image",
+                 "url": self.media_url(n), "preview_url": self.media_url(n).replace("original", "small"),
+                 "remote_url": None, "description": None, "blurhash": "UFJ~", "meta": {
+                     "original": {"width": 640, "height": 480}}} for n in names]
+
+    def _status_json(self, s: MStatus) -> dict:
+        parent = self.statuses.get(s.in_reply_to_id or "")
+        reblog = self.statuses.get(s.reblog_of or "")
+        acct = self.accounts[s.account]
+        return {
+            "id": s.id, "created_at": masto_time(s.created_at),
+            "edited_at": masto_time(s.edited_at) if s.edited_at else None,
+            "in_reply_to_id": s.in_reply_to_id, "in_reply_to_account_id": parent.account if parent else None,
+            "sensitive": bool(s.spoiler_text), "spoiler_text": s.spoiler_text, "visibility": "public",
+            "language": "en", "uri": f"https://mastodon.example/users/{acct.username}/statuses/{s.id}",
+            "url": f"https://mastodon.example/@{acct.acct}/{s.id}",
+            "replies_count": sum(1 for c in self.statuses.values() if c.in_reply_to_id == s.id and not c.deleted),
+            "reblogs_count": sum(1 for c in self.statuses.values() if c.reblog_of == s.id),
+            "favourites_count": 0, "quotes_count": 0,
+            "content": "" if reblog else s.content,
+            "reblog": self._status_json(reblog) if reblog else None,
+            "application": {"name": "Web", "website": None}, "account": self._account_json(s.account),
+            "media_attachments": self._media_json(s.media), "mentions": [], "tags": [], "emojis": [],
+            "card": None, "poll": None, "quote": None, "filtered": [],
+        }
+
+    def _edit_json(self, s: MStatus, version: dict) -> dict:
+        return {"content": version["content"], "spoiler_text": version["spoiler_text"],
+                "sensitive": bool(version["spoiler_text"]), "created_at": masto_time(version["created_at"]),
+                "account": self._account_json(s.account), "media_attachments": self._media_json(version["media"]),
+                "emojis": []}
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Reply:
+        self.calls += 1
+        parts = [p for p in request.path.split("/") if p]
+        if parts[:1] == ["system"]:
+            return Reply(200, b"\xff\xd8\xff\xe0" + hashlib.sha256(parts[-1].encode()).digest() * 32 + b"\xff\xd9",
+                         {"Content-Type": "image/jpeg"})
+        reply = self._auth(request)
+        if reply is None:
+            reply = self._route(request, parts[2:] if parts[:2] == ["api", "v1"] else [])
+        reply.headers.update(rate_headers(300 - self.calls))
+        return reply
+
+    def _auth(self, request: Request) -> Reply | None:
+        header = request.headers.get("Authorization", "")
+        if header:
+            if self.revoked:
+                return unauthorized("The access token was revoked")
+            if self.token is None or header != f"Bearer {self.token}":
+                return unauthorized()
+        elif self.require_auth:
+            return json_reply({"error": "This API requires an authenticated user"}, 401)
+        return None
+
+    def _route(self, request: Request, rest: list[str]) -> Reply:
+        if rest == ["accounts", "lookup"]:
+            acct = (request.param("acct") or "").lstrip("@")
+            found = next((a for a in self.accounts.values() if acct in (a.acct, a.username)), None)
+            return json_reply(self._account_json(found.id)) if found else json_reply({"error": "Record not found"}, 404)
+        if len(rest) == 3 and rest[0] == "accounts" and rest[2] == "statuses":
+            return self._account_statuses(request, rest[1])
+        if len(rest) >= 2 and rest[0] == "statuses":
+            status = self.statuses.get(rest[1])
+            if status is None or status.deleted:
+                return json_reply({"error": "Record not found"}, 404)
+            if len(rest) == 2:
+                return json_reply(self._status_json(status))
+            if rest[2] == "context":
+                return self._context(request, status)
+            if rest[2] == "history":
+                versions = status.edits + [{"content": status.content, "spoiler_text": status.spoiler_text,
+                                            "media": status.media, "created_at": status.edited_at or status.created_at}]
+                return json_reply([self._edit_json(status, v) for v in versions])
+        return json_reply({"error": "Record not found"}, 404)
+
+    def _account_statuses(self, request: Request, account_id: str) -> Reply:
+        if account_id not in self.accounts:
+            return json_reply({"error": "Record not found"}, 404)
+        rows = [s for s in self.statuses.values() if s.account == account_id and not s.deleted]
+        if request.param("exclude_reblogs") == "true":
+            rows = [s for s in rows if not s.reblog_of]
+        if request.param("exclude_replies") == "true":
+            rows = [s for s in rows if not s.in_reply_to_id]
+        rows.sort(key=lambda s: int(s.id), reverse=True)
+        if request.param("max_id"):
+            rows = [s for s in rows if int(s.id) < int(request.param("max_id"))]
+        limit = min(int(request.param("limit") or 20), 40, self.page_size or 40)
+        page = rows[:limit]
+        headers = {}
+        if page:
+            query = {k: v for k, v in request.query.items() if k not in ("max_id", "min_id", "since_id")}
+            base = f"{self.api_base}/accounts/{account_id}/statuses?"
+            links = [f'<{base}{urlencode({**query, "min_id": page[0].id})}>; rel="prev"']
+            if len(page) == limit:  # like Mastodon: a full page always offers a next one
+                links.insert(0, f'<{base}{urlencode({**query, "max_id": page[-1].id})}>; rel="next"')
+            headers["Link"] = ", ".join(links)
+        return json_reply([self._status_json(s) for s in page], headers=headers)
+
+    def _context(self, request: Request, status: MStatus) -> Reply:
+        ancestors = []
+        parent = self.statuses.get(status.in_reply_to_id or "")
+        while parent is not None and not parent.deleted:
+            ancestors.insert(0, parent)
+            parent = self.statuses.get(parent.in_reply_to_id or "")
+        descendants: list[MStatus] = []
+
+        def walk(node: MStatus) -> None:  # depth first, in tree order, as Mastodon returns them
+            for child in sorted(self.statuses.values(), key=lambda s: int(s.id)):
+                if child.in_reply_to_id == node.id and not child.deleted:
+                    descendants.append(child)
+                    walk(child)
+
+        walk(status)
+        if not request.headers.get("Authorization"):
+            descendants = descendants[: self.anonymous_context_limit]
+        return json_reply({"ancestors": [self._status_json(s) for s in ancestors],
+                           "descendants": [self._status_json(s) for s in descendants]})
+
+
+# -- the demo department ------------------------------------------------------------------------
+def sample_world(sim: MastodonSimulator, now: datetime | None = None) -> None:
+    """Department posts with comments and a reply chain, a boost (not archived as a post),
+    the department answering in someone else's thread, hostile text."""
+    now = now or datetime.now(timezone.utc)
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    sim.add_account("109000000000000002", "jane", "Jane Resident")
+    sim.add_account("109000000000000003", "mallory", "\u202eyrollaM", domain="other.example")
+    p1 = sim.post("<p>Snow emergency declared: no street parking after 10 pm. "
+                  '<a href="https://example.gov/snow" rel="nofollow noopener" target="_blank">'
+                  '<span class="invisible">https://</span><span class="">example.gov/snow</span></a></p>',
+                  now - 3 * day, media=["snowplow"])
+    c1 = sim.post("<p>Does this include side streets?</p>", now - 3 * day + hour, account="109000000000000002",
+                  reply_to=p1.id)
+    sim.post("<p>Yes, all city streets.</p>", now - 3 * day + 2 * hour, reply_to=c1.id)
+    sim.post("<p>" + html.escape(HOSTILE[0]) + "</p>" + HOSTILE[1] + "<p>" + HOSTILE[2] + " " + HOSTILE[3] + "</p>",
+             now - 3 * day + 3 * hour, account="109000000000000003", reply_to=p1.id)
+    p2 = sim.post("<p>Lost dog found near the library 🐕</p>", now - 2 * day)
+    sim.post("<p>That's my neighbour's dog!</p>", now - 2 * day + hour, account="109000000000000002", reply_to=p2.id)
+    other = sim.post("<p>Anyone know why sirens on 5th?</p>", now - day, account="109000000000000002")
+    sim.post("<p>A medical call; no danger to the public.</p>", now - day + hour, reply_to=other.id)
+    sim.post("", now - day + 2 * hour, reblog_of=other.id)
+
+
+def next_night(sim: MastodonSimulator, now: datetime | None = None) -> None:
+    """An edit (with history) and a deleted comment; Mastodon has no hiding of replies."""
+    now = now or datetime.now(timezone.utc)
+    def find(prefix: str) -> MStatus:
+        return next(s for s in sim.statuses.values() if s.content.startswith(prefix))
+
+    sim.edit(find("<p>Lost dog").id,
+             "<p>Lost dog found near the library 🐕 — owner has been reached, thank you!</p>", now)
+    find("<p>That's my neighbour").deleted = True
+
+def demo_account(sim: MastodonSimulator) -> dict:
+    """The ``[[accounts]]`` keys that point a config at this simulator."""
+    return {"platform": "mastodon", "id": sim.account_id, "api_base": sim.api_base}
