@@ -36,6 +36,7 @@ from .errors import (ArchiverError, CollectError, QuotaError, StoreError, Thrott
 from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
 from .ingest import ingest_warc
+from .retention.assign import assign_new_items
 from .lock import writer_lock
 from .store import Store, open_store, sha256_file
 from .timefmt import iso, utcnow
@@ -144,6 +145,7 @@ class CaptureSession:
         self.last_api: tuple[str | None, str] = (None, f"urn:archiver:run:{run_id}")
         self.run_state: dict[str, _Prev] = {}
         self.thread_seen: dict[str, set[str]] = {}
+        self.known: dict[str, dict[str, _Prev]] = {}  # root -> what the index knew at first sight
         self.posts_seen: set[str] = set()
         self.keys: list[str] = []
         self.started = now
@@ -272,13 +274,26 @@ class CaptureSession:
         self.problems.append(message)
         log.warning("%s: %s", self.account.name, message)
 
-    def _prev(self, platform_id: str) -> _Prev | None:
-        if platform_id in self.run_state:
-            return self.run_state[platform_id]
-        row = self.db.conn.execute(
+    def _prev(self, item: Item) -> _Prev | None:
+        if item.platform_id in self.run_state:
+            return self.run_state[item.platform_id]
+        known = self.known.get(item.root)
+        if known is None:
+            # One query per thread rather than one per item; bounded by threads in flight.
+            if len(self.known) > 256:
+                self.known.clear()
+            known = self.known[item.root] = {
+                pid: _Prev(digest, bool(hidden), status) for pid, digest, hidden, status in self.db.conn.execute(
+                    "SELECT i.platform_id, v.hash, i.hidden, i.status FROM items i JOIN versions v"
+                    " ON v.item_rowid = i.rowid AND v.n = i.versions WHERE i.account = ? AND i.root = ?",
+                    (self.account.name, item.root))
+            }
+        if item.platform_id in known:
+            return known[item.platform_id]
+        row = self.db.conn.execute(  # an item that moved threads, or a root listed under itself
             "SELECT v.hash, i.hidden, i.status FROM items i JOIN versions v ON v.item_rowid = i.rowid"
             " AND v.n = i.versions WHERE i.account = ? AND i.platform_id = ?",
-            (self.account.name, platform_id),
+            (self.account.name, item.platform_id),
         ).fetchone()
         return _Prev(row[0], bool(row[1]), row[2]) if row else None
 
@@ -289,7 +304,7 @@ class CaptureSession:
         if item.kind == "post":
             self.posts_seen.add(pid)
         self.thread_seen.setdefault(item.root, set()).add(pid)
-        prev = self._prev(pid)
+        prev = self._prev(item)
         digest = item.version_hash()
         events: list[str] = []
         if prev is None:
@@ -361,6 +376,7 @@ class CaptureSession:
 
     def thread_done(self, event: ThreadDone, ctx: CollectContext) -> None:
         seen = self.thread_seen.pop(event.root, set())
+        self.known.pop(event.root, None)
         rows = [r for r in self.db.conn.execute(
             "SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND root = ?"
             " AND kind != 'post' AND status != 'deleted'", (self.account.name, event.root),
@@ -555,9 +571,16 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
         except StoreError as exc:
             # The store is down for the night: capture into the spool anyway; the next run uploads.
             store = _Unavailable(str(exc), settings.storage_url)
+
+        def after_ingest(db) -> None:
+            # Every newly indexed item gets its retention series, date, holds and object lock.
+            result = assign_new_items(db, settings, store=store, now=now)
+            for error in (result.get("object_lock") or {}).get("errors", []):
+                log.error("object lock: %s", error)
         try:
             report.recovered = recover_spool(db, store, settings.spool_dir, now=now,
-                                             retain_years=settings["storage.default_retain_years"])
+                                             retain_years=settings["storage.default_retain_years"],
+                                             after_ingest=after_ingest)
         except StoreError as exc:
             report.recovery_error = (f"files left in the spool by an earlier run could not be uploaded: {exc}; "
                                      "they stay there for the next run")
@@ -567,7 +590,7 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
                 report.stopped.append(account.name)
                 continue
             report.results.append(run_account(settings, db, store, account, environ=environ, now=now,
-                                              sleep=sleep, should_stop=should_stop))
+                                              sleep=sleep, should_stop=should_stop, after_ingest=after_ingest))
         if report.stopped:
             log.warning("stop requested: accounts not started: %s", ", ".join(report.stopped))
     return report

@@ -139,8 +139,12 @@ def _apply_items(conn, doc: dict, date: str, meta_id: str, source_id: str | None
             "(SELECT versions FROM items WHERE account = ? AND platform_id = ?)",
             [(date, date, account, pid, account, pid) for pid in seen],
         )
-    for change in doc.get("changes") or []:
-        _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats)
+    changes = doc.get("changes") or []
+    known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
+    for change in changes:
+        pid = change["item"]["platform_id"]
+        row = known.pop(pid) if pid in known else _known_rows(conn, account, [pid]).get(pid)
+        _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row)
     for thread in doc.get("threads") or []:
         conn.execute(
             "INSERT OR IGNORE INTO thread_scans (run_id, account, root, at, expected) VALUES (?,?,?,?,?)",
@@ -148,12 +152,21 @@ def _apply_items(conn, doc: dict, date: str, meta_id: str, source_id: str | None
         )
 
 
-def _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats) -> None:
+def _known_rows(conn, account: str, pids: list[str]) -> dict[str, tuple]:
+    """(rowid, versions, hidden, status) of the items already indexed, one query per 500."""
+    rows: dict[str, tuple] = {}
+    for start in range(0, len(pids), 500):
+        chunk = pids[start:start + 500]
+        for pid, *rest in conn.execute(
+            f"SELECT platform_id, rowid, versions, hidden, status FROM items WHERE account = ?"
+            f" AND platform_id IN ({', '.join('?' * len(chunk))})", [account, *chunk],
+        ):
+            rows[pid] = tuple(rest)
+    return rows
+
+
+def _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row) -> None:
     item = change["item"]
-    pid = item["platform_id"]
-    row = conn.execute(
-        "SELECT rowid, versions, hidden, status FROM items WHERE account = ? AND platform_id = ?", (account, pid)
-    ).fetchone()
     events = change.get("events", [])
     if row is None:
         if "version" in change:
@@ -162,6 +175,7 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
     rowid, versions, hidden, status = row
     hidden = bool(hidden)
     deleted = status == "deleted"
+    before = versions
     for hist in change.get("history") or []:
         versions = _add_version(conn, rowid, versions, hist, date, source_id, meta_id,
                                 hist.get("created_at"), history=True)
@@ -175,6 +189,16 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
              media.get("content_type"), media.get("size"), media.get("status", "fetched")),
         )
     for event in events:
+        if row is not None:
+            # Two nights' WARCs waited in the spool while the store was down, and the second
+            # night compared against an index without the first: its "new" is an edit if the
+            # content differs, and a fact already recorded is not recorded twice.
+            if event == "new":
+                if versions == before or "edited" in events:
+                    continue
+                event = "edited"
+            elif _repeated(event, hidden, deleted):
+                continue
         if event == "hidden":
             hidden = True
             stats.hidden += 1
@@ -252,6 +276,11 @@ def _insert_new(conn, account, platform, run_id, change, date, meta_id, source_i
                      [(rowid, date, run_id, e, source_id) for e in events])
     stats.new += 1
     stats.hidden += int(hidden)
+
+
+def _repeated(event: str, hidden: bool, deleted: bool) -> bool:
+    return ((event == "hidden" and hidden) or (event == "unhidden" and not hidden)
+            or (event == "deleted" and deleted) or (event == "restored" and not deleted))
 
 
 def _add_version(conn, rowid: int, versions: int, version: dict, date: str, source_id, meta_id,

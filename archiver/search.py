@@ -13,6 +13,7 @@ text first and only then turns the sentinels into markup (``archiver.web.pages.h
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
@@ -92,7 +93,15 @@ def _filters(q: SearchQuery, tz: str) -> tuple[list[str], list[Any]]:
             clauses.append(f"i.{column} IN ({', '.join('?' * len(values))})")
             params.extend(values)
     if q.author:
-        clauses.append("(i.author LIKE ? ESCAPE '\\' OR i.author_id = ?)")
+        # The author's name words find candidates through the FTS index (a LIKE '%x%' alone
+        # reads every row); LIKE then keeps the exact substring. An author id matches exactly.
+        like = "(i.author LIKE ? ESCAPE '\\' OR i.author_id = ?)"
+        words = re.findall(r"\w+", q.author)
+        if words:
+            clauses.append("i.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? "
+                           "UNION ALL SELECT rowid FROM items WHERE author_id = ?)")
+            params.extend([" AND ".join(f'author : "{w}"*' for w in words), q.author])
+        clauses.append(like)
         params.extend([f"%{_like_escape(q.author)}%", q.author])
     if q.has_media is not None:
         clauses.append("i.has_media = ?")

@@ -23,8 +23,9 @@ def parse_platform_time(value: str | None) -> datetime | None:
         return None
     value = value.strip()
     m = _GRAPH.match(value)
-    if m:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(timezone.utc)
+    if m:  # "+0000" -> "+00:00": fromisoformat is ~10x faster than strptime on the hot path
+        off = m.group(2)
+        return datetime.fromisoformat(f"{m.group(1)}{off[:3]}:{off[3:]}").astimezone(timezone.utc)
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     except ValueError:

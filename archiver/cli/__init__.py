@@ -26,7 +26,10 @@ app = typer.Typer(
 # One line per area; each module defines register(app).
 COMMAND_MODULES = [
     "archiver.cli.core",
+    "archiver.cli.exports",
+    "archiver.cli.ops",
     "archiver.cli.web",
+    "archiver.cli.retention",
 ]
 
 

@@ -18,14 +18,10 @@ log = logging.getLogger("archiver")
 
 
 def setup_logging(settings=None, verbose: bool = False) -> None:
-    """Progress and logs to stderr (data goes to stdout)."""
-    root = logging.getLogger("archiver")
-    if root.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    """Progress and logs to stderr (data goes to stdout); JSON lines and a file per settings."""
+    from ..logs import setup
+
+    setup(settings, verbose=verbose)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,12 +60,16 @@ def _load(path: Path):
 
 
 def collect(ctx: typer.Context, account: List[str] = typer.Option(None, "--account", help="Only this account (repeatable)")):
-    """The nightly job: capture every configured account. Exit 1 if any account failed."""
+    """The nightly job: capture every configured account. Exit 1 if any account failed, 3 if another run holds the lock."""
+    import signal
+
     from ..capture import collect as run_collect
 
     settings = common.settings(ctx)
     setup_logging(settings)
-    report = run_collect(settings, environ=os.environ, accounts=account or None)
+    stop = []  # SIGTERM: finish the current record, close and upload the WARC, start no more accounts
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
+    report = run_collect(settings, environ=os.environ, accounts=account or None, should_stop=lambda: bool(stop))
     rows = [{"account": r.account, "platform": r.platform, "status": r.status, **r.counts,
              "problems": len(r.problems), "message": r.message} for r in report.results]
     common.emit(rows, "table", ["account", "platform", "status", "seen", "new", "edited", "hidden", "deleted",
@@ -77,6 +77,9 @@ def collect(ctx: typer.Context, account: List[str] = typer.Option(None, "--accou
     for r in report.results:
         if r.failed:
             typer.echo(f"Error: {r.message}", err=True)
+    for problem in [report.recovery_error] + [f"stopped before account {n!r} started" for n in report.stopped]:
+        if problem:
+            typer.echo(f"Error: {problem}", err=True)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -163,7 +166,9 @@ def show(ctx: typer.Context, item_id: str = typer.Argument(..., metavar="ID"),
 
 def _show_extras():
     """Sections other areas add to `show` (e.g. retention: series, disposition date, holds)."""
-    return []
+    from ..retention.assign import show_section
+
+    return [show_section]
 
 
 def demo(workdir: str = typer.Option("archiver-demo", "--dir", help="Where the demo archive is written")):

@@ -1,0 +1,67 @@
+"""Web commands: ``serve`` (the UI under waitress) and ``users add|list|remove``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from . import common
+
+users_app = typer.Typer(help="Local accounts of the web UI (roles: viewer, legal, records, admin).",
+                        no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(users_app, name="users")
+
+
+def serve(ctx: typer.Context,
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)"),
+          port: int = typer.Option(8080, "--port"),
+          threads: int = typer.Option(4, "--threads", help="Worker threads")):
+    """Run the web UI for legal staff and the records officer."""
+    from ..web import create_app, serve as run
+
+    settings = common.settings(ctx)
+    app = create_app(settings, environ=os.environ)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"Warning: listening on {host}: anyone who can reach it can try to log in; "
+                   "put it behind TLS (see docs: web UI security)", err=True)
+    typer.echo(f"Serving the archive on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    run(app, host=host, port=port, threads=threads)
+
+
+@users_app.command("add")
+def users_add(ctx: typer.Context, name: str = typer.Argument(...),
+              role: str = typer.Option(..., "--role", help="viewer, legal, records or admin"),
+              password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                  help="Read the password from standard input")):
+    """Add a user (the password is asked for, or read from stdin; never an argument)."""
+    from ..web.users import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = add_user(common.index(common.settings(ctx)), name, role, password)
+    typer.echo(f"added {user.name} ({user.role})", err=True)
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", callback=common.check_format)):
+    """List the users and their roles."""
+    from ..web.users import list_users
+
+    common.emit(list_users(common.index(common.settings(ctx))), fmt, ["name", "role", "created_at"])
+
+
+@users_app.command("remove")
+def users_remove(ctx: typer.Context, name: str = typer.Argument(...)):
+    """Remove a user and end their sessions."""
+    from ..web.users import remove_user
+
+    remove_user(common.index(common.settings(ctx)), name)
+    typer.echo(f"removed {name}", err=True)

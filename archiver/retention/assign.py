@@ -1,0 +1,249 @@
+"""Which series governs each item, and the day it may first be destroyed.
+
+Order of precedence: an override the records officer recorded for the item, then the first
+matching rule (archiver.toml ``[[rules]]`` before the schedule's own), then the schedule's
+``default_series``. Every item in the index gets a row in ``retention_assignments``.
+
+The loaded schedule is recorded in ``retention_schedules`` whenever its content changes; a
+change is written to the audit log and recomputes every item's dates (issue 4, point 2).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping
+
+from .. import audit
+from ..errors import RetentionError
+from ..index import transaction
+from ..timefmt import iso, utcnow
+from .dates import add_offset, fiscal_year_end, local_day
+from .schedule import Schedule, Series, load_schedule
+from .selection import describe, matching_item_ids
+
+SYSTEM = "archiver"
+_ITEM_COLUMNS = "id, platform, account, kind, is_department, created_at, first_seen"
+
+
+def record_schedule(db, schedule: Schedule, *, actor: str = SYSTEM, now: datetime | None = None) -> tuple[int, bool]:
+    """(schedule id, changed): store the schedule's text when it differs from the last one."""
+    now = now or utcnow()
+    row = db.conn.execute("SELECT id, sha256 FROM retention_schedules ORDER BY id DESC LIMIT 1").fetchone()
+    if row and row[1] == schedule.sha256:
+        return row[0], False
+    with transaction(db):
+        sid = db.conn.execute(
+            "INSERT INTO retention_schedules (name, source, sha256, content, placeholder, loaded_at) VALUES (?,?,?,?,?,?)",
+            (schedule.name, schedule.source, schedule.sha256, schedule.text, int(schedule.placeholder), iso(now)),
+        ).lastrowid
+        audit.append(db, actor, "retention.schedule_changed" if row else "retention.schedule_loaded", {
+            "schedule": schedule.name, "version": schedule.version, "source": schedule.source,
+            "sha256": schedule.sha256, "previous_id": row[0] if row else None, "placeholder": schedule.placeholder,
+        }, now=now)
+    return sid, True
+
+
+def trigger_day(series: Series, item: Mapping[str, Any], schedule: Schedule, tz: str,
+                events: Mapping[str, str]) -> date | None:
+    """The day the retention clock starts for this item, or None (event not yet recorded / PERM)."""
+    created = local_day(item.get("created_at") or item.get("first_seen"), tz)
+    if series.trigger == "CR":
+        return created
+    if series.trigger == "FIS":
+        return fiscal_year_end(created, schedule.fiscal_year_start) if created else None
+    if series.trigger == "EVT":
+        recorded = events.get(series.event)
+        return date.fromisoformat(recorded) if recorded else None
+    return None  # PERM
+
+
+def disposition_day(series: Series, trigger: date | None) -> date | None:
+    if trigger is None or series.permanent:
+        return None
+    return add_offset(trigger, series.years, series.months, series.days)
+
+
+def choose_series(schedule: Schedule, item: Mapping[str, Any], override: str | None) -> tuple[Series, str, str]:
+    """(series, source, rule label) for one item."""
+    if override:
+        return schedule.get(override), "override", "override"
+    for rule in schedule.rules:
+        if rule.matches(item):
+            return schedule.get(rule.series), "rule", rule.label
+    return schedule.get(schedule.default_series), "default", "default_series"
+
+
+def assign_items(db, schedule: Schedule, schedule_id: int, tz: str, *, item_ids: Iterable[str] | None = None,
+                 now: datetime | None = None) -> int:
+    """(Re)compute the assignment of the given items (all when None); returns how many."""
+    now = now or utcnow()
+    sql = f"SELECT {_ITEM_COLUMNS} FROM items"
+    params: list[Any] = []
+    if item_ids is not None:
+        ids = list(item_ids)
+        if not ids:
+            return 0
+        sql += " WHERE id IN (SELECT value FROM json_each(?))"
+        params.append(_json(ids))
+    cur = db.conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    items = [dict(zip(names, r)) for r in cur]
+    overrides = dict(db.conn.execute("SELECT item_id, series FROM retention_overrides"))
+    events: dict[str, dict[str, str]] = {}
+    for item_id, event, day in db.conn.execute("SELECT item_id, event, date FROM retention_event_dates"):
+        events.setdefault(item_id, {})[event] = day
+    rows = []
+    for item in items:
+        series, source, label = choose_series(schedule, item, overrides.get(item["id"]))
+        trigger = trigger_day(series, item, schedule, tz, events.get(item["id"], {}))
+        disposal = disposition_day(series, trigger)
+        rows.append((item["id"], series.code, schedule_id, source, label,
+                     trigger.isoformat() if trigger else None, disposal.isoformat() if disposal else None, iso(now)))
+    with transaction(db):
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO retention_assignments (item_id, series, schedule_id, source, rule, trigger_date,"
+            " disposition_date, computed_at) VALUES (?,?,?,?,?,?,?,?)", rows)
+    return len(rows)
+
+
+def _json(values) -> str:
+    return json.dumps(list(values))
+
+
+def unassigned_item_ids(db) -> list[str]:
+    return [r[0] for r in db.conn.execute(
+        "SELECT i.id FROM items i LEFT JOIN retention_assignments a ON a.item_id = i.id WHERE a.item_id IS NULL")]
+
+
+def recompute(db, settings, *, actor: str = SYSTEM, store=None, now: datetime | None = None) -> dict[str, Any]:
+    """Reload the schedule and recompute every item (``retention recompute``); recorded."""
+    from .holds import refresh_hold_items
+    from .objectlock import sync_object_lock
+
+    now = now or utcnow()
+    schedule = load_schedule(settings)
+    schedule_id, changed = record_schedule(db, schedule, actor=actor, now=now)
+    count = assign_items(db, schedule, schedule_id, settings.timezone, now=now)
+    audit.append(db, actor, "retention.recomputed", {"schedule_id": schedule_id, "items": count,
+                                                     "schedule_changed": changed}, now=now)
+    held = refresh_hold_items(db, settings.timezone, now=now)
+    locks = sync_object_lock(db, store, settings, now=now) if store is not None else None
+    return {"schedule": schedule.name, "schedule_id": schedule_id, "schedule_changed": changed,
+            "items": count, "newly_held": held, "object_lock": locks}
+
+
+def assign_new_items(db, settings, *, store=None, now: datetime | None = None) -> dict[str, Any]:
+    """Called by the capture pipeline at the end of every ingest: give each new item its series
+    and date, put it under any active hold it matches, and extend the object locks. A changed
+    schedule file recomputes everything instead."""
+    from .holds import refresh_hold_items
+    from .objectlock import sync_object_lock
+
+    now = now or utcnow()
+    schedule = load_schedule(settings)
+    schedule_id, changed = record_schedule(db, schedule, now=now)
+    new_ids = None if changed else unassigned_item_ids(db)
+    count = assign_items(db, schedule, schedule_id, settings.timezone, item_ids=new_ids, now=now)
+    held = refresh_hold_items(db, settings.timezone, item_ids=new_ids, now=now)
+    locks = None
+    if store is not None:
+        keys = None if new_ids is None else objects_of(db, new_ids)
+        locks = sync_object_lock(db, store, settings, keys=keys, now=now)
+    return {"assigned": count, "schedule_changed": changed, "newly_held": held, "object_lock": locks}
+
+
+def objects_of(db, item_ids: Iterable[str]) -> list[str]:
+    return [r[0] for r in db.conn.execute(
+        "SELECT DISTINCT object_key FROM item_objects WHERE item_id IN (SELECT value FROM json_each(?))",
+        (_json(item_ids),))]
+
+
+def override(db, settings, filters: Mapping[str, Any], series: str | None, *, reason: str, actor: str,
+             store=None, now: datetime | None = None) -> dict[str, Any]:
+    """Put one item or a search result set under ``series`` (None: remove the override)."""
+    now = now or utcnow()
+    schedule = load_schedule(settings)
+    if series is not None:
+        schedule.get(series)  # refuses an unknown code before anything is written
+    if not reason.strip():
+        raise RetentionError("an override needs --reason (it is kept in the audit log)")
+    schedule_id, _ = record_schedule(db, schedule, actor=actor, now=now)
+    ids = matching_item_ids(db, filters, settings.timezone)
+    if not ids:
+        raise RetentionError(f"no item matches {describe(filters)}; nothing was overridden")
+    with transaction(db):
+        if series is None:
+            db.conn.execute("DELETE FROM retention_overrides WHERE item_id IN (SELECT value FROM json_each(?))",
+                            (_json(ids),))
+        else:
+            db.conn.executemany(
+                "INSERT OR REPLACE INTO retention_overrides (item_id, series, reason, actor, at) VALUES (?,?,?,?,?)",
+                [(i, series, reason, actor, iso(now)) for i in ids])
+        audit.append(db, actor, "retention.override", {"series": series, "filters": dict(filters),
+                                                       "items": len(ids), "reason": reason}, now=now)
+        assign_items(db, schedule, schedule_id, settings.timezone, item_ids=ids, now=now)
+    if store is not None:
+        from .objectlock import sync_object_lock
+
+        sync_object_lock(db, store, settings, keys=objects_of(db, ids), now=now)
+    return {"series": series, "items": len(ids)}
+
+
+def record_event(db, settings, filters: Mapping[str, Any], event: str, on: date, *, actor: str,
+                 store=None, now: datetime | None = None) -> dict[str, Any]:
+    """Record the day an EVT trigger happened ("case closed") for the selected items."""
+    now = now or utcnow()
+    ids = matching_item_ids(db, filters, settings.timezone)
+    if not ids:
+        raise RetentionError(f"no item matches {describe(filters)}; no event was recorded")
+    schedule = load_schedule(settings)
+    schedule_id, _ = record_schedule(db, schedule, actor=actor, now=now)
+    with transaction(db):
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO retention_event_dates (item_id, event, date, actor, at) VALUES (?,?,?,?,?)",
+            [(i, event, on.isoformat(), actor, iso(now)) for i in ids])
+        audit.append(db, actor, "retention.event", {"event": event, "date": on.isoformat(),
+                                                    "filters": dict(filters), "items": len(ids)}, now=now)
+        assign_items(db, schedule, schedule_id, settings.timezone, item_ids=ids, now=now)
+    if store is not None:
+        from .objectlock import sync_object_lock
+
+        sync_object_lock(db, store, settings, keys=objects_of(db, ids), now=now)
+    return {"event": event, "date": on.isoformat(), "items": len(ids)}
+
+
+def retention_for_item(db, item_rowid: int, *, now: datetime | None = None, tz: str = "America/Chicago") -> dict[str, Any]:
+    """What ``show ID`` prints about retention: series, dates, and the holds on the item."""
+    from .dates import today_in
+    from .holds import holds_on_item
+
+    row = db.conn.execute("SELECT id FROM items WHERE rowid = ?", (item_rowid,)).fetchone()
+    if row is None:
+        return {}
+    item_id = row[0]
+    a = db.conn.execute(
+        "SELECT a.series, a.source, a.rule, a.trigger_date, a.disposition_date, s.name, s.placeholder, s.content"
+        " FROM retention_assignments a LEFT JOIN retention_schedules s ON s.id = a.schedule_id WHERE a.item_id = ?",
+        (item_id,)).fetchone()
+    today = today_in(now or utcnow(), tz)
+    holds = holds_on_item(db, item_id, today)
+    if a is None:
+        return {"series": None, "disposition_date": None, "holds": holds,
+                "note": "not assigned yet: run `archiver retention recompute`"}
+    series, source, rule, trigger, disposal, sched_name, placeholder, content = a
+    from .schedule import parse_schedule
+
+    citation = None
+    if content:
+        citation = parse_schedule(content, sched_name).series.get(series)
+        citation = citation.citation if citation else None
+    return {"series": series, "assigned_by": source, "rule": rule, "trigger_date": trigger,
+            "disposition_date": disposal, "schedule": sched_name, "placeholder_schedule": bool(placeholder),
+            "citation": citation, "holds": holds, "held": bool(holds)}
+
+
+def show_section(db, settings, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The retention part of ``archiver show ID`` (an entry for ``cli.core._show_extras``)."""
+    row = db.conn.execute("SELECT rowid FROM items WHERE id = ?", (detail["item"]["id"],)).fetchone()
+    return {"retention": retention_for_item(db, row[0], tz=settings.timezone) if row else {}}

@@ -1,0 +1,121 @@
+"""What may be destroyed on a given day, and why the rest may not.
+
+Destruction is by whole stored object (a WARC file cannot lose one record and keep its
+digests), so an object is eligible only when *every* item with a record in it is eligible:
+
+* the item has a series and a disposition date on or before the day (a permanent series, or
+  an EVT series whose event was never recorded, has none);
+* its series is disposed by destruction (``transfer`` series go to the State Archives and are
+  only listed);
+* no active hold (legal hold or records request, 19.35(5)) covers it;
+
+and the object itself is not under an S3 legal hold or retain-until date past the day, and
+no surviving object still needs its payloads (a ``revisit`` record elsewhere whose digest
+points at a response stored in it).
+
+Historical Society notice (19.21(4)(a)) is checked at apply time, in ``disposition``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..timefmt import parse_platform_time
+from .holds import held_item_ids
+from .schedule import Schedule
+
+DESTROY = ("destroy", "destroy-confidential")
+
+
+def _item_rows(db) -> dict[str, list[dict[str, Any]]]:
+    cur = db.conn.execute(
+        "SELECT io.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,"
+        " a.series, a.trigger_date, a.disposition_date,"
+        " (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash"
+        " FROM item_objects io JOIN items i ON i.id = io.item_id"
+        " LEFT JOIN retention_assignments a ON a.item_id = i.id ORDER BY io.object_key, i.created_at, i.id")
+    names = [d[0] for d in cur.description]
+    by_object: dict[str, list[dict[str, Any]]] = {}
+    for row in cur:
+        item = dict(zip(names, row))
+        by_object.setdefault(item.pop("object_key"), []).append(item)
+    return by_object
+
+
+def item_block(item: dict[str, Any], schedule: Schedule, day: date, held: set[str]) -> str | None:
+    """Why this item may not be destroyed on ``day`` (None: it may)."""
+    if item["series"] is None:
+        return "no series assigned (run `archiver retention recompute`)"
+    series = schedule.series.get(item["series"])
+    if series is None:
+        return f"series {item['series']} is not in the current schedule"
+    if item["id"] in held:
+        return "under a hold"
+    if series.permanent:
+        return f"series {series.code} is permanent"
+    if item["disposition_date"] is None:
+        return f"the {series.event!r} event of series {series.code} is not recorded"
+    if item["disposition_date"] > day.isoformat():
+        return f"retained until {item['disposition_date']} ({series.code} {series.notation})"
+    if series.disposition not in DESTROY:
+        return f"series {series.code} is transferred to the archives, not destroyed"
+    return None
+
+
+def evaluate(db, schedule: Schedule, day: date, tz: str, *, keys: list[str] | None = None) -> dict[str, Any]:
+    """{"eligible": [object...], "blocked": [object...]} for ``day``; objects with at least one
+    item past its date but held back (by a hold, another item, a lock) are "blocked"; the rest
+    are simply not due and not reported."""
+    held = held_item_ids(db, day)
+    objects = {r[0]: dict(zip(("key", "sha256", "size", "retain_until", "legal_hold", "account", "first_date",
+                                "last_date"), r))
+               for r in db.conn.execute("SELECT key, sha256, size, retain_until, legal_hold, account, first_date,"
+                                        " last_date FROM objects")}
+    day_start = datetime.combine(day, time.min, tzinfo=ZoneInfo(tz))
+    eligible, blocked = {}, []
+    for key, items in _item_rows(db).items():
+        if key not in objects or (keys is not None and key not in keys):
+            continue
+        obj = dict(objects[key], items=items)
+        reasons = []
+        for item in items:
+            item["block"] = item_block(item, schedule, day, held)
+            if item["block"]:
+                reasons.append(f"item {item['id']}: {item['block']}")
+        if obj["legal_hold"]:
+            reasons.append("the object is under a legal hold")
+        until = parse_platform_time(obj["retain_until"]) if obj["retain_until"] else None
+        if until and until > day_start:
+            reasons.append(f"the store's Object Lock retains it until {obj['retain_until']}")
+        obj["reasons"] = reasons
+        if not reasons:
+            eligible[key] = obj
+        elif any(i["disposition_date"] and i["disposition_date"] <= day.isoformat() for i in items):
+            blocked.append(obj)
+    for key in _needed_by_survivors(db, list(eligible)):
+        obj = eligible.pop(key)
+        obj["reasons"] = ["a revisit record in an object that is kept refers to its payloads"]
+        blocked.append(obj)
+    return {"eligible": [eligible[k] for k in sorted(eligible)], "blocked": sorted(blocked, key=lambda o: o["key"])}
+
+
+def _needed_by_survivors(db, candidates: list[str]) -> set[str]:
+    """Candidates whose response payloads a revisit in a non-candidate object depends on;
+    repeated until stable, since dropping one candidate can make another needed."""
+    needed: set[str] = set()
+    while True:
+        going = [k for k in candidates if k not in needed]
+        if not going:
+            return needed
+        rows = db.conn.execute(
+            "SELECT DISTINCT r.object_key FROM records r JOIN records v ON v.payload_digest = r.payload_digest"
+            " WHERE r.type = 'response' AND v.type = 'revisit'"
+            " AND r.object_key IN (SELECT value FROM json_each(?1))"
+            " AND v.object_key NOT IN (SELECT value FROM json_each(?1))", (json.dumps(going),)).fetchall()
+        more = {r[0] for r in rows} - needed
+        if not more:
+            return needed
+        needed |= more

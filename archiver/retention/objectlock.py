@@ -1,0 +1,98 @@
+"""Retention enforced by the store itself (S3 Object Lock), so not even a bug here can destroy
+a record early.
+
+* Each stored object's retain-until is the latest disposition date of anything inside it
+  (midnight, agency time, of that day), extended as dates move later and never shortened:
+  ``Store.set_retention`` extends only, and this module asks only for later dates than the
+  index already records. An item whose date is not known yet (an EVT series whose event has
+  not happened, or a permanent series) counts as creation + ``storage.default_retain_years``
+  -- a floor that is extended once the date is known.
+* An object containing any item under an active hold gets an S3 legal hold; it is released
+  only when no active hold needs it any more.
+
+The index columns ``objects.retain_until`` / ``objects.legal_hold`` mirror what the store was
+told. A store without Object Lock (the local directory) enforces nothing: retain_until stays
+empty there, and the disposition planner's own checks are the only guard.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from ..errors import StoreError
+from ..timefmt import iso, parse_platform_time, utcnow
+from .dates import add_offset, local_day, today_in
+from .holds import held_item_ids
+
+
+def _midnight_utc(day: date, tz: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz)).astimezone(ZoneInfo("UTC"))
+
+
+def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict[str, date]:
+    """For each object (or each of ``keys``): the day its content may first be destroyed."""
+    floor_years = int(settings["storage.default_retain_years"])
+    tz = settings.timezone
+    sql = ("SELECT io.object_key, a.disposition_date, i.created_at, i.first_seen FROM item_objects io"
+           " JOIN items i ON i.id = io.item_id LEFT JOIN retention_assignments a ON a.item_id = io.item_id")
+    params: list[Any] = []
+    if keys is not None:
+        sql += " WHERE io.object_key IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(keys)))
+    wanted: dict[str, date] = {}
+    for key, disposal, created, first_seen in db.conn.execute(sql, params):
+        if disposal:
+            day = date.fromisoformat(disposal)
+        else:
+            start = local_day(created or first_seen, tz)
+            if start is None:
+                continue
+            day = add_offset(start, years=floor_years)
+        if key not in wanted or day > wanted[key]:
+            wanted[key] = day
+    return wanted
+
+
+def held_object_keys(db, today: date) -> set[str]:
+    held = held_item_ids(db, today)
+    if not held:
+        return set()
+    return {r[0] for r in db.conn.execute(
+        "SELECT DISTINCT object_key FROM item_objects WHERE item_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(held)),))}
+
+
+def sync_object_lock(db, store, settings, *, keys: Iterable[str] | None = None,
+                     now: datetime | None = None) -> dict[str, Any]:
+    """Bring the store's retain-until dates and legal holds in line with the index."""
+    now = now or utcnow()
+    tz = settings.timezone
+    keys = list(keys) if keys is not None else None
+    wanted = wanted_retain_until(db, settings, keys)
+    held = held_object_keys(db, today_in(now, tz))
+    rows = db.conn.execute("SELECT key, retain_until, legal_hold FROM objects").fetchall()
+    summary = {"extended": 0, "holds_on": 0, "holds_off": 0, "errors": []}
+    for key, current, hold in rows:
+        if keys is not None and key not in keys:
+            continue
+        try:
+            if key in wanted:
+                target = _midnight_utc(wanted[key], tz)
+                known = parse_platform_time(current) if current else None
+                if known is None or target > known:
+                    in_force = store.set_retention(key, target)
+                    if in_force is not None:
+                        db.conn.execute("UPDATE objects SET retain_until = ? WHERE key = ?", (iso(in_force), key))
+                        summary["extended"] += 1
+            want_hold = key in held
+            if want_hold != bool(hold):
+                store.set_legal_hold(key, want_hold)
+                db.conn.execute("UPDATE objects SET legal_hold = ? WHERE key = ?", (int(want_hold), key))
+                summary["holds_on" if want_hold else "holds_off"] += 1
+        except StoreError as exc:
+            # One object's failure must not stop the others; the next sync retries it.
+            summary["errors"].append(f"{key}: {exc}")
+    return summary

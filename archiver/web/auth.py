@@ -1,0 +1,173 @@
+"""Who is asking, and may they: server-side sessions, CSRF tokens, role checks, proxy SSO.
+
+Every view declares the least role it needs with ``@requires(role)`` (or ``@public``);
+``check_request`` runs before every request and refuses any endpoint that declared nothing,
+so a new route without a role check fails closed instead of open.
+
+Sessions live in the ``sessions`` table (only a sha256 of the token); the browser holds the
+token inside Flask's signed session cookie, which also carries the CSRF token. A session
+expires after ``web.session_minutes`` without a request, and on logout.
+
+Single sign-on: when ``web.trust_proxy_header`` names a header (e.g. ``X-Remote-User``), a
+request carrying it is taken as that (local) user without a password. This is only safe when
+the archiver is reachable solely through a proxy that authenticates users and strips the
+header from what clients send — see docs/readme/web.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Mapping
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+
+from ..index import transaction
+from ..timefmt import iso, parse_platform_time
+from .users import RANK, User, get_user
+
+SESSION_KEY = "sid"
+CSRF_FIELD = "csrf_token"
+SECRET_FILE = "web-secret"
+
+
+def requires(role: str):
+    """Declare the least role a view needs (checked in ``check_request``)."""
+    if role not in RANK:
+        raise ValueError(f"unknown role {role!r}")
+
+    def mark(view):
+        view.required_role = role
+        return view
+
+    return mark
+
+
+def public(view):
+    """Declare a view open to anyone (the login page, the stylesheet)."""
+    view.required_role = None
+    return view
+
+
+def session_secret(settings, environ: Mapping[str, str]) -> bytes:
+    """The key signing session cookies: from the variable named by ``web.secret_env``, else a
+    random key generated once and kept beside the index, readable by its owner only."""
+    value = environ.get(settings["web.secret_env"], "").strip()
+    if value:
+        return value.encode("utf-8")
+    path = Path(settings.index_path).parent / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        key = secrets.token_hex(32).encode("ascii")
+        fh.write(key)
+    return key
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def start_session(db, user: User, *, via: str = "password") -> None:
+    """Log ``user`` in: a fresh session token and a fresh CSRF token (no fixation)."""
+    token = secrets.token_urlsafe(32)
+    at = iso(current_app.config["NOW"]())
+    with transaction(db):
+        db.conn.execute(
+            "INSERT INTO sessions (token_hash, user, created_at, last_seen, via) VALUES (?, ?, ?, ?, ?)",
+            (_token_hash(token), user.name, at, at, via),
+        )
+    session.clear()
+    session[SESSION_KEY] = token
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+
+
+def end_session(db) -> None:
+    token = session.get(SESSION_KEY)
+    if token:
+        with transaction(db):
+            db.conn.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+    session.clear()
+
+
+def session_user(db) -> User | None:
+    """The user of a live session; an idle-expired session is deleted on sight."""
+    token = session.get(SESSION_KEY)
+    if not token:
+        return None
+    key = _token_hash(token)
+    row = db.conn.execute("SELECT user, last_seen FROM sessions WHERE token_hash = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    now = current_app.config["NOW"]()
+    idle = timedelta(minutes=current_app.config["SETTINGS"]["web.session_minutes"])
+    last = parse_platform_time(row[1])
+    with transaction(db):
+        if last is None or now - last > idle:
+            db.conn.execute("DELETE FROM sessions WHERE token_hash = ?", (key,))
+            return None
+        db.conn.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (iso(now), key))
+    return get_user(db, row[0])
+
+
+def proxy_user(db) -> User | None:
+    """The user named by the trusted proxy header, when that option is on and the header is set."""
+    header = current_app.config["SETTINGS"]["web.trust_proxy_header"]
+    if not header:
+        return None
+    name = request.headers.get(header, "").strip()
+    if not name:
+        return None
+    user = get_user(db, name)
+    if user is None:
+        # Roles come from local accounts; an SSO identity without one gets nothing.
+        abort(403, f"{name!r} is signed in through the proxy but has no archiver account; "
+                   "an admin can add one with `archiver users add`")
+    return user
+
+
+def csrf_token() -> str:
+    """The token every POST form carries (created on first use, kept in the signed cookie)."""
+    if CSRF_FIELD not in session:
+        session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return session[CSRF_FIELD]
+
+
+def check_csrf() -> None:
+    expected = session.get(CSRF_FIELD)
+    sent = request.form.get(CSRF_FIELD, "")
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode("utf-8", "replace")):
+        abort(400, "the form was stale or did not come from this site (CSRF check failed); "
+                   "reload the page and try again")
+
+
+def check_request(db_of) -> object | None:
+    """``before_request``: CSRF on every POST, then the view's declared role."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if view is None:
+        return None  # 404 / 405 follow from routing itself
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_csrf()
+    if not hasattr(view, "required_role"):
+        abort(403, "this page declares no role; refusing by default")
+    role = view.required_role
+    if role is None:
+        return None
+    db = db_of()
+    user = proxy_user(db) or session_user(db)
+    if user is None:
+        if request.method == "GET":
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(401, "your session has expired; log in again")
+    if not user.can(role):
+        abort(403, f"your role ({user.role}) may not do this; it needs {role} or above")
+    g.user = user
+    return None
+

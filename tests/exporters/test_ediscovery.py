@@ -1,0 +1,152 @@
+"""E-discovery volume: DAT re-parsed byte-wise, OPT lines, Bates stamps on the page images,
+families, natives/text present and hashed, chain of custody, continuing Bates numbers."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from archiver.exporters.ediscovery import FIELDS, EdiscoverySpec, export_ediscovery
+from archiver.exporters.select import Selection
+from archiver.index import open_index
+from tests.exporters.conftest import NOW
+from tests.exporters.test_request import pdf_text
+
+SEP, QUOTE, NL = b"\x14", "þ".encode(), "®".encode()
+
+
+def produce(archive, settings, out: Path, start: int = 1, **kw):
+    db = open_index(archive.index_path)
+    spec = EdiscoverySpec("Doe v. City of Oak Creek", "OCPD-SM-", Selection("2024-03-01", "2024-03-31", **kw),
+                          out, start=start, actor="city.attorney")
+    result = export_ediscovery(settings, db, archive.store, spec, now=NOW)
+    db.conn.close()
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def volume(archive, export_settings, tmp_path_factory):
+    # Start just below a power of ten so the stamp must gain a digit mid-production.
+    return produce(archive, export_settings, tmp_path_factory.mktemp("vol") / "VOL001", start=9990)
+
+
+def parse_bytes(data: bytes) -> tuple[list[str], list[list[str]]]:
+    """Byte-level parse, independent of the exporter's own parser."""
+    assert data.startswith(b"\xef\xbb\xbf")
+    body = data[3:]
+    assert body.endswith(b"\r\n")
+    lines = body.split(b"\r\n")[:-1]
+    rows = []
+    for line in lines:
+        cells = line.split(SEP)
+        assert all(c.startswith(QUOTE) and c.endswith(QUOTE) for c in cells)
+        rows.append([c[len(QUOTE):-len(QUOTE)].decode("utf-8") for c in cells])
+    return rows[0], rows[1:]
+
+
+def test_dat_bytes_fields_and_paths(volume):
+    out, result = volume
+    data = (out / "DATA/VOL001.dat").read_bytes()
+    assert b"\xc2\xb6" not in data.split(b"\r\n")[0]  # the separator is 0x14, never U+00B6
+    header, rows = parse_bytes(data)
+    assert header == FIELDS and all(len(name) <= 12 for name in header)
+    assert len(rows) == result.documents == 21 + 4  # items + media documents
+    assert NL in data and b"\n" not in data.replace(b"\r\n", b"")  # in-field newlines became ®
+    for values in rows:
+        row = dict(zip(header, values))
+        native = out / Path(*row["NATIVEPATH"].split("\\"))
+        text = out / Path(*row["TEXTPATH"].split("\\"))
+        assert native.is_file() and text.is_file()
+        assert native.name.startswith(row["BEGBATES"]) and text.name == row["BEGBATES"] + ".txt"
+        blob = native.read_bytes()
+        assert hashlib.sha256(blob).hexdigest() == row["SHA256HASH"]
+        assert hashlib.md5(blob).hexdigest() == row["MD5HASH"]
+        assert row["CUSTODIAN"] == "ocpd-facebook" and row["WARCRECID"].startswith("<urn:uuid:")
+        assert " " not in row["BEGBATES"] and len(row["BEGBATES"]) == len("OCPD-SM-") + 7
+
+
+def test_families_keep_post_and_comments_together(volume):
+    out, _ = volume
+    header, rows = parse_bytes((out / "DATA/VOL001.dat").read_bytes())
+    rows = [dict(zip(header, r)) for r in rows]
+    posts = [r for r in rows if r["ITEMTYPE"] == "post"]
+    assert len(posts) == 3
+    for post in posts:
+        family = [r for r in rows if r["BEGATTACH"] == post["BEGBATES"]]
+        assert family[0] is post and post["PARENTID"] == ""
+        assert all(r["PARENTID"] == post["BEGBATES"] for r in family[1:])
+        assert all(r["ENDATTACH"] == family[-1]["ENDBATES"] for r in family)
+        assert {"comment", "reply", "media"} <= {r["ITEMTYPE"] for r in family}
+    reply = next(r for r in rows if r["ITEMTYPE"] == "reply")
+    parent = next(r for r in rows if r["BEGBATES"] == reply["INREPLYTO"])
+    assert parent["ITEMTYPE"] == "comment"
+
+
+def test_opt_lines(volume):
+    out, result = volume
+    lines = (out / "DATA/VOL001.opt").read_bytes().decode().split("\r\n")[:-1]
+    assert len(lines) == result.pages
+    header, rows = parse_bytes((out / "DATA/VOL001.dat").read_bytes())
+    begins = {dict(zip(header, r))["BEGBATES"]: int(dict(zip(header, r))["PAGECOUNT"]) for r in rows}
+    for line in lines:
+        fields = line.split(",")
+        assert len(fields) == 7 and fields[1] == "VOL001"
+        assert (out / Path(*fields[2].split("\\"))).is_file()
+        if fields[3] == "Y":
+            assert int(fields[6]) == begins[fields[0]]
+        else:
+            assert fields[6] == ""
+    assert {l.split(",")[0] for l in lines if l.split(",")[3] == "Y"} == set(begins)
+
+
+def test_bates_stamped_bottom_right_and_crossing_a_digit(volume):
+    out, result = volume
+    assert result.first_bates == "OCPD-SM-0009990"
+    for bates in ("OCPD-SM-0009990", "OCPD-SM-0009999", "OCPD-SM-0010000", result.last_bates):
+        text = pdf_text(next(out.glob(f"IMAGES/*/{bates}.pdf")))
+        assert text.endswith(bates) or bates in text
+    assert "Page" not in pdf_text(next(out.glob("IMAGES/*/OCPD-SM-0010000.pdf")))
+
+
+def test_custody_report(volume):
+    out, result = volume
+    rows = list(csv.DictReader(open(out / "custody.csv", encoding="utf-8")))
+    assert len(rows) == result.documents
+    for row in rows:
+        assert row["warc_file"].startswith("warc/") and len(row["warc_file_sha256"]) == 64
+        assert row["digest_at_export"].startswith("verified ") and row["exported_by"] == "city.attorney"
+    assert (out / "custody.pdf").stat().st_size > 1000
+
+
+def test_second_volume_continues_numbering(volume, archive, export_settings, tmp_path):
+    _, first = volume
+    out, second = produce(archive, export_settings, tmp_path / "VOL002", start=first.next_start, query="Deleted")
+    assert second.first_bates == f"OCPD-SM-{first.next_start:07d}"
+
+
+def test_changed_archive_record_stops_the_production(archive, export_settings, tmp_path):
+    import shutil
+
+    from archiver.errors import ExportError
+    from tests.exporters.archive_fixture import build_archive
+
+    fx = build_archive(tmp_path / "a", threads=1, comments=1)
+    key, = [k for k, _ in fx.store.list()]
+    path = fx.store.root / key
+    data = bytearray(path.read_bytes())
+    db = open_index(fx.index_path)
+    offset, length = db.conn.execute(
+        "SELECT offset, length FROM records WHERE type = 'response' ORDER BY offset LIMIT 1").fetchone()
+    # Re-compress a record with a changed payload byte: valid gzip, wrong digest.
+    import gzip
+    import zlib
+    raw = zlib.decompress(bytes(data[offset:offset + length]), 16 + zlib.MAX_WBITS)
+    raw = raw.replace(b'"message": "Traffic', b'"message": "Tr4ffic')
+    path.write_bytes(bytes(data[:offset]) + gzip.compress(raw) + bytes(data[offset + length:]))
+    shutil.rmtree(tmp_path / "out", ignore_errors=True)
+    spec = EdiscoverySpec("M", "X", Selection("2024-03-01", "2024-03-31"), tmp_path / "out")
+    with pytest.raises(ExportError, match="capture digest"):
+        export_ediscovery(export_settings, db, fx.store, spec, now=NOW)

@@ -1,0 +1,119 @@
+"""Rules in small pieces: 19.35(3) fees, Bates formatting, DAT delimiters, redaction files."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from archiver.config import load_settings
+from archiver.errors import ExportError
+from archiver.exporters.bates import Bates
+from archiver.exporters.dat import BOM, DatWriter, opt_lines, parse_dat, parse_opt
+from archiver.exporters.letter import FeeInputs, fee_worksheet, load_deny_reasons
+from archiver.exporters.redact import MARK, Redactor, load_redactions, redact_json
+
+
+@pytest.fixture
+def rates():
+    return load_settings(None, environ={"ARCHIVER_FEES_PER_PAGE": "0.25", "ARCHIVER_FEES_LOCATION_HOURLY": "22",
+                                        "ARCHIVER_FEES_MAILING": "4.5", "ARCHIVER_FEES_PER_MEDIA": "3"})
+
+
+def line(sheet, basis):
+    return next(l for l in sheet.lines if l.basis.startswith(basis))
+
+
+def test_location_fee_only_at_50_dollars_or_more(rates):
+    under = fee_worksheet(rates, FeeInputs(location_hours=2.0))  # $44
+    assert not line(under, "19.35(3)(c)").charged and under.total == 0
+    exactly = fee_worksheet(rates, FeeInputs(location_hours=50 / 22))  # $50.00: "$50 or more"
+    assert line(exactly, "19.35(3)(c)").amount == Decimal("50.00") and line(exactly, "19.35(3)(c)").charged
+
+
+def test_redaction_time_is_never_billed_and_prepayment_above_five(rates):
+    sheet = fee_worksheet(rates, FeeInputs(printed_pages=20, redaction_hours=10))
+    assert line(sheet, "Milwaukee Journal").amount == 0 and not line(sheet, "Milwaukee Journal").charged
+    assert sheet.total == Decimal("5.00") and not sheet.prepayment_required  # exactly $5: not "exceeds"
+    more = fee_worksheet(rates, FeeInputs(printed_pages=21, mailed=True))
+    assert more.total == Decimal("9.75") and more.prepayment_required
+
+
+def test_waiver_is_recorded_and_zeroes_the_total(rates):
+    sheet = fee_worksheet(rates, FeeInputs(printed_pages=100, waiver="news media, public interest"))
+    assert sheet.subtotal == Decimal("25.00") and sheet.total == 0 and sheet.waiver
+
+
+def test_bates_width_prefix_and_continuation():
+    b = Bates("OCPD-SM-", 7, 41)
+    assert b.take(3) == ("OCPD-SM-0000041", "OCPD-SM-0000043") and b.next == 44
+    with pytest.raises(ExportError):
+        Bates("OCPD SM", 7)
+    with pytest.raises(ExportError, match="does not fit"):
+        Bates("X", 2, 99).take(2)
+    css = Bates("X", 7).stamp_css(9998)
+    assert "counter-reset: page 9998" in css and '"X000"' in css and ":nth(n+3)" in css and '"X00"' in css
+
+
+def test_dat_round_trip_with_hostile_values(tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    w = DatWriter(buf, ["BEGBATES", "TEXT"])
+    w.write({"BEGBATES": "A1", "TEXT": "line one\r\nline two þ quoted \x14 sep ® mark \ud83d"})
+    data = buf.getvalue()
+    assert data.startswith(BOM) and data.endswith(b"\r\n")
+    header, rows = parse_dat(data)
+    assert header == ["BEGBATES", "TEXT"]
+    assert rows[0]["TEXT"].startswith("line one\nline two") and "\x14" not in rows[0]["TEXT"]
+    with pytest.raises(ExportError):
+        DatWriter(io.BytesIO(), ["AVERYLONGFIELDNAME"])
+    with pytest.raises(ExportError, match="byte-order mark"):
+        parse_dat(data[3:])
+
+
+def test_opt_lines_seven_fields():
+    lines = list(opt_lines(["A1", "A2", "A3"], "VOL001", r"IMAGES\001\A1.pdf"))
+    assert lines[0] == r"A1,VOL001,IMAGES\001\A1.pdf,Y,,,3" and lines[1] == r"A2,VOL001,IMAGES\001\A1.pdf,,,,"
+    assert len(parse_opt("\n".join(lines))) == 3
+    with pytest.raises(ExportError):
+        parse_opt("A1,VOL,path,Y,,3")
+
+
+def test_redaction_file_errors(tmp_path):
+    bad = tmp_path / "r.toml"
+    for body, message in [
+        ('[[redaction]]\nitem = "a"\nterm = "x"\nfield = "author"\nbasis = "b"', "exactly one"),
+        ('[[redaction]]\nitem = "a"\nterm = "x"', "basis"),
+        ('[[redaction]]\nitem = "a"\nfield = "password"\nbasis = "b"', "field must be"),
+        ('[[redaction]]\nitem = "*"\nspan = [1, 3]\nbasis = "b"', "needs one item"),
+        ("[[redaction]\n", "not valid TOML"),
+    ]:
+        bad.write_text(body)
+        with pytest.raises(ExportError, match=message):
+            load_redactions(bad)
+    bad.write_text('[[reason]]\nrecords = "x"\nreason = ""\nbasis = "y"')
+    with pytest.raises(ExportError, match="reason"):
+        load_deny_reasons(bad)
+
+
+def test_redact_json_reaches_escaped_and_nested_strings():
+    native = '{"message": "call 414-555-0100", "tags": [{"name": "414-555-0100"}], "n": 3}'
+    out = redact_json(native, ["414-555-0100"])
+    assert "414-555-0100" not in out and out.count(MARK) == 2 and '"n": 3' in out
+    escaped = '{"message": "\\u0041lice"}'
+    assert "Alice" not in redact_json(escaped, ["Alice"])
+
+
+def test_span_past_the_end_is_refused(archive):
+    from archiver.exporters.records import RecordReader, load_thread
+    from archiver.exporters.redact import Redaction
+    from archiver.index import open_index
+
+    db = open_index(archive.index_path)
+    thread = load_thread(db, RecordReader(db, archive.store), *archive.threads[0])
+    entry = next(e for e in thread.entries if e.id == archive.phone_item)
+    with pytest.raises(ExportError, match="past the end"):
+        Redactor([Redaction(entry.id, "span", [0, 10_000], "b", "w")]).entry(entry)
+    red = Redactor([Redaction(entry.id, "span", [0, 4], "b", "w")]).entry(entry)
+    assert red.text.startswith(MARK) and not red.versions[-1].native.count("Call me")

@@ -1,0 +1,104 @@
+"""Assignment: rules, overrides, recompute on schedule change, and `show` data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from archiver.audit import verify
+from archiver.errors import RetentionError
+from archiver.retention.assign import assign_new_items, override, recompute, record_event, retention_for_item
+from archiver.retention.selection import make_query
+from tests.retention.test_ret_schedule import GOOD
+
+NOW = datetime(2018, 1, 10, 15, 0, tzinfo=timezone.utc)
+
+
+def _assignments(archive):
+    return {r[0]: r[1:] for r in archive.db.conn.execute(
+        "SELECT i.platform_id, a.series, a.source, a.trigger_date, a.disposition_date FROM retention_assignments a"
+        " JOIN items i ON i.id = a.item_id")}
+
+
+@pytest.fixture
+def archive(local_archive):
+    a = local_archive(schedule=GOOD, rules='[[rules]]\nseries = "PD-SM-P"\naccount = "chief"\nkind = "post"\n')
+    a.add_object("o1.warc.gz", [
+        {"pid": "p1", "created": "2017-03-05T18:00:00Z"},
+        {"pid": "c1", "kind": "comment", "dept": False, "created": "2017-03-06T04:30:00Z"},  # Mar 5, 10:30 pm CST
+        {"pid": "p2", "created": "2016-02-29T12:00:00Z"},
+    ])
+    a.add_object("o2.warc.gz", [{"pid": "cp", "account": "chief", "created": "2017-05-01T12:00:00Z"}], account="chief")
+    return a
+
+
+def test_every_item_gets_a_series_and_date(archive):
+    result = assign_new_items(archive.db, archive.settings, now=NOW)
+    assert result["assigned"] == 4 and result["schedule_changed"]
+    got = _assignments(archive)
+    assert got["p1"] == ("PD-SM-01", "default", "2017-03-05", "2024-03-05")
+    # public author -> PD-SM-02 (CR+3y6m); the creation day is the agency day, Mar 5
+    assert got["c1"] == ("PD-SM-02", "rule", "2017-03-05", "2020-09-05")
+    assert got["p2"] == ("PD-SM-01", "default", "2016-02-29", "2023-03-01")  # leap day rolls forward
+    assert got["cp"] == ("PD-SM-P", "rule", None, None)  # archiver.toml rule, permanent
+    # Nothing new: nothing recomputed.
+    assert assign_new_items(archive.db, archive.settings, now=NOW)["assigned"] == 0
+
+
+def test_override_one_item_and_a_result_set(archive):
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    one = make_query(item_ids=[archive.item("p1")])
+    assert override(archive.db, archive.settings, one, "PD-SM-02", reason="per city attorney", actor="rec",
+                    now=NOW)["items"] == 1
+    assert _assignments(archive)["p1"][:2] == ("PD-SM-02", "override")
+    # A search result set: everything on the account in March 2017.
+    filters = make_query(date_from="2017-03-01", date_to="2017-03-31", accounts=["ocpd-facebook"])
+    assert override(archive.db, archive.settings, filters, "PD-SM-03", reason="incident", actor="rec",
+                    now=NOW)["items"] == 2
+    got = _assignments(archive)
+    assert got["p1"] == ("PD-SM-03", "override", None, None) and got["c1"][0] == "PD-SM-03"
+    record_event(archive.db, archive.settings, make_query(item_ids=[archive.item("p1")]), "case closed",
+                 date(2019, 6, 30), actor="rec", now=NOW)
+    assert _assignments(archive)["p1"] == ("PD-SM-03", "override", "2019-06-30", "2024-06-30")
+    # An override survives a recompute; clearing it returns the item to the rules.
+    recompute(archive.db, archive.settings, actor="rec", now=NOW)
+    assert _assignments(archive)["p1"][0] == "PD-SM-03"
+    override(archive.db, archive.settings, one, None, reason="back to the rules", actor="rec", now=NOW)
+    assert _assignments(archive)["p1"][:2] == ("PD-SM-01", "default")
+    with pytest.raises(RetentionError, match="not in schedule"):
+        override(archive.db, archive.settings, one, "NOPE", reason="x", actor="rec", now=NOW)
+    with pytest.raises(RetentionError, match="--reason"):
+        override(archive.db, archive.settings, one, "PD-SM-01", reason=" ", actor="rec", now=NOW)
+    actions = [r[0] for r in archive.db.conn.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert actions.count("retention.override") == 3 and "retention.event" in actions
+    assert verify(archive.db) == []
+
+
+def test_schedule_change_recomputes_and_is_recorded(archive):
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    (archive.tmp / "agency-schedule.toml").write_text(GOOD.replace("offset = { years = 7 }", "offset = { years = 10 }"))
+    result = assign_new_items(archive.db, archive.settings, now=NOW)
+    assert result["schedule_changed"] and result["assigned"] == 4
+    assert _assignments(archive)["p1"][3] == "2027-03-05"
+    rows = archive.db.conn.execute("SELECT content FROM retention_schedules ORDER BY id").fetchall()
+    assert len(rows) == 2 and "years = 10" in rows[1][0]  # every version kept, exactly as read
+    actions = [r[0] for r in archive.db.conn.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["retention.schedule_loaded", "retention.schedule_changed"]
+
+
+def test_retention_for_item(archive):
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    rowid = archive.db.conn.execute("SELECT rowid FROM items WHERE platform_id = 'p1'").fetchone()[0]
+    info = retention_for_item(archive.db, rowid, now=NOW)
+    assert info["series"] == "PD-SM-01" and info["disposition_date"] == "2024-03-05"
+    assert info["citation"] == "Wis. Stat. 19.21(4)(b)" and info["holds"] == [] and not info["placeholder_schedule"]
+    # The web UI's "place legal hold on these results" and `show` both see it.
+    from archiver.retention.assign import show_section
+    from archiver.retention.holds import place_hold_from_web
+
+    message = place_hold_from_web(archive.db, archive.settings, {"account": ["ocpd-facebook"], "kind": ["post"]},
+                                  {"hold_name": "web-hold"}, actor="legal1", now=NOW)
+    assert "2 item(s)" in message
+    section = show_section(archive.db, archive.settings, {"item": {"id": archive.item("p1")}})["retention"]
+    assert section["held"] and section["holds"][0]["name"] == "web-hold"

@@ -1,0 +1,216 @@
+"""plan -> notice -> wait -> approve -> apply on a local store, with a certificate listing
+exactly what disappeared; nothing held or not yet due is ever destroyed; a refused delete
+leaves the index consistent with the store."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+from pypdf import PdfReader
+
+from archiver.audit import verify
+from archiver.errors import ObjectLockedError, RetentionError
+from archiver.retention.assign import assign_new_items
+from archiver.retention.certificate import write_notice
+from archiver.retention.disposition import apply_plan, approve_plan, make_plan, record_reply, send_notice
+from archiver.retention.holds import add_hold
+from archiver.retention.selection import make_query
+from archiver.store import LocalStore
+
+
+def at(day: str, hour: int = 15) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=timezone.utc)
+
+
+def _noticed_and_approved(archive) -> dict:
+    """A plan for 2024-04-01, with its WHS letter of 2024-04-02 (wait ends 2024-06-01), approved."""
+    db, settings = archive.db, archive.settings
+    plan = make_plan(db, settings, date(2024, 4, 1), actor="rec", now=at("2024-04-01"))
+    send_notice(db, settings, plan["plan"], date(2024, 4, 2), contact="Pat", actor="rec", now=at("2024-04-02"))
+    approve_plan(db, plan["plan"], approver="Chief", now=at("2024-04-03"))
+    return plan
+
+
+class RefusingStore(LocalStore):
+    """A local store whose filesystem refuses to delete some keys (as a WORM mount would)."""
+
+    refuse: set[str] = set()
+
+    def delete(self, key):
+        if key in self.refuse:
+            raise ObjectLockedError(f"the filesystem refused to delete {key}")
+        super().delete(key)
+
+
+@pytest.fixture
+def archive(local_archive, tmp_path):
+    a = local_archive()  # the shipped placeholder: CR+7, notify
+    a.store = RefusingStore(tmp_path / "store")
+    a.add_object("2017/o1.warc.gz", [{"pid": "p1", "created": "2017-03-05T18:00:00Z"},
+                                     {"pid": "c1", "kind": "comment", "dept": False, "created": "2017-03-06T02:00:00Z"}])
+    a.add_object("2017/o2.warc.gz", [{"pid": "p3", "created": "2017-03-10T12:00:00Z"},
+                                     {"pid": "p4", "created": "2020-01-01T12:00:00Z"}])       # p4 not due
+    a.add_object("2017/o3.warc.gz", [{"pid": "p5", "created": "2017-04-01T12:00:00Z"}])       # held
+    a.add_object("2017/o4.warc.gz", [{"pid": "p6", "created": "2017-02-01T12:00:00Z"}])       # store refuses
+    a.add_object("2017/o5.warc.gz", [{"pid": "p1", "created": "2017-03-05T18:00:00Z", "text": "p1 edited"}])
+    a.add_object("2017/o6.warc.gz", [{"pid": "p7", "created": "2017-01-15T12:00:00Z"}])
+    a.add_object("2020/o7.warc.gz", [{"pid": "p7", "created": "2017-01-15T12:00:00Z", "text": "p7 v2"},
+                                     {"pid": "p8", "created": "2020-01-02T12:00:00Z"}])       # keeps p7 alive
+    assign_new_items(a.db, a.settings, now=at("2020-02-01"))
+    add_hold(a.db, a.settings, "smith-v-city", "Smith v. City, 24-CV-1", make_query(item_ids=[a.item("p5")]),
+             actor="counsel", now=at("2020-02-01"))
+    return a
+
+
+def test_plan_lists_only_whole_due_unheld_objects(archive):
+    plan = make_plan(archive.db, archive.settings, date(2024, 4, 1), actor="rec", now=at("2024-04-01"))
+    assert [o["key"] for o in plan["objects"]] == ["2017/o1.warc.gz", "2017/o4.warc.gz", "2017/o5.warc.gz",
+                                                   "2017/o6.warc.gz"]
+    blocked = {b["key"]: " ".join(b["reasons"]) for b in plan["blocked"]}
+    assert "retained until 2027-01-01" in blocked["2017/o2.warc.gz"]
+    assert "under a hold" in blocked["2017/o3.warc.gz"]
+    assert "2020/o7.warc.gz" in blocked  # p7 is due, p8 is not
+    assert plan["series"][0]["series"] == "WI-SM-DEFAULT" and plan["series"][0]["whs_notice"] == "notify"
+    assert plan["schedule"]["placeholder"] is True
+    # One day earlier, o1 is not due yet (c1 was created Mar 5 in Chicago, due 2024-03-05)
+    early = make_plan(archive.db, archive.settings, date(2024, 3, 4), actor="rec", now=at("2024-03-04"))
+    assert "2017/o1.warc.gz" not in [o["key"] for o in early["objects"]]
+
+
+def test_full_cycle_with_certificate(archive, tmp_path):
+    db, settings, store = archive.db, archive.settings, archive.store
+    store.refuse = {"2017/o4.warc.gz"}
+    plan = make_plan(db, settings, date(2024, 4, 1), actor="rec", now=at("2024-04-01"))
+    with pytest.raises(RetentionError, match="must be approved"):
+        apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-04-02"))
+    letter = send_notice(db, settings, plan["plan"], date(2024, 4, 2), contact="Pat Records, 414-555-0100",
+                         actor="rec", now=at("2024-04-02"))
+    assert letter["not_before"] == "2024-06-01"  # 60 calendar days (19.21 is outside 19.345)
+    html, pdf = write_notice(letter, tmp_path / "letters")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.read_bytes())).pages)
+    assert "19.21(4)(a)" in text and "WI-SM-DEFAULT" in text and "2017" in text and "Pat Records" in text
+    approve_plan(db, plan["plan"], approver="Chief A. Example", now=at("2024-04-03"))
+
+    # Day 59: the notice period still runs -> nothing is destroyed, even with --yes.
+    early = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-05-31"))
+    assert early["destroyed"] == [] and early["disposition"] is None
+    assert all("runs until 2024-06-01" in " ".join(r["reasons"]) for r in early["refused"])
+    assert archive.store_keys() == archive.index_keys() and len(archive.index_keys()) == 7
+
+    # Day 60, without confirmation: a dry run.
+    dry = apply_plan(db, store, settings, plan["plan"], actor="rec", now=at("2024-06-01"))
+    assert dry["dry_run"] and len(dry["would_destroy"]) == 4 and len(archive.store_keys()) == 7
+
+    result = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, out_dir=tmp_path / "cert",
+                        now=at("2024-06-01"))
+    gone = {"2017/o1.warc.gz", "2017/o5.warc.gz", "2017/o6.warc.gz"}
+    assert set(result["destroyed"]) == gone and result["store_refused"] == ["2017/o4.warc.gz"]
+    assert result["status"] == "partial"
+    # The index agrees with the store: the refused object and its item are still in both.
+    assert archive.store_keys() == archive.index_keys()
+    assert archive.index_keys() == {"2017/o2.warc.gz", "2017/o3.warc.gz", "2017/o4.warc.gz", "2020/o7.warc.gz"}
+    remaining = {r[0] for r in db.conn.execute("SELECT platform_id FROM items")}
+    assert remaining == {"p3", "p4", "p5", "p6", "p7", "p8"}
+    assert db.conn.execute("SELECT count(*) FROM records WHERE object_key IN ('2017/o1.warc.gz','2017/o5.warc.gz',"
+                           "'2017/o6.warc.gz')").fetchone()[0] == 0
+    # p7 lost its first version only; it lives on in o7 with its later version.
+    p7 = db.conn.execute("SELECT versions, text FROM items WHERE platform_id = 'p7'").fetchone()
+    assert p7 == (2, "p7 v2")
+    assert db.conn.execute("SELECT n FROM versions v JOIN items i ON i.rowid = v.item_rowid"
+                           " WHERE i.platform_id = 'p7'").fetchall() == [(2,)]
+    # Full text search forgets destroyed items.
+    assert db.conn.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH 'edited'").fetchone()[0] == 0
+    tombs = {r[0]: r[1:] for r in db.conn.execute("SELECT platform_id, series, authority, hash, destroyed_at"
+                                                  " FROM tombstones")}
+    assert set(tombs) == {"p1", "c1"}
+    assert tombs["p1"][0] == "WI-SM-DEFAULT" and "19.21(4)(b)" in tombs["p1"][1] and len(tombs["p1"][2]) == 64
+
+    cert = json.loads((tmp_path / "cert" / f"certificate-of-destruction-{result['disposition']}.json").read_text())
+    assert cert == result["certificate"]
+    assert {o["key"] for o in cert["objects"]} == gone
+    listed = {(o["key"], i["platform_id"]) for o in cert["objects"] for i in o["items"]}
+    assert listed == {("2017/o1.warc.gz", "p1"), ("2017/o1.warc.gz", "c1"), ("2017/o5.warc.gz", "p1"),
+                      ("2017/o6.warc.gz", "p7")}
+    assert all(len(o["sha256"]) == 64 and all(len(i["sha256"]) == 64 for i in o["items"]) for o in cert["objects"])
+    assert cert["approved_by"] == "Chief A. Example" and cert["applied_by"] == "rec"
+    assert cert["schedule"]["name"] == "wisconsin-default" and cert["schedule"]["placeholder"] is True
+    assert "19.21(4)(b)" in cert["series"][0]["citation"]
+    assert [n["key"] for n in cert["not_destroyed"]] == ["2017/o4.warc.gz"]
+    pdf_text = "".join(p.extract_text() for p in PdfReader(str(tmp_path / "cert" / f"certificate-of-destruction-"
+                                                                   f"{result['disposition']}.pdf")).pages)
+    for key in gone:
+        assert key in pdf_text
+    flat = "".join(pdf_text.split())  # long hashes wrap inside table cells
+    assert archive.item("c1") in flat and "ChiefA.Example" in flat and "placeholder" in pdf_text
+    assert all(i["sha256"] in flat for o in cert["objects"] for i in o["items"])
+
+    # Once the store lets go, applying the same plan again destroys the rest -- and nothing else.
+    store.refuse = set()
+    again = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-06-02"))
+    assert again["destroyed"] == ["2017/o4.warc.gz"] and again["status"] == "done"
+    assert [o["key"] for o in again["certificate"]["objects"]] == ["2017/o4.warc.gz"]
+    assert archive.store_keys() == archive.index_keys() == {"2017/o2.warc.gz", "2017/o3.warc.gz", "2020/o7.warc.gz"}
+    actions = [r[0] for r in db.conn.execute("SELECT action FROM audit_log ORDER BY id")]
+    for action in ("hold.placed", "disposition.planned", "disposition.notice", "disposition.approved",
+                   "disposition.object_destroyed", "disposition.applied"):
+        assert action in actions
+    assert verify(db) == []
+
+
+def test_reply_from_the_historical_society_ends_the_wait(archive):
+    db, settings, store = archive.db, archive.settings, archive.store
+    plan = _noticed_and_approved(archive)
+    record_reply(db, "WI-SM-DEFAULT", "declined", date(2024, 4, 20), actor="rec", now=at("2024-04-22"))
+    result = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-04-22"))
+    assert len(result["destroyed"]) == 4
+
+
+def test_accepted_by_the_society_is_never_destroyed(archive):
+    db, settings, store = archive.db, archive.settings, archive.store
+    plan = _noticed_and_approved(archive)
+    record_reply(db, "WI-SM-DEFAULT", "accepted", date(2024, 4, 20), actor="rec", now=at("2024-04-22"))
+    result = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-09-01"))
+    assert result["destroyed"] == [] and len(archive.store_keys()) == 7
+
+
+def test_a_hold_placed_after_approval_still_wins(archive):
+    db, settings, store = archive.db, archive.settings, archive.store
+    plan = _noticed_and_approved(archive)
+    add_hold(db, settings, "late", "Late matter", make_query(date_from="2017-03-05", date_to="2017-03-05"),
+             actor="counsel", now=at("2024-05-15"))
+    result = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-06-01"))
+    assert set(result["destroyed"]) == {"2017/o4.warc.gz", "2017/o6.warc.gz"}
+    assert {"2017/o1.warc.gz", "2017/o5.warc.gz"} <= archive.store_keys()
+    held = {r[0] for r in db.conn.execute("SELECT platform_id FROM items")}
+    assert {"p1", "c1"} <= held
+
+
+def test_interrupted_apply_is_completed_from_the_store(archive):
+    """A crash after the store deleted an object but before the index was updated."""
+    from archiver.retention import disposition
+
+    db, settings, store = archive.db, archive.settings, archive.store
+    plan = _noticed_and_approved(archive)
+    real = disposition.remove_object_from_index
+
+    def crash(*args, **kw):
+        raise KeyboardInterrupt("power cut")
+
+    disposition.remove_object_from_index = crash
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-06-01"))
+    finally:
+        disposition.remove_object_from_index = real
+    assert "2017/o1.warc.gz" not in archive.store_keys() and "2017/o1.warc.gz" in archive.index_keys()
+    result = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-06-02"))
+    assert result["recovered"] == ["2017/o1.warc.gz"]
+    assert archive.store_keys() == archive.index_keys()
+    # The object the crashed run deleted is on this run's certificate, with its items.
+    certified = {o["key"]: {i["platform_id"] for i in o["items"]} for o in result["certificate"]["objects"]}
+    assert certified["2017/o1.warc.gz"] == {"p1", "c1"} and len(certified) == 4
+    statuses = [r[0] for r in db.conn.execute("SELECT status FROM dispositions ORDER BY id")]
+    assert statuses == ["interrupted", "done"]
