@@ -35,12 +35,12 @@ from .errors import (ArchiverError, CollectError, QuotaError, StoreError, Thrott
                      TransientError)
 from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
-from .ingest import ingest_warc
 from .retention.assign import assign_new_items
 from .lock import writer_lock
-from .store import Store, open_store, sha256_file
+from .store import Store, open_store
 from .timefmt import iso, utcnow
-from .warc import OPEN_SUFFIX, WarcFile, repair, warc_key, warc_name
+from .spool import UnavailableStore, commit_spool_file, recover_spool
+from .warc import WarcFile, warc_key, warc_name
 
 log = logging.getLogger("archiver.capture")
 
@@ -81,49 +81,6 @@ class _Prev:
     hash: str
     hidden: bool
     status: str
-
-
-def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: datetime, retain_years: int,
-                      after_ingest: Callable[[Any], None] | None = None) -> str:
-    """Upload a closed spool WARC (verified), ingest it, then remove it from the spool."""
-    key = "warcs/" + path.relative_to(spool_root).as_posix()
-    sha, size = sha256_file(path)
-    row = db.conn.execute("SELECT sha256 FROM objects WHERE key = ?", (key,)).fetchone()
-    if row and row[0] == sha:
-        path.unlink()  # uploaded and indexed before a crash removed it from the spool
-        return key
-    retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
-    store.put(key, path, sha, retain_until=retain_until)
-    with open(path, "rb") as fh:
-        ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
-                    retain_until=retain_until if store.object_lock else None)
-    if after_ingest:
-        after_ingest(db)
-    path.unlink()
-    return key
-
-
-def recover_spool(db, store: Store, spool_root: Path, *, now: datetime, retain_years: int,
-                  after_ingest=None) -> list[str]:
-    """Finish what a killed or failed run left: repair torn files, upload, ingest."""
-    recovered: list[str] = []
-    # The caller holds the writer lock, so a run still marked 'running' was killed.
-    db.conn.execute(
-        "UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?), message = 'the run was cut"
-        " short (killed); what it had written is recovered from the spool' WHERE status = 'running'", (iso(now),)
-    )
-    if not spool_root.exists():
-        return recovered
-    for path in sorted(spool_root.rglob("*" + OPEN_SUFFIX)):
-        fixed = repair(path)
-        if fixed:
-            log.warning("repaired %s left open by an interrupted run", fixed.name)
-    for path in sorted(spool_root.rglob("*.warc.gz")):
-        key = commit_spool_file(db, store, spool_root, path, now=now, retain_years=retain_years,
-                                after_ingest=after_ingest)
-        recovered.append(key)
-        log.info("recovered spool file %s", key)
-    return recovered
 
 
 class CaptureSession:
@@ -570,7 +527,7 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
             store = open_store(settings)
         except StoreError as exc:
             # The store is down for the night: capture into the spool anyway; the next run uploads.
-            store = _Unavailable(str(exc), settings.storage_url)
+            store = UnavailableStore(str(exc), settings.storage_url)
 
         def after_ingest(db) -> None:
             # Every newly indexed item gets its retention series, date, holds and object lock.
@@ -594,14 +551,3 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
         if report.stopped:
             log.warning("stop requested: accounts not started: %s", ", ".join(report.stopped))
     return report
-
-
-class _Unavailable(Store):
-    """Stands in for a store that could not be reached when the run started: every upload
-    fails with the original reason, so each account captures into the spool and says why."""
-
-    def __init__(self, reason: str, url: str):
-        self.reason, self.url = reason, url
-
-    def put(self, key, path, sha256, *, retain_until=None):
-        raise StoreError(self.reason)

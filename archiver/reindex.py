@@ -82,15 +82,15 @@ def reindex(store: Store, index_path: str | Path, *, into: str | Path | None = N
         for key, size in sorted(store.list(PREFIX)):
             if not key.endswith((".warc.gz", ".warc")):
                 continue
-            until, _hold = store.retention(key)
+            until, hold = store.retention(key)  # what the store enforces (Object Lock) is the truth
             with store.open(key) as fh:
                 reader = _HashingReader(fh)
                 stats = ingest_warc(db, key, reader, sha256="", size=size, stored_at=now or utcnow(),
                                     retain_until=until)
                 reader.drain()
             # The digest is known only after the last byte; record it before the next object.
-            db.conn.execute("UPDATE objects SET sha256 = ?, size = ? WHERE key = ?",
-                            (reader.hash.hexdigest(), reader.size, key))
+            db.conn.execute("UPDATE objects SET sha256 = ?, size = ?, legal_hold = ? WHERE key = ?",
+                            (reader.hash.hexdigest(), reader.size, int(hold), key))
             report.objects += 1
             report.bytes += reader.size
             report.records += stats.records

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeadersParserException
 
 from ..errors import ExportError
 
@@ -170,8 +172,12 @@ class RecordReader:
         """The HTTP entity body (or resource block) of a record. ``decoded`` undoes chunked and
         gzip content encodings (for showing media); the WARC-Payload-Digest covers the body as
         transmitted, so digest checks read it with ``decoded=False``."""
-        for record in ArchiveIterator(io.BytesIO(self.raw(rec))):
-            return (record.content_stream() if decoded else record.raw_stream).read()
+        try:
+            for record in ArchiveIterator(io.BytesIO(self.raw(rec))):
+                return (record.content_stream() if decoded else record.raw_stream).read()
+        except (ArchiveLoadFailed, StatusAndHeadersParserException, EOFError, OSError) as exc:
+            raise ExportError(f"record {rec.record_id} in {rec.object_key} is unreadable ({exc}); "
+                              "run `archiver fixity`") from None
         raise ExportError(f"record {rec.record_id} in {rec.object_key} could not be parsed as WARC")
 
 

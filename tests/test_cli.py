@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,9 +168,14 @@ def test_demo_runs_offline(tmp_path):
 def test_wheel_install_runs_from_any_directory(tmp_path):
     """A non-editable install carries templates and schedules (no reliance on the checkout)."""
     root = Path(__file__).resolve().parents[1]
+    # Build from a copy: setuptools writes build/ into the source tree, and a stale or shared
+    # build/ could put files in the wheel that the checkout no longer has.
+    src = tmp_path / "src"
+    shutil.copytree(root, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", "test-artifacts", "archiver-demo"))
     wheel_dir = tmp_path / "wheel"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(wheel_dir), str(root)], check=True, capture_output=True)
+                    "-w", str(wheel_dir), str(src)], check=True, capture_output=True)
     target = tmp_path / "site"
     wheel = next(wheel_dir.glob("*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
@@ -189,8 +195,8 @@ def test_wheel_install_runs_from_any_directory(tmp_path):
     # Every module and data file of the checkout made it into the wheel.
     for pkg_dir, dest in (("archiver", "archiver"), ("exporters", "archiver/exporters"),
                           ("templates", "archiver/templates"), ("schedules", "archiver/schedules")):
-        for src in (root / pkg_dir).rglob("*"):
-            if src.is_file() and "__pycache__" not in src.parts and src.suffix not in (".pyc",) \
-                    and not src.name.startswith("."):
-                rel = src.relative_to(root / pkg_dir)
+        for path in (root / pkg_dir).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc" \
+                    and not path.name.startswith("."):
+                rel = path.relative_to(root / pkg_dir)
                 assert (target / dest / rel).exists(), f"{pkg_dir}/{rel} is missing from the wheel"

@@ -127,26 +127,31 @@ def test_second_volume_continues_numbering(volume, archive, export_settings, tmp
     assert second.first_bates == f"OCPD-SM-{first.next_start:07d}"
 
 
-def test_changed_archive_record_stops_the_production(archive, export_settings, tmp_path):
-    import shutil
+def test_changed_archive_record_stops_the_production(export_settings, tmp_path):
+    import gzip
+    import zlib
 
     from archiver.errors import ExportError
     from tests.exporters.archive_fixture import build_archive
 
     fx = build_archive(tmp_path / "a", threads=1, comments=1)
-    key, = [k for k, _ in fx.store.list()]
+    (key, _), = fx.store.list()
     path = fx.store.root / key
-    data = bytearray(path.read_bytes())
+    data = path.read_bytes()
     db = open_index(fx.index_path)
-    offset, length = db.conn.execute(
-        "SELECT offset, length FROM records WHERE type = 'response' ORDER BY offset LIMIT 1").fetchone()
-    # Re-compress a record with a changed payload byte: valid gzip, wrong digest.
-    import gzip
-    import zlib
-    raw = zlib.decompress(bytes(data[offset:offset + length]), 16 + zlib.MAX_WBITS)
-    raw = raw.replace(b'"message": "Traffic', b'"message": "Tr4ffic')
-    path.write_bytes(bytes(data[:offset]) + gzip.compress(raw) + bytes(data[offset + length:]))
-    shutil.rmtree(tmp_path / "out", ignore_errors=True)
+    rid, offset, length = db.conn.execute(
+        "SELECT record_id, offset, length FROM records WHERE type = 'response' ORDER BY offset LIMIT 1").fetchone()
+    # The same record with one payload byte changed (bit rot, or tampering), as a valid gzip
+    # member appended to the object; the index row now points at it.
+    raw = zlib.decompress(data[offset:offset + length], 16 + zlib.MAX_WBITS)
+    changed = gzip.compress(raw.replace(b'"message": "Traffic', b'"message": "Tr4ffic'))
+    path.write_bytes(data + changed)
+    db.conn.execute("UPDATE records SET offset = ?, length = ? WHERE record_id = ?", (len(data), len(changed), rid))
     spec = EdiscoverySpec("M", "X", Selection("2024-03-01", "2024-03-31"), tmp_path / "out")
     with pytest.raises(ExportError, match="capture digest"):
+        export_ediscovery(export_settings, db, fx.store, spec, now=NOW)
+    # An unreadable record is an export error naming it, never a raw traceback.
+    db.conn.execute("UPDATE records SET offset = ? WHERE record_id = ?", (len(data) + 5, rid))
+    spec = EdiscoverySpec("M", "X", Selection("2024-03-01", "2024-03-31"), tmp_path / "out2")
+    with pytest.raises(ExportError, match="unreadable|truncated"):
         export_ediscovery(export_settings, db, fx.store, spec, now=NOW)

@@ -1,0 +1,75 @@
+"""The spool: WARC files written locally, then uploaded (verified) and indexed.
+
+A closed spool file is uploaded with checksum verification, ingested into the index, and
+only then removed. A file that failed to upload stays for the next run; a ``.open`` file left
+by a killed process is cut back to its last complete record first (``warc.repair``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import StoreError
+from .ingest import ingest_warc
+from .store import Store, sha256_file
+from .timefmt import iso
+from .warc import OPEN_SUFFIX, repair
+
+log = logging.getLogger("archiver.capture")
+
+
+def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: datetime, retain_years: int,
+                      after_ingest: Callable[[Any], None] | None = None) -> str:
+    """Upload a closed spool WARC (verified), ingest it, then remove it from the spool."""
+    key = "warcs/" + path.relative_to(spool_root).as_posix()
+    sha, size = sha256_file(path)
+    row = db.conn.execute("SELECT sha256 FROM objects WHERE key = ?", (key,)).fetchone()
+    if row and row[0] == sha:
+        path.unlink()  # uploaded and indexed before a crash removed it from the spool
+        return key
+    retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
+    store.put(key, path, sha, retain_until=retain_until)
+    with open(path, "rb") as fh:
+        ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
+                    retain_until=retain_until if store.object_lock else None)
+    if after_ingest:
+        after_ingest(db)
+    path.unlink()
+    return key
+
+
+def recover_spool(db, store: Store, spool_root: Path, *, now: datetime, retain_years: int,
+                  after_ingest=None) -> list[str]:
+    """Finish what a killed or failed run left: repair torn files, upload, ingest."""
+    recovered: list[str] = []
+    # The caller holds the writer lock, so a run still marked 'running' was killed.
+    db.conn.execute(
+        "UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?), message = 'the run was cut"
+        " short (killed); what it had written is recovered from the spool' WHERE status = 'running'", (iso(now),)
+    )
+    if not spool_root.exists():
+        return recovered
+    for path in sorted(spool_root.rglob("*" + OPEN_SUFFIX)):
+        fixed = repair(path)
+        if fixed:
+            log.warning("repaired %s left open by an interrupted run", fixed.name)
+    for path in sorted(spool_root.rglob("*.warc.gz")):
+        key = commit_spool_file(db, store, spool_root, path, now=now, retain_years=retain_years,
+                                after_ingest=after_ingest)
+        recovered.append(key)
+        log.info("recovered spool file %s", key)
+    return recovered
+
+
+class UnavailableStore(Store):
+    """Stands in for a store that could not be reached when the run started: every upload
+    fails with the original reason, so each account captures into the spool and says why."""
+
+    def __init__(self, reason: str, url: str):
+        self.reason, self.url = reason, url
+
+    def put(self, key, path, sha256, *, retain_until=None):
+        raise StoreError(self.reason)
