@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import os
 import socket
 import uuid
@@ -33,7 +32,6 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
-from . import SOFTWARE
 from .http import Exchange
 from .store import sha256_file
 from .textsafe import json_text

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -127,7 +126,6 @@ def main() -> None:
           f"{quarter['items']} items (target <= 300 MB, flat)")
     print(f"unchanged re-run added {full['rerun_bytes_pct']:.1f}% of the first run's {full['first_run_bytes']} bytes"
           f" (target <= 15%)")
-    _ = resource
 
 
 if __name__ == "__main__":

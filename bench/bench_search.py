@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
 import re
 import statistics
@@ -27,7 +26,6 @@ import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from archiver.config import load_settings
 from archiver.index import open_index
 from archiver.search import RESULT_FIELDS, SearchQuery, search
 from archiver.timefmt import day_range_utc

@@ -14,7 +14,6 @@ response (a 502, a throttle body, a malformed page...), before the simulator is 
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time

@@ -132,9 +132,11 @@ class FacebookSimulator(Simulator):
 
     # -- HTTP ---------------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
+        """What every Graph API host does first: CDN media, version prefix, token check; then
+        the edges of this platform (``route``) and its usage header (``usage``)."""
         self.calls += 1
         parts = [p for p in request.path.split("/") if p]
-        if parts and parts[0] == "cdn":
+        if len(parts) == 2 and parts[0] == "cdn":
             return Reply(200, self.media_bytes(parts[1]), {"Content-Type": "image/jpeg"})
         if not parts or parts[0] != self.version:
             return graph_error(2500, "Unknown path components: " + request.path)
@@ -142,18 +144,21 @@ class FacebookSimulator(Simulator):
             if self.expired:
                 return json_reply(expired_token_body(), 400)
             return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
-        usage = {"X-App-Usage": '{"call_count":%d,"total_time":3,"total_cputime":2}' % (self.calls % 100)}
-        rest = parts[1:]
-        if len(rest) == 2 and rest[1] == "posts" and rest[0] == self.page_id:
-            reply = self._posts(request)
-        elif len(rest) == 2 and rest[1] == "comments":
-            reply = self._comments(request, rest[0])
-        elif len(rest) == 1:
-            reply = self._object(rest[0])
-        else:
-            reply = graph_error(2500, "Unknown path components: " + request.path)
-        reply.headers.update(usage)
+        reply = self.route(request, parts[1:])
+        reply.headers.update(self.usage())
         return reply
+
+    def usage(self) -> dict[str, str]:
+        return {"X-App-Usage": '{"call_count":%d,"total_time":3,"total_cputime":2}' % (self.calls % 100)}
+
+    def route(self, request: Request, rest: list[str]) -> Reply:
+        if len(rest) == 2 and rest[1] == "posts" and rest[0] == self.page_id:
+            return self._posts(request)
+        if len(rest) == 2 and rest[1] == "comments":
+            return self._comments(request, rest[0])
+        if len(rest) == 1:
+            return self._object(rest[0])
+        return graph_error(2500, "Unknown path components: " + request.path)
 
     def _authorized(self, request: Request) -> bool:
         if self.expired:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from . import Reply, Request, json_reply
-from .facebook import FacebookSimulator, _decode_offset, _encode_offset, expired_token_body, graph_error, graph_time
+from .facebook import FacebookSimulator, _decode_offset, _encode_offset, graph_error, graph_time
 from .samples import HOSTILE
 
 GONE_MESSAGE = ("Unsupported get request. Object with ID '{}' does not exist, cannot be loaded due to "
@@ -102,30 +102,19 @@ class InstagramSimulator(FacebookSimulator):
         return f"{self.base_url}/cdn/{name}?_nc_ht=scontent.cdninstagram.com&oe={0x6A1B2C3D + self.night:X}"
 
     # -- HTTP ---------------------------------------------------------------------------------
-    def handle(self, request: Request) -> Reply:
-        self.calls += 1
-        parts = [p for p in request.path.split("/") if p]
-        if len(parts) == 2 and parts[0] == "cdn":
-            return Reply(200, self.media_bytes(parts[1]), {"Content-Type": "image/jpeg"})
-        if not parts or parts[0] != self.version:
-            return graph_error(2500, "Unknown path components: " + request.path)
-        if not self._authorized(request):
-            if self.expired:
-                return json_reply(expired_token_body(), 400)
-            return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
-        rest = parts[1:]
+    def usage(self) -> dict[str, str]:
+        return usage_header(self.ig_user_id, self.calls % 100)
+
+    def route(self, request: Request, rest: list[str]) -> Reply:
         if rest == [self.ig_user_id, "media"]:
-            reply = self._media_list(request)
-        elif len(rest) == 2 and rest[1] == "comments":
-            reply = self._comments(request, rest[0])
-        elif len(rest) == 2 and rest[1] == "replies":
-            reply = self._replies(request, rest[0])
-        elif len(rest) == 1:
-            reply = self._object(rest[0])
-        else:
-            reply = graph_error(2500, "Unknown path components: " + request.path)
-        reply.headers.update(usage_header(self.ig_user_id, self.calls % 100))
-        return reply
+            return self._media_list(request)
+        if len(rest) == 2 and rest[1] == "comments":
+            return self._comments(request, rest[0])
+        if len(rest) == 2 and rest[1] == "replies":
+            return self._replies(request, rest[0])
+        if len(rest) == 1:
+            return self._object(rest[0])
+        return graph_error(2500, "Unknown path components: " + request.path)
 
     def _page(self, request: Request, rows: list, path: str, *, query: dict | None = None,
               limit: int | None = None) -> tuple[list, dict]:
