@@ -113,7 +113,7 @@ def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(replay, make_confi
         for c in range(12):
             post.comments.append(FbComment(id=f"{100 + p}_{c}", message=f"comment {c} of {p}",
                                            created_time=post.created_time + timedelta(minutes=c + 1)))
-    cfg = make_config([_acct(f"{base}/{sim.version}")], extra="[collect]\n" if False else "")
+    cfg = make_config([_acct(f"{base}/{sim.version}")])
     replay.delay = 0.02
     env = {**os.environ, "OCPD_FB_TOKEN": TOKEN}
     proc = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(cfg), "collect"], env=env,

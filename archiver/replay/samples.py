@@ -21,7 +21,6 @@ def facebook_sample(sim: FacebookSimulator, now: datetime) -> None:
                       now - 3 * day, images=["drexel-closure.jpg"], shares=12, reactions=40)
     p2 = sim.add_post(102, "Thank you to everyone who came to Coffee with a Cop!", now - 2 * day, reactions=85)
     p3 = sim.add_post(103, "Reminder: lock your cars. Several thefts reported on the south side.", now - day)
-    pid = sim.page_id
     c = 0
 
     def comment(post, text, when, author="Jane Public", parent=None, **kw):
@@ -41,7 +40,6 @@ def facebook_sample(sim: FacebookSimulator, now: datetime) -> None:
     comment(p2, HOSTILE[3], now - 2 * day + timedelta(hours=3), author="Emoji Fan", image="coffee.jpg")
     comment(p3, "Happened to my neighbor too on 10th Ave.", now - day + timedelta(hours=1), author="Pat Q.")
     comment(p3, HOSTILE[1], now - day + timedelta(hours=2), author="Spam Bot 3000")
-    _ = pid
 
 
 def facebook_next_night(sim: FacebookSimulator, now: datetime) -> None:
@@ -66,5 +64,4 @@ def facebook_synthetic(sim: FacebookSimulator, now: datetime, posts: int, commen
                 message=f"Comment {n} on post {p}: " + "residents discussing the update " * 3,
                 created_time=post.created_time + timedelta(seconds=n + 1),
                 author_name=f"Resident {n % 500}", author_id=str(800_000 + n % 500),
-                parent=None if n % 5 else None,
             ))
