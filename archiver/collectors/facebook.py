@@ -36,8 +36,7 @@ class FacebookCollector(GraphCollector):
         return (
             f"Create a new long-lived Page access token for page {self.account.id} with "
             "pages_read_engagement and pages_read_user_content (a System User token from "
-            "Business Settings does not expire), put it in the environment variable "
-            f"{self.account.token_env}, and run `archiver collect --account {self.account.name}`."
+            "Business Settings does not expire)"
         )
 
     # -- capture ------------------------------------------------------------------------------

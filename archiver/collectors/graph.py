@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import CollectError
 from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, parse_json_header, throttled, transient
-from .base import CollectContext, Collector, Event, Item, KnownItem, Problem, walk_posts
+from .base import CollectContext, Collector, Event, Item, KnownItem, Problem, renew_message, walk_posts
 
 # Branch on error.code, never the HTTP status: 403 and 400 both occur for code 4.
 # 4/17/32/613 app, user, page and API limits; 80001 Pages and 80002 Instagram
@@ -64,7 +64,7 @@ def regain_seconds(resp: Response) -> float | None:
 
 class GraphCollector(Collector):
     """Base for collectors on the Graph API. Subclasses set ``label`` (the name in messages)
-    and implement ``token_remedy`` (what to do when code 190 comes back), ``listing`` (the
+    and implement ``token_remedy`` (how to get a new token when code 190 comes back), ``listing`` (the
     post edge), ``parse_post`` and ``thread`` (every comment and reply of one post)."""
 
     default_api_base = "https://graph.facebook.com/v21.0"
@@ -100,10 +100,10 @@ class GraphCollector(Collector):
             if code == TOKEN_CODE:
                 sub = err.get("error_subcode")
                 why = SUBCODE_MEANING.get(sub, "the token is invalid or malformed")
-                return auth_failed(
-                    f"{self.label} rejected the access token (code 190, subcode {sub}: {why}). "
-                    + self.token_remedy()
-                )
+                return auth_failed(renew_message(
+                    self.account, f"{self.label} rejected the access token (code 190, subcode {sub}: {why})",
+                    self.token_remedy(),
+                ))
             if err.get("is_transient") or code in (1, 2):
                 return transient(f"Graph API transient error (code {code})")
         if resp.status >= 500:

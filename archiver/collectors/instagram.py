@@ -42,8 +42,7 @@ class InstagramCollector(GraphCollector):
             f"{self.account.id}: a Page or System User token with instagram_basic, "
             "instagram_manage_comments and pages_read_engagement (graph.facebook.com), or an "
             "Instagram user token with instagram_business_basic and "
-            "instagram_business_manage_comments (graph.instagram.com); put it in the environment "
-            f"variable {self.account.token_env}, and run `archiver collect --account {self.account.name}`."
+            "instagram_business_manage_comments (graph.instagram.com)"
         )
 
     # -- capture ------------------------------------------------------------------------------

@@ -30,6 +30,12 @@ def graph_error(code: int, message: str, subcode: int | None = None, status: int
     return json_reply({"error": err}, status)
 
 
+def gone(object_id: str) -> Reply:
+    """The only Graph answer that proves a deletion: code 100, subcode 33."""
+    return graph_error(100, f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
+                       "loaded due to missing permissions, or does not support this operation", subcode=33)
+
+
 def throttle_body(code: int = 4) -> dict:
     messages = {
         4: "(#4) Application request limit reached",
@@ -263,9 +269,7 @@ class FacebookSimulator(Simulator):
     def _comments(self, request: Request, object_id: str) -> Reply:
         post = self.find(object_id)
         if post is None or post.deleted or not isinstance(post, FbPost):
-            return graph_error(100, f"Unsupported get request. Object with ID '{object_id}' does not exist, "
-                               "cannot be loaded due to missing permissions, or does not support this operation",
-                               subcode=33)
+            return gone(object_id)
         if request.param("filter") == "stream":
             rows = [c for c in post.comments if not c.deleted and not c.unlisted]
         else:
@@ -286,9 +290,7 @@ class FacebookSimulator(Simulator):
     def _object(self, object_id: str) -> Reply:
         obj = self.find(object_id)
         if obj is None or obj.deleted:
-            return graph_error(100, f"Unsupported get request. Object with ID '{object_id}' does not exist, "
-                               "cannot be loaded due to missing permissions, or does not support this operation",
-                               subcode=33)
+            return gone(object_id)
         if isinstance(obj, FbPost):
             return json_reply(self._post_json(obj))
         post = next(p for p in self.posts if obj in p.comments)

@@ -19,11 +19,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from . import Reply, Request, json_reply
-from .facebook import FacebookSimulator, _decode_offset, _encode_offset, graph_error, graph_time
+from .facebook import FacebookSimulator, _decode_offset, _encode_offset, gone, graph_error, graph_time
 from .samples import HOSTILE
 
-GONE_MESSAGE = ("Unsupported get request. Object with ID '{}' does not exist, cannot be loaded due to "
-                "missing permissions, or does not support this operation")
 REPLY_FIELDS = "id,text,timestamp,username,from,like_count,hidden,parent_id"
 
 
@@ -187,7 +185,7 @@ class InstagramSimulator(FacebookSimulator):
     def _comments(self, request: Request, media_id: str) -> Reply:
         media = self.find(media_id)
         if not isinstance(media, IgMedia) or media.deleted:
-            return graph_error(100, GONE_MESSAGE.format(media_id), subcode=33)
+            return gone(media_id)
         top = sorted((c for c in media.comments if c.parent is None and not c.deleted), key=lambda c: c.timestamp)
         page, paging = self._page(request, top, f"{media_id}/comments")
         data = []
@@ -208,7 +206,7 @@ class InstagramSimulator(FacebookSimulator):
     def _replies(self, request: Request, comment_id: str) -> Reply:
         comment = self.find(comment_id)
         if not isinstance(comment, IgComment) or comment.deleted:
-            return graph_error(100, GONE_MESSAGE.format(comment_id), subcode=33)
+            return gone(comment_id)
         media = next(m for m in self.media if comment in m.comments)
         page, paging = self._page(request, self._live_replies(media, comment_id), f"{comment_id}/replies")
         return json_reply({"data": [self._comment_json(r) for r in page], "paging": paging})
@@ -216,7 +214,7 @@ class InstagramSimulator(FacebookSimulator):
     def _object(self, object_id: str) -> Reply:
         obj = self.find(object_id)
         if obj is None or obj.deleted:
-            return graph_error(100, GONE_MESSAGE.format(object_id), subcode=33)
+            return gone(object_id)
         return json_reply(self._media_json(obj) if isinstance(obj, IgMedia) else self._comment_json(obj))
 
 
