@@ -39,6 +39,7 @@ from .retention.assign import assign_new_items
 from .lock import writer_lock
 from .store import Store, open_store
 from .timefmt import iso, utcnow
+from .sightings import Sightings
 from .spool import UnavailableStore, commit_spool_file, recover_spool
 from .warc import WarcFile, warc_key, warc_name
 
@@ -81,6 +82,7 @@ class _Prev:
     hash: str
     hidden: bool
     status: str
+    record: str | None = None  # the record of its latest sighting (items.record_id)
 
 
 class CaptureSession:
@@ -98,7 +100,8 @@ class CaptureSession:
         self.counts: dict[str, int] = {k: 0 for k in ("seen", "new", "edited", "hidden", "deleted",
                                                        "media_fetched", "media_failed", "bytes")}
         self.problems: list[str] = []
-        self.group: dict | None = None
+        self.sightings = Sightings(run_id, account.name, account.platform, self._write_items,
+                                   self._count_sighted, f"urn:archiver:run:{run_id}")
         self.last_api: tuple[str | None, str] = (None, f"urn:archiver:run:{run_id}")
         self.run_state: dict[str, _Prev] = {}
         self.thread_seen: dict[str, set[str]] = {}
@@ -166,23 +169,19 @@ class CaptureSession:
             raise Interrupted(f"account {self.account.name!r}: stop requested; capture so far is kept",
                               account=self.account.name)
         if self.warc is not None and self.warc.size > self.settings["collect.warc_max_bytes"]:
-            self._flush()
+            self.sightings.flush()
             self._close_and_commit()
 
-    def _group_for(self, source: tuple[str | None, str]) -> dict:
-        if self.group is None or self.group["source"] != source[0]:
-            self._flush()
-            self.group = {"source": source[0], "uri": source[1], "seen": [], "changes": [], "threads": []}
-        return self.group
+    def _write_items(self, uri: str, payload: dict, refers_to: str | None) -> None:
+        self._spool(lambda: self._open().write_metadata("items/1", uri, payload, utcnow(), refers_to=refers_to))
 
-    def _flush(self) -> None:
-        group, self.group = self.group, None
-        if not group or not (group["seen"] or group["changes"] or group["threads"]):
-            return
-        payload = {"run": self.run_id, "account": self.account.name, "platform": self.account.platform,
-                   "seen": group["seen"], "changes": group["changes"], "threads": group["threads"]}
-        self._spool(lambda: self._open().write_metadata("items/1", group["uri"], payload, utcnow(),
-                                                        refers_to=group["source"]))
+    def _count_sighted(self, record_id: str) -> int:
+        return self.db.conn.execute("SELECT COUNT(*) FROM items WHERE record_id = ?", (record_id,)).fetchone()[0]
+
+    def _source(self, item: Item, ctx: CollectContext) -> tuple[str | None, str]:
+        """The API response the item was parsed from (``archiver.provenance``); the last API
+        response when the collector built the item from something else (an RSS entry)."""
+        return ctx.http.sources.source_of(item.native) or self.last_api
 
     def _close_and_commit(self) -> None:
         if self.warc is None:
@@ -240,22 +239,23 @@ class CaptureSession:
             if len(self.known) > 256:
                 self.known.clear()
             known = self.known[item.root] = {
-                pid: _Prev(digest, bool(hidden), status) for pid, digest, hidden, status in self.db.conn.execute(
-                    "SELECT i.platform_id, v.hash, i.hidden, i.status FROM items i JOIN versions v"
+                pid: _Prev(digest, bool(hidden), status, record) for pid, digest, hidden, status, record in
+                self.db.conn.execute(
+                    "SELECT i.platform_id, v.hash, i.hidden, i.status, i.record_id FROM items i JOIN versions v"
                     " ON v.item_rowid = i.rowid AND v.n = i.versions WHERE i.account = ? AND i.root = ?",
                     (self.account.name, item.root))
             }
         if item.platform_id in known:
             return known[item.platform_id]
         row = self.db.conn.execute(  # an item that moved threads, or a root listed under itself
-            "SELECT v.hash, i.hidden, i.status FROM items i JOIN versions v ON v.item_rowid = i.rowid"
+            "SELECT v.hash, i.hidden, i.status, i.record_id FROM items i JOIN versions v ON v.item_rowid = i.rowid"
             " AND v.n = i.versions WHERE i.account = ? AND i.platform_id = ?",
             (self.account.name, item.platform_id),
         ).fetchone()
-        return _Prev(row[0], bool(row[1]), row[2]) if row else None
+        return _Prev(row[0], bool(row[1]), row[2], row[3]) if row else None
 
     def observe(self, item: Item, ctx: CollectContext) -> None:
-        group = self._group_for(self.last_api)
+        source = self._source(item, ctx)
         pid = item.platform_id
         self.counts["seen"] += 1
         if item.kind == "post":
@@ -276,7 +276,7 @@ class CaptureSession:
             if item.hidden != prev.hidden:
                 events.append("hidden" if item.hidden else "unhidden")
         if not events:
-            group["seen"].append(pid)
+            self.sightings.seen(source, pid, prev.record)
             return
         change: dict[str, Any] = {"events": events, "item": _item_fields(item)}
         if prev is None or digest != prev.hash:
@@ -290,7 +290,7 @@ class CaptureSession:
             media = self._fetch_media(item, ctx)
             if media:
                 change["media"] = media
-        group["changes"].append(change)
+        self.sightings.change(source, change)
         self.run_state[pid] = _Prev(digest, item.hidden, "live")
         for event in events:
             if event in self.counts:
@@ -324,8 +324,8 @@ class CaptureSession:
         for platform_id, kind, root, parent, url, in rows:
             known = KnownItem(platform_id=platform_id, kind=kind, root=root, parent=parent, url=url)
             if self.collector.confirm_gone(ctx, known):
-                group = self._group_for(self.last_api)
-                group["changes"].append({"events": ["deleted"], "item": {"platform_id": platform_id}})
+                # The proof is the platform's answer just recorded: the deletion is tied to it.
+                self.sightings.change(self.last_api, {"events": ["deleted"], "item": {"platform_id": platform_id}})
                 self.run_state[platform_id] = _Prev("", False, "deleted")
                 self.counts["deleted"] += 1
                 gone.append(platform_id)
@@ -339,7 +339,7 @@ class CaptureSession:
             " AND kind != 'post' AND status != 'deleted'", (self.account.name, event.root),
         ) if r[0] not in seen and self.run_state.get(r[0], _Prev("", False, "")).status != "deleted"]
         self._confirm(ctx, rows)
-        self._group_for(self.last_api)["threads"].append({"root": event.root, "expected": event.expected})
+        self.sightings.thread(self.last_api, event.root, event.expected)
 
     def posts_done(self, ctx: CollectContext) -> None:
         query = ("SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND kind = 'post'"
@@ -360,7 +360,7 @@ class CaptureSession:
         if self.spool_error:
             self.abandon()
             raise StoreError(self.spool_error)
-        self._flush()
+        self.sightings.flush()
         if self.upload_error and status == "ok":
             # The run summary lands in the WARC and outlives recovery: keep the outage on record.
             status, message = "failed", f"storage failed during the run: {self.upload_error}"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -28,6 +28,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from . import SOFTWARE
+from .provenance import Provenance
 from .errors import CollectError, QuotaError, ThrottledError, TokenError, TransientError
 
 REDACTED = "REDACTED"
@@ -67,6 +68,9 @@ def quota(message: str) -> Outcome:
     return Outcome("quota", message)
 
 
+_UNPARSED = object()
+
+
 @dataclass
 class Response:
     url: str  # scrubbed
@@ -79,12 +83,24 @@ class Response:
     stream: IO[bytes] | None = None
     size: int = 0
     digest: str | None = None
+    # Told of the parsed body once (``Provenance.parsed``), so items can name their response.
+    on_json: Callable[[str | None, str, Any], None] | None = field(default=None, repr=False)
+    _parsed: Any = field(default=_UNPARSED, repr=False)
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedResponse(f"response from {self.url} is not valid JSON: {exc}") from None
+        """The body parsed once: classify, the malformed-body check and the collector share
+        one object (a page is not decoded three times, and its dicts keep one identity)."""
+        if self._parsed is _UNPARSED:
+            try:
+                self._parsed = json.loads(self.body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                self._parsed = MalformedResponse(f"response from {self.url} is not valid JSON: {exc}")
+            else:
+                if self.on_json is not None:
+                    self.on_json(self.record_id, self.url, self._parsed)
+        if isinstance(self._parsed, MalformedResponse):
+            raise MalformedResponse(str(self._parsed)) from None  # a fresh one: no stacked tracebacks
+        return self._parsed
 
     @property
     def text(self) -> str:
@@ -205,6 +221,7 @@ class Fetcher:
         self.requests_made = 0
         self.throttle_events = 0
         self.retries = 0
+        self.sources = Provenance()
 
     # -- public -----------------------------------------------------------------------------
     def get(
@@ -238,8 +255,8 @@ class Fetcher:
             outcome = classify(resp)
             if outcome.kind == "ok" and expect_json and not media and 200 <= resp.status < 300:
                 try:
-                    json.loads(resp.body)
-                except (ValueError, UnicodeDecodeError):
+                    resp.json()
+                except MalformedResponse:
                     outcome = transient(f"malformed JSON body from {resp.url}")
                     if transient_tries >= self.policy.max_retries:
                         raise MalformedResponse(
@@ -346,6 +363,7 @@ class Fetcher:
                 stream=body_stream if media else None,
                 size=size,
                 digest=digest,
+                on_json=None if media else self.sources.parsed,
             )
 
     def _backoff(self, attempt: int) -> None:

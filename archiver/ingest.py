@@ -7,9 +7,9 @@ versions by hash, events by (item, time, event)), so replaying a file recovered 
 spool after a crash never duplicates anything.
 
 Metadata records written by the capture pipeline (``Archiver-Metadata`` header):
-* ``items/1`` – JSON ``{"run", "account", "platform", "seen": [platform ids unchanged],
-  "changes": [{"events": [...], "item": {...}, "version": {...}, "media": [...],
-  "history": [...]}], "threads": [{"root", "expected"}]}`` tied to the response it parsed;
+* ``items/1`` – what API responses showed: per response, the items seen unchanged, the
+  changes (new, edited, hidden, deleted... with the new version's text, content, native JSON
+  and media) and the threads read whole; the format is documented in ``archiver.sightings``;
 * ``run/1`` – the run summary (status, counts, problems) written last in a run.
 """
 
@@ -23,6 +23,7 @@ from typing import IO, Any, Callable, Iterator
 from warcio.archiveiterator import ArchiveIterator
 
 from .index import item_id, transaction
+from .sightings import page_entries
 from .textsafe import db_text, json_text
 from .timefmt import iso
 from .warc import META_HEADER
@@ -123,9 +124,24 @@ def _apply_run(conn, doc: dict) -> None:
     )
 
 
-def _apply_items(conn, doc: dict, date: str, meta_id: str, source_id: str | None, stats: IngestStats) -> None:
+def _apply_items(conn, doc: dict, date: str, meta_id: str, refers_to: str | None, stats: IngestStats) -> None:
+    for page in page_entries(doc, refers_to):
+        _apply_page(conn, doc, page, date, meta_id, page.get("source"), stats)
+
+
+def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id: str | None,
+                stats: IngestStats) -> None:
     account, platform, run_id = doc["account"], doc["platform"], doc.get("run")
-    seen = doc.get("seen") or []
+    for record, count in page.get("seen_at") or []:
+        # Every item last sighted in ``record`` was seen again in ``source_id`` (sightings.py).
+        stats.seen += count
+        conn.execute(
+            "UPDATE versions SET last_seen = ? WHERE last_seen < ? AND (item_rowid, n) IN "
+            "(SELECT rowid, versions FROM items WHERE record_id = ?)", (date, date, record))
+        conn.execute(
+            "UPDATE items SET last_seen = ?, last_run = ?, record_id = COALESCE(?, record_id)"
+            " WHERE record_id = ? AND last_seen < ?", (date, run_id, source_id, record, date))
+    seen = page.get("seen") or []
     if seen:
         stats.seen += len(seen)
         conn.executemany(
@@ -139,13 +155,13 @@ def _apply_items(conn, doc: dict, date: str, meta_id: str, source_id: str | None
             "(SELECT versions FROM items WHERE account = ? AND platform_id = ?)",
             [(date, date, account, pid, account, pid) for pid in seen],
         )
-    changes = doc.get("changes") or []
+    changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
     for change in changes:
         pid = change["item"]["platform_id"]
         row = known.pop(pid) if pid in known else _known_rows(conn, account, [pid]).get(pid)
         _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row)
-    for thread in doc.get("threads") or []:
+    for thread in page.get("threads") or []:
         conn.execute(
             "INSERT OR IGNORE INTO thread_scans (run_id, account, root, at, expected) VALUES (?,?,?,?,?)",
             (run_id, account, thread["root"], date, thread.get("expected")),

@@ -21,7 +21,6 @@ The department's replies in *other* accounts' conversations are not listed
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Iterator
 
@@ -54,8 +53,8 @@ WRONG_TIER = ("/problems/client-not-enrolled", "/problems/client-forbidden")
 
 def _json(resp: Response) -> dict | None:
     try:
-        body = json.loads(resp.body)
-    except (ValueError, UnicodeDecodeError):
+        body = resp.json()
+    except MalformedResponse:
         return None
     return body if isinstance(body, dict) else None
 

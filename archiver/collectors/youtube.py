@@ -22,7 +22,6 @@ archived with no comments.
 
 from __future__ import annotations
 
-import json
 from typing import Iterator
 
 from ..errors import CollectError
@@ -47,8 +46,8 @@ def google_error(resp: Response) -> tuple[set[str], str] | None:
     """(reasons, message) of a Google API error envelope, from both ``errors[].reason`` and the
     newer ``details[]`` ErrorInfo; None when the body is not one."""
     try:
-        body = json.loads(resp.body)
-    except (ValueError, UnicodeDecodeError):
+        body = resp.json()
+    except MalformedResponse:
         return None
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
