@@ -529,9 +529,10 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
             # The store is down for the night: capture into the spool anyway; the next run uploads.
             store = UnavailableStore(str(exc), settings.storage_url)
 
-        def after_ingest(db) -> None:
-            # Every newly indexed item gets its retention series, date, holds and object lock.
-            result = assign_new_items(db, settings, store=store, now=now)
+        def after_ingest(db, key: str) -> None:
+            # Every newly indexed item gets its retention series, date and holds, and the object
+            # just stored gets the lock its contents need (new items, and new versions of old ones).
+            result = assign_new_items(db, settings, store=store, keys=[key], now=now)
             for error in (result.get("object_lock") or {}).get("errors", []):
                 log.error("object lock: %s", error)
         try:

@@ -157,10 +157,18 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
         )
     changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
+    fresh: dict[str, dict] = {}  # first sightings, inserted together after the loop
     for change in changes:
         pid = change["item"]["platform_id"]
+        if pid in fresh:  # the same item twice in one page: the first must be indexed before it
+            _insert_new(conn, account, platform, run_id, list(fresh.values()), date, meta_id, source_id, stats)
+            fresh = {}
         row = known.pop(pid) if pid in known else _known_rows(conn, account, [pid]).get(pid)
-        _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row)
+        if row is None and "version" in change:
+            fresh[pid] = change
+        elif row is not None:  # (a deletion of something this index never saw has nothing to mark)
+            _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row)
+    _insert_new(conn, account, platform, run_id, list(fresh.values()), date, meta_id, source_id, stats)
     for thread in page.get("threads") or []:
         conn.execute(
             "INSERT OR IGNORE INTO thread_scans (run_id, account, root, at, expected) VALUES (?,?,?,?,?)",
@@ -184,10 +192,6 @@ def _known_rows(conn, account: str, pids: list[str]) -> dict[str, tuple]:
 def _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row) -> None:
     item = change["item"]
     events = change.get("events", [])
-    if row is None:
-        if "version" in change:
-            _insert_new(conn, account, platform, run_id, change, date, meta_id, source_id, stats)
-        return  # a deletion of something this index never saw has nothing to mark
     rowid, versions, hidden, status = row
     hidden = bool(hidden)
     deleted = status == "deleted"
@@ -254,44 +258,63 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
     conn.execute(f"UPDATE items SET {sets} WHERE rowid = ?", (*fields.values(), rowid))
 
 
-def _insert_new(conn, account, platform, run_id, change, date, meta_id, source_id, stats) -> None:
-    """First sighting: one INSERT with the final values (each UPDATE of text costs an FTS
-    delete + insert), then its versions (platform history first), media and events."""
-    item, events = change["item"], change.get("events", [])
-    chain = []
-    for version in [*(change.get("history") or []), change["version"]]:
-        if not chain or chain[-1][0]["hash"] != version["hash"]:
-            chain.append((version, version is not change["version"]))
-    hidden = "hidden" in events
-    rowid = conn.execute(
-        "INSERT INTO items (id, account, platform, platform_id, kind, parent, root, author, author_id,"
-        " is_department, text, search_text, created_at, url, status, status_at, hidden, versions, first_seen,"
-        " last_seen, last_run, has_media, counts, record_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (item_id(platform, account, item["platform_id"]), account, platform, item["platform_id"], item["kind"],
-         item.get("parent"), item["root"], db_text(item.get("author")), item.get("author_id"),
-         item.get("is_department"), db_text(change["version"].get("text")), db_text(item.get("search_text")),
-         item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
-         int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
-         json.dumps(item.get("counts") or {}), source_id),
-    ).lastrowid
+ITEM_COLUMNS = ("rowid", "id", "account", "platform", "platform_id", "kind", "parent", "root", "author", "author_id",
+                "is_department", "text", "search_text", "created_at", "url", "status", "status_at", "hidden",
+                "versions", "first_seen", "last_seen", "last_run", "has_media", "counts", "record_id")
+# Rows per INSERT statement: well under SQLite's 32,766 bound variables.
+INSERT_CHUNK = 500
+
+
+def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta_id, source_id, stats) -> None:
+    """First sightings of a page: their items in one multi-row INSERT with the final values,
+    then their versions (platform history first), media and events.
+
+    One statement for the page rather than one per item because the FTS5 trigger's cost is
+    per statement (about half of it goes when 100 rows share one); and no UPDATE of text
+    follows, since each costs an FTS delete + insert. Rowids are given explicitly (the
+    highest so far + 1...; ingest holds the write transaction) so the versions can name them."""
+    if not changes:
+        return
+    next_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM items").fetchone()[0] + 1
+    items, versions, media, events = [], [], [], []
+    for rowid, change in enumerate(changes, next_rowid):
+        item, evts = change["item"], change.get("events", [])
+        chain = []
+        for version in [*(change.get("history") or []), change["version"]]:
+            if not chain or chain[-1][0]["hash"] != version["hash"]:
+                chain.append((version, version is not change["version"]))
+        hidden = "hidden" in evts
+        items.append((
+            rowid, item_id(platform, account, item["platform_id"]), account, platform, item["platform_id"],
+            item["kind"], item.get("parent"), item["root"], db_text(item.get("author")), item.get("author_id"),
+            item.get("is_department"), db_text(change["version"].get("text")), db_text(item.get("search_text")),
+            item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
+            int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
+            json.dumps(item.get("counts") or {}), source_id))
+        versions += [
+            (rowid, n, v["hash"], db_text(v.get("text")), json_text(v.get("content")),
+             json_text(v.get("native")) if v.get("native") is not None else None,
+             (v.get("created_at") or date) if is_history else date, date, source_id, meta_id)
+            for n, (v, is_history) in enumerate(chain, 1)]
+        media += [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"),
+                   m.get("size"), m.get("status", "fetched")) for m in change.get("media") or []]
+        events += [(rowid, date, run_id, e, source_id) for e in evts]
+        stats.new += 1
+        stats.hidden += int(hidden)
+    row_marks = f"({', '.join('?' * len(ITEM_COLUMNS))})"
+    for start in range(0, len(items), INSERT_CHUNK):
+        chunk = items[start:start + INSERT_CHUNK]
+        conn.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES {', '.join([row_marks] * len(chunk))}",
+                     [value for row in chunk for value in row])
     conn.executemany(
         "INSERT INTO versions (item_rowid, n, hash, text, content, native, first_seen, last_seen, record_id,"
-        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        [(rowid, n, v["hash"], db_text(v.get("text")), json_text(v.get("content")),
-          json_text(v.get("native")) if v.get("native") is not None else None,
-          (v.get("created_at") or date) if is_history else date, date, source_id, meta_id)
-         for n, (v, is_history) in enumerate(chain, 1)],
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, size,"
-        " status) VALUES (?,?,?,?,?,?,?,?)",
-        [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"), m.get("size"),
-          m.get("status", "fetched")) for m in change.get("media") or []],
-    )
+        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?,?)", versions)
+    if media:
+        conn.executemany(
+            "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, size,"
+            " status) VALUES (?,?,?,?,?,?,?,?)", media)
     conn.executemany("INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id) VALUES (?,?,?,?,?)",
-                     [(rowid, date, run_id, e, source_id) for e in events])
-    stats.new += 1
-    stats.hidden += int(hidden)
+                     events)
 
 
 def _repeated(event: str, hidden: bool, deleted: bool) -> bool:

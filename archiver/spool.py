@@ -22,8 +22,9 @@ log = logging.getLogger("archiver.capture")
 
 
 def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: datetime, retain_years: int,
-                      after_ingest: Callable[[Any], None] | None = None) -> str:
-    """Upload a closed spool WARC (verified), ingest it, then remove it from the spool."""
+                      after_ingest: Callable[[Any, str], None] | None = None) -> str:
+    """Upload a closed spool WARC (verified), ingest it, then remove it from the spool.
+    ``after_ingest(db, key)`` runs once the object is indexed (retention: series and lock)."""
     key = "warcs/" + path.relative_to(spool_root).as_posix()
     sha, size = sha256_file(path)
     row = db.conn.execute("SELECT sha256 FROM objects WHERE key = ?", (key,)).fetchone()
@@ -36,7 +37,7 @@ def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: da
         ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
                     retain_until=retain_until if store.object_lock else None)
     if after_ingest:
-        after_ingest(db)
+        after_ingest(db, key)
     path.unlink()
     return key
 

@@ -41,6 +41,31 @@ OPEN_SUFFIX = ".open"
 META_HEADER = "Archiver-Metadata"
 
 
+# Each record is its own gzip member (WARC 1.1 Annex D, so any record can be read alone from
+# its offset), compressed at zlib level 6 rather than warcio's 9: on API JSON that is a third
+# of the CPU for about 3 % more bytes (measured on the capture benchmark's WARC).
+GZIP_LEVEL = 6
+
+
+class _GzipMembers:
+    """What warcio writes a record into, uncompressed. warcio's writer calls ``flush`` once,
+    at the end of every record: that closes the record's gzip member."""
+
+    def __init__(self, fh: IO[bytes], level: int = GZIP_LEVEL):
+        self.fh, self.level = fh, level
+        self._new()
+
+    def _new(self) -> None:
+        self.z = zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+
+    def write(self, data: bytes) -> None:
+        self.fh.write(self.z.compress(data))
+
+    def flush(self) -> None:
+        self.fh.write(self.z.flush())
+        self._new()
+
+
 class _Sha256Writer(WARCWriter):
     """warcio computes sha1 block digests by default; the archive's integrity anchor is
     sha256 (domain.md §C7: hash at capture, at ingest, at export with one algorithm)."""
@@ -81,17 +106,21 @@ class WarcFile:
         self.path = self.final_path.with_name(self.final_path.name + OPEN_SUFFIX)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fh = open(self.path, "wb")
-        self.writer = _Sha256Writer(self.fh, gzip=True, warc_version="1.1")
+        self.out = _GzipMembers(self.fh)
+        self.writer = _Sha256Writer(self.out, gzip=False, warc_version="1.1")
         self.duplicate_of = duplicate_of or (lambda digest: None)
         self.seen_here: dict[str, tuple[str, str, str]] = {}
         info = self.writer.create_warcinfo_record(self.final_path.name, dict(warcinfo))
-        self.writer.write_record(info)
+        self._write(info)
         self.warcinfo_id = info.rec_headers.get_header("WARC-Record-ID")
         self.records = 1
 
     @property
     def size(self) -> int:
         return self.fh.tell()
+
+    def _write(self, record) -> None:
+        self.writer.write_record(record)  # ends with out.flush(): one gzip member per record
 
     def _headers(self, date: str, extra: Mapping[str, str] | None = None) -> dict:
         headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id}
@@ -132,8 +161,8 @@ class WarcFile:
                                           protocol=ex.http_version, is_http_request=True),
             warc_headers_dict=self._headers(date, {"WARC-Concurrent-To": resp_id}),
         )
-        self.writer.write_record(resp)
-        self.writer.write_record(req)
+        self._write(resp)
+        self._write(req)
         self.records += 2
         if not earlier and ex.status == 200:
             self.seen_here[digest] = (resp_id, ex.url, date)
@@ -151,7 +180,7 @@ class WarcFile:
             target_uri, "metadata", payload=io.BytesIO(body), length=len(body),
             warc_content_type="application/json", warc_headers_dict=self._headers(warc_date(date), extra),
         )
-        self.writer.write_record(rec)
+        self._write(rec)
         self.records += 1
         return rec.rec_headers.get_header("WARC-Record-ID")
 

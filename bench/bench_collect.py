@@ -63,15 +63,19 @@ print(n)
 '''
 
 
-def run_child(cmd: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Run a subprocess; return (seconds, its own peak RSS in KB, result)."""
+def run_child(cmd: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess, float]:
+    """Run a subprocess; return (seconds, its own peak RSS in KB, result, its CPU seconds).
+
+    CPU seconds (user + system) are reported beside wall time: on a shared 2-core machine
+    they are the steadier figure when something else is running."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     out, err = proc.stdout.read(), proc.stderr.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss, subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return (elapsed, usage.ru_maxrss, subprocess.CompletedProcess(cmd, proc.returncode, out, err),
+            usage.ru_utime + usage.ru_stime)
 
 
 def dir_bytes(path: Path) -> int:
@@ -91,17 +95,18 @@ def measure(posts: int, comments: int, workdir: Path) -> dict:
             f'[collect]\nretry_delay = 0.0\n[[accounts]]\nname = "bench"\nplatform = "facebook"\n'
             f'id = "1000001"\ntoken_env = "BENCH_TOKEN"\napi_base = "{api}"\n', encoding="utf-8")
         env = {**os.environ, "BENCH_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
-        base_t, base_rss, res = run_child([sys.executable, "-c", BASELINE, api, "1000001",
+        base_t, base_rss, res, base_cpu = run_child([sys.executable, "-c", BASELINE, api, "1000001",
                                            str(workdir / "baseline.warc.gz"), TOKEN], env)
         assert res.returncode == 0, res.stderr
-        t1, rss1, res = run_child([sys.executable, "-m", "archiver", "--config", str(cfg), "collect"], env)
+        t1, rss1, res, cpu1 = run_child([sys.executable, "-m", "archiver", "--config", str(cfg), "collect"], env)
         assert res.returncode == 0, res.stderr
         bytes1 = dir_bytes(workdir / "store")
-        t2, rss2, res = run_child([sys.executable, "-m", "archiver", "--config", str(cfg), "collect"], env)
+        t2, rss2, res, _ = run_child([sys.executable, "-m", "archiver", "--config", str(cfg), "collect"], env)
         assert res.returncode == 0, res.stderr
         bytes2 = dir_bytes(workdir / "store") - bytes1
     return {
         "items": items, "collect_s": t1, "items_per_s": items / t1, "peak_rss_mb": rss1 / 1024,
+        "collect_cpu_s": cpu1, "baseline_cpu_s": base_cpu, "cpu_ratio": cpu1 / base_cpu,
         "baseline_s": base_t, "baseline_items_per_s": items / base_t, "ratio": t1 / base_t,
         "rerun_s": t2, "rerun_bytes_pct": 100.0 * bytes2 / bytes1, "first_run_bytes": bytes1,
     }
@@ -122,6 +127,8 @@ def main() -> None:
           f"(target >= 5000)")
     print(f"baseline (requests + bare warcio): {full['baseline_s']:.2f} s = {full['baseline_items_per_s']:.0f} items/s;"
           f" ratio archiver/baseline = {full['ratio']:.2f} (target <= 2.0)")
+    print(f"CPU time (user+system): collect {full['collect_cpu_s']:.2f} s = {full['items'] / full['collect_cpu_s']:.0f}"
+          f" items/CPU-s, baseline {full['baseline_cpu_s']:.2f} s; ratio {full['cpu_ratio']:.2f}")
     print(f"peak RSS: {full['peak_rss_mb']:.0f} MB at {full['items']} items, {quarter['peak_rss_mb']:.0f} MB at "
           f"{quarter['items']} items (target <= 300 MB, flat)")
     print(f"unchanged re-run added {full['rerun_bytes_pct']:.1f}% of the first run's {full['first_run_bytes']} bytes"

@@ -133,10 +133,12 @@ def recompute(db, settings, *, actor: str = SYSTEM, store=None, now: datetime | 
             "items": count, "newly_held": held, "object_lock": locks}
 
 
-def assign_new_items(db, settings, *, store=None, now: datetime | None = None) -> dict[str, Any]:
+def assign_new_items(db, settings, *, store=None, keys: Iterable[str] | None = None,
+                     now: datetime | None = None) -> dict[str, Any]:
     """Called by the capture pipeline at the end of every ingest: give each new item its series
-    and date, put it under any active hold it matches, and extend the object locks. A changed
-    schedule file recomputes everything instead."""
+    and date, put it under any active hold it matches, and extend the object locks — of
+    ``keys`` (the object just ingested, which also holds new versions of older items) or else
+    of the objects holding the new items. A changed schedule file recomputes everything instead."""
     from .holds import refresh_hold_items
     from .objectlock import sync_object_lock
 
@@ -148,7 +150,10 @@ def assign_new_items(db, settings, *, store=None, now: datetime | None = None) -
     held = refresh_hold_items(db, settings.timezone, item_ids=new_ids, now=now)
     locks = None
     if store is not None:
-        keys = None if new_ids is None else objects_of(db, new_ids)
+        if new_ids is None:
+            keys = None
+        elif keys is None:
+            keys = objects_of(db, new_ids)
         locks = sync_object_lock(db, store, settings, keys=keys, now=now)
     return {"assigned": count, "schedule_changed": changed, "newly_held": held, "object_lock": locks}
 

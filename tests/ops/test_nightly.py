@@ -52,7 +52,9 @@ def test_lock_is_exclusive_and_released(tmp_path):
 
 def test_overlapping_collects_and_json_logs(page, make_config, tmp_path):
     page.grow(4, 2)
-    page.sim.delay = 0.2
+    # Slow enough that the second process (a cold Python start, slower on a busy machine) is
+    # sure to find the first still running.
+    page.sim.delay = 0.4
     log_file = tmp_path / "logs" / "archiver.log"
     cfg = make_config([page.account()], extra=f'[log]\njson = true\nfile = "{log_file}"\n')
     first = start_cli(cfg, "collect")
