@@ -52,6 +52,18 @@ def test_retain_until_is_set_and_extended_never_shortened(s3_archive):
         == "2040-03-01T06:00:00Z"
 
 
+def test_an_object_holding_only_new_versions_gets_its_lock(s3_archive):
+    """Capture hands over the object it just ingested: a night with edits and no new items
+    still locks that night's WARC for the edited items' retention."""
+    archive = s3_archive(schedule=WAIVED)
+    archive.add_object("a.warc.gz", [{"pid": "p2", "created": "2030-03-01T12:00:00Z"}])
+    assign_new_items(archive.db, archive.settings, store=archive.store, now=NOW)
+    archive.add_object("c.warc.gz", [{"pid": "p2", "created": "2030-03-01T12:00:00Z", "text": "edited"}])
+    result = assign_new_items(archive.db, archive.settings, store=archive.store, keys=["c.warc.gz"], now=NOW)
+    assert result["assigned"] == 0 and result["object_lock"]["extended"] == 1
+    assert _head(archive, "c.warc.gz")[0] == datetime(2037, 3, 1, tzinfo=timezone.utc) + CHICAGO_MIDNIGHT
+
+
 def test_legal_holds_on_and_off(s3_archive):
     archive = s3_archive(schedule=WAIVED)
     archive.add_object("a.warc.gz", [{"pid": "p1", "created": "2030-01-01T12:00:00Z"},
