@@ -292,8 +292,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
             json.dumps(item.get("counts") or {}), source_id))
         versions += [
-            (rowid, n, v["hash"], db_text(v.get("text")), json_text(v.get("content")),
-             json_text(v.get("native")) if v.get("native") is not None else None,
+            (rowid, n, v["hash"], db_text(v.get("text")), json_text(v.get("content")), _native(v),
              (v.get("created_at") or date) if is_history else date, date, source_id, meta_id)
             for n, (v, is_history) in enumerate(chain, 1)]
         media += [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"),
@@ -315,6 +314,14 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             " status) VALUES (?,?,?,?,?,?,?,?)", media)
     conn.executemany("INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id) VALUES (?,?,?,?,?)",
                      events)
+
+
+def _native(version: dict) -> str | None:
+    """A version's native JSON text: ``native_json`` as capture writes it, or a ``native``
+    structure (metadata written before that, and tools writing items/1 themselves)."""
+    if "native_json" in version:
+        return version["native_json"]
+    return json_text(version["native"]) if version.get("native") is not None else None
 
 
 def _repeated(event: str, hidden: bool, deleted: bool) -> bool:
@@ -340,8 +347,7 @@ def _add_version(conn, rowid: int, versions: int, version: dict, date: str, sour
     conn.execute(
         "INSERT INTO versions (item_rowid, n, hash, text, content, native, first_seen, last_seen, record_id,"
         " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (rowid, n, version["hash"], db_text(version.get("text")), json_text(version.get("content")),
-         json_text(version.get("native")) if version.get("native") is not None else None,
+        (rowid, n, version["hash"], db_text(version.get("text")), json_text(version.get("content")), _native(version),
          first_seen or date, date, source_id, meta_id),
     )
     return n
