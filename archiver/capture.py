@@ -284,9 +284,11 @@ class CaptureSession:
             change["version"] = {"hash": digest, "text": item.text, "content": item.content,
                                  "native_json": _native_json(item.native)}
             if item.history:
+                # Earlier versions come from their own response (Mastodon /history, X ?ids=).
                 change["history"] = [
                     {"hash": content_hash(v["content"]), "text": v.get("text"), "content": v["content"],
-                     "native_json": _native_json(v.get("native")), "created_at": v.get("created_at")}
+                     "native_json": _native_json(v.get("native")), "created_at": v.get("created_at"),
+                     "source": (ctx.http.sources.source_of(v.get("native")) or (None,))[0]}
                     for v in item.history
                 ]
             media = self._fetch_media(item, ctx)

@@ -197,7 +197,7 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
     deleted = status == "deleted"
     before = versions
     for hist in change.get("history") or []:
-        versions = _add_version(conn, rowid, versions, hist, date, source_id, meta_id,
+        versions = _add_version(conn, rowid, versions, hist, date, hist.get("source") or source_id, meta_id,
                                 hist.get("created_at"), history=True)
     if "version" in change:
         versions = _add_version(conn, rowid, versions, change["version"], date, source_id, meta_id)
@@ -293,7 +293,8 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             json.dumps(item.get("counts") or {}), source_id))
         versions += [
             (rowid, n, v["hash"], db_text(v.get("text")), json_text(v.get("content")), _native(v),
-             (v.get("created_at") or date) if is_history else date, date, source_id, meta_id)
+             (v.get("created_at") or date) if is_history else date, date,
+             (v.get("source") or source_id) if is_history else source_id, meta_id)
             for n, (v, is_history) in enumerate(chain, 1)]
         media += [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"),
                    m.get("size"), m.get("status", "fetched")) for m in change.get("media") or []]

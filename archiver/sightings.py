@@ -8,7 +8,8 @@ writes what it concluded from each API response into ``metadata`` records next t
      "seen": [platform ids unchanged since the index last saw them],
      "seen_at": [[record id, n], ...],   # see below
      "changes": [{"events", "item", "version", "media", "history"}, ...],
-     # a version: {"hash", "text", "content", "native_json": the platform JSON as a string}
+     # a version: {"hash", "text", "content", "native_json": the platform JSON as a string};
+     # a "history" version (reported by the platform) also names its own "source" response
      "threads": [{"root", "expected"}, ...]}
 
 An entry is closed when the next item comes from another response (a listing page's

@@ -9,6 +9,7 @@ import pytest
 
 from archiver.collectors.mastodon import next_link
 from archiver.errors import TokenError
+from archiver.index import open_index
 from archiver.replay.mastodon import MastodonSimulator, demo_account, next_night, sample_world
 from archiver.replay.samples import HOSTILE
 from tests.collectors.e2e_social import items, night, version_texts
@@ -181,3 +182,22 @@ def test_two_nights_end_to_end(replay, make_config, tmp_path):
     assert got[gone.id]["status"] == "deleted"
     assert sum(row["status"] == "live" for row in got.values()) == 5
     assert files_containing(tmp_path, TOKEN) == []
+
+
+def test_history_versions_point_at_the_history_response(replay, make_config):
+    """A status first captured already edited: its earlier version is evidenced by the
+    /history response it was read from, the current one by the listing."""
+    sim = MastodonSimulator(token=TOKEN)
+    replay.mount(sim)
+    sample_world(sim, NOW - timedelta(days=1))
+    next_night(sim, NOW - timedelta(hours=1))  # the edit happens before the first capture
+    cfg = make_config([{"name": "ocpd-mastodon", "token_env": "MASTO_TOKEN", **demo_account(sim)}])
+    settings, report = night(cfg, NOW, {"MASTO_TOKEN": TOKEN})
+    assert report.ok, report.results
+    lost = next(s for s in sim.statuses.values() if s.content.startswith("<p>Lost dog"))
+    db = open_index(settings.index_path)
+    uris = [r[0] for r in db.conn.execute(
+        "SELECT r.target_uri FROM versions v JOIN items i ON i.rowid = v.item_rowid JOIN records r"
+        " ON r.record_id = v.record_id WHERE i.platform_id = ? ORDER BY v.n", (lost.id,))]
+    assert len(uris) == 2
+    assert uris[0].endswith(f"/statuses/{lost.id}/history") and "/history" not in uris[1]
