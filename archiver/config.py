@@ -71,6 +71,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("web", "secret_env", "ARCHIVER_WEB_SECRET", "Environment variable holding the session key"),
         Setting("web", "session_minutes", 480, "Idle minutes before a web session expires", int),
         Setting("web", "trust_proxy_header", "", "Header with the SSO user from a reverse proxy (empty: off)"),
+        Setting("web", "exports_dir", "", "Where bundles started in the web UI are written (default <index dir>/exports)",
+                path=True),
         Setting("log", "json", False, "Structured JSON-lines logs on stderr", bool),
         Setting("log", "file", "", "Also append logs to this file", path=True),
         Setting("fees", "per_page", 0.0, "Copy fee per printed page (19.35(3)(a))", float),

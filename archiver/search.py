@@ -1,10 +1,15 @@
 """The one search function, shared by ``archiver search`` and the web UI.
 
 Filters: date range (agency timezone, inclusive days), full text (phrases in quotes,
-AND/OR/NOT, prefix*, ``author:``; see ``archiver.ftsquery`` and docs/readme/search.md),
-platform, account, author, kind, status (deleted and hidden included unless filtered),
-has-media. Sort by date (either way) or relevance (FTS5 bm25). A malformed full-text query is
-a ``QueryError`` with a plain message, never an SQL error.
+AND/OR/NOT, prefix*, ``author:``; see ``archiver.ftsquery`` and the README), platform,
+account, author, kind, status (deleted and hidden included unless filtered), has-media. Sort
+by date (either way) or relevance (FTS5 bm25). A malformed full-text query is a
+``QueryError`` with a plain message, never an SQL error.
+
+Which index answers a query is decided in ``archiver.index.searchplan``; a page reads about
+a page of index entries. The total is counted up to ``COUNT_CAP`` ("more than 10,000"):
+counting every match of a common word over five years costs more than the page itself, and
+nobody pages through ten thousand items (the CSV/JSON download streams all of them).
 
 Snippets (``SearchQuery.snippets``) come from FTS5 ``snippet()`` with private-use sentinel
 characters (``MARK_OPEN``/``MARK_CLOSE``) around matches, so a renderer escapes the archived
@@ -13,24 +18,28 @@ text first and only then turns the sentinels into markup (``archiver.web.pages.h
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from .collectors.base import KINDS
 from .errors import QueryError
 from .ftsquery import to_fts
+from .index.searchplan import (Arm, Filters, author_id_known, author_terms, key_range, plan, union_keys,
+                               where_clause)
 from .timefmt import day_range_utc
 
 STATUSES = ("live", "edited", "hidden", "deleted")
 SORTS = ("date", "-date", "relevance")
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
 SNIPPET_TOKENS = 32
+COUNT_CAP = 10_000
+_CHUNK = 500  # keys per IN (...) list, well under SQLite's bound-parameter limit
 
 # The JSON fields scripts rely on (product.md, `search --format json`).
 RESULT_FIELDS = ("id", "platform", "account", "kind", "platform_id", "parent", "author", "text",
                  "created_at", "url", "status", "versions", "first_seen", "last_seen")
+_COLUMNS = ", ".join(f"i.{c}" for c in RESULT_FIELDS)
 
 
 @dataclass
@@ -66,8 +75,10 @@ class SearchQuery:
 @dataclass
 class SearchResult:
     rows: list[dict[str, Any]]
-    total: int
+    total: int                  # exact when ``exact``; otherwise a lower bound (COUNT_CAP or more)
     snippets: dict[str, str] = field(default_factory=dict)  # item id -> snippet with sentinels
+    exact: bool = True
+    has_next: bool = False      # another page follows this one
 
 
 def _check(values: list[str], allowed: tuple[str, ...], name: str) -> None:
@@ -76,70 +87,28 @@ def _check(values: list[str], allowed: tuple[str, ...], name: str) -> None:
         raise QueryError(f"unknown {name} {', '.join(map(repr, bad))}: use one of {', '.join(allowed)}")
 
 
-def _filters(q: SearchQuery, tz: str) -> tuple[list[str], list[Any]]:
-    """Every non-text condition over ``items i``."""
+def filters(q: SearchQuery, tz: str) -> Filters:
+    """The query's conditions, validated (a bad date, status or text query is a QueryError)."""
     _check(q.kind, KINDS, "kind")
     _check(q.status, STATUSES, "status")
-    clauses, params = [], []
     lo, hi = day_range_utc(q.date_from, q.date_to, tz)
-    if lo:
-        clauses.append("i.created_at >= ?")
-        params.append(lo)
-    if hi:
-        clauses.append("i.created_at < ?")
-        params.append(hi)
-    for column, values in (("platform", q.platform), ("account", q.account), ("kind", q.kind), ("status", q.status)):
-        if values:
-            clauses.append(f"i.{column} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
+    key_lo, key_hi = key_range(lo, hi)
+    words = like = None
     if q.author:
-        # The author's name words find candidates through the FTS index (a LIKE '%x%' alone
-        # reads every row); LIKE then keeps the exact substring. An author id matches exactly.
-        like = "(i.author LIKE ? ESCAPE '\\' OR i.author_id = ?)"
-        words = re.findall(r"\w+", q.author)
-        if words:
-            clauses.append("i.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? "
-                           "UNION ALL SELECT rowid FROM items WHERE author_id = ?)")
-            params.extend([" AND ".join(f'author : "{w}"*' for w in words), q.author])
-        clauses.append(like)
-        params.extend([f"%{_like_escape(q.author)}%", q.author])
-    if q.has_media is not None:
-        clauses.append("i.has_media = ?")
-        params.append(int(q.has_media))
-    return clauses, params
+        words, like = author_terms(q.author)
+    return Filters(key_lo=key_lo, key_hi=key_hi, text=to_fts(q.text or ""), author_words=words,
+                   author_like=like, author_text=q.author or None,
+                   columns={"platform": list(q.platform), "account": list(q.account), "kind": list(q.kind),
+                            "status": list(q.status)},
+                   has_media=q.has_media)
 
 
 def build_where(q: SearchQuery, tz: str) -> tuple[str, list[Any]]:
     """WHERE clause and parameters over ``items i`` for a query (shared with exports/holds)."""
-    clauses, params = _filters(q, tz)
-    match = to_fts(q.text or "")
-    if match:
-        clauses.append("i.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
-        params.append(match)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    return where_clause(filters(q, tz))
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _select(q: SearchQuery, tz: str) -> tuple[str, str, list[Any]]:
-    """(SELECT of the rows in order, FROM+WHERE shared with the count, parameters)."""
-    columns = ", ".join(f"i.{c}" for c in RESULT_FIELDS) + ", i.rowid AS _rowid"
-    match = to_fts(q.text or "")
-    if q.sort == "relevance" and match:
-        # Relevance needs the FTS table in FROM: ``rank`` is FTS5's bm25 (lower is better).
-        clauses, params = _filters(q, tz)
-        body = " FROM items_fts JOIN items i ON i.rowid = items_fts.rowid WHERE items_fts MATCH ?" + \
-               "".join(f" AND {c}" for c in clauses)
-        return f"SELECT {columns}{body} ORDER BY items_fts.rank, i.rowid", body, [match] + params
-    where, params = build_where(q, tz)
-    order = "i.created_at ASC, i.rowid ASC" if q.sort == "-date" else "i.created_at DESC, i.rowid DESC"
-    body = f" FROM items i{where}"
-    return f"SELECT {columns}{body} ORDER BY {order}", body, params
-
-
-def _run(db, fn):
+def _run(fn):
     """Run ``fn``; an FTS5 parse error that slipped past ``ftsquery`` still becomes a QueryError."""
     try:
         return fn()
@@ -152,54 +121,126 @@ def _run(db, fn):
         raise
 
 
-def search(db, q: SearchQuery, tz: str) -> SearchResult:
+def _arms(db, f: Filters, *, join: bool = False) -> list[Arm]:
+    return plan(f, author_id_exists=author_id_known(db.conn, f.author_text), join=join)
+
+
+def _order(q: SearchQuery, f: Filters) -> str:
     if q.sort not in SORTS:
         raise QueryError(f"unknown sort {q.sort!r}: use one of {', '.join(SORTS)}")
-    sql, body, params = _select(q, tz)
-    page_params = list(params)
-    if q.limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        page_params += [q.limit, max(0, q.offset)]
+    return q.sort if q.sort != "relevance" or f.text else "date"  # relevance needs words
 
-    def page():
-        cur = db.conn.execute(sql, page_params)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r)) for r in cur]
 
-    rows = _run(db, page)
-    if q.limit is None or (q.offset <= 0 and len(rows) < q.limit):
-        total = len(rows)  # the whole result is on this page: no second query
+_SNIPPET = f"snippet(items_fts, 0, '{MARK_OPEN}', '{MARK_CLOSE}', '…', {SNIPPET_TOKENS})"
+
+
+def _page_keys(db, arms: list[Arm], order: str, limit: int, offset: int,
+               snippets: bool) -> list[tuple[int, str | None]]:
+    """(key, snippet or None) of the page's items, in order. Snippets are cut in the same
+    FTS5 scan when it runs in key order (only for the rows returned); otherwise None."""
+    if len(arms) == 1:
+        arm = arms[0]
+        inline = snippets and arm.ranked and order != "relevance"
+        sql = arm.select(f"{arm.key}, {_SNIPPET if inline else 'NULL'}", order) + " LIMIT ? OFFSET ?"
+        return _run(lambda: db.conn.execute(sql, [*arm.params, limit, offset]).fetchall())
+    # Two arms (an author name, or the same text as an author id): each in key order, merged.
+    keys: set[int] = set()
+    for arm in arms:
+        sql = arm.select(arm.key, order) + " LIMIT ?"
+        keys.update(k for (k,) in _run(lambda: db.conn.execute(sql, [*arm.params, offset + limit]).fetchall()))
+    return [(k, None) for k in sorted(keys, reverse=order != "-date")[offset:offset + limit]]
+
+
+def _rows_by_key(db, keys: list[int]) -> list[dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    names = [*RESULT_FIELDS, "_key"]
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        cur = db.conn.execute(f"SELECT {_COLUMNS}, i.date_key FROM items i WHERE i.date_key IN "
+                              f"({', '.join('?' * len(chunk))})", chunk)
+        for r in cur:
+            found[r[-1]] = dict(zip(names, r))
+    return [found[k] for k in keys if k in found]
+
+
+def _count(db, arms: list[Arm]) -> int:
+    """Matches, counted up to COUNT_CAP + 1."""
+    sql, params = (arms[0].select("1"), arms[0].params) if len(arms) == 1 else union_keys(arms)
+    return _run(lambda: db.conn.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, COUNT_CAP + 1])
+                .fetchone()[0])
+
+
+def search(db, q: SearchQuery, tz: str) -> SearchResult:
+    f = filters(q, tz)
+    order = _order(q, f)
+    offset = max(0, q.offset)
+    if q.limit is None:
+        rows, page = list(_stream(db, f, order, with_key=True)), []
+        total, exact, has_next = len(rows), True, False
+        rows = rows[offset:]
     else:
-        total = _run(db, lambda: db.conn.execute(f"SELECT count(*){body}", params).fetchone()[0])
-    rowids = {row["id"]: row.pop("_rowid") for row in rows}
-    snippets = _snippets(db, q, rowids) if q.snippets else {}
-    return SearchResult(rows=rows, total=total, snippets=snippets)
+        arms = _arms(db, f)
+        page = _page_keys(db, arms, order, q.limit + 1, offset, q.snippets)
+        has_next = len(page) > q.limit
+        page = page[:q.limit]
+        rows = _rows_by_key(db, [k for k, _ in page])
+        if not has_next and (rows or offset == 0):
+            total, exact = offset + len(rows), True  # the last page: nothing more to count
+        else:
+            counted = _count(db, arms)
+            exact = counted <= COUNT_CAP
+            # past the cap, what this page proves is a lower bound too (deep pages)
+            total = counted if exact else max(COUNT_CAP, offset + len(rows) + int(has_next))
+    by_id = {row["id"]: row.pop("_key") for row in rows}
+    snippets = {}
+    if q.snippets and f.text:
+        cut = {k: snip for k, snip in page if snip is not None}
+        if cut:
+            snippets = {item: cut[k] for item, k in by_id.items() if MARK_OPEN in (cut.get(k) or "")}
+        else:  # relevance order, or no limit: cut them by key
+            snippets = _snippets(db, f, by_id)
+    return SearchResult(rows=rows, total=total, exact=exact, has_next=has_next, snippets=snippets)
 
 
-def _snippets(db, q: SearchQuery, rowids: dict[str, int]) -> dict[str, str]:
-    match = to_fts(q.text or "")
-    if not match:
+def _snippets(db, f: Filters, keys: dict[str, int]) -> dict[str, str]:
+    """Snippets of the text column for these items (their keys), by item id."""
+    if not f.text or not keys:
         return {}
+    ids = {key: item for item, key in keys.items()}
+    order = list(ids)
     out = {}
-    sql = (f"SELECT snippet(items_fts, 0, '{MARK_OPEN}', '{MARK_CLOSE}', '…', {SNIPPET_TOKENS}) "
-           "FROM items_fts WHERE items_fts MATCH ? AND rowid = ?")
-    for item_id, rowid in rowids.items():
-        row = _run(db, lambda: db.conn.execute(sql, (match, rowid)).fetchone())
-        if row and row[0] and MARK_OPEN in row[0]:
-            out[item_id] = row[0]
+    for start in range(0, len(order), _CHUNK):
+        chunk = order[start:start + _CHUNK]
+        sql = f"SELECT rowid, {_SNIPPET} FROM items_fts WHERE items_fts MATCH ? AND rowid IN ({', '.join('?' * len(chunk))})"
+        for key, snippet in _run(lambda: db.conn.execute(sql, [f.text, *chunk]).fetchall()):
+            if snippet and MARK_OPEN in snippet:
+                out[ids[key]] = snippet
     return out
 
 
-def iter_matches(db, q: SearchQuery, tz: str, batch: int = 500) -> Iterator[dict[str, Any]]:
-    """Stream every matching row, oldest first (exports, holds), one cursor, no paging."""
-    sql, _, params = _select(replace(q, sort="-date" if q.sort != "relevance" else q.sort, limit=None), tz)
-    cur = _run(db, lambda: db.conn.execute(sql, params))
+def _stream(db, f: Filters, order: str, *, with_key: bool = False) -> Iterator[dict[str, Any]]:
+    """Every matching row in ``order`` from one cursor: nothing is collected first."""
+    arms = _arms(db, f, join=True)
+    if len(arms) == 1:
+        arm = arms[0]
+        sql, params = arm.select(_COLUMNS + (f", {arm.key} AS _key" if with_key else ""), order), arm.params
+    else:
+        keys, params = union_keys(arms)
+        sql = (f"SELECT {_COLUMNS}{', i.date_key AS _key' if with_key else ''} FROM items i WHERE i.date_key IN "
+               f"({keys}) ORDER BY i.date_key {'ASC' if order == '-date' else 'DESC'}")
+    cur = _run(lambda: db.conn.execute(sql, params))
     names = [d[0] for d in cur.description]
-    while chunk := cur.fetchmany(batch):
+    while chunk := cur.fetchmany(500):
         for r in chunk:
-            row = dict(zip(names, r))
-            row.pop("_rowid")
-            yield row
+            yield dict(zip(names, r))
+
+
+def iter_matches(db, q: SearchQuery, tz: str, batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Stream every matching row, oldest first unless sorted by relevance (downloads, exports),
+    from one cursor: memory does not grow with the result set."""
+    f = filters(q, tz)
+    order = "relevance" if _order(q, f) == "relevance" else "-date"
+    yield from _stream(db, f, order)
 
 
 def thread_roots(db, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -20,15 +20,30 @@ from ..search import SearchQuery, build_where
 
 @dataclass(frozen=True)
 class Selection:
+    """The search filter an export takes. The first five fields are what ``archiver export``
+    sets; a web bundle carries every filter of the search page (``from_query``)."""
+
     date_from: str | None
     date_to: str | None
     query: str | None = None
     accounts: tuple[str, ...] = ()
     tz: str = "America/Chicago"
+    platforms: tuple[str, ...] = ()
+    author: str | None = None
+    kinds: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    has_media: bool | None = None
+
+    @classmethod
+    def from_query(cls, q: SearchQuery, tz: str) -> "Selection":
+        return cls(q.date_from, q.date_to, q.text, tuple(q.account), tz, platforms=tuple(q.platform),
+                   author=q.author, kinds=tuple(q.kind), statuses=tuple(q.status), has_media=q.has_media)
 
     def search_query(self) -> SearchQuery:
         return SearchQuery(date_from=self.date_from, date_to=self.date_to, text=self.query,
-                           account=list(self.accounts), limit=None)
+                           account=list(self.accounts), platform=list(self.platforms), author=self.author,
+                           kind=list(self.kinds), status=list(self.statuses), has_media=self.has_media,
+                           limit=None)
 
     def describe(self) -> str:
         """The filter in words, for bag-info, the README and the audit log."""
@@ -36,8 +51,15 @@ class Selection:
                 "whole threads: each post with all its comments and replies")
 
     def as_dict(self) -> dict:
-        return {"from": self.date_from, "to": self.date_to, "query": self.query,
-                "accounts": list(self.accounts), "timezone": self.tz}
+        out = {"from": self.date_from, "to": self.date_to, "query": self.query,
+               "accounts": list(self.accounts), "timezone": self.tz}
+        # Only the filters that are set, so a CLI export's record reads as before.
+        for name, value in (("platforms", list(self.platforms)), ("author", self.author),
+                            ("kinds", list(self.kinds)), ("statuses", list(self.statuses)),
+                            ("has_media", self.has_media)):
+            if value not in (None, []):
+                out[name] = value
+        return out
 
 
 def _query(db, sel: Selection, sql_for_where) -> sqlite3.Cursor:

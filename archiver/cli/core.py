@@ -123,8 +123,9 @@ def search(ctx: typer.Context,
     columns = list(RESULT_FIELDS) if fmt != "table" else ["id", "created_at", "account", "kind", "status",
                                                            "author", "text"]
     common.emit(result.rows, fmt, columns)
-    if len(result.rows) < result.total:
-        typer.echo(f"{len(result.rows)} of {result.total} matches shown (use --limit/--offset)", err=True)
+    if len(result.rows) < result.total or result.has_next:
+        total = f"{result.total}" if result.exact else f"more than {result.total}"
+        typer.echo(f"{len(result.rows)} of {total} matches shown (use --limit/--offset)", err=True)
 
 
 def show(ctx: typer.Context, item_id: str = typer.Argument(..., metavar="ID"),

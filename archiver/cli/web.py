@@ -1,4 +1,5 @@
-"""Web commands: ``serve`` (the UI under waitress) and ``users add|list|remove``."""
+"""Web commands: ``serve`` (the UI under waitress), ``users add|list|remove`` and ``jobs list|run``
+(the exports started from the UI, which run as ``archiver jobs run ID`` processes)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ users_app = typer.Typer(help="Local accounts of the web UI (roles: viewer, legal
                         no_args_is_help=True)
 
 
+jobs_app = typer.Typer(help="Exports started from the web UI (request bundles), run outside the web server.",
+                       no_args_is_help=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
+    app.add_typer(jobs_app, name="jobs")
 
 
 def serve(ctx: typer.Context,
@@ -65,3 +71,28 @@ def users_remove(ctx: typer.Context, name: str = typer.Argument(...)):
 
     remove_user(common.index(common.settings(ctx)), name)
     typer.echo(f"removed {name}", err=True)
+
+
+@jobs_app.command("list")
+def jobs_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", callback=common.check_format)):
+    """The export jobs started from the web UI, newest first, with their status."""
+    from ..exporters.jobs import list_jobs, reap
+    from ..timefmt import utcnow
+
+    db = common.index(common.settings(ctx))
+    reap(db, now=utcnow())
+    rows = [{**j, "request": j["params"].get("request_id"), "error": j["error"] or ""} for j in list_jobs(db)]
+    common.emit(rows, fmt, ["id", "kind", "status", "request", "requested_by", "requested_at", "finished_at",
+                            "output", "error"])
+
+
+@jobs_app.command("run")
+def jobs_run(ctx: typer.Context, job_id: int = typer.Argument(..., metavar="ID")):
+    """Run a queued export job (the web server starts this itself; exit 1 when the export fails)."""
+    from ..exporters.jobs import run_job
+    from ..store import open_store
+
+    settings = common.settings(ctx)
+    job = run_job(settings, common.index(settings), open_store(settings), job_id)
+    typer.echo(f"job {job_id} done: {job['output']}", err=True)
+    common.emit([{"id": job_id, "output": job["output"], **job["summary"]}], "table")

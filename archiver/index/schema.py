@@ -422,3 +422,88 @@ def m_search_text(db):
         INSERT INTO items_fts(items_fts) VALUES ('rebuild');
         """
     )
+
+
+@migrations()
+def m_search_date_key(db):
+    # Search at millions of items (issue 5). `date_key` is created_at as Unix seconds * 2^31 +
+    # rowid: unique (rowids stay below 2^31), ordered by date then by capture, and it is the
+    # rowid of items_fts. FTS5 takes rowid ranges and rowid order from the query (xBestIndex),
+    # so "the newest 50 matches of a word between two dates" walks the word's doclist from one
+    # end and stops after 50 instead of collecting every match and sorting it. Undated or
+    # unparseable created_at sorts before every date (-2^32 s); seconds are clamped to
+    # +-(2^32 - 1) so the product never overflows into a REAL. archiver.index.searchplan
+    # computes the same keys for the dates users type.
+    #
+    # items_date covers the filters the search form offers besides text and author, so paging,
+    # counting and the FTS join check them in the index without reading the row; items_status
+    # and items_author_id end in date_key so that a rare status or one author's items come out
+    # in date order. items_author served nothing (a LIKE '%x%' cannot use it) but cost a write.
+    #
+    # What this costs the nightly ingest is paid back here (bench_collect, instruction counts):
+    # items arrive in capture order, not date order, and FTS5 flushes its pending terms whenever
+    # a rowid goes down, so more, smaller segments are written and merged. automerge=8 (from 4)
+    # merges them in fewer, larger steps; columnsize=0 drops the per-row size table, whose only
+    # reader is bm25 -- relevance sorting then re-tokenizes each matching row instead.
+    db.executescript(
+        """
+        DROP TRIGGER items_ai;
+        DROP TRIGGER items_ad;
+        DROP TRIGGER items_au;
+        DROP TABLE items_fts;
+        ALTER TABLE items ADD COLUMN date_key INTEGER GENERATED ALWAYS AS (
+            min(max(coalesce(CAST(strftime('%s', created_at) AS INTEGER), -4294967296), -4294967296), 4294967295)
+            * 2147483648 + rowid) VIRTUAL;
+        CREATE INDEX items_date ON items(date_key, status, kind, account, platform, has_media);
+        DROP INDEX items_status;
+        CREATE INDEX items_status ON items(status, date_key);
+        DROP INDEX items_author_id;
+        CREATE INDEX items_author_id ON items(author_id, date_key);
+        DROP INDEX items_author;
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            fts_text, author, content='items', content_rowid='date_key', columnsize=0,
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 8);
+        CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+            INSERT INTO items_fts(rowid, fts_text, author) VALUES (new.date_key, coalesce(new.search_text, new.text), new.author);
+        END;
+        CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author)
+                VALUES ('delete', old.date_key, coalesce(old.search_text, old.text), old.author);
+        END;
+        -- created_at moves the item's key, so an update of it re-files the item too.
+        CREATE TRIGGER items_au AFTER UPDATE OF text, search_text, author, created_at ON items BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author)
+                VALUES ('delete', old.date_key, coalesce(old.search_text, old.text), old.author);
+            INSERT INTO items_fts(rowid, fts_text, author) VALUES (new.date_key, coalesce(new.search_text, new.text), new.author);
+        END;
+        INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+        """
+    )
+
+
+@migrations()
+def m_export_jobs(db):
+    # Exports started in the web UI run in their own process (`archiver jobs run`), never in
+    # the request: a bundle of a month of comments takes minutes of PDF rendering. This is
+    # their record: who asked for what, and what became of it.
+    db.executescript(
+        """
+        CREATE TABLE export_jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,            -- request (a Wis. Stat. 19.35 request bundle)
+            status TEXT NOT NULL,          -- queued|running|done|failed
+            requested_by TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            params TEXT NOT NULL,          -- JSON: the search filter and the form
+            output TEXT NOT NULL,          -- the directory the export is written to
+            pid INTEGER,                   -- the worker process while it runs
+            started_at TEXT,
+            finished_at TEXT,
+            summary TEXT,                  -- JSON: what the export produced
+            error TEXT
+        );
+        CREATE INDEX export_jobs_status ON export_jobs(status, id);
+        """
+    )

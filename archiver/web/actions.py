@@ -1,22 +1,25 @@
-"""Actions started from a result set: place a legal hold, start a request bundle.
+"""Actions started from a result set: place a legal hold, start a request bundle; the jobs page.
 
-Both are POST forms carrying the search's own parameters, so the hold or bundle covers
-exactly the result set on screen (re-run through ``query_from_args``). Each is wired to its
-library (retention, exporters) through ``ACTIONS``; when that library is not installed the
-button fails with a message saying so — it never pretends to have done something.
+Both actions are POST forms carrying the search's own parameters, so the hold or bundle
+covers exactly the result set on screen (re-run through ``query_from_args``). Each is wired
+to its library (retention, exporters) through ``ACTIONS``; when that library is not installed
+the button fails with a message saying so — it never pretends to have done something. A
+bundle runs as a job in its own process (``archiver.exporters.jobs``); ``/jobs`` follows it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import import_module
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 
 from ..errors import ArchiverError
 from .auth import requires
 from .context import audit, db, now
+from .. import search as searching
 from .pages import query_from_args
 
 bp = Blueprint("actions", __name__)
@@ -51,20 +54,24 @@ def _entry_point(action: Action) -> Callable:
     return fn
 
 
+def _filters(q) -> dict:
+    return {k: v for k, v in asdict(q).items()
+            if k in ("date_from", "date_to", "text", "platform", "account", "author", "kind", "status", "has_media")
+            and v not in (None, [], "")}
+
+
 def _run(name: str):
     action = ACTIONS[name]
     q = query_from_args(request.form, paged=False)
-    filters = {k: v for k, v in asdict(q).items()
-               if k in ("date_from", "date_to", "text", "platform", "account", "author", "kind", "status", "has_media")
-               and v not in (None, [], "")}
     fn = _entry_point(action)
     try:
-        message = fn(db(), current_app.config["SETTINGS"], filters, request.form, actor=g.user.name, now=now())
+        message = fn(db(), current_app.config["SETTINGS"], _filters(q), request.form, actor=g.user.name, now=now())
         ok = True
     except ArchiverError as exc:
         message, ok = str(exc), False
     audit(f"web.{name}", {"query": q.describe(), "ok": ok, "message": message})
-    return render_template("action.html", title=action.title, message=message, ok=ok), (200 if ok else 400)
+    return render_template("action.html", title=action.title, message=message, ok=ok, jobs=name == "bundle" and ok), \
+        (200 if ok else 400)
 
 
 @bp.post("/actions/hold")
@@ -73,7 +80,30 @@ def hold():
     return _run("hold")
 
 
+@bp.get("/actions/bundle")
+@requires("records")
+def bundle_form():
+    """What identifies the request; the search itself rides along in hidden fields."""
+    q = query_from_args(request.args, paged=False)
+    settings = current_app.config["SETTINGS"]
+    count = searching.search(db(), replace(q, limit=1, sort="date"), settings.timezone)
+    return render_template("bundle.html", args=request.args, query=q.describe(), count=count,
+                           today=now().astimezone(ZoneInfo(settings.timezone)).date().isoformat())
+
+
 @bp.post("/actions/bundle")
 @requires("records")
 def bundle():
     return _run("bundle")
+
+
+@bp.get("/jobs")
+@requires("records")
+def jobs():
+    """Exports started here, newest first; the page reloads itself while any is unfinished."""
+    from ..exporters.jobs import list_jobs, reap
+
+    conn_db = db()
+    reap(conn_db, now=now())
+    rows = list_jobs(conn_db)
+    return render_template("jobs.html", jobs=rows, busy=any(j["status"] in ("queued", "running") for j in rows))

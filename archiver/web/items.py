@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from ..errors import QueryError
 from ..index import queries
@@ -19,7 +19,7 @@ from .context import audit, db
 
 bp = Blueprint("items", __name__)
 GONE_EVENTS = ("hidden", "deleted")
-MODERATION_LIMIT = 1000
+MODERATION_PAGE = 200  # rows per page of the moderation view
 _WORDS = re.compile(r"\s+|[^\s]+")
 
 
@@ -76,9 +76,10 @@ def item(item_id: str):
                            gone=gone, media=media, records=_records(conn, record_ids))
 
 
-def moderation_rows(conn, lo: str | None, hi: str | None, basis: str) -> list[dict]:
+def moderation_rows(conn, lo: str | None, hi: str | None, basis: str, *, limit: int, offset: int = 0) -> list[dict]:
     """Every comment or reply found hidden or gone: its last text, when first seen, and the
-    hide/delete event — the record of comment removal (a First Amendment question)."""
+    hide/delete event — the record of comment removal (a First Amendment question). One page
+    of ``limit`` rows from ``offset``, in the order the removals were found."""
     column = "e.at" if basis == "detected" else "i.created_at"
     clauses, params = ["e.event IN ('hidden', 'deleted')", "i.kind != 'post'"], []
     if lo:
@@ -90,7 +91,7 @@ def moderation_rows(conn, lo: str | None, hi: str | None, basis: str) -> list[di
     cur = conn.execute(
         "SELECT i.id, i.account, i.platform, i.kind, i.author, i.text, i.created_at, i.first_seen, "
         "i.last_seen, i.status, i.url, e.event, e.at AS found_at FROM events e JOIN items i ON i.rowid = e.item_rowid "
-        f"WHERE {' AND '.join(clauses)} ORDER BY e.at, i.rowid LIMIT ?", params + [MODERATION_LIMIT + 1])
+        f"WHERE {' AND '.join(clauses)} ORDER BY e.at, e.id LIMIT ? OFFSET ?", params + [limit, offset])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur]
 
@@ -102,14 +103,23 @@ def moderation():
     basis = args.get("basis", "detected")
     if basis not in ("detected", "posted"):
         abort(400, "basis must be detected or posted")
-    error, rows = None, []
+    error, rows, page = None, [], 1
+    try:
+        page = max(1, int(args.get("page", "1") or 1))
+    except ValueError:
+        abort(400, "page must be a number")
+    offset = (page - 1) * MODERATION_PAGE
     try:
         lo, hi = day_range_utc(args.get("from") or None, args.get("to") or None,
                                current_app.config["SETTINGS"].timezone)
-        rows = moderation_rows(db().conn, lo, hi, basis)
-        audit("web.moderation", {"from": args.get("from"), "to": args.get("to"), "basis": basis,
-                                 "rows": len(rows)})
+        rows = moderation_rows(db().conn, lo, hi, basis, limit=MODERATION_PAGE + 1, offset=offset)
+        audit("web.moderation", {"from": args.get("from"), "to": args.get("to"), "basis": basis, "page": page,
+                                 "rows": min(len(rows), MODERATION_PAGE)})
     except QueryError as exc:
         error = str(exc)
-    return render_template("moderation.html", args=args, rows=rows[:MODERATION_LIMIT], basis=basis,
-                           more=len(rows) > MODERATION_LIMIT, error=error), (400 if error else 200)
+    more = len(rows) > MODERATION_PAGE
+    rows = rows[:MODERATION_PAGE]
+    links = {key: url_for("items.moderation", **{**args.to_dict(), "page": n})
+             for key, n in (("prev", page - 1), ("next", page + 1)) if (key == "prev" and page > 1) or (key == "next" and more)}
+    return render_template("moderation.html", args=args, rows=rows, basis=basis, first=offset + 1, links=links,
+                           error=error), (400 if error else 200)

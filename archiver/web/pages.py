@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 from importlib import resources
+from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from ..collectors.base import KINDS
 from ..errors import QueryError
 from .. import search as searching
 from ..search import MARK_CLOSE, MARK_OPEN, RESULT_FIELDS, SORTS, STATUSES, SearchQuery
+from ..timefmt import agency_time
 from .auth import public, requires
 from .context import audit, db
 
@@ -78,54 +81,97 @@ def _accounts() -> list[tuple[str, str]]:
     return db().conn.execute("SELECT name, platform FROM accounts ORDER BY name").fetchall()
 
 
+def hits(result, roots: dict, tz: str) -> list[dict]:
+    """What the results list shows for each row, computed once here (a page of 50 is a few
+    thousand template operations otherwise: this is on every search's critical path)."""
+    base = url_for("items.item", item_id="x")[:-1]
+    out = []
+    for r in result.rows:
+        snippet = result.snippets.get(r["id"])
+        root = roots.get(r["id"]) if r["kind"] != "post" else None
+        out.append({
+            **r,
+            "href": base + quote(r["id"], safe=""),
+            "when": agency_time(r["created_at"], tz),
+            "snippet": highlighted(snippet) if snippet else None,
+            "root_href": base + quote(root["id"], safe="") if root else None,
+            "root_text": (root["text"] or "(post without text)") if root else None,
+        })
+    return out
+
+
 @bp.get("/")
 @requires("viewer")
 def search():
     error = result = None
     args = request.args
     searched = bool(args)
-    roots, page = {}, 1
+    rows, page = [], 1
+    tz = current_app.config["SETTINGS"].timezone
     try:
         q = query_from_args(args)
         page = q.offset // PAGE_SIZE + 1
         if searched:
-            result = searching.search(db(), q, current_app.config["SETTINGS"].timezone)
-            roots = searching.thread_roots(db(), result.rows)
-            audit("web.search", {"query": q.describe(), "sort": q.sort, "page": page, "total": result.total})
+            result = searching.search(db(), q, tz)
+            rows = hits(result, searching.thread_roots(db(), result.rows), tz)
+            audit("web.search", {"query": q.describe(), "sort": q.sort, "page": page, "total": result.total,
+                                 "exact": result.exact})
     except QueryError as exc:
         error = str(exc)
     return render_template(
-        "search.html", args=args, result=result, error=error, roots=roots, page=page,
+        "search.html", args=args, result=result, hits=rows, error=error, page=page,
         page_size=PAGE_SIZE, accounts=_accounts(), kinds=KINDS, statuses=STATUSES,
-        sorts=[(s, SORT_LABELS[s]) for s in SORTS], highlighted=highlighted,
+        sorts=[(s, SORT_LABELS[s]) for s in SORTS],
     ), (400 if error else 200)
 
 
 @bp.get("/export.<fmt>")
 @requires("legal")
 def export(fmt: str):
-    """Every row of the result set (not just the page) as CSV or one JSON array."""
+    """Every row of the result set (not just the page) as CSV or one JSON array, streamed from
+    one cursor: a download of a million items never holds them in memory."""
     if fmt not in ("csv", "json"):
         abort(404)
     q = query_from_args(request.args, paged=False)
-    tz = current_app.config["SETTINGS"].timezone
-    rows = list(searching.iter_matches(db(), q, tz))
-    audit("web.download.results", {"query": q.describe(), "format": fmt, "rows": len(rows)})
+    rows = searching.iter_matches(db(), q, current_app.config["SETTINGS"].timezone)
+    # Run the query now, so a bad filter is a 400 page rather than a download cut short.
+    first = next(rows, None)
+    audit("web.download.results", {"query": q.describe(), "format": fmt})
+    rows = itertools.chain([first] if first is not None else [], rows)
     if fmt == "json":
-        body = json.dumps(rows, ensure_ascii=False, indent=1)
-        ctype = "application/json; charset=utf-8"
+        body, ctype = _json_chunks(rows), "application/json; charset=utf-8"
     else:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=RESULT_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        # A cell starting with = + - @ runs as a formula in a spreadsheet (CSV injection,
-        # OWASP); archived text is hostile, so such cells get a leading apostrophe.
-        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
-        body = "\ufeff" + buf.getvalue()  # BOM: Excel reads the file as UTF-8
-        ctype = "text/csv; charset=utf-8"
+        body, ctype = _csv_chunks(rows), "text/csv; charset=utf-8"
     resp = Response(body, content_type=ctype)
     resp.headers["Content-Disposition"] = f'attachment; filename="search-results.{fmt}"'
     return resp
+
+
+def _json_chunks(rows, per_chunk: int = 200):
+    yield "["
+    parts: list[str] = []
+    for n, row in enumerate(rows):
+        parts.append(("\n" if n == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
+        if len(parts) == per_chunk:
+            yield "".join(parts)
+            parts.clear()
+    yield "".join(parts) + "\n]\n"
+
+
+def _csv_chunks(rows, per_chunk: int = 200):
+    buf = io.StringIO()
+    buf.write("\ufeff")  # BOM: Excel reads the file as UTF-8
+    writer = csv.DictWriter(buf, fieldnames=RESULT_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for n, row in enumerate(rows, 1):
+        # A cell starting with = + - @ runs as a formula in a spreadsheet (CSV injection,
+        # OWASP); archived text is hostile, so such cells get a leading apostrophe.
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+        if n % per_chunk == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
 
 
 def _cell(value):

@@ -28,6 +28,8 @@ ROUTES = {
     "media.record": ("legal", "GET", "/record/{record}.warc.gz"),
     "actions.hold": ("legal", "POST", "/actions/hold"),
     "actions.bundle": ("records", "POST", "/actions/bundle"),
+    "actions.bundle_form": ("records", "GET", "/actions/bundle?q=closure"),
+    "actions.jobs": ("records", "GET", "/jobs"),
 }
 RANK = ["viewer", "legal", "records", "admin"]
 

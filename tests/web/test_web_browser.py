@@ -145,3 +145,32 @@ def test_viewer_is_refused_export_and_hold(browser, server):
     browser.get(f"{server}/export.csv?q=closure")
     assert "may not do this" in browser.find_element(By.ID, "error").text
 
+
+
+def test_records_officer_starts_a_bundle_and_sees_the_job_finish(browser, server, archive):
+    import bagit
+
+    from archiver.exporters.jobs import list_jobs
+    from archiver.index import open_index
+
+    _log_in(browser, server, "records")
+    browser.get(f"{server}/?q=closure&account=sample-facebook")
+    browser.find_element(By.ID, "start-bundle").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "bundle-form"))
+    assert "closure" in browser.find_element(By.ID, "bundle-query").text
+    browser.find_element(By.ID, "request_id").send_keys("PRR-BROWSER-1")
+    browser.find_element(By.ID, "requester").send_keys("Pat Requester")
+    browser.find_element(By.ID, "bundle-go").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "outcome"))
+    assert "started as job" in browser.find_element(By.ID, "outcome").text
+    browser.find_element(By.ID, "to-jobs").click()
+    job = next(j for j in list_jobs(open_index(archive.index_path)) if j["params"]["request_id"] == "PRR-BROWSER-1")
+
+    def finished(b):  # the page reloads itself (meta refresh) until the job is over
+        cells = b.find_elements(By.ID, f"job-{job['id']}-status")
+        return cells and cells[0].text.lower() in ("done", "failed") and cells[0].text.lower()
+
+    assert WebDriverWait(browser, 180, poll_frequency=0.5).until(finished) == "done"
+    assert job["output"] in browser.find_element(By.ID, f"job-{job['id']}").text
+    browser.save_screenshot(str(ARTIFACTS / "jobs-page.png"))
+    bagit.Bag(job["output"]).validate()

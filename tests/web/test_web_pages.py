@@ -6,6 +6,8 @@ import csv
 import gzip
 import io
 import json
+import re
+from html import unescape as html_unescape
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -164,8 +166,18 @@ def test_hold_from_result_set_is_placed_and_audited(archive, as_role, web):
     assert actor == "legal" and '"ok": true' in detail
 
 
-def test_bundle_button_says_it_is_not_wired(as_role, web):
-    client = as_role("records")
-    token = web.csrf_of(client.get("/?q=closure").get_data(as_text=True))
-    resp = client.post("/actions/bundle", data={"csrf_token": token, "q": "closure", "request_id": "R-1"})
-    assert resp.status_code == 501 and "archiver export request" in resp.get_data(as_text=True)
+def test_moderation_view_pages_through_every_removal(as_role, monkeypatch):
+    client = as_role("viewer")
+    everything = re.findall(r'href="/item/([^"]+)"', client.get("/moderation?from=2000-01-01").get_data(as_text=True))
+    assert len(everything) >= 3
+    monkeypatch.setattr("archiver.web.items.MODERATION_PAGE", 2)
+    seen, url, pages = [], "/moderation?from=2000-01-01", 0
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        on_page = re.findall(r'href="/item/([^"]+)"', html)
+        assert 1 <= len(on_page) <= 2 and ('id="prev"' in html) == (pages > 0)
+        seen += on_page
+        pages += 1
+        nxt = re.search(r'id="next" href="([^"]+)"', html)
+        url = html_unescape(nxt.group(1)) if nxt else None
+    assert seen == everything and pages == (len(everything) + 1) // 2

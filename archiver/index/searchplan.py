@@ -1,0 +1,227 @@
+"""How a search becomes SQL: which index drives it, so that a page costs about a page of work.
+
+Keys. ``items.date_key`` is created_at in Unix seconds * 2^31 + rowid (migration
+``m_search_date_key``): unique, in date order (capture order within one second), and the rowid
+of ``items_fts``. A date range is a key range and "newest first" is ``ORDER BY key DESC``; FTS5
+answers both from its doclists (rowid constraints and rowid order reach its xBestIndex), so the
+newest 50 matches of a common word over five years are read from one end of the word's doclist
+and the scan stops there, instead of every match being collected, joined and sorted.
+
+Arms. A query runs as one or two *arms*, each a SELECT of keys driven by one access path:
+
+    fts     MATCH of the words typed plus the author's name words, key range and order pushed
+            into FTS5; the other filters are checked through ``items_date``, which covers them
+    status  ``items_status (status, date_key)`` when only rare statuses are asked for (no live)
+    author  ``items_author_id (author_id, date_key)``: the author typed is an author id
+    date    ``items_date`` in key order, checking the other filters inside the index
+
+The author filter means (every name word is a word of the author's name AND the name contains
+the text) OR the author id is exactly the text. When the text is also an author id in the
+index and there are no words to search, that OR is two arms whose keys are merged (``union``).
+
+``where_clause`` is the same filter as a plain WHERE over ``items i`` for holds and exports,
+which take every match and need no plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+KEY_BITS = 31
+UNDATED_SECONDS = -(2**32)  # undated items sort before every date (see the migration)
+# The smallest key of a dated item: a range open at its start ("--to" alone) stops here, so
+# items without a date never match a date filter (as with created_at < x on NULL).
+FIRST_DATED_KEY = (UNDATED_SECONDS + 1) << KEY_BITS
+FILTER_COLUMNS = ("platform", "account", "kind", "status")
+
+
+def epoch_key(iso_utc: str) -> int:
+    """The smallest key of the second ``iso_utc`` (``archiver.timefmt.iso`` form) falls in."""
+    dt = datetime.fromisoformat(iso_utc.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    seconds = int(dt.timestamp() // 1)
+    return min(max(seconds, UNDATED_SECONDS), 2**32 - 1) << KEY_BITS
+
+
+def key_range(lo: str | None, hi: str | None) -> tuple[int | None, int | None]:
+    """[lo, hi) in UTC as [first key, end key); None where the range is open."""
+    if lo is None and hi is None:
+        return None, None
+    return (epoch_key(lo) if lo else FIRST_DATED_KEY), (epoch_key(hi) if hi else None)
+
+
+@dataclass
+class Filters:
+    """A SearchQuery's conditions, checked and split by where they can be evaluated."""
+
+    key_lo: int | None = None
+    key_hi: int | None = None
+    text: str | None = None                 # FTS5 expression of the words typed
+    author_words: str | None = None         # FTS5 expression of the author's name words
+    author_like: str | None = None          # LIKE pattern over items.author
+    author_text: str | None = None          # the author typed, as an exact author id
+    columns: dict[str, list[str]] = field(default_factory=dict)   # platform/account/kind/status IN
+    has_media: bool | None = None
+
+    def item_clauses(self) -> tuple[list[str], list[Any]]:
+        """Conditions on ``items i`` other than dates, text and author."""
+        clauses, params = [], []
+        for column in FILTER_COLUMNS:
+            values = self.columns.get(column)
+            if values:
+                clauses.append(f"i.{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if self.has_media is not None:
+            clauses.append("i.has_media = ?")
+            params.append(int(self.has_media))
+        return clauses, params
+
+
+def _range(column: str, f: Filters) -> tuple[list[str], list[Any]]:
+    clauses, params = [], []
+    if f.key_lo is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(f.key_lo)
+    if f.key_hi is not None:
+        clauses.append(f"{column} < ?")
+        params.append(f.key_hi)
+    return clauses, params
+
+
+def _fts_keys(match: str, f: Filters) -> tuple[str, list[Any]]:
+    """A subquery of the keys matching ``match`` inside the date range."""
+    clauses, params = _range("rowid", f)
+    return ("SELECT rowid FROM items_fts WHERE items_fts MATCH ?" + "".join(f" AND {c}" for c in clauses),
+            [match, *params])
+
+
+def _author_clause(f: Filters) -> tuple[str | None, list[Any]]:
+    if f.author_like is None:
+        return None, []
+    like = "i.author LIKE ? ESCAPE '\\'"
+    if f.author_words is None:  # nothing word-like typed: the substring or the id
+        return f"({like} OR i.author_id = ?)", [f.author_like, f.author_text]
+    sub, params = _fts_keys(f.author_words, f)
+    return f"((i.date_key IN ({sub}) AND {like}) OR i.author_id = ?)", [*params, f.author_like, f.author_text]
+
+
+def where_clause(f: Filters) -> tuple[str, list[Any]]:
+    """Every condition as one WHERE over ``items i`` (set semantics, no order)."""
+    clauses, params = _range("i.date_key", f)
+    more, more_params = f.item_clauses()
+    clauses += more
+    params += more_params
+    author, author_params = _author_clause(f)
+    if author:
+        clauses.append(author)
+        params += author_params
+    if f.text:
+        sub, sub_params = _fts_keys(f.text, f)
+        clauses.append(f"i.date_key IN ({sub})")
+        params += sub_params
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+@dataclass
+class Arm:
+    """One access path: ``SELECT ... <body>`` over its matches, in key order (or by
+    ``items_fts.rank``, the bm25 of the typed words, when ``ranked``)."""
+
+    key: str
+    body: str
+    params: list[Any]
+    ranked: bool = False
+
+    def select(self, columns: str, order: str | None = None) -> str:
+        sql = f"SELECT {columns} {self.body}"
+        if order == "relevance" and self.ranked:
+            return f"{sql} ORDER BY items_fts.rank, {self.key} DESC"
+        if order:
+            return f"{sql} ORDER BY {self.key} {'ASC' if order == '-date' else 'DESC'}"
+        return sql
+
+
+def _fts_arm(match: str, f: Filters, extra: list[str], extra_params: list[Any], *, ranked: bool,
+             join: bool = False) -> Arm:
+    rng, rng_params = _range("items_fts.rowid", f)
+    clauses, params = f.item_clauses()
+    clauses += extra
+    params += extra_params
+    # CROSS JOIN keeps FTS5 as the outer loop (SQLite never reorders it), so the key order
+    # and the LIMIT reach the doclist scan; each match is then one lookup of its key in
+    # items_date (named: without statistics SQLite may pick a range scan of another index).
+    body = "FROM items_fts"
+    if clauses or join:
+        body += " CROSS JOIN items i INDEXED BY items_date ON i.date_key = items_fts.rowid"
+    conditions = ["items_fts MATCH ?", *rng, *clauses]
+    return Arm("items_fts.rowid", f"{body} WHERE {' AND '.join(conditions)}", [match, *rng_params, *params],
+               ranked=ranked)
+
+
+def _items_arm(f: Filters, index: str, extra: list[str], extra_params: list[Any]) -> Arm:
+    rng, rng_params = _range("i.date_key", f)
+    clauses, params = f.item_clauses()
+    conditions = [*rng, *clauses, *extra]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return Arm("i.date_key", f"FROM items i INDEXED BY {index}{where}", [*rng_params, *params, *extra_params])
+
+
+def author_id_known(conn, author_text: str | None) -> bool:
+    """Whether some item's author id is exactly the author text (its own arm of the plan)."""
+    return bool(author_text) and conn.execute(
+        "SELECT 1 FROM items WHERE author_id = ? LIMIT 1", (author_text,)).fetchone() is not None
+
+
+def plan(f: Filters, *, author_id_exists: bool, join: bool = False) -> list[Arm]:
+    """The arms answering ``f``. ``author_id_exists``: ``author_id_known`` for the author text.
+    ``join``: every arm reaches ``items i`` (to read whole rows)."""
+    like = ["i.author LIKE ? ESCAPE '\\'"] if f.author_like is not None else []
+    like_params = [f.author_like] if like else []
+    if f.text:
+        if f.author_words is not None and not author_id_exists:
+            match = f"({f.text}) AND ({f.author_words})"
+            return [_fts_arm(match, f, like, like_params, ranked=True, join=join)]
+        author, author_params = _author_clause(f)
+        return [_fts_arm(f.text, f, [author] if author else [], author_params, ranked=True, join=join)]
+    if f.author_words is not None:
+        by_name = _fts_arm(f.author_words, f, like, like_params, ranked=False, join=join)
+        if not author_id_exists:
+            return [by_name]
+        return [by_name, _items_arm(f, "items_author_id", ["i.author_id = ?"], [f.author_text])]
+    if f.author_like is not None:  # no words in the author text: substring or id, row by row
+        author, author_params = _author_clause(f)
+        return [_items_arm(f, "items_date", [author], author_params)]
+    statuses = f.columns.get("status") or []
+    # Most items are live; hidden, edited and deleted ones are few, so for those the status
+    # index (in key order per status) reads only them instead of every item in the range.
+    index = "items_status" if statuses and "live" not in statuses else "items_date"
+    return [_items_arm(f, index, [], [])]
+
+
+def union_keys(arms: list[Arm]) -> tuple[str, list[Any]]:
+    """One SELECT of the distinct keys of all arms (for counts and full exports)."""
+    sql = " UNION ".join(f"SELECT {a.key} {a.body}" for a in arms)
+    return sql, [p for a in arms for p in a.params]
+
+
+_WORD = re.compile(r"\w+")
+
+
+def author_terms(author: str) -> tuple[str | None, str]:
+    """(FTS5 expression over the author column, LIKE pattern for the whole text).
+
+    Every word typed must be a word of the author's name, the last one only its beginning
+    (people type "jane pub" for Jane Public); the name must also contain the text as typed.
+    Only the last word is an FTS5 prefix query: a prefix reads the whole doclist of every
+    word it starts, while a whole word is read from the key range only. Requiring the earlier
+    words whole narrows nothing the LIKE keeps: each is followed by a separator in the text
+    typed, so in a name containing that text it ends a word there."""
+    words = _WORD.findall(author)
+    expr = " AND ".join(f'author : "{w}"' + ("*" if n == len(words) - 1 else "")
+                        for n, w in enumerate(words)) if words else None
+    escaped = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return expr, f"%{escaped}%"

@@ -1,0 +1,139 @@
+"""The "Start request bundle" button: the form, the job it starts in its own process, the
+jobs page, and a bag that covers exactly the search's result set (every filter of it)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import bagit
+import pytest
+
+from archiver.errors import ExportError
+from archiver.exporters import jobs
+from archiver.exporters.web import start_request_bundle
+from archiver.index import open_index
+from archiver.search import SearchQuery, iter_matches
+
+FORM = {"request_id": "PRR-2024-017", "requester": "Jane Q. Public", "received": "2024-04-02"}
+
+
+def _post_bundle(client, web, data):
+    token = web.csrf_of(client.get("/").get_data(as_text=True))
+    return client.post("/actions/bundle", data={"csrf_token": token, **data})
+
+
+def wait_for_job(settings, job_id: int, timeout: float = 180) -> dict:
+    db = open_index(settings.index_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = jobs.get_job(db, job_id)
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+
+
+def latest_job(settings) -> dict:
+    return jobs.list_jobs(open_index(settings.index_path), limit=1)[0]
+
+
+def test_form_shows_the_search_it_will_cover(as_role):
+    html = as_role("records").get("/actions/bundle?q=closure&account=sample-facebook&kind=post").get_data(as_text=True)
+    assert "text=&#39;closure&#39;" in html and "kind=post" in html and "account=sample-facebook" in html
+    assert 'name="request_id"' in html and 'name="requester"' in html and 'type="date" name="received"' in html
+    assert 'type="hidden" name="kind" value="post"' in html  # the filter rides along to the POST
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"q": "closure", **FORM, "requester": " "}, "who made the request"),
+    ({"q": "closure", **FORM, "request_id": "../etc"}, "request number"),
+    ({"q": "closure", **FORM, "received": "April 2"}, "YYYY-MM-DD"),
+    ({**FORM}, "needs a search"),
+    ({"q": '"unclosed', **FORM}, "closing double quote"),
+])
+def test_bad_form_is_refused_and_starts_nothing(archive, as_role, web, data, message):
+    before = len(jobs.list_jobs(open_index(archive.index_path)))
+    resp = _post_bundle(as_role("records"), web, data)
+    assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    assert len(jobs.list_jobs(open_index(archive.index_path))) == before
+
+
+def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role, web):
+    client = as_role("records")
+    # Filters beyond dates/words/accounts: hidden or deleted comments only, on one platform.
+    search = {"status": ["hidden", "deleted"], "kind": ["comment"], "platform": ["facebook"]}
+    resp = _post_bundle(client, web, {**search, **FORM})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "started as job" in body and 'id="to-jobs"' in body, body
+    job = latest_job(archive)
+    assert job["requested_by"] == "records" and job["params"]["filters"]["status"] == ["hidden", "deleted"]
+    job = wait_for_job(archive, job["id"])
+    assert job["status"] == "done", job["error"]
+
+    bag = bagit.Bag(job["output"])
+    bag.validate()  # every payload file against its sha256 manifest
+    assert bag.info["WI-Request-ID"] == FORM["request_id"] and bag.info["Requester"] == FORM["requester"]
+    assert "status=hidden,deleted" in bag.info["Selection-Filter"] and "kind=comment" in bag.info["Selection-Filter"]
+    with open(Path(job["output"]) / "data" / "index.csv", encoding="utf-8") as fh:
+        shipped = list(csv.DictReader(fh))
+    query = SearchQuery(status=["hidden", "deleted"], kind=["comment"], platform=["facebook"], limit=None)
+    db = open_index(archive.index_path)
+    matches = list(iter_matches(db, query, archive.timezone))
+    assert matches, "the demo archive has hidden/deleted Facebook comments"
+    roots = {(m["account"], db.conn.execute("SELECT root FROM items WHERE id = ?", (m["id"],)).fetchone()[0])
+             for m in matches}
+    whole = {i for i, a, root in db.conn.execute("SELECT id, account, root FROM items") if (a, root) in roots}
+    assert {r["id"] for r in shipped} == whole  # whole threads of the result set, nothing else
+    assert job["summary"]["items"] == len(whole)
+
+    html = client.get("/jobs").get_data(as_text=True)
+    assert f'id="job-{job["id"]}-status">done<' in html and job["output"] in html
+    actions = [a for (a,) in db.conn.execute(
+        "SELECT action FROM audit_log WHERE actor = 'records' AND action IN ('web.bundle', 'export.request')")]
+    assert "web.bundle" in actions and "export.request" in actions
+
+
+def test_a_failing_export_is_recorded_on_the_job(archive):
+    db = open_index(archive.index_path)
+    out = Path(archive.index_path).parent / "exports" / "occupied"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "something").write_text("earlier export")
+    job_id = jobs.create_job(db, "request", {"filters": {"text": "closure"}, **FORM}, lambda n: out,
+                             actor="records", now=jobs.utcnow())
+    with pytest.raises(ExportError, match="not empty"):
+        jobs.run_job(archive, db, None, job_id)
+    job = jobs.get_job(db, job_id)
+    assert job["status"] == "failed" and "not empty" in job["error"] and job["finished_at"]
+    with pytest.raises(ExportError, match="runs only once"):
+        jobs.run_job(archive, db, None, job_id)
+    detail = db.conn.execute("SELECT detail FROM audit_log WHERE action = 'export.job.failed' ORDER BY id DESC"
+                             " LIMIT 1").fetchone()[0]
+    assert json.loads(detail)["job"] == job_id
+
+
+def test_a_worker_that_died_is_marked_failed(archive):
+    db = open_index(archive.index_path)
+    job_id = jobs.create_job(db, "request", {"filters": {"text": "closure"}, **FORM},
+                             lambda n: Path("/nonexistent"), actor="records", now=jobs.utcnow())
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    db.conn.execute("UPDATE export_jobs SET status = 'running', pid = ? WHERE id = ?", (dead.pid, job_id))
+    assert jobs.reap(db, now=jobs.utcnow()) >= 1
+    job = jobs.get_job(db, job_id)
+    assert job["status"] == "failed" and "ended without finishing" in job["error"]
+
+
+def test_start_request_bundle_refuses_without_a_config_file(archive):
+    """The job process is started with the server's config file; without one, say so and mark the job."""
+    from dataclasses import replace
+
+    settings = replace(archive, config_path=None)
+    db = open_index(archive.index_path)
+    with pytest.raises(ExportError, match="without a config file"):
+        start_request_bundle(db, settings, {"text": "closure"}, FORM, actor="records", now=jobs.utcnow())
+    assert latest_job(archive)["status"] == "failed"
