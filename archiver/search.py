@@ -180,14 +180,22 @@ def search(db, q: SearchQuery, tz: str) -> SearchResult:
         rows = rows[offset:]
     else:
         arms = _arms(db, f)
-        page = _page_keys(db, arms, order, q.limit + 1, offset, q.snippets)
+        counted = None
+        if len(arms) == 1 and arms[0].prefix and not (q.snippets and f.text and order != "relevance"):
+            # A prefix term's doclist is rebuilt by each statement: one pass collects the keys
+            # for both the page and the count (at most COUNT_CAP + 1 integers).
+            keys = _run(lambda: db.conn.execute(arms[0].select(arms[0].key, order) + " LIMIT ?",
+                                                [*arms[0].params, max(COUNT_CAP, offset + q.limit) + 1]).fetchall())
+            counted, page = len(keys), [(k, None) for (k,) in keys[offset:offset + q.limit + 1]]
+        else:
+            page = _page_keys(db, arms, order, q.limit + 1, offset, q.snippets)
         has_next = len(page) > q.limit
         page = page[:q.limit]
         rows = _rows_by_key(db, [k for k, _ in page])
         if not has_next and (rows or offset == 0):
             total, exact = offset + len(rows), True  # the last page: nothing more to count
         else:
-            counted = _count(db, arms)
+            counted = _count(db, arms) if counted is None else counted
             exact = counted <= COUNT_CAP
             # past the cap, what this page proves is a lower bound too (deep pages)
             total = counted if exact else max(COUNT_CAP, offset + len(rows) + int(has_next))

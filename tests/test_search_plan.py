@@ -72,7 +72,8 @@ def _seconds(iso: str | None) -> int | None:
 
 
 def _tokens(text: str | None) -> list[str]:
-    return re.findall(r"\w+", (text or "").lower().replace("\u00e9", "e"))
+    # unicode61: letters and digits make words, everything else (the underscore too) separates
+    return re.findall(r"[^\W_]+", (text or "").lower().replace("\u00e9", "e"))
 
 
 def oracle(q: SearchQuery) -> list[str]:
@@ -91,10 +92,13 @@ def oracle(q: SearchQuery) -> list[str]:
         if q.text and q.text.lower().replace("\u00e9", "e") not in _tokens(it["text"]) + _tokens(it["author"]):
             continue
         if q.author:
-            words, name = [w.lower() for w in re.findall(r"\w+", q.author)], _tokens(it["author"])
-            by_words = (all(w in name for w in words[:-1]) and any(t.startswith(words[-1]) for t in name)) if words else True
-            like = q.author.lower() in (it["author"] or "").lower()
-            if not ((by_words and like) or it["author_id"] == q.author):
+            words, name = _tokens(q.author), _tokens(it["author"])
+            if words:  # a phrase of the name, the last word a prefix
+                by_name = any(name[k:k + len(words) - 1] == words[:-1] and k + len(words) <= len(name)
+                              and name[k + len(words) - 1].startswith(words[-1]) for k in range(len(name)))
+            else:      # no words typed: a substring of the name
+                by_name = q.author.lower() in (it["author"] or "").lower()
+            if not (by_name or it["author_id"] == q.author):
                 continue
         out.append((t if t is not None else -(2**40), n, it["id"]))
     return [i for _, _, i in sorted(out, reverse=True)]
@@ -116,8 +120,9 @@ QUERIES = [
     SearchQuery(author="jane"),                       # a name word, and an author id (two arms)
     SearchQuery(author="jane", date_from="2024-05-01", kind=["comment", "reply"]),
     SearchQuery(author="jane", text="fire"),          # with words: one FTS arm, author as a filter
-    SearchQuery(author="Jane Pub"),                   # whole word, then a prefix; not "Public, Jane"
-    SearchQuery(author="Jane Pub", text="fire"),      # words and author words in one MATCH, and the LIKE
+    SearchQuery(author="Jane Pub"),                   # a phrase, the last word a prefix; not "Public, Jane"
+    SearchQuery(author="Jane Pub", text="fire"),      # words and author words in one MATCH
+    SearchQuery(author="jane, public"),               # punctuation between the words does not matter
     SearchQuery(author="Jan"),
     SearchQuery(author="oak creek", status=["deleted"]),
     SearchQuery(author="dept"),                       # an author id only

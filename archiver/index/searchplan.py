@@ -15,9 +15,9 @@ Arms. A query runs as one or two *arms*, each a SELECT of keys driven by one acc
     author  ``items_author_id (author_id, date_key)``: the author typed is an author id
     date    ``items_date`` in key order, checking the other filters inside the index
 
-The author filter means (every name word is a word of the author's name AND the name contains
-the text) OR the author id is exactly the text. When the text is also an author id in the
-index and there are no words to search, that OR is two arms whose keys are merged (``union``).
+The author filter means: the name words typed are a phrase of the author's name (the last one
+a prefix), OR the author id is exactly the text typed. When the text is also an author id in
+the index and there are no words to search, that OR is two arms whose keys are merged.
 
 ``where_clause`` is the same filter as a plain WHERE over ``items i`` for holds and exports,
 which take every match and need no plan.
@@ -62,7 +62,7 @@ class Filters:
     key_hi: int | None = None
     text: str | None = None                 # FTS5 expression of the words typed
     author_words: str | None = None         # FTS5 expression of the author's name words
-    author_like: str | None = None          # LIKE pattern over items.author
+    author_like: str | None = None          # LIKE pattern over items.author (text without words)
     author_text: str | None = None          # the author typed, as an exact author id
     columns: dict[str, list[str]] = field(default_factory=dict)   # platform/account/kind/status IN
     has_media: bool | None = None
@@ -100,13 +100,12 @@ def _fts_keys(match: str, f: Filters) -> tuple[str, list[Any]]:
 
 
 def _author_clause(f: Filters) -> tuple[str | None, list[Any]]:
-    if f.author_like is None:
+    if f.author_text is None:
         return None, []
-    like = "i.author LIKE ? ESCAPE '\\'"
-    if f.author_words is None:  # nothing word-like typed: the substring or the id
-        return f"({like} OR i.author_id = ?)", [f.author_like, f.author_text]
+    if f.author_words is None:  # nothing word-like typed: the substring, or the id
+        return "(i.author LIKE ? ESCAPE '\\' OR i.author_id = ?)", [f.author_like, f.author_text]
     sub, params = _fts_keys(f.author_words, f)
-    return f"((i.date_key IN ({sub}) AND {like}) OR i.author_id = ?)", [*params, f.author_like, f.author_text]
+    return f"(i.date_key IN ({sub}) OR i.author_id = ?)", [*params, f.author_text]
 
 
 def where_clause(f: Filters) -> tuple[str, list[Any]]:
@@ -135,6 +134,7 @@ class Arm:
     body: str
     params: list[Any]
     ranked: bool = False
+    prefix: bool = False  # FTS5 builds the doclist of a prefix term anew for every statement
 
     def select(self, columns: str, order: str | None = None) -> str:
         sql = f"SELECT {columns} {self.body}"
@@ -159,7 +159,7 @@ def _fts_arm(match: str, f: Filters, extra: list[str], extra_params: list[Any], 
         body += " CROSS JOIN items i INDEXED BY items_date ON i.date_key = items_fts.rowid"
     conditions = ["items_fts MATCH ?", *rng, *clauses]
     return Arm("items_fts.rowid", f"{body} WHERE {' AND '.join(conditions)}", [match, *rng_params, *params],
-               ranked=ranked)
+               ranked=ranked, prefix='"*' in match)
 
 
 def _items_arm(f: Filters, index: str, extra: list[str], extra_params: list[Any]) -> Arm:
@@ -179,20 +179,18 @@ def author_id_known(conn, author_text: str | None) -> bool:
 def plan(f: Filters, *, author_id_exists: bool, join: bool = False) -> list[Arm]:
     """The arms answering ``f``. ``author_id_exists``: ``author_id_known`` for the author text.
     ``join``: every arm reaches ``items i`` (to read whole rows)."""
-    like = ["i.author LIKE ? ESCAPE '\\'"] if f.author_like is not None else []
-    like_params = [f.author_like] if like else []
     if f.text:
         if f.author_words is not None and not author_id_exists:
             match = f"({f.text}) AND ({f.author_words})"
-            return [_fts_arm(match, f, like, like_params, ranked=True, join=join)]
+            return [_fts_arm(match, f, [], [], ranked=True, join=join)]
         author, author_params = _author_clause(f)
         return [_fts_arm(f.text, f, [author] if author else [], author_params, ranked=True, join=join)]
     if f.author_words is not None:
-        by_name = _fts_arm(f.author_words, f, like, like_params, ranked=False, join=join)
+        by_name = _fts_arm(f.author_words, f, [], [], ranked=False, join=join)
         if not author_id_exists:
             return [by_name]
         return [by_name, _items_arm(f, "items_author_id", ["i.author_id = ?"], [f.author_text])]
-    if f.author_like is not None:  # no words in the author text: substring or id, row by row
+    if f.author_text is not None:  # no words in the author text: substring or id, row by row
         author, author_params = _author_clause(f)
         return [_items_arm(f, "items_date", [author], author_params)]
     statuses = f.columns.get("status") or []
@@ -208,20 +206,17 @@ def union_keys(arms: list[Arm]) -> tuple[str, list[Any]]:
     return sql, [p for a in arms for p in a.params]
 
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")  # what unicode61 counts as word characters
 
 
 def author_terms(author: str) -> tuple[str | None, str]:
-    """(FTS5 expression over the author column, LIKE pattern for the whole text).
+    """(FTS5 expression over the author column, LIKE pattern for text without any words).
 
-    Every word typed must be a word of the author's name, the last one only its beginning
-    (people type "jane pub" for Jane Public); the name must also contain the text as typed.
-    Only the last word is an FTS5 prefix query: a prefix reads the whole doclist of every
-    word it starts, while a whole word is read from the key range only. Requiring the earlier
-    words whole narrows nothing the LIKE keeps: each is followed by a separator in the text
-    typed, so in a name containing that text it ends a word there."""
+    The author filter is a phrase: the words typed, in that order and next to each other in
+    the author's name (punctuation between them does not matter), the last one only the
+    beginning of a word -- people type "jane pub" for Jane Public. It is answered by FTS5
+    alone (no row is read to check it), and a typed id is matched as well (see ``plan``)."""
     words = _WORD.findall(author)
-    expr = " AND ".join(f'author : "{w}"' + ("*" if n == len(words) - 1 else "")
-                        for n, w in enumerate(words)) if words else None
+    expr = f'author : "{" ".join(words)}"*' if words else None
     escaped = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return expr, f"%{escaped}%"

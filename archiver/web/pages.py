@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import re
+from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import quote
 
@@ -81,22 +82,41 @@ def _accounts() -> list[tuple[str, str]]:
     return db().conn.execute("SELECT name, platform FROM accounts ORDER BY name").fetchall()
 
 
-def hits(result, roots: dict, tz: str) -> list[dict]:
-    """What the results list shows for each row, computed once here (a page of 50 is a few
-    thousand template operations otherwise: this is on every search's critical path)."""
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One row of the results list, as the template shows it (attributes, not dict keys:
+    Jinja tries an attribute first, and a failed one costs an exception per lookup)."""
+
+    id: str
+    kind: str
+    status: str
+    platform: str
+    account: str
+    author: str | None
+    text: str | None
+    versions: int
+    href: str
+    when: str
+    snippet: Markup | None
+    root_href: str | None
+    root_text: str | None
+
+
+def hits(result, roots: dict, tz: str) -> list[Hit]:
+    """What the results list shows for each row, computed once here: a page of 50 is
+    thousands of template operations otherwise, on every search's critical path."""
     base = url_for("items.item", item_id="x")[:-1]
     out = []
     for r in result.rows:
         snippet = result.snippets.get(r["id"])
         root = roots.get(r["id"]) if r["kind"] != "post" else None
-        out.append({
-            **r,
-            "href": base + quote(r["id"], safe=""),
-            "when": agency_time(r["created_at"], tz),
-            "snippet": highlighted(snippet) if snippet else None,
-            "root_href": base + quote(root["id"], safe="") if root else None,
-            "root_text": (root["text"] or "(post without text)") if root else None,
-        })
+        out.append(Hit(
+            id=r["id"], kind=r["kind"], status=r["status"], platform=r["platform"], account=r["account"],
+            author=r["author"], text=r["text"], versions=r["versions"], href=base + quote(r["id"], safe=""),
+            when=agency_time(r["created_at"], tz), snippet=highlighted(snippet) if snippet else None,
+            root_href=base + quote(root["id"], safe="") if root else None,
+            root_text=(root["text"] or "(post without text)") if root else None,
+        ))
     return out
 
 

@@ -93,6 +93,7 @@ def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role
 
     html = client.get("/jobs").get_data(as_text=True)
     assert f'id="job-{job["id"]}-status">done<' in html and job["output"] in html
+    assert f"{len(whole)} item(s)" in html
     actions = [a for (a,) in db.conn.execute(
         "SELECT action FROM audit_log WHERE actor = 'records' AND action IN ('web.bundle', 'export.request')")]
     assert "web.bundle" in actions and "export.request" in actions
