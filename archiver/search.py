@@ -135,20 +135,26 @@ _SNIPPET = f"snippet(items_fts, 0, '{MARK_OPEN}', '{MARK_CLOSE}', '…', {SNIPPE
 
 
 def _page_keys(db, arms: list[Arm], order: str, limit: int, offset: int,
-               snippets: bool) -> list[tuple[int, str | None]]:
-    """(key, snippet or None) of the page's items, in order. Snippets are cut in the same
-    FTS5 scan when it runs in key order (only for the rows returned); otherwise None."""
-    if len(arms) == 1:
-        arm = arms[0]
-        inline = snippets and arm.ranked and order != "relevance"
-        sql = arm.select(f"{arm.key}, {_SNIPPET if inline else 'NULL'}", order) + " LIMIT ? OFFSET ?"
-        return _run(lambda: db.conn.execute(sql, [*arm.params, limit, offset]).fetchall())
-    # Two arms (an author name, or the same text as an author id): each in key order, merged.
-    keys: set[int] = set()
-    for arm in arms:
+               snippets: bool) -> tuple[list[tuple[int, str | None]], int | None]:
+    """(key, snippet or None) of up to ``limit`` items from ``offset``, in order, and the
+    capped count when the same pass gave it (else None). Snippets are cut in the FTS5 scan
+    itself when it runs in key order -- only for the rows returned."""
+    if len(arms) == 2:  # an author name, or the same text as an author id: each arm in order, merged
+        keys: set[int] = set()
+        for arm in arms:
+            sql = arm.select(arm.key, order) + " LIMIT ?"
+            keys.update(k for (k,) in _run(lambda: db.conn.execute(sql, [*arm.params, offset + limit]).fetchall()))
+        return [(k, None) for k in sorted(keys, reverse=order != "-date")[offset:offset + limit]], None
+    arm = arms[0]
+    inline = snippets and arm.ranked and order != "relevance"
+    if arm.prefix and not inline:
+        # FTS5 builds a prefix term's doclist anew for every statement, so one pass collects
+        # the keys for both the page and the count (at most COUNT_CAP + 1 integers).
         sql = arm.select(arm.key, order) + " LIMIT ?"
-        keys.update(k for (k,) in _run(lambda: db.conn.execute(sql, [*arm.params, offset + limit]).fetchall()))
-    return [(k, None) for k in sorted(keys, reverse=order != "-date")[offset:offset + limit]]
+        keys = _run(lambda: db.conn.execute(sql, [*arm.params, max(COUNT_CAP, offset + limit) + 1]).fetchall())
+        return [(k, None) for (k,) in keys[offset:offset + limit]], len(keys)
+    sql = arm.select(f"{arm.key}, {_SNIPPET if inline else 'NULL'}", order) + " LIMIT ? OFFSET ?"
+    return _run(lambda: db.conn.execute(sql, [*arm.params, limit, offset]).fetchall()), None
 
 
 def _rows_by_key(db, keys: list[int]) -> list[dict[str, Any]]:
@@ -180,15 +186,7 @@ def search(db, q: SearchQuery, tz: str) -> SearchResult:
         rows = rows[offset:]
     else:
         arms = _arms(db, f)
-        counted = None
-        if len(arms) == 1 and arms[0].prefix and not (q.snippets and f.text and order != "relevance"):
-            # A prefix term's doclist is rebuilt by each statement: one pass collects the keys
-            # for both the page and the count (at most COUNT_CAP + 1 integers).
-            keys = _run(lambda: db.conn.execute(arms[0].select(arms[0].key, order) + " LIMIT ?",
-                                                [*arms[0].params, max(COUNT_CAP, offset + q.limit) + 1]).fetchall())
-            counted, page = len(keys), [(k, None) for (k,) in keys[offset:offset + q.limit + 1]]
-        else:
-            page = _page_keys(db, arms, order, q.limit + 1, offset, q.snippets)
+        page, counted = _page_keys(db, arms, order, q.limit + 1, offset, q.snippets)
         has_next = len(page) > q.limit
         page = page[:q.limit]
         rows = _rows_by_key(db, [k for k, _ in page])
@@ -226,7 +224,7 @@ def _snippets(db, f: Filters, keys: dict[str, int]) -> dict[str, str]:
     return out
 
 
-def _stream(db, f: Filters, order: str, *, with_key: bool = False) -> Iterator[dict[str, Any]]:
+def _stream(db, f: Filters, order: str, *, with_key: bool = False, batch: int = 500) -> Iterator[dict[str, Any]]:
     """Every matching row in ``order`` from one cursor: nothing is collected first."""
     arms = _arms(db, f, join=True)
     if len(arms) == 1:
@@ -238,7 +236,7 @@ def _stream(db, f: Filters, order: str, *, with_key: bool = False) -> Iterator[d
                f"({keys}) ORDER BY i.date_key {'ASC' if order == '-date' else 'DESC'}")
     cur = _run(lambda: db.conn.execute(sql, params))
     names = [d[0] for d in cur.description]
-    while chunk := cur.fetchmany(500):
+    while chunk := cur.fetchmany(batch):
         for r in chunk:
             yield dict(zip(names, r))
 
@@ -248,7 +246,7 @@ def iter_matches(db, q: SearchQuery, tz: str, batch: int = 500) -> Iterator[dict
     from one cursor: memory does not grow with the result set."""
     f = filters(q, tz)
     order = "relevance" if _order(q, f) == "relevance" else "-date"
-    yield from _stream(db, f, order)
+    yield from _stream(db, f, order, batch=batch)
 
 
 def thread_roots(db, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 
+from .. import search as searching
 from ..errors import ArchiverError
 from .auth import requires
 from .context import audit, db, now
-from .. import search as searching
 from .pages import query_from_args
 
 bp = Blueprint("actions", __name__)
