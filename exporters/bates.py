@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ExportError
+from .stamp import Stamp
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$")
 
@@ -30,33 +31,17 @@ class Bates:
     def format(self, n: int) -> str:
         if n >= 10 ** self.width:
             raise ExportError(f"Bates number {n} does not fit in {self.width} digits; use a new prefix")
-        return f"{self.prefix}{n:0{self.width}d}"
+        return self.stamp.text(n)
 
-    def take(self, pages: int) -> tuple[str, str]:
-        """Reserve ``pages`` consecutive numbers; returns (BEGBATES, ENDBATES)."""
+    def reserve(self, pages: int) -> int:
+        """Reserve ``pages`` consecutive numbers (a document, or a job of several documents,
+        in production order); returns the first. Refused when the last would not fit."""
         first, last = self.next, self.next + max(pages, 1) - 1
+        self.format(last)
         self.next = last + 1
-        return self.format(first), self.format(last)
+        return first
 
-    def stamp_css(self, start: int) -> str:
-        """CSS stamping the page-level Bates number bottom right, first page = ``start``.
-
-        CSS counters cannot zero-pad, so the leading zeros are literal text; where the
-        number gains a digit inside one rendering (e.g. 0009999 → 0010000) an
-        ``@page :nth()`` rule switches to one zero fewer from that page on.
-        """
-        self.format(start)
-        rules = [f"@page:first {{ counter-reset: page {start} }}"]
-        digits = len(str(start))
-        rules.append(self._stamp("", self.width - digits))
-        for d in range(digits + 1, self.width + 1):
-            page_no = 10 ** (d - 1) - start + 1  # 1-based page of this rendering reaching d digits
-            rules.append(self._stamp(f":nth(n+{page_no})", self.width - d))
-        return "\n".join(rules)
-
-    def _stamp(self, selector: str, zeros: int) -> str:
-        text = (self.prefix + "0" * zeros).replace('"', '\\"')
-        # !important: the records stylesheet puts "Page n of m" bottom left, which would show
-        # the Bates counter as a page number.
-        return (f'@page{selector} {{ @bottom-left {{ content: none !important }} @bottom-right {{ content: "{text}" '
-                'counter(page) !important; font: bold 9pt "DejaVu Sans Mono", monospace; } }')
+    @property
+    def stamp(self) -> Stamp:
+        """How the numbers are endorsed on the page images (bottom right, see ``stamp``)."""
+        return Stamp(self.prefix, self.width)

@@ -3,18 +3,27 @@ from (WARC file and record id), when they were captured, the digest written at c
 the digest recomputed now from the stored bytes, the hash of the file produced, and who
 exported it when. A record whose bytes no longer match its capture digest stops the export:
 evidence with a broken chain is not produced silently.
+
+The printed report (custody.pdf) is rendered from custody.csv in parts of ROWS_PER_PART rows
+by the page pool and concatenated, so its memory does not grow with the production; each
+row is two fixed lines, and the WARC files with their sha256 are listed once at the top.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import asdict, dataclass
+from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterator
 
 from ..errors import ExportError
+from .imaging import Job, Numbers, PagePool
 from .records import RecordReader, WarcRecord, digest_matches
+from .render import concatenate_pdfs, render
+from .stamp import Stamp
 
+ROWS_PER_PART = 500  # ~16 landscape pages per WeasyPrint render
 COLUMNS = ["begbates", "item_id", "itemtype", "warc_file", "warc_file_sha256", "warc_record_id", "captured",
            "digest_at_capture", "digest_at_export", "native_sha256", "exported_by", "exported_at"]
 
@@ -45,6 +54,11 @@ class CustodyLog:
         self._object_sha: dict[str, str] = {}
         self.count = 0
 
+    @property
+    def files(self) -> list[tuple[str, str]]:
+        """(object key, sha256) of every WARC file the production drew on."""
+        return sorted(self._object_sha.items())
+
     def _file_sha(self, key: str) -> str:
         if key not in self._object_sha:
             row = self.db.conn.execute("SELECT sha256 FROM objects WHERE key = ?", (key,)).fetchone()
@@ -71,6 +85,17 @@ class CustodyLog:
         return row
 
 
-def read_rows(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+def write_report(pool: PagePool, rows_csv: Path, target: Path, **context) -> None:
+    """custody.pdf from custody.csv; ``context`` fills the template (matter, spec, files...)."""
+    rendered = pool.run(_parts(rows_csv, context), Stamp("Page "), Numbers(1).reserve)
+    concatenate_pdfs((r.pieces[0][0] for r in rendered), target)
+
+
+def _parts(rows_csv: Path, context: dict) -> Iterator[Job]:
+    with open(rows_csv, newline="", encoding="utf-8") as fh:
+        rows = csv.DictReader(fh)
+        part = 0
+        while (chunk := list(islice(rows, ROWS_PER_PART))) or part == 0:
+            anchor = f"part-{part}"
+            yield Job(render("exports/custody.html", rows=chunk, part=part, anchor=anchor, **context), [anchor])
+            part += 1

@@ -12,8 +12,12 @@ Documents are posts, comments, replies and their media files. A thread is a fami
 is the parent, its comments, replies and media the attachments (BEGATTACH/ENDATTACH span the
 family; PARENTID is the post's BEGBATES; INREPLYTO the direct parent's). Bates numbers are
 page-level (the first page gives BEGBATES), continuing from ``--start`` for a later volume.
-Families are laid out in batches (one WeasyPrint render, split per document), so a 10,000-item
-production holds one batch in memory.
+
+Documents are laid out in jobs of JOB_DOCS (one WeasyPrint render, split per document) by
+worker processes (``imaging``); pages are numbered and stamped in production order, and each
+finished job is filed here: page images, natives, text, OPT lines, custody rows, and the DAT
+rows of every family whose last document it completes. Memory holds a few jobs, whatever the
+size of the production.
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import IO, Iterator
 
 from .. import audit
 from ..timefmt import iso
 from . import signing
 from .bates import Bates
-from .custody import CustodyLog, read_rows
+from .custody import CustodyLog, write_report
 from .dat import DatWriter, opt_lines
+from .imaging import Job, PagePool, Rendered
 from .output import prepare_output, write_bytes
 from .records import Entry, Media, RecordReader, Thread, describe_status, iter_threads
-from .render import layout, printable, render, render_pdf, split_pdf, stylesheet
+from .render import printable, render, stylesheet
 from .select import Selection, thread_keys
 from .manifest import write_manifest
 
@@ -39,7 +45,7 @@ FIELDS = ["BEGBATES", "ENDBATES", "BEGATTACH", "ENDATTACH", "PARENTID", "INREPLY
           "PAGECOUNT", "CUSTODIAN", "PLATFORM", "ITEMTYPE", "ITEMID", "PLATFORMID", "THREADID", "AUTHOR",
           "AUTHORID", "DATECREATED", "DATEEDITED", "CAPTUREDATE", "URL", "STATUS", "HISTORY", "VERSIONS", "FILEEXT",
           "MD5HASH", "SHA256HASH", "NATIVEPATH", "TEXTPATH", "WARCFILE", "WARCRECID", "PAYLOADDIGST"]
-BATCH_DOCS = 150  # documents per WeasyPrint layout: bounds memory, amortises start-up cost
+JOB_DOCS = 120  # documents per WeasyPrint render: amortises its set-up, bounds worker memory
 PER_FOLDER = 1000  # files per IMAGES/NATIVES/TEXT subfolder (DOJ ATR: at most 5,000)
 
 
@@ -54,6 +60,7 @@ class EdiscoverySpec:
     volume: str = "VOL001"
     sign_key: Path | None = None
     actor: str = "unknown"
+    workers: int = 2  # page-layout processes (the issue 6 target machine has 2 cores); 0: in this one
 
 
 @dataclass
@@ -65,6 +72,7 @@ class Doc:
     media: Media | None = None
     owner: Entry | None = None  # the item a media file belongs to
     parent_doc: "Doc | None" = None
+    family: list["Doc"] = field(default_factory=list, repr=False, compare=False)  # the thread's, post first
     begbates: str = ""
     endbates: str = ""
     pages: int = 0
@@ -92,6 +100,8 @@ def _family(thread: Thread) -> list[Doc]:
         docs.append(doc)
         for m in e.media:
             docs.append(Doc(anchor="", itemtype="media", custodian=e.account, media=m, owner=e, parent_doc=doc))
+    for doc in docs:
+        doc.family = docs
     return docs
 
 
@@ -104,33 +114,17 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
     key = signing.load_private(spec.sign_key) if spec.sign_key else None
     reader = RecordReader(db, store)
     ctx = {"matter": spec.matter, "tz": settings.timezone, "css": stylesheet()}
-    with open(out / "DATA" / f"{spec.volume}.dat", "wb") as dat_fh, \
-            open(out / "DATA" / f"{spec.volume}.opt", "w", encoding="utf-8", newline="\r\n") as opt_fh, \
-            open(out / "custody.csv", "w", newline="", encoding="utf-8") as custody_fh:
-        dat = DatWriter(dat_fh, FIELDS)
-        custody = CustodyLog(custody_fh, db, reader, spec.actor, iso(now))
-        batch: list[Doc] = []
-        families: list[list[Doc]] = []
-
-        def produce(docs: list[Doc]) -> None:
-            _produce(docs, bates, ctx, out, spec, opt_fh, custody, reader, result)
-            while families and families[0][-1].begbates:  # complete families get their DAT rows
-                _write_family(dat, families.pop(0))
-
-        for thread in iter_threads(db, store, thread_keys(db, spec.selection)):
-            docs = _family(thread)
-            families.append(docs)
-            batch.extend(docs)
-            result.families += 1
-            while len(batch) >= BATCH_DOCS:  # a huge thread is laid out in several batches
-                produce(batch[:BATCH_DOCS])
-                batch = batch[BATCH_DOCS:]
-        if batch:
-            produce(batch)
-    result.next_start = bates.next
-    custody_html = render("exports/custody.html", rows=read_rows(out / "custody.csv"), spec=spec,
-                          agency=settings.agency, generated=iso(now), **ctx)
-    write_bytes(out / "custody.pdf", render_pdf(custody_html))
+    with PagePool(spec.workers) as pool:
+        with open(out / "DATA" / f"{spec.volume}.dat", "wb") as dat_fh, \
+                open(out / "DATA" / f"{spec.volume}.opt", "w", encoding="utf-8", newline="\r\n") as opt_fh, \
+                open(out / "custody.csv", "w", newline="", encoding="utf-8") as custody_fh:
+            volume = _Volume(out, spec, bates, DatWriter(dat_fh, FIELDS), opt_fh,
+                             CustodyLog(custody_fh, db, reader, spec.actor, iso(now)), reader, result)
+            for rendered in pool.run(_jobs(db, store, spec, ctx), bates.stamp, bates.reserve):
+                volume.file(rendered)
+        result.next_start = bates.next
+        write_report(pool, out / "custody.csv", out / "custody.pdf", files=volume.custody.files, spec=spec,
+                     agency=settings.agency, generated=iso(now), **ctx)
     write_bytes(out / "README.txt", render("export-readme-volume.txt", spec=spec, result=result, fields=FIELDS,
                                            agency=settings.agency, generated=iso(now),
                                            fingerprint=signing.fingerprint(key.public_key()) if key else None,
@@ -147,36 +141,64 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
     return result
 
 
-def _produce(batch, bates, ctx, out, spec, opt_fh, custody, reader, result) -> None:
-    """Lay out one batch of documents (one render, split per document), number and write them."""
-    for n, doc in enumerate(batch):
+def _jobs(db, store, spec: EdiscoverySpec, ctx: dict) -> Iterator[Job]:
+    """Threads read one at a time, their documents cut into jobs of JOB_DOCS; a family may
+    span jobs (a huge thread is laid out in several)."""
+    batch: list[Doc] = []
+    for thread in iter_threads(db, store, thread_keys(db, spec.selection)):
+        batch.extend(_family(thread))
+        while len(batch) >= JOB_DOCS:
+            yield _job(batch[:JOB_DOCS], ctx)
+            batch = batch[JOB_DOCS:]
+    if batch:
+        yield _job(batch, ctx)
+
+
+def _job(docs: list[Doc], ctx: dict) -> Job:
+    for n, doc in enumerate(docs):
         doc.anchor = f"doc-{n}"
-    css = bates.stamp_css(bates.next) + "\nsection.doc { break-before: page; }"
-    html = render("exports/family.html", docs=batch, **ctx)
-    pieces = split_pdf(layout(html, css), [d.anchor for d in batch])
-    for doc, (pdf, pages) in zip(batch, pieces):
-        first = bates.next
-        doc.begbates, doc.endbates = bates.take(pages)
-        doc.pages = pages
-        sub = f"{(result.documents // PER_FOLDER) + 1:03d}"
-        image = _write(out, "IMAGES", sub, f"{doc.begbates}.pdf", pdf)
-        native_bytes, ext = _native(doc)
-        native = _write(out, "NATIVES", sub, f"{doc.begbates}.{ext}", native_bytes)
-        text = _write(out, "TEXT", sub, f"{doc.begbates}.txt", _text(doc).encode("utf-8"))
-        keys = [bates.format(first + i) for i in range(pages)]
-        opt_fh.write("\n".join(opt_lines(keys, spec.volume, image)) + "\n")
-        rec = _source_record(reader, doc)
-        sha = hashlib.sha256(native_bytes).hexdigest()
-        custody.add(doc.begbates, (doc.entry or doc.owner).id, doc.itemtype, rec, sha)
-        doc.row = _row(doc, rec, native, text, ext, native_bytes, sha)
-        result.documents += 1
-        result.pages += pages
-        result.first_bates = result.first_bates or doc.begbates
-        result.last_bates = doc.endbates
+    return Job(render("exports/family.html", docs=docs, **ctx), [d.anchor for d in docs], payload=docs)
+
+
+@dataclass
+class _Volume:
+    """The open load files of a volume; files each rendered job in production order."""
+
+    out: Path
+    spec: EdiscoverySpec
+    bates: Bates
+    dat: DatWriter
+    opt_fh: IO[str]
+    custody: CustodyLog
+    reader: RecordReader
+    result: EdiscoveryResult
+
+    def file(self, rendered: Rendered) -> None:
+        number, result = rendered.first, self.result
+        for doc, (pdf, pages) in zip(rendered.job.payload, rendered.pieces):
+            keys = [self.bates.format(number + i) for i in range(pages)]
+            number += pages
+            doc.begbates, doc.endbates, doc.pages = keys[0], keys[-1], pages
+            sub = f"{(result.documents // PER_FOLDER) + 1:03d}"
+            image = _write(self.out, "IMAGES", sub, f"{doc.begbates}.pdf", pdf)
+            native_bytes, ext = _native(doc)
+            native = _write(self.out, "NATIVES", sub, f"{doc.begbates}.{ext}", native_bytes)
+            text = _write(self.out, "TEXT", sub, f"{doc.begbates}.txt", _text(doc).encode("utf-8"))
+            self.opt_fh.write("\n".join(opt_lines(keys, self.spec.volume, image)) + "\n")
+            rec = _source_record(self.reader, doc)
+            sha = hashlib.sha256(native_bytes).hexdigest()
+            self.custody.add(doc.begbates, (doc.entry or doc.owner).id, doc.itemtype, rec, sha)
+            doc.row = _row(doc, rec, native, text, ext, native_bytes, sha)
+            result.documents += 1
+            result.pages += pages
+            result.first_bates = result.first_bates or doc.begbates
+            result.last_bates = doc.endbates
+            if doc is doc.family[-1]:  # the family's attach range is known once its last document is
+                _write_family(self.dat, doc.family)
+                result.families += 1
 
 
 def _write_family(dat: DatWriter, docs: list[Doc]) -> None:
-    """DAT rows of a family; its attach range is known once all its documents are numbered."""
     for doc in docs:
         doc.row.update(BEGATTACH=docs[0].begbates, ENDATTACH=docs[-1].endbates,
                        PARENTID=docs[0].begbates if doc is not docs[0] else "",

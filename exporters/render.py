@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable
 
 import jinja2
 
@@ -93,9 +94,9 @@ def layout(html: str, css: str | None = None, base_url: str | None = None):
     return _html(html, base_url).render(stylesheets=sheets)
 
 
-def split_pdf(document, anchors: list[str]) -> list[tuple[bytes, int]]:
-    """Cut a laid-out document at the pages where each anchor (an element id) starts.
-    Returns (pdf bytes, page count) per anchor, in order."""
+def page_spans(document, anchors: list[str]) -> list[tuple[int, int]]:
+    """The pages [first, end) of each anchored part of a laid-out document: a part runs from
+    the page where its anchor (an element id) appears to the next part's first page."""
     starts = {}
     for n, page in enumerate(document.pages):
         for name in page.anchors:
@@ -104,9 +105,32 @@ def split_pdf(document, anchors: list[str]) -> list[tuple[bytes, int]]:
     if missing:
         raise ExportError(f"rendering lost the start of document(s) {', '.join(missing[:3])}")
     bounds = [starts[a] for a in anchors] + [len(document.pages)]
-    out = []
-    for a, b in zip(bounds, bounds[1:]):
-        buf = io.BytesIO()
-        document.copy(document.pages[a:b]).write_pdf(buf)
-        out.append((buf.getvalue(), b - a))
-    return out
+    spans = list(zip(bounds, bounds[1:]))
+    if any(b <= a for a, b in spans):
+        raise ExportError("two documents started on the same page; each must start a new page")
+    return spans
+
+
+def write_pages(document, first: int, end: int, finisher=None) -> bytes:
+    """Pages [first, end) of a laid-out document as one PDF."""
+    buf = io.BytesIO()
+    document.copy(document.pages[first:end]).write_pdf(buf, finisher=finisher)
+    return buf.getvalue()
+
+
+def concatenate_pdfs(parts: Iterable[bytes], target: Path) -> None:
+    """Write PDFs one after another as a single PDF (a report rendered in parts)."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.errors import PyPdfError
+
+    writer = PdfWriter()
+    try:
+        for data in parts:
+            writer.append(PdfReader(io.BytesIO(data)))
+    except PyPdfError as exc:  # our own WeasyPrint output: unreadable means a bug, say where
+        raise ExportError(f"cannot assemble {target.name} from its rendered parts ({exc})") from None
+    try:
+        with open(target, "wb") as fh:
+            writer.write(fh)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror} (is the disk full?)") from None

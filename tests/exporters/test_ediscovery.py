@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
+import subprocess
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from archiver.exporters.ediscovery import FIELDS, EdiscoverySpec, export_ediscovery
@@ -155,3 +158,102 @@ def test_changed_archive_record_stops_the_production(export_settings, tmp_path):
     spec = EdiscoverySpec("M", "X", Selection("2024-03-01", "2024-03-31"), tmp_path / "out2")
     with pytest.raises(ExportError, match="unreadable|truncated"):
         export_ediscovery(export_settings, db, fx.store, spec, now=NOW)
+
+
+def dat_rows(out: Path) -> list[dict]:
+    header, rows = parse_bytes((out / "DATA/VOL001.dat").read_bytes())
+    return [dict(zip(header, r)) for r in rows]
+
+
+def number(bates: str) -> int:
+    return int(bates[len("OCPD-SM-"):])
+
+
+def test_small_jobs_and_one_process_give_the_same_production(volume, archive, export_settings, tmp_path, monkeypatch):
+    """Job boundaries (a family cut across jobs) and the number of workers change nothing."""
+    out, _ = volume
+    monkeypatch.setattr("archiver.exporters.ediscovery.JOB_DOCS", 4)
+    for workers in (2, 0):
+        db = open_index(archive.index_path)
+        spec = EdiscoverySpec("Doe v. City of Oak Creek", "OCPD-SM-", Selection("2024-03-01", "2024-03-31"),
+                              tmp_path / f"w{workers}", start=9990, actor="city.attorney", workers=workers)
+        export_ediscovery(export_settings, db, archive.store, spec, now=NOW)
+        db.conn.close()
+        assert (spec.out / "DATA/VOL001.dat").read_bytes() == (out / "DATA/VOL001.dat").read_bytes()
+        assert (spec.out / "DATA/VOL001.opt").read_bytes() == (out / "DATA/VOL001.opt").read_bytes()
+        assert (spec.out / "custody.csv").read_bytes() == (out / "custody.csv").read_bytes()
+
+
+def test_start_continues_the_numbering_exactly(volume, archive, export_settings, tmp_path):
+    _, first = volume
+    out, second = produce(archive, export_settings, tmp_path / "VOL002", start=first.next_start)
+    shift = first.next_start - 9990
+    earlier = dat_rows(volume[0])
+    later = dat_rows(out)
+    assert [number(r["BEGBATES"]) - shift for r in later] == [number(r["BEGBATES"]) for r in earlier]
+    assert second.next_start == first.next_start + first.pages
+    assert pdf_text(next(out.glob(f"IMAGES/*/{second.first_bates}.pdf"))).endswith(second.first_bates)
+
+
+@pytest.fixture(scope="module")
+def long_volume(export_settings, tmp_path_factory):
+    """A post whose text runs over several pages, with jobs of 3 documents and custody parts
+    of 4 rows, so a family, the numbering and the custody report all cross part boundaries."""
+    from tests.exporters.archive_fixture import build_archive
+
+    fx = build_archive(tmp_path_factory.mktemp("long"), threads=2, comments=2)
+    db = open_index(fx.index_path)
+    db.conn.execute("UPDATE items SET text = ? WHERE kind = 'post' AND platform_id = '1000001_0'",
+                    ("A very long statement from the department. " * 700,))
+    db.conn.commit()
+    db.conn.close()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("archiver.exporters.ediscovery.JOB_DOCS", 3)
+        mp.setattr("archiver.exporters.custody.ROWS_PER_PART", 4)
+        return produce(fx, export_settings, tmp_path_factory.mktemp("longvol") / "VOL001", start=41)
+
+
+def test_multi_page_document_spans_its_bates_range(long_volume):
+    out, result = long_volume
+    rows = dat_rows(out)
+    post = rows[0]
+    pages = int(post["PAGECOUNT"])
+    assert pages > 2 and post["BEGBATES"] == "OCPD-SM-0000041"
+    assert number(post["ENDBATES"]) == 41 + pages - 1
+    for before, after in zip(rows, rows[1:]):  # no gap, no overlap, across jobs and families
+        assert number(after["BEGBATES"]) == number(before["ENDBATES"]) + 1
+        assert number(after["ENDBATES"]) - number(after["BEGBATES"]) + 1 == int(after["PAGECOUNT"])
+    family = [r for r in rows if r["BEGATTACH"] == post["BEGBATES"]]
+    assert len(family) > 3  # longer than one job of 3 documents
+    assert all(r["ENDATTACH"] == family[-1]["ENDBATES"] for r in family)
+    assert result.pages == sum(int(r["PAGECOUNT"]) for r in rows) and result.next_start == 41 + result.pages
+    image = pypdf.PdfReader(out / "IMAGES/001/OCPD-SM-0000041.pdf")
+    assert len(image.pages) == pages
+    assert [p.extract_text().split()[-1] for p in image.pages] == [f"OCPD-SM-{n:07d}" for n in range(41, 41 + pages)]
+    opt = (out / "DATA/VOL001.opt").read_text(encoding="utf-8").splitlines()
+    assert opt[0] == f"OCPD-SM-0000041,VOL001,IMAGES\\001\\OCPD-SM-0000041.pdf,Y,,,{pages}"
+    assert opt[pages - 1].startswith(post["ENDBATES"] + ",") and opt[pages].split(",")[3] == "Y"
+
+
+def test_custody_report_in_parts_is_one_numbered_pdf(long_volume):
+    out, result = long_volume
+    reader = pypdf.PdfReader(out / "custody.pdf")
+    assert len(reader.pages) >= 3  # parts of 4 rows each start a page
+    assert [p.extract_text().split()[-2:] for p in reader.pages] == [["Page", str(n)] for n in
+                                                                   range(1, len(reader.pages) + 1)]
+    text = pdf_text(out / "custody.pdf")
+    rows = dat_rows(out)
+    assert all(r["BEGBATES"] in text for r in rows) and text.count("verified") >= len(rows)
+    assert "Chainofcustody" in text and text.count("WARCfiles") == 1
+
+
+def test_emoji_are_drawn_with_the_colour_emoji_font_when_installed(volume):
+    families = subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True).stdout \
+        if shutil.which("fc-list") else ""
+    if "Noto Color Emoji" not in families:
+        pytest.skip("fonts-noto-color-emoji is not installed (scripts/test-env.sh installs it)")
+    out, _ = volume
+    hostile = next(r for r in dat_rows(out) if r["AUTHOR"] == "Mallory")
+    page = pypdf.PdfReader(next(out.glob(f"IMAGES/*/{hostile['BEGBATES']}.pdf"))).pages[0]
+    fonts = {str(f.get_object()["/BaseFont"]) for f in page["/Resources"]["/Font"].values()}
+    assert any("Noto-Color-Emoji" in f for f in fonts), fonts  # not a box from a font without the glyph

@@ -46,13 +46,13 @@ def test_waiver_is_recorded_and_zeroes_the_total(rates):
 
 def test_bates_width_prefix_and_continuation():
     b = Bates("OCPD-SM-", 7, 41)
-    assert b.take(3) == ("OCPD-SM-0000041", "OCPD-SM-0000043") and b.next == 44
+    assert b.reserve(3) == 41 and b.next == 44 and b.format(43) == "OCPD-SM-0000043"
     with pytest.raises(ExportError):
         Bates("OCPD SM", 7)
     with pytest.raises(ExportError, match="does not fit"):
-        Bates("X", 2, 99).take(2)
-    css = Bates("X", 7).stamp_css(9998)
-    assert "counter-reset: page 9998" in css and '"X000"' in css and ":nth(n+3)" in css and '"X00"' in css
+        Bates("X", 2, 99).reserve(2)
+    assert Bates("X", 2, 99).next == 99  # a refused reservation takes nothing
+    assert [Bates("X", 7).stamp.text(n) for n in (9999, 10000)] == ["X0009999", "X0010000"]
 
 
 def test_dat_round_trip_with_hostile_values(tmp_path):
