@@ -507,3 +507,10 @@ def m_export_jobs(db):
         CREATE INDEX export_jobs_status ON export_jobs(status, id);
         """
     )
+
+
+@migrations()
+def m_items_record(db):
+    # Unchanged pages say "every item last sighted in record R was seen again" (sightings.py):
+    # capture counts those items and ingest updates them by record id.
+    db.execute("CREATE INDEX items_record ON items(record_id)")
