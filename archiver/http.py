@@ -102,6 +102,15 @@ class Response:
             raise MalformedResponse(str(self._parsed)) from None  # a fresh one: no stacked tracebacks
         return self._parsed
 
+    def json_object(self) -> dict | None:
+        """The body if it is a JSON object; None for anything else (an HTML error page from a
+        proxy, garbage, a list) — for reading error envelopes, where "not one" is an answer."""
+        try:
+            body = self.json()
+        except MalformedResponse:
+            return None
+        return body if isinstance(body, dict) else None
+
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")

@@ -162,13 +162,8 @@ class Collector:
 def error_body(resp: "Response") -> dict | None:
     """The error object of an XRPC or Mastodon error (``{"error": "<Name>", "message": ...}``),
     or None when the body is not such an object (a success, an HTML error page, garbage)."""
-    from ..http import MalformedResponse
-
-    try:
-        body = resp.json()
-    except MalformedResponse:
-        return None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
+    body = resp.json_object()
+    if body is not None and isinstance(body.get("error"), str):
         return body
     return None
 

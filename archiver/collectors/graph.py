@@ -32,11 +32,8 @@ SUBCODE_MEANING = {
 
 def graph_error(resp: Response) -> dict | None:
     """The ``error`` object of a Graph response, or None (also for a non-JSON body)."""
-    try:
-        body = resp.json()
-    except MalformedResponse:
-        return None
-    err = body.get("error") if isinstance(body, dict) else None
+    body = resp.json_object()
+    err = body.get("error") if body is not None else None
     return err if isinstance(err, dict) else None
 
 

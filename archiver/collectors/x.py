@@ -51,14 +51,6 @@ NOT_FOUND = "/problems/resource-not-found"
 WRONG_TIER = ("/problems/client-not-enrolled", "/problems/client-forbidden")
 
 
-def _json(resp: Response) -> dict | None:
-    try:
-        body = resp.json()
-    except MalformedResponse:
-        return None
-    return body if isinstance(body, dict) else None
-
-
 class Includes:
     """``includes`` of one or more pages, indexed: users by id, media by key, tweets by id."""
 
@@ -93,7 +85,7 @@ class XCollector(Collector):
 
     # -- signals ------------------------------------------------------------------------------
     def classify(self, resp: Response) -> Outcome:
-        body = _json(resp) or {}
+        body = resp.json_object() or {}
         codes = {e.get("code") for e in body.get("errors", []) if isinstance(e, dict)}
         if resp.status == 429 or 88 in codes:
             # Both 429 forms: problem JSON ({"title":"Too Many Requests",...}) and the v1.1
@@ -135,7 +127,7 @@ class XCollector(Collector):
 
     def _get(self, ctx: CollectContext, path: str, params: dict) -> tuple[dict, Includes]:
         resp = ctx.http.get(f"{self.api_base}/{path}", params, classify=self.classify)
-        body = _json(resp)
+        body = resp.json_object()
         if body is None:
             raise MalformedResponse(f"{resp.url}: expected a JSON object")
         if resp.status >= 400:

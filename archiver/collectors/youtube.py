@@ -45,11 +45,8 @@ HELD_STATUSES = {"heldForReview", "likelySpam", "rejected"}
 def google_error(resp: Response) -> tuple[set[str], str] | None:
     """(reasons, message) of a Google API error envelope, from both ``errors[].reason`` and the
     newer ``details[]`` ErrorInfo; None when the body is not one."""
-    try:
-        body = resp.json()
-    except MalformedResponse:
-        return None
-    err = body.get("error") if isinstance(body, dict) else None
+    body = resp.json_object()
+    err = body.get("error") if body is not None else None
     if not isinstance(err, dict):
         return None
     reasons = {e.get("reason") for e in err.get("errors") or [] if isinstance(e, dict)}
