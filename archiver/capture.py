@@ -28,14 +28,15 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import SOFTWARE
 from .collectors import collector_class
+from .committer import Committer
 from .collectors.base import (CollectContext, Collector, Item, KnownItem, Observed, PostsDone, Problem,
-                              ThreadDone, content_hash)
+                              ThreadDone, content_digest)
 from .config import AccountConfig, Settings, resolve_secret
 from .errors import (ArchiverError, CollectError, QuotaError, StoreError, ThrottledError, TokenError,
                      TransientError)
 from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
-from .retention.assign import assign_new_items
+from .retention.assign import after_ingest_hook
 from .lock import writer_lock
 from .store import Store, open_store
 from .textsafe import json_text
@@ -90,8 +91,12 @@ class CaptureSession:
     """One account's run: owns the WARC being written and the change decisions."""
 
     def __init__(self, settings: Settings, db, store: Store, account: AccountConfig, collector: Collector,
-                 run_id: str, now: datetime, should_stop: Callable[[], bool], after_ingest=None):
+                 run_id: str, now: datetime, should_stop: Callable[[], bool], after_ingest=None,
+                 committer: Committer | None = None):
         self.settings, self.db, self.store = settings, db, store
+        self.committer = committer  # commits closed files in a second process (archiver.committer)
+        self.items_in_file = 0
+        self.digests_before: dict[str, tuple[str, str, str]] = {}  # responses in this run's closed files
         self.account, self.collector, self.run_id, self.now = account, collector, run_id, now
         self.should_stop = should_stop
         self.after_ingest = after_ingest
@@ -136,6 +141,7 @@ class CaptureSession:
                 }),
             }
             self.warc = self._spool(WarcFile, path, info, self._duplicate_of)
+            self.items_in_file = 0
         return self.warc
 
     def _spool(self, fn, *args):
@@ -152,6 +158,8 @@ class CaptureSession:
             raise StoreError(self.spool_error) from None
 
     def _duplicate_of(self, digest: str):
+        if digest in self.digests_before:  # an earlier file of this run, perhaps not indexed yet
+            return self.digests_before[digest]
         row = self.db.conn.execute(
             "SELECT record_id, target_uri, date FROM records WHERE payload_digest = ? AND type = 'response' LIMIT 1",
             (digest,),
@@ -169,9 +177,10 @@ class CaptureSession:
         if self.should_stop():
             raise Interrupted(f"account {self.account.name!r}: stop requested; capture so far is kept",
                               account=self.account.name)
-        if self.warc is not None and self.warc.size > self.settings["collect.warc_max_bytes"]:
+        if self.warc is not None and (self.warc.size > self.settings["collect.warc_max_bytes"] or
+                                      0 < self.settings["collect.commit_items"] <= self.items_in_file):
             self.sightings.flush()
-            self._close_and_commit()
+            self._close_and_commit(final=False)
 
     def _write_items(self, uri: str, payload: dict, refers_to: str | None) -> None:
         self._spool(lambda: self._open().write_metadata("items/1", uri, payload, utcnow(), refers_to=refers_to))
@@ -184,25 +193,64 @@ class CaptureSession:
         response when the collector built the item from something else (an RSS entry)."""
         return ctx.http.sources.source_of(item.native) or self.last_api
 
-    def _close_and_commit(self) -> None:
+    def _close_and_commit(self, final: bool = True) -> None:
+        """Close the WARC file and commit it: in the committer while capture goes on, or here
+        for the run's last file, after the committer's earlier files (commits stay in order)."""
         if self.warc is None:
             return
+        self.digests_before.update(self.warc.seen_here)
         closed = self._spool(self.warc.close)
         self.warc = None
         self.counts["bytes"] += closed.size
         if self.upload_error:
             self.kept.append(closed.path)
             return
+        if not final and self.committer is not None:
+            try:
+                self.committer.submit(closed.path)
+                return
+            except OSError as exc:  # no second process: commit here, as without one
+                log.warning("%s: commit worker unavailable (%s); committing in this process",
+                            self.account.name, exc.strerror or exc)
+                self.committer = None
+        self.settle()
+        if self.upload_error:
+            self.kept.append(closed.path)
+            return
+        self._commit(closed.path)
+
+    def settle(self) -> None:
+        """Wait for the committer's files; commit here any it could not (in order)."""
+        if self.committer is None:
+            return
+        for outcome in self.committer.drain():
+            if outcome.key:
+                self.keys.append(outcome.key)
+            elif outcome.store_error or self.upload_error:
+                self._upload_failed(outcome.path, outcome.store_error or self.upload_error)
+            else:
+                log.warning("%s: %s; committing %s in this process", self.account.name, outcome.error,
+                            outcome.path.name)
+                self._commit(outcome.path)
+
+    def _upload_failed(self, path: Path, reason: str) -> None:
+        # Keep capturing into the spool: tonight's comments may be gone tomorrow. Every
+        # closed file waits there; the next run uploads and ingests them in order.
+        self.kept.append(path)
+        if not self.upload_error:
+            self.upload_error = reason
+            self.problem(f"upload failed, capture continues into the spool: {reason}")
+
+    def _commit(self, path: Path) -> None:
+        if self.upload_error:
+            self.kept.append(path)
+            return
         try:
-            key = commit_spool_file(self.db, self.store, self.spool_root, closed.path, now=utcnow(),
+            key = commit_spool_file(self.db, self.store, self.spool_root, path, now=utcnow(),
                                     retain_years=self.settings["storage.default_retain_years"],
                                     after_ingest=self.after_ingest)
         except StoreError as exc:
-            # Keep capturing into the spool: tonight's comments may be gone tomorrow. Every
-            # closed file waits there; the next run uploads and ingests them in order.
-            self.upload_error = str(exc)
-            self.kept.append(closed.path)
-            self.problem(f"upload failed, capture continues into the spool: {exc}")
+            self._upload_failed(path, str(exc))
             return
         self.keys.append(key)
 
@@ -262,8 +310,9 @@ class CaptureSession:
         if item.kind == "post":
             self.posts_seen.add(pid)
         self.thread_seen.setdefault(item.root, set()).add(pid)
+        self.items_in_file += 1
         prev = self._prev(item)
-        digest = item.version_hash()
+        digest, content_json = content_digest(item.content)
         events: list[str] = []
         if prev is None:
             events.append("new")
@@ -281,15 +330,14 @@ class CaptureSession:
             return
         change: dict[str, Any] = {"events": events, "item": _item_fields(item)}
         if prev is None or digest != prev.hash:
-            change["version"] = {"hash": digest, "text": item.text, "content": item.content,
+            change["version"] = {"hash": digest, "text": item.text, "content_json": content_json,
                                  "native_json": _native_json(item.native)}
             if item.history:
                 # Earlier versions come from their own response (Mastodon /history, X ?ids=).
                 change["history"] = [
-                    {"hash": content_hash(v["content"]), "text": v.get("text"), "content": v["content"],
-                     "native_json": _native_json(v.get("native")), "created_at": v.get("created_at"),
-                     "source": (ctx.http.sources.source_of(v.get("native")) or (None,))[0]}
-                    for v in item.history
+                    {"hash": h, "text": v.get("text"), "content_json": text, "native_json": _native_json(v.get("native")),
+                     "created_at": v.get("created_at"), "source": (ctx.http.sources.source_of(v.get("native")) or (None,))[0]}
+                    for v in item.history for h, text in [content_digest(v["content"])]
                 ]
             media = self._fetch_media(item, ctx)
             if media:
@@ -361,6 +409,7 @@ class CaptureSession:
 
     def finish(self, status: str, message: str, fetcher: Fetcher | None) -> None:
         """Write the run summary, close, upload and ingest. Raises StoreError if storage failed."""
+        self.settle()  # the committer's files first: commits stay in order, the last one is here
         if self.spool_error:
             self.abandon()
             raise StoreError(self.spool_error)
@@ -428,7 +477,7 @@ def _since(db, account: str, now: datetime, rescan_days: int) -> datetime | None
 def run_account(settings: Settings, db, store: Store, account: AccountConfig, *, environ: Mapping[str, str],
                 now: datetime, sleep: Callable[[float], None] = time.sleep,
                 should_stop: Callable[[], bool] = lambda: False, after_ingest=None,
-                session=None) -> AccountResult:
+                session=None, committer: Committer | None = None) -> AccountResult:
     run_id = new_run_id(account.name, now)
     result = AccountResult(account.name, account.platform, run_id, "ok")
     cls = collector_class(account.platform)
@@ -449,7 +498,8 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     except TokenError as exc:
         result.status, result.message = "failed", str(exc)
     collector = cls(account, token)
-    capture = CaptureSession(settings, db, store, account, collector, run_id, now, should_stop, after_ingest)
+    capture = CaptureSession(settings, db, store, account, collector, run_id, now, should_stop, after_ingest,
+                             committer)
     checkpoint = _load_checkpoint(db, account.name)
     ctx = None
     if result.status == "ok":
@@ -540,12 +590,10 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
             # The store is down for the night: capture into the spool anyway; the next run uploads.
             store = UnavailableStore(str(exc), settings.storage_url)
 
-        def after_ingest(db, key: str) -> None:
-            # Every newly indexed item gets its retention series, date and holds, and the object
-            # just stored gets the lock its contents need (new items, and new versions of old ones).
-            result = assign_new_items(db, settings, store=store, keys=[key], now=now)
-            for error in (result.get("object_lock") or {}).get("errors", []):
-                log.error("object lock: %s", error)
+        after_ingest = after_ingest_hook(settings, store, now)
+        # Closed files are committed by a second process while capture goes on; a store that
+        # is down gets none (every upload would fail; the files stay in the spool).
+        committer = None if isinstance(store, UnavailableStore) else Committer(settings, now)
         try:
             report.recovered = recover_spool(db, store, settings.spool_dir, now=now,
                                              retain_years=settings["storage.default_retain_years"],
@@ -559,7 +607,8 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
                 report.stopped.append(account.name)
                 continue
             report.results.append(run_account(settings, db, store, account, environ=environ, now=now,
-                                              sleep=sleep, should_stop=should_stop, after_ingest=after_ingest))
+                                              sleep=sleep, should_stop=should_stop, after_ingest=after_ingest,
+                                              committer=committer))
         if report.stopped:
             log.warning("stop requested: accounts not started: %s", ", ".join(report.stopped))
     return report

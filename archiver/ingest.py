@@ -158,16 +158,27 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
     changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
     fresh: dict[str, dict] = {}  # first sightings, inserted together after the loop
+    inserted: set[str] = set()  # first sightings already inserted (flushed) in this page
+    changed: set[str] = set()  # known items changed in this page (their row is stale in ``known``)
     for change in changes:
         pid = change["item"]["platform_id"]
         if pid in fresh:  # the same item twice in one page: the first must be indexed before it
             _insert_new(conn, account, platform, run_id, list(fresh.values()), date, meta_id, source_id, stats)
+            inserted.update(fresh)
             fresh = {}
-        row = known.pop(pid) if pid in known else _known_rows(conn, account, [pid]).get(pid)
+        # An item the first lookup did not find is unknown unless this page inserted it since
+        # (or changed it: a known row is looked up again after its first change).
+        if pid in known:
+            row = known.pop(pid)
+        elif pid in inserted or pid in changed:
+            row = _known_rows(conn, account, [pid]).get(pid)
+        else:
+            row = None
         if row is None and "version" in change:
             fresh[pid] = change
         elif row is not None:  # (a deletion of something this index never saw has nothing to mark)
             _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row)
+            changed.add(pid)
     _insert_new(conn, account, platform, run_id, list(fresh.values()), date, meta_id, source_id, stats)
     for thread in page.get("threads") or []:
         conn.execute(
@@ -292,7 +303,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
             json.dumps(item.get("counts") or {}), source_id))
         versions += [
-            (rowid, n, v["hash"], db_text(v.get("text")), json_text(v.get("content")), _native(v),
+            (rowid, n, v["hash"], db_text(v.get("text")), _content(v), _native(v),
              (v.get("created_at") or date) if is_history else date, date,
              (v.get("source") or source_id) if is_history else source_id, meta_id)
             for n, (v, is_history) in enumerate(chain, 1)]
@@ -315,6 +326,14 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             " status) VALUES (?,?,?,?,?,?,?,?)", media)
     conn.executemany("INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id) VALUES (?,?,?,?,?)",
                      events)
+
+
+def _content(version: dict) -> str:
+    """A version's content JSON text: ``content_json`` as capture writes it (the canonical text
+    its hash was taken over), or a ``content`` structure (metadata written before that)."""
+    if "content_json" in version:
+        return version["content_json"]
+    return json_text(version.get("content"))
 
 
 def _native(version: dict) -> str | None:
@@ -348,7 +367,7 @@ def _add_version(conn, rowid: int, versions: int, version: dict, date: str, sour
     conn.execute(
         "INSERT INTO versions (item_rowid, n, hash, text, content, native, first_seen, last_seen, record_id,"
         " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (rowid, n, version["hash"], db_text(version.get("text")), json_text(version.get("content")), _native(version),
+        (rowid, n, version["hash"], db_text(version.get("text")), _content(version), _native(version),
          first_seen or date, date, source_id, meta_id),
     )
     return n

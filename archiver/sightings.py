@@ -8,7 +8,9 @@ writes what it concluded from each API response into ``metadata`` records next t
      "seen": [platform ids unchanged since the index last saw them],
      "seen_at": [[record id, n], ...],   # see below
      "changes": [{"events", "item", "version", "media", "history"}, ...],
-     # a version: {"hash", "text", "content", "native_json": the platform JSON as a string};
+     # a version: {"hash", "text", "content_json": the version-defining fields as the
+     #   canonical JSON text the hash was taken over, "native_json": the platform JSON as a
+     #   string} (both strings, stored by ingest as they are; older files have "content");
      # a "history" version (reported by the platform) also names its own "source" response
      "threads": [{"root", "expected"}, ...]}
 

@@ -13,13 +13,19 @@ import json
 from typing import Any
 
 
+# Built once: ``json.dumps`` with options builds a new encoder per call, and capture encodes
+# a few JSON texts per item.
+_UTF8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=str)
+
+
 def json_text(value: Any) -> str:
     """Compact JSON, UTF-8 where possible, ``\\u`` escapes when a lone surrogate forbids it."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = _UTF8.encode(value)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+        text = _ASCII.encode(value)
     return text
 
 

@@ -73,8 +73,24 @@ class Item:
 
 def content_hash(content: Mapping[str, Any]) -> str:
     """sha256 over canonical JSON of the version-defining fields."""
-    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+    return content_digest(content)[0]
+
+
+def content_digest(content: Mapping[str, Any]) -> tuple[str, str]:
+    """(sha256, stored JSON text) of the version-defining fields, from one canonical encoding
+    (sorted keys, compact): capture hashes the text it stores rather than encoding twice.
+    A lone surrogate is hashed as its surrogatepass bytes and stored as a ``\\u`` escape
+    (``archiver.textsafe``), as before."""
+    blob = _CANONICAL.encode(content)
+    try:
+        raw = blob.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = blob.encode("utf-8", "surrogatepass")
+        blob = json.dumps(content, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(raw).hexdigest(), blob
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass

@@ -514,3 +514,17 @@ def m_items_record(db):
     # Unchanged pages say "every item last sighted in record R was seen again" (sightings.py):
     # capture counts those items and ingest updates them by record id.
     db.execute("CREATE INDEX items_record ON items(record_id)")
+
+
+@migrations()
+def m_record_links(db):
+    # Retention after each ingest asks "which items does this object hold?" for the object just
+    # stored (objectlock.wanted_retain_until with keys): from the object's records to the items,
+    # versions and media naming them, instead of reading the whole item_objects view.
+    db.executescript(
+        """
+        CREATE INDEX versions_record ON versions(record_id);
+        CREATE INDEX versions_meta_record ON versions(meta_record_id);
+        CREATE INDEX media_record ON media(record_id);
+        """
+    )

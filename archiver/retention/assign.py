@@ -11,8 +11,9 @@ change is written to the audit log and recomputes every item's dates (issue 4, p
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .. import audit
 from ..errors import RetentionError
@@ -23,6 +24,7 @@ from .schedule import Schedule, Series, load_schedule
 from .selection import describe, matching_item_ids
 
 SYSTEM = "archiver"
+log = logging.getLogger("archiver.capture")
 _ITEM_COLUMNS = "id, platform, account, kind, is_department, created_at, first_seen"
 
 
@@ -94,12 +96,16 @@ def assign_items(db, schedule: Schedule, schedule_id: int, tz: str, *, item_ids:
     for item_id, event, day in db.conn.execute("SELECT item_id, event, date FROM retention_event_dates"):
         events.setdefault(item_id, {})[event] = day
     rows = []
+    computed_at = iso(now)
+    days: dict[tuple[str, date | None], tuple[str | None, str | None]] = {}  # a night's items share few days
     for item in items:
         series, source, label = choose_series(schedule, item, overrides.get(item["id"]))
         trigger = trigger_day(series, item, schedule, tz, events.get(item["id"], {}))
-        disposal = disposition_day(series, trigger)
-        rows.append((item["id"], series.code, schedule_id, source, label,
-                     trigger.isoformat() if trigger else None, disposal.isoformat() if disposal else None, iso(now)))
+        day_key = (series.code, trigger)
+        if day_key not in days:
+            disposal = disposition_day(series, trigger)
+            days[day_key] = (trigger.isoformat() if trigger else None, disposal.isoformat() if disposal else None)
+        rows.append((item["id"], series.code, schedule_id, source, label, *days[day_key], computed_at))
     with transaction(db):
         db.conn.executemany(
             "INSERT OR REPLACE INTO retention_assignments (item_id, series, schedule_id, source, rule, trigger_date,"
@@ -156,6 +162,17 @@ def assign_new_items(db, settings, *, store=None, keys: Iterable[str] | None = N
             keys = objects_of(db, new_ids)
         locks = sync_object_lock(db, store, settings, keys=keys, now=now)
     return {"assigned": count, "schedule_changed": changed, "newly_held": held, "object_lock": locks}
+
+
+def after_ingest_hook(settings, store, now: datetime) -> Callable[[Any, str], None]:
+    """``after_ingest`` for ``spool.commit_spool_file`` (in collect or its committer process):
+    every newly indexed item gets its series, date and holds, and the object just stored gets
+    the lock its contents need (new items, and new versions of old ones)."""
+    def after_ingest(db, key: str) -> None:
+        result = assign_new_items(db, settings, store=store, keys=[key], now=now)
+        for error in (result.get("object_lock") or {}).get("errors", []):
+            log.error("object lock: %s", error)
+    return after_ingest
 
 
 def objects_of(db, item_ids: Iterable[str]) -> list[str]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import resource
 import signal
+from pathlib import Path
 from datetime import timedelta
 
 from archiver.config import load_settings
 from archiver.fixity import run_fixity
 from archiver.store import open_store
-from tests.ops.support import NOW, finish, index_of, run_collect, start_cli
+from tests.ops.support import NOW, count_rows, finish, index_of, run_collect, start_cli, wait_for
 
 MEDIA = 600_000  # each photo; the spool's file-size limit lets one through, not two
 LIMIT = 1_000_000
@@ -60,7 +61,14 @@ def test_s3_stopped_mid_run_then_restarted(page, make_config, s3_bucket, moto_se
     bucket = url[5:].split("/", 1)[0]
     page.grow(3, 2)
     cfg = make_config([page.account()], storage=url, endpoint=endpoint, extra="warc_max_bytes = 3000\n")
-    page.sim.hooks[4] = moto_server.stop  # the S3 server dies while the night is being captured
+
+    def outage():
+        # The S3 server dies while the night is being captured, once a first file is committed
+        # (closed files are committed by a second process while capture goes on: wait for it).
+        wait_for(lambda: count_rows(Path(cfg.parent / "data" / "index.db"), "objects") >= 1,
+                 what="a first committed file")
+        moto_server.stop()
+    page.sim.hooks[6] = outage
     try:
         settings, report = run_collect(cfg, NOW)
     finally:

@@ -1,0 +1,204 @@
+"""Commit closed WARC files in a second process while capture goes on.
+
+A run closes its WARC file every ``collect.commit_items`` items (or past
+``collect.warc_max_bytes``). Each closed file is uploaded (verified), ingested and given its
+retention by ``spool.commit_spool_file`` -- the same function as ever, run here by one worker
+process, in order, while the capture process writes the next file. Capture never depends on
+its own run's files being indexed (change decisions compare against the index as it was plus
+the run's own changes, ``capture.CaptureSession._prev``), so nothing waits for the worker until
+the run ends; then the capture process waits for it and commits the last file.
+
+Why a process: ingest is CPU work in Python and SQLite, and a thread would share the
+interpreter lock with capture. Why not fork: SQLite connections must not cross a fork, so the
+worker is a fresh interpreter (``python -m archiver.committer``) that opens its own index
+connection and store from the pickled settings.
+
+The worker holds the index's write lock only while it ingests a file, as the capture process
+did before; it dies with its parent (``PR_SET_PDEATHSIG``), so a SIGKILLed collect leaves no
+process behind: an interrupted ingest rolls back and the next run recovers the file from the
+spool. After a failed upload the worker refuses the files that follow, so the next run uploads
+and ingests them in order; if the worker itself fails, the capture process commits what is
+left inline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Callable
+
+log = logging.getLogger("archiver.capture")
+
+
+@dataclass
+class Outcome:
+    """The worker's answer for one file: ``key`` when committed, else the reason."""
+    path: Path
+    key: str | None = None
+    store_error: str | None = None  # the upload failed: the file stays in the spool
+    error: str | None = None  # anything else: the capture process commits the file itself
+    logs: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+class Committer:
+    """The capture process's handle on the worker: ``submit`` closed files, ``drain`` at the end."""
+
+    def __init__(self, settings, now: datetime, *, spawn: Callable[..., subprocess.Popen] = subprocess.Popen):
+        self.settings, self.now, self._spawn = settings, now, spawn
+        self.proc: subprocess.Popen | None = None
+        self.pending: list[Path] = []
+
+    def submit(self, path: Path) -> None:
+        """Hand a closed spool file to the worker (started on first use). Raises OSError if no
+        worker can be started: the caller commits the file itself."""
+        if self.proc is None:
+            # The worker imports the very package this process runs, wherever it lives.
+            package_root = str(Path(__file__).resolve().parents[1])
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
+                                                                             os.environ.get("PYTHONPATH")]))}
+            self.proc = self._spawn([sys.executable, "-m", "archiver.committer"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, env=env)
+            try:
+                _send(self.proc.stdin, ("init", self.settings, self.now))
+            except OSError:
+                self.kill()
+                raise
+        self.pending.append(path)
+        try:
+            _send(self.proc.stdin, ("commit", str(path)))
+        except OSError:
+            pass  # the worker died; drain() reports it for every pending file
+
+    def drain(self) -> list[Outcome]:
+        """Wait for every submitted file's outcome, in order, and stop the worker."""
+        outcomes: list[Outcome] = []
+        if self.proc is None:
+            return outcomes
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        broken = None
+        for path in self.pending:
+            if broken is None:
+                try:
+                    outcome = pickle.load(self.proc.stdout)
+                    if isinstance(outcome, Outcome) and outcome.path == path:
+                        outcomes.append(outcome)
+                        continue
+                    broken = "the commit worker answered out of turn"
+                except Exception as exc:  # EOF, a garbled stream: the worker is gone or lost
+                    broken = f"the commit worker stopped ({type(exc).__name__})"
+                # Whatever it was doing must be over before this process commits the rest.
+                self.proc.kill()
+            outcomes.append(Outcome(path, error=broken))
+        self.pending = []
+        self.proc.stdout.close()
+        self.proc.wait()
+        self.proc = None
+        for outcome in outcomes:
+            for level, name, message in outcome.logs:
+                logging.getLogger(name).log(level, "%s", message)
+        return outcomes
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+def _send(stream: IO[bytes], message: Any) -> None:
+    pickle.dump(message, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.flush()
+
+
+class _Collect(logging.Handler):
+    """The worker's log records travel back with each outcome; the capture process logs them
+    through its own configuration (text or JSON lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[tuple[int, str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelno, record.name, record.getMessage()))
+
+
+def _die_with_parent() -> None:
+    # Linux: be killed when the capture process dies, so a SIGKILLed collect never leaves an
+    # ingest running that would hold the index (the next run recovers the file instead).
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> None:
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        return
+    if stdout is None:
+        # Outcomes go to the original stdout; anything a library prints goes to stderr instead
+        # of into the pickle stream.
+        stdout = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+    stdin = stdin or sys.stdin.buffer
+    from .errors import StoreError
+    from .index import open_index
+    from .retention.assign import after_ingest_hook
+    from .spool import commit_spool_file
+    from .store import open_store
+    from .timefmt import utcnow
+
+    handler = _Collect()
+    logging.getLogger("archiver").addHandler(handler)
+    logging.getLogger("archiver").setLevel(logging.INFO)
+    logging.getLogger("archiver").propagate = False
+    _, settings, now = pickle.load(stdin)
+    db = store = None
+    failed: Outcome | None = None  # files are committed in order: after a failure, none more
+    while True:
+        try:
+            _, name = pickle.load(stdin)
+        except EOFError:
+            return
+        path = Path(name)
+        handler.records = []
+        outcome = Outcome(path)
+        if failed is not None:
+            outcome.store_error, outcome.error = failed.store_error, failed.error and "an earlier file failed"
+        else:
+            try:
+                if db is None:
+                    db, store = open_index(settings.index_path), open_store(settings)
+                outcome.key = commit_spool_file(db, store, settings.spool_dir, path, now=utcnow(),
+                                                retain_years=settings["storage.default_retain_years"],
+                                                after_ingest=after_ingest_hook(settings, store, now))
+            except StoreError as exc:
+                outcome.store_error = str(exc)
+            except Exception as exc:  # reported; the capture process commits the file itself
+                outcome.error = f"{type(exc).__name__}: {exc}"
+            if outcome.key is None:
+                failed = outcome
+        outcome.logs = handler.records
+        _send(stdout, outcome)
+
+
+if __name__ == "__main__":
+    # Run the module's own copy, so that what is pickled names ``archiver.committer``, not
+    # ``__main__``.
+    from archiver.committer import main as _main
+
+    _main()

@@ -1,0 +1,151 @@
+"""Closed WARC files committed by a second process while capture goes on (archiver.committer)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from archiver.committer import Committer
+from archiver.config import load_settings
+from archiver.index import open_index
+from archiver.replay.facebook import FacebookSimulator
+from archiver.replay.samples import facebook_next_night, facebook_sample
+from tests.helpers import warc_files, warcio_check
+from tests.conftest import write_config
+from tests.ops.support import NOW, TOKEN, Page, SlowFacebook, finish, kill, run_collect, start_cli, wait_for
+
+# What an index says about the archive, whatever WARC files it was split into.
+CONTENT = {
+    "items": "SELECT platform_id, kind, root, parent, status, hidden, versions, text FROM items ORDER BY platform_id",
+    "versions": "SELECT i.platform_id, v.n, v.hash, v.text, v.content, v.native FROM versions v"
+                " JOIN items i ON i.rowid = v.item_rowid ORDER BY i.platform_id, v.n",
+    "events": "SELECT i.platform_id, e.event FROM events e JOIN items i ON i.rowid = e.item_rowid"
+              " ORDER BY i.platform_id, e.event, e.at",
+    "retention": "SELECT i.platform_id, a.series, a.disposition_date FROM retention_assignments a"
+                 " JOIN items i ON i.id = a.item_id ORDER BY i.platform_id",
+}
+
+
+def _archive(replay, tmp_path: Path, commit_items: int):
+    """Two nights of the sample page (new items, then an edit, a hide, a deletion), in an
+    archive of its own under ``tmp_path``."""
+    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
+    base = replay.mount(sim)
+    facebook_sample(sim, NOW - timedelta(days=1))
+    tmp_path.mkdir()
+    cfg = write_config(tmp_path, [Page(sim, f"{base}/{sim.version}").account()],
+                       extra=f"commit_items = {commit_items}\n")
+    settings = load_settings(cfg, environ={})
+    reports = [run_collect(cfg, NOW - timedelta(days=1))[1]]
+    facebook_next_night(sim, NOW)
+    reports.append(run_collect(cfg, NOW)[1])
+    assert all(r.ok for r in reports), [r.results for r in reports]
+    return settings, reports
+
+
+def _content(settings) -> dict:
+    db = open_index(settings.index_path)
+    return {name: db.conn.execute(sql).fetchall() for name, sql in CONTENT.items()}
+
+
+def test_files_committed_alongside_capture_index_the_same(replay, tmp_path):
+    one, _ = _archive(replay, tmp_path / "one", commit_items=0)
+    many, reports = _archive(replay, tmp_path / "many", commit_items=3)
+    # The same archive, however it was cut into files and whichever process indexed them.
+    assert _content(many) == _content(one)
+    files = warc_files(Path(many.storage_url))
+    assert len(files) > 2 * len(warc_files(Path(one.storage_url)))
+    assert all(warcio_check(f).returncode == 0 for f in files)
+    db = open_index(many.index_path)
+    assert db.conn.execute("SELECT count(*) FROM objects").fetchone()[0] == len(files)
+    assert not [p for p in many.spool_dir.rglob("*") if p.is_file()]  # every file committed
+    counts = reports[1].results[0].counts
+    assert counts["edited"] == 1 and counts["hidden"] == 1 and counts["deleted"] == 1
+
+
+def test_a_failing_worker_leaves_the_commits_to_the_capture_process(replay, tmp_path, monkeypatch):
+    # A worker that dies at once: every file it was given is committed by the capture process.
+    def broken(cmd, **kw):
+        return subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.buffer.read(1); sys.exit(1)"], **kw)
+
+    monkeypatch.setattr(Committer, "__init__", _with_spawn(Committer.__init__, broken))
+    many, _ = _archive(replay, tmp_path / "many", commit_items=3)
+    one, _ = _archive(replay, tmp_path / "one", commit_items=0)
+    monkeypatch.undo()
+    assert _content(many) == _content(one)
+    assert not [p for p in many.spool_dir.rglob("*") if p.is_file()]
+
+
+def _with_spawn(init, spawn):
+    def patched(self, settings, now, **kw):
+        init(self, settings, now, spawn=spawn)
+    return patched
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_worker_dies_with_a_killed_collect(replay, make_config):
+    sim = SlowFacebook("1000001", "Oak Creek Police Department", token=TOKEN, delay=0.1)
+    base = replay.mount(sim)
+    facebook_sample(sim, NOW - timedelta(days=1))
+    page = Page(sim, f"{base}/{sim.version}")
+    page.grow(6, 3)
+    cfg = make_config([page.account()], extra="commit_items = 2\n")
+    proc = start_cli(cfg, "collect")
+    workers: list[int] = []
+    wait_for(lambda: workers.extend(_children(proc.pid)) or workers, what="the commit worker to start")
+    kill(proc)
+    finish(proc)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{w}") and _alive(w) for w in workers):
+        time.sleep(0.05)
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}") and _alive(w)]
+    # The next run recovers whatever the worker had not committed.
+    sim.delay = 0
+    settings, report = run_collect(cfg, NOW)
+    assert report.ok, report.results
+    assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie is dead, waiting to be reaped by init
+
+
+def test_after_a_failed_upload_the_worker_refuses_the_files_that_follow(tmp_path):
+    # Commits stay in order: once one upload fails, later files wait in the spool with it.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    cfg = write_config(tmp_path, [], storage=str(blocker / "store"))
+    settings = load_settings(cfg, environ={})
+    files = []
+    for n in (1, 2):
+        path = settings.spool_dir / "ocpd" / f"file-{n}.warc.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not really a warc %d" % n)
+        files.append(path)
+    committer = Committer(settings, NOW)
+    for path in files:
+        committer.submit(path)
+    outcomes = committer.drain()
+    assert [o.path for o in outcomes] == files
+    assert [o.key for o in outcomes] == [None, None]
+    assert "cannot create the store directory" in outcomes[0].store_error and outcomes[1].store_error == outcomes[0].store_error
+    assert all(p.exists() for p in files)  # still in the spool for the next run
