@@ -28,9 +28,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import SOFTWARE
 from .collectors import collector_class
-from .committer import Committer
 from .collectors.base import (CollectContext, Collector, Item, KnownItem, Observed, PostsDone, Problem,
                               ThreadDone, content_digest)
+from .committer import Committer
 from .config import AccountConfig, Settings, resolve_secret
 from .errors import (ArchiverError, CollectError, QuotaError, StoreError, ThrottledError, TokenError,
                      TransientError)
@@ -334,11 +334,7 @@ class CaptureSession:
                                  "native_json": _native_json(item.native)}
             if item.history:
                 # Earlier versions come from their own response (Mastodon /history, X ?ids=).
-                change["history"] = [
-                    {"hash": h, "text": v.get("text"), "content_json": text, "native_json": _native_json(v.get("native")),
-                     "created_at": v.get("created_at"), "source": (ctx.http.sources.source_of(v.get("native")) or (None,))[0]}
-                    for v in item.history for h, text in [content_digest(v["content"])]
-                ]
+                change["history"] = [_history_version(v, ctx) for v in item.history]
             media = self._fetch_media(item, ctx)
             if media:
                 change["media"] = media
@@ -453,6 +449,13 @@ def _native_json(native: Any) -> str | None:
     stores it as it is instead of decoding a structure only to encode it again (about a tenth
     of capture's CPU). The response record keeps the bytes the platform sent."""
     return json_text(native) if native is not None else None
+
+
+def _history_version(version: Mapping[str, Any], ctx: CollectContext) -> dict:
+    digest, content_json = content_digest(version["content"])
+    return {"hash": digest, "text": version.get("text"), "content_json": content_json,
+            "native_json": _native_json(version.get("native")), "created_at": version.get("created_at"),
+            "source": (ctx.http.sources.source_of(version.get("native")) or (None,))[0]}
 
 
 def _item_fields(item: Item) -> dict:

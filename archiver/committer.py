@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -53,7 +54,9 @@ class Committer:
     def __init__(self, settings, now: datetime, *, spawn: Callable[..., subprocess.Popen] = subprocess.Popen):
         self.settings, self.now, self._spawn = settings, now, spawn
         self.proc: subprocess.Popen | None = None
-        self.pending: list[Path] = []
+        self.pending: list[Path] = []  # submitted, in order
+        self.received: list[Outcome] = []  # their outcomes so far, in the same order
+        self.broken: str | None = None  # the worker is gone or garbled: the rest is the caller's
 
     def submit(self, path: Path) -> None:
         """Hand a closed spool file to the worker (started on first use). Raises OSError if no
@@ -70,49 +73,59 @@ class Committer:
             except OSError:
                 self.kill()
                 raise
+        # Take what the worker has answered so far: were its pipe to fill up while this process
+        # only writes, both would wait for each other (a backfill closes hundreds of files).
+        while not self.broken and len(self.received) < len(self.pending) and \
+                select.select([self.proc.stdout], [], [], 0)[0]:
+            self._receive()
         self.pending.append(path)
         try:
             _send(self.proc.stdin, ("commit", str(path)))
         except OSError:
             pass  # the worker died; drain() reports it for every pending file
 
+    def _receive(self) -> None:
+        path = self.pending[len(self.received)]
+        try:
+            outcome = pickle.load(self.proc.stdout)
+            if isinstance(outcome, Outcome) and outcome.path == path:
+                self.received.append(outcome)
+                return
+            self.broken = "the commit worker answered out of turn"
+        except Exception as exc:  # EOF, a garbled stream: the worker is gone or lost
+            self.broken = f"the commit worker stopped ({type(exc).__name__})"
+        # Whatever it was doing must be over before the caller commits the rest itself.
+        self.proc.kill()
+
     def drain(self) -> list[Outcome]:
         """Wait for every submitted file's outcome, in order, and stop the worker."""
-        outcomes: list[Outcome] = []
         if self.proc is None:
-            return outcomes
+            return []
         try:
             self.proc.stdin.close()
         except OSError:
             pass
-        broken = None
-        for path in self.pending:
-            if broken is None:
-                try:
-                    outcome = pickle.load(self.proc.stdout)
-                    if isinstance(outcome, Outcome) and outcome.path == path:
-                        outcomes.append(outcome)
-                        continue
-                    broken = "the commit worker answered out of turn"
-                except Exception as exc:  # EOF, a garbled stream: the worker is gone or lost
-                    broken = f"the commit worker stopped ({type(exc).__name__})"
-                # Whatever it was doing must be over before this process commits the rest.
-                self.proc.kill()
-            outcomes.append(Outcome(path, error=broken))
-        self.pending = []
-        self.proc.stdout.close()
-        self.proc.wait()
-        self.proc = None
+        while not self.broken and len(self.received) < len(self.pending):
+            self._receive()
+        outcomes = self.received + [Outcome(p, error=self.broken) for p in self.pending[len(self.received):]]
+        self.kill(wait_only=True)
         for outcome in outcomes:
             for level, name, message in outcome.logs:
                 logging.getLogger(name).log(level, "%s", message)
         return outcomes
 
-    def kill(self) -> None:
+    def kill(self, wait_only: bool = False) -> None:
+        """Stop the worker (``wait_only``: it is finishing by itself) and forget this run's files."""
         if self.proc is not None:
-            self.proc.kill()
+            if not wait_only:
+                self.proc.kill()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
             self.proc.wait()
-            self.proc = None
+        self.proc, self.pending, self.received, self.broken = None, [], [], None
 
 
 def _send(stream: IO[bytes], message: Any) -> None:

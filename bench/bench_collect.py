@@ -6,6 +6,11 @@ A local Graph API replay of POSTS x COMMENTS items; in the same run:
   (no parsing, no index, no upload) in a subprocess — the ratio archiver/baseline;
 * a second ``collect`` with nothing changed: bytes added as a % of the first run's bytes;
 * peak RSS at a quarter of the size, to show memory stays flat as items grow.
+
+``collect`` commits every ``collect.commit_items`` (default 5,000) items from a second process
+(``archiver.committer``); its CPU seconds are counted in collect's, and the peak RSS is the
+larger of the two processes'. ``ARCHIVER_COLLECT_COMMIT_ITEMS=0`` measures one file committed
+after capture, as before.
 """
 
 from __future__ import annotations
