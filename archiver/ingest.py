@@ -158,19 +158,18 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
     changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
     fresh: dict[str, dict] = {}  # first sightings, inserted together after the loop
-    inserted: set[str] = set()  # first sightings already inserted (flushed) in this page
-    changed: set[str] = set()  # known items changed in this page (their row is stale in ``known``)
+    # Items this page has inserted or changed so far: ``known`` no longer tells their row.
+    touched: set[str] = set()
     for change in changes:
         pid = change["item"]["platform_id"]
         if pid in fresh:  # the same item twice in one page: the first must be indexed before it
             _insert_new(conn, account, platform, run_id, list(fresh.values()), date, meta_id, source_id, stats)
-            inserted.update(fresh)
+            touched.update(fresh)
             fresh = {}
-        # An item the first lookup did not find is unknown unless this page inserted it since
-        # (or changed it: a known row is looked up again after its first change).
+        # An item the first lookup did not find is unknown unless this page touched it since.
         if pid in known:
             row = known.pop(pid)
-        elif pid in inserted or pid in changed:
+        elif pid in touched:
             row = _known_rows(conn, account, [pid]).get(pid)
         else:
             row = None
@@ -178,7 +177,7 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
             fresh[pid] = change
         elif row is not None:  # (a deletion of something this index never saw has nothing to mark)
             _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row)
-            changed.add(pid)
+            touched.add(pid)
     _insert_new(conn, account, platform, run_id, list(fresh.values()), date, meta_id, source_id, stats)
     for thread in page.get("threads") or []:
         conn.execute(

@@ -32,31 +32,28 @@ def _midnight_utc(day: date, tz: str) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz)).astimezone(ZoneInfo("UTC"))
 
 
-# (object key, item rowid) for the objects in ``?`` (a JSON list): the same links as the
-# item_objects view, walked from the objects' records through indexes (items_record,
-# versions_record, versions_meta_record, media_record), so that the lock of the object just
-# ingested costs what is in that object, not what is in the archive.
-_ITEMS_OF_OBJECTS = """
-    WITH r AS (SELECT record_id, object_key FROM records WHERE object_key IN (SELECT value FROM json_each(?)))
-    SELECT r.object_key, i.rowid FROM r JOIN items i ON i.record_id = r.record_id
-    UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.record_id = r.record_id
-    UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.meta_record_id = r.record_id
-    UNION SELECT r.object_key, m.item_rowid FROM r JOIN media m ON m.record_id = r.record_id
-"""
+def _object_items(keys: list[str] | None) -> tuple[str, list[Any]]:
+    """SQL of (object_key, rowid) for the items in each object (or each of ``keys``), and its
+    parameters: the links of the item_objects view, walked from the objects' records through
+    indexes (items_record, versions_record, versions_meta_record, media_record), so that the
+    lock of the object just ingested costs what is in that object, not what is in the archive
+    (and the whole archive costs less than through the view's UNION of every table)."""
+    where, params = ("", []) if keys is None else (
+        " WHERE object_key IN (SELECT value FROM json_each(?))", [json.dumps(keys)])
+    return (f"""WITH r AS (SELECT record_id, object_key FROM records{where})
+        SELECT r.object_key, i.rowid FROM r JOIN items i ON i.record_id = r.record_id
+        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.record_id = r.record_id
+        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.meta_record_id = r.record_id
+        UNION SELECT r.object_key, m.item_rowid FROM r JOIN media m ON m.record_id = r.record_id""", params)
 
 
 def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict[str, date]:
     """For each object (or each of ``keys``): the day its content may first be destroyed."""
     floor_years = int(settings["storage.default_retain_years"])
     tz = settings.timezone
-    if keys is None:
-        sql = ("SELECT io.object_key, a.disposition_date, i.created_at, i.first_seen FROM item_objects io"
-               " JOIN items i ON i.id = io.item_id LEFT JOIN retention_assignments a ON a.item_id = io.item_id")
-        params: list[Any] = []
-    else:
-        sql = (f"SELECT io.object_key, a.disposition_date, i.created_at, i.first_seen FROM ({_ITEMS_OF_OBJECTS}) io"
-               " JOIN items i ON i.rowid = io.rowid LEFT JOIN retention_assignments a ON a.item_id = i.id")
-        params = [json.dumps(list(keys))]
+    links, params = _object_items(list(keys) if keys is not None else None)
+    sql = (f"SELECT io.object_key, a.disposition_date, i.created_at, i.first_seen FROM ({links}) io"
+           " JOIN items i ON i.rowid = io.rowid LEFT JOIN retention_assignments a ON a.item_id = i.id")
     wanted: dict[str, date] = {}
     for key, disposal, created, first_seen in db.conn.execute(sql, params):
         if disposal:
@@ -76,13 +73,10 @@ def held_object_keys(db, today: date, keys: list[str] | None = None) -> set[str]
     held = held_item_ids(db, today)
     if not held:
         return set()
-    if keys is None:
-        return {r[0] for r in db.conn.execute(
-            "SELECT DISTINCT object_key FROM item_objects WHERE item_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(held)),))}
+    links, params = _object_items(keys)
     return {r[0] for r in db.conn.execute(
-        f"SELECT DISTINCT io.object_key FROM ({_ITEMS_OF_OBJECTS}) io JOIN items i ON i.rowid = io.rowid"
-        " WHERE i.id IN (SELECT value FROM json_each(?))", (json.dumps(keys), json.dumps(sorted(held))))}
+        f"SELECT DISTINCT io.object_key FROM ({links}) io JOIN items i ON i.rowid = io.rowid"
+        " WHERE i.id IN (SELECT value FROM json_each(?))", (*params, json.dumps(sorted(held))))}
 
 
 def sync_object_lock(db, store, settings, *, keys: Iterable[str] | None = None,
