@@ -112,6 +112,10 @@ class CaptureSession:
         self.run_state: dict[str, _Prev] = {}
         self.thread_seen: dict[str, set[str]] = {}
         self.known: dict[str, dict[str, _Prev]] = {}  # root -> what the index knew at first sight
+        # The account's first run (a backfill) has nothing to compare against: skip one lookup
+        # per item. Items this run commits meanwhile are in run_state, never read back.
+        self.first_run = db.conn.execute("SELECT 1 FROM items WHERE account = ? LIMIT 1",
+                                         (account.name,)).fetchone() is None
         self.posts_seen: set[str] = set()
         self.keys: list[str] = []
         self.started = now
@@ -282,6 +286,8 @@ class CaptureSession:
     def _prev(self, item: Item) -> _Prev | None:
         if item.platform_id in self.run_state:
             return self.run_state[item.platform_id]
+        if self.first_run:
+            return None
         known = self.known.get(item.root)
         if known is None:
             # One query per thread rather than one per item; bounded by threads in flight.
@@ -536,6 +542,11 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
             result.status = "failed"
             result.message = fetcher.scrub.text(f"internal error in the {account.platform} collector: "
                                                 f"{type(exc).__name__}: {exc}")
+    if fetcher is not None:
+        try:
+            fetcher.close()  # what was read ahead and not used is recorded too
+        except StoreError:
+            pass  # the spool refused the write: finish() reports it
     try:
         capture.finish(result.status, result.message, fetcher)
     except StoreError as exc:

@@ -180,7 +180,7 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
     logging.getLogger("archiver").setLevel(logging.INFO)
     logging.getLogger("archiver").propagate = False
     _, settings, now = pickle.load(stdin)
-    db = store = None
+    db = store = after_ingest = None
     failed: Outcome | None = None  # files are committed in order: after a failure, none more
     while True:
         try:
@@ -196,9 +196,10 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
             try:
                 if db is None:
                     db, store = open_index(settings.index_path), open_store(settings)
+                    after_ingest = after_ingest_hook(settings, store, now)
                 outcome.key = commit_spool_file(db, store, settings.spool_dir, path, now=utcnow(),
                                                 retain_years=settings["storage.default_retain_years"],
-                                                after_ingest=after_ingest_hook(settings, store, now))
+                                                after_ingest=after_ingest)
             except StoreError as exc:
                 outcome.store_error = str(exc)
             except Exception as exc:  # reported; the capture process commits the file itself

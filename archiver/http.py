@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -29,12 +29,16 @@ from requests.structures import CaseInsensitiveDict
 
 from . import SOFTWARE
 from .provenance import Provenance
-from .errors import CollectError, QuotaError, ThrottledError, TokenError, TransientError
+from .errors import ArchiverError, CollectError, QuotaError, ThrottledError, TokenError, TransientError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 REDACTED = "REDACTED"
 MIN_SECRET_LEN = 8
 SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key")
 USER_AGENT = f"{SOFTWARE} (+public records archive)"
+READ_AHEAD = 4  # GETs started before the collector asks for them (Fetcher.prefetch)
 
 
 class MalformedResponse(TransientError):
@@ -130,6 +134,19 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+@dataclass
+class _Transfer:
+    """What came back for one GET, before scrubbing and recording."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    version: str
+    date: datetime
+    body: bytes  # API pages; media is in ``stream``
+    stream: IO[bytes] | None = None
 
 
 @dataclass
@@ -231,6 +248,8 @@ class Fetcher:
         self.throttle_events = 0
         self.retries = 0
         self.sources = Provenance()
+        self._ahead: dict[tuple[str, tuple], Future] = {}  # read-ahead GETs by (URL, headers)
+        self._pool = None
 
     # -- public -----------------------------------------------------------------------------
     def get(
@@ -310,15 +329,19 @@ class Fetcher:
         query += list(self.auth_params.items())
         return urlunsplit(parts._replace(query=urlencode(query, safe=",{}().:/|")))
 
-    def _send(self, url: str, *, media: bool, headers: Mapping[str, str] | None) -> Response:
+    def _request_headers(self, headers: Mapping[str, str] | None) -> dict[str, str]:
         req_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         req_headers.update(headers or {})
         req_headers.update(self.auth_headers)
+        return req_headers
+
+    def _transfer(self, url: str, req_headers: dict[str, str], media: bool) -> _Transfer:
+        """The network part of one GET, nothing else: it also runs on the read-ahead thread."""
         date = self.clock()
-        self.requests_made += 1
         with self.session.get(url, headers=req_headers, timeout=self.policy.timeout, stream=True) as raw:
+            stream = None
             if media:
-                body_stream = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+                stream = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
                 size = 0
                 for chunk in raw.iter_content(256 * 1024):
                     size += len(chunk)
@@ -328,52 +351,99 @@ class Fetcher:
                             f"collect.max_media_bytes ({self.policy.max_media_bytes})",
                             account=self.account,
                         )
-                    body_stream.write(chunk)
+                    stream.write(chunk)
                 body = b""
-                scrubbed = False
             else:
-                original = raw.raw.read(decode_content=True) if raw.raw is not None else raw.content
-                body = self.scrub.bytes(original)
-                scrubbed = body != original
-                size = len(body)
-                body_stream = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-                body_stream.write(body)
-            body_stream.seek(0)
+                body = raw.raw.read(decode_content=True) if raw.raw is not None else raw.content
             version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(getattr(raw.raw, "version", 11), "HTTP/1.1")
             # Content-Encoding/Transfer-Encoding no longer describe the decoded payload we keep.
-            resp_headers = [
+            headers = [
                 (k, v)
                 for k, v in raw.raw.headers.items()
                 if k.lower() not in ("content-encoding", "transfer-encoding")
             ] if raw.raw is not None else list(raw.headers.items())
-            exchange = Exchange(
-                method="GET",
-                url=self.scrub.url(url),
-                request_headers=self.scrub.headers(req_headers.items()),
-                status=raw.status_code,
-                reason=raw.reason or "",
-                response_headers=self.scrub.headers(resp_headers),
-                body=body_stream,
-                date=date,
-                http_version=version,
-                scrubbed=scrubbed,
-                media=media,
-            )
-            record_id, digest = self.recorder(exchange)
-            body_stream.seek(0)
-            return Response(
-                url=exchange.url,
-                status=raw.status_code,
-                reason=exchange.reason,
-                headers=CaseInsensitiveDict(exchange.response_headers),
-                body=body,
-                date=date,
-                record_id=record_id,
-                stream=body_stream if media else None,
-                size=size,
-                digest=digest,
-                on_json=None if media else self.sources.parsed,
-            )
+            return _Transfer(raw.status_code, raw.reason or "", headers, version, date, body, stream)
+
+    def _send(self, url: str, *, media: bool, headers: Mapping[str, str] | None) -> Response:
+        req_headers = self._request_headers(headers)
+        self.requests_made += 1
+        ahead = None if media else self._ahead.pop((url, tuple(req_headers.items())), None)
+        got = ahead.result() if ahead is not None else self._transfer(url, req_headers, media)
+        return self._record(url, req_headers, got, media)
+
+    def _record(self, url: str, req_headers: dict[str, str], got: _Transfer, media: bool) -> Response:
+        """Scrub one transfer, hand it to the recorder (WARC) and make the collector's Response."""
+        if media:
+            body_stream, body, scrubbed, size = got.stream, b"", False, got.stream.tell()
+        else:
+            body = self.scrub.bytes(got.body)
+            scrubbed = body != got.body
+            size = len(body)
+            body_stream = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+            body_stream.write(body)
+        body_stream.seek(0)
+        exchange = Exchange(
+            method="GET",
+            url=self.scrub.url(url),
+            request_headers=self.scrub.headers(req_headers.items()),
+            status=got.status,
+            reason=got.reason,
+            response_headers=self.scrub.headers(got.headers),
+            body=body_stream,
+            date=got.date,
+            http_version=got.version,
+            scrubbed=scrubbed,
+            media=media,
+        )
+        record_id, digest = self.recorder(exchange)
+        body_stream.seek(0)
+        return Response(
+            url=exchange.url,
+            status=got.status,
+            reason=exchange.reason,
+            headers=CaseInsensitiveDict(exchange.response_headers),
+            body=body,
+            date=got.date,
+            record_id=record_id,
+            stream=body_stream if media else None,
+            size=size,
+            digest=digest,
+            on_json=None if media else self.sources.parsed,
+        )
+
+    # -- read-ahead ---------------------------------------------------------------------------
+    def prefetch(self, url: str, params: Mapping[str, Any] | None = None, *,
+                 headers: Mapping[str, str] | None = None) -> None:
+        """Start a GET the collector will make soon (the next page of a listing, the next
+        post's comments) on a background thread, so the platform's answer travels while this
+        page is parsed and written. Only the network part runs there: when ``get`` asks for
+        the same URL it takes the answer and records, scrubs, classifies and retries it as if
+        it had just been fetched (a 429 or a 502 read ahead is retried as usual). At most
+        ``READ_AHEAD`` requests wait; an answer nobody asked for is still recorded by ``close``."""
+        send_url = self._with_params(url, params)
+        key = (send_url, tuple(self._request_headers(headers).items()))
+        if key in self._ahead or len(self._ahead) >= READ_AHEAD:
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-ahead-{self.account}")
+        self._ahead[key] = self._pool.submit(self._transfer, send_url, dict(key[1]), False)
+
+    def close(self) -> None:
+        """Record what was read ahead and never asked for (every exchange made is kept), and
+        stop the read-ahead thread. Call before the WARC is closed."""
+        ahead, self._ahead = self._ahead, {}
+        for (url, req_headers), future in ahead.items():
+            try:
+                got = future.result()
+            except (requests.RequestException, ArchiverError):
+                continue  # nothing came back: nothing to keep
+            self.requests_made += 1
+            self._record(url, dict(req_headers), got, media=False)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _backoff(self, attempt: int) -> None:
         self.retries += 1

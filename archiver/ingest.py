@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -61,7 +61,7 @@ def iter_records(stream: IO[bytes]) -> Iterator[tuple[Any, int, int, bytes | Non
 
 
 def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stored_at: datetime,
-                retain_until: datetime | None = None, on_items: Callable[[Any], None] | None = None) -> IngestStats:
+                retain_until: datetime | None = None) -> IngestStats:
     """Index one stored WARC object. The objects row is written in the same transaction, so
     the index never points at records of an object it does not know."""
     stats = IngestStats()

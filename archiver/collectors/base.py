@@ -282,7 +282,8 @@ def html_text(markup: str | None) -> str | None:
 
 
 def walk_posts(
-    ctx: CollectContext, posts: Iterator["Item | Problem"], thread: Callable[["Item"], Iterator[Event]]
+    ctx: CollectContext, posts: Iterator["Item | Problem"], thread: Callable[["Item"], Iterator[Event]],
+    first_request: Callable[["Item"], tuple[str, dict | None]] | None = None,
 ) -> Iterator[Event]:
     """The account walk every collector shares: each post (newest first) is observed, then its
     thread is read, unless the checkpoint of an interrupted run says it was finished already.
@@ -290,18 +291,53 @@ def walk_posts(
     Stops at the first post older than ``ctx.since`` (the re-scan window). ``PostsDone`` is only
     yielded when the listing was read to its end or to ``since``: a ``Problem`` from ``posts``
     (a page that stayed malformed) ends the walk without it, so no post becomes a deletion
-    candidate because of a listing we could not read."""
-    for post in posts:
+    candidate because of a listing we could not read.
+
+    With ``first_request(post)`` (the URL and parameters a thread starts with), the next post's
+    thread is read ahead (``Fetcher.prefetch``) while this one is walked: the next post is
+    taken from the listing first, and an error taking it is raised only where it was before,
+    after this post's thread."""
+    done = ctx.checkpoint.setdefault("threads_done", [])
+    posts = iter(posts)
+    post = _take(posts)
+    while post is not _END:
+        if isinstance(post, _Failed):
+            raise post.error
         if isinstance(post, Problem):
             yield post
             return
-        if ctx.since is not None and post.created_at and post.created_at < ctx.since:
+        if _before_window(ctx, post):
             break
+        following = _take(posts)
         yield Observed(post)
+        if first_request is not None and isinstance(following, Item) and following.platform_id not in done \
+                and not _before_window(ctx, following):
+            ctx.http.prefetch(*first_request(following))
         yield from once_per_checkpoint(ctx, post.platform_id, thread(post))
+        post = following
     # The listing completed: nothing is left to resume, so the next run re-reads every thread.
     ctx.checkpoint.pop("threads_done", None)
     yield PostsDone()
+
+
+_END = object()
+
+
+def _before_window(ctx: CollectContext, post: "Item") -> bool:
+    return ctx.since is not None and post.created_at is not None and post.created_at < ctx.since
+
+
+@dataclass
+class _Failed:
+    error: Exception
+
+
+def _take(items: Iterator[Any]) -> Any:
+    """The next element, ``_END``, or the error taking it (raised later, where it belongs)."""
+    try:
+        return next(items, _END)
+    except Exception as exc:  # noqa: BLE001 - re-raised unchanged by walk_posts
+        return _Failed(exc)
 
 
 def cursor_pages(params: Mapping[str, Any], cursor: str, fetch: Callable[[dict], tuple[Any, str | None]],

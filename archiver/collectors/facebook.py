@@ -46,15 +46,16 @@ class FacebookCollector(GraphCollector):
             params["since"] = int(ctx.since.timestamp())
         return f"{self.api_base}/{self.account.id}/posts", params
 
-    def thread(self, ctx: CollectContext, post: Item) -> Iterator[Event]:
-        post_id = post.platform_id
-        params = {
+    def comments_edge(self, ctx: CollectContext, post: Item) -> tuple[str, dict]:
+        return f"{self.api_base}/{post.platform_id}/comments", {
             "filter": "stream", "order": "chronological", "summary": "true",
             "limit": ctx.page_limit, "fields": COMMENT_FIELDS,
         }
+
+    def thread(self, ctx: CollectContext, post: Item) -> Iterator[Event]:
+        post_id = post.platform_id
         expected = None
-        for page in self.pages(ctx, f"{self.api_base}/{post_id}/comments", params, f"comments of {post_id}",
-                               missing_ok=True):
+        for page in self.pages(ctx, *self.comments_edge(ctx, post), f"comments of {post_id}", missing_ok=True):
             if isinstance(page, Problem):
                 yield page
                 return

@@ -79,13 +79,18 @@ class GraphCollector(Collector):
     def parse_post(self, raw: dict) -> Item:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def comments_edge(self, ctx: CollectContext, post: Item) -> tuple[str, dict]:  # pragma: no cover - abstract
+        """The first request of a post's thread (its comments edge), also read ahead."""
+        raise NotImplementedError
+
     def thread(self, ctx: CollectContext, post: Item) -> Iterator[Event]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
         url, params = self.listing(ctx)
         posts = self.parsed(self.pages(ctx, url, params, "post listing"), self.parse_post)
-        return walk_posts(ctx, posts, lambda post: self.thread(ctx, post))
+        return walk_posts(ctx, posts, lambda post: self.thread(ctx, post),
+                          lambda post: self.comments_edge(ctx, post))
 
     # -- signals ------------------------------------------------------------------------------
     def classify(self, resp: Response) -> Outcome:
@@ -126,9 +131,11 @@ class GraphCollector(Collector):
                 yield Problem(f"{label} unavailable: {err.get('message')}", resp.url)
                 return
             body = self.body(resp)
-            yield body
             url = (body.get("paging") or {}).get("next")
             params = None
+            if url:
+                ctx.http.prefetch(url)  # travels while this page is parsed and written
+            yield body
 
     @staticmethod
     def parsed(pages: Iterator[dict | Problem], parse: Callable[[dict], Item]) -> Iterator[Item | Problem]:

@@ -50,13 +50,14 @@ class InstagramCollector(GraphCollector):
         # No ``since``: the media edge is newest first and walk_posts stops at ctx.since.
         return f"{self.api_base}/{self.account.id}/media", {"fields": MEDIA_FIELDS, "limit": ctx.page_limit}
 
+    def comments_edge(self, ctx: CollectContext, post: Item) -> tuple[str, dict]:
+        return f"{self.api_base}/{post.platform_id}/comments", {"fields": COMMENT_FIELDS, "limit": ctx.page_limit}
+
     def thread(self, ctx: CollectContext, post: Item) -> Iterator[Event]:
         media_id = post.platform_id
         owner = (post.native or {}).get("username")
-        params = {"fields": COMMENT_FIELDS, "limit": ctx.page_limit}
         complete = True
-        for page in self.pages(ctx, f"{self.api_base}/{media_id}/comments", params, f"comments of {media_id}",
-                               missing_ok=True):
+        for page in self.pages(ctx, *self.comments_edge(ctx, post), f"comments of {media_id}", missing_ok=True):
             if isinstance(page, Problem):
                 yield page
                 return

@@ -11,6 +11,6 @@
     certificate  the certificate of destruction (JSON + PDF) and the WHS notice letter
     report       `retention report` / `retention show`
 
-The capture pipeline calls ``assign.assign_new_items(db, settings, store=..., now=...)`` after
-every ingest; ``show ID`` adds ``assign.show_section``.
+Every commit of a WARC file runs ``assign.AfterIngest``: the new items' series, dates and holds
+in the ingest's own transaction, then the object's lock; ``show ID`` adds ``assign.show_section``.
 """

@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from .. import audit
 from ..errors import RetentionError
 from ..index import transaction
 from ..timefmt import iso, utcnow
-from .dates import add_offset, fiscal_year_end, local_day
+from .dates import add_offset, fiscal_year_end, local_day, today_in
+from .holds import holds_on_item, refresh_hold_items
+from .objectlock import sync_object_lock
 from .schedule import Schedule, Series, load_schedule
 from .selection import describe, matching_item_ids
 
@@ -91,9 +93,12 @@ def assign_items(db, schedule: Schedule, schedule_id: int, tz: str, *, item_ids:
     cur = db.conn.execute(sql, params)
     names = [d[0] for d in cur.description]
     items = [dict(zip(names, r)) for r in cur]
-    overrides = dict(db.conn.execute("SELECT item_id, series FROM retention_overrides"))
+    # Overrides and event dates of these items only (all of them when every item is recomputed).
+    of_items = " WHERE item_id IN (SELECT value FROM json_each(?))" if params else ""
+    overrides = dict(db.conn.execute(f"SELECT item_id, series FROM retention_overrides{of_items}", params))
     events: dict[str, dict[str, str]] = {}
-    for item_id, event, day in db.conn.execute("SELECT item_id, event, date FROM retention_event_dates"):
+    for item_id, event, day in db.conn.execute(f"SELECT item_id, event, date FROM retention_event_dates{of_items}",
+                                               params):
         events.setdefault(item_id, {})[event] = day
     rows = []
     computed_at = iso(now)
@@ -117,16 +122,22 @@ def _json(values) -> str:
     return json.dumps(list(values))
 
 
-def unassigned_item_ids(db) -> list[str]:
+def unassigned_item_ids(db, key: str | None = None) -> list[str]:
+    """Items without an assignment: all of them, or (``key``) among the items that got a version
+    from the object's metadata records — every item an ingest creates does — so the look is
+    proportional to the object, not to the archive. (Not ``items.record_id``: an item's
+    response can be in the file before the one its metadata record is in.)"""
+    if key is None:
+        return [r[0] for r in db.conn.execute(
+            "SELECT i.id FROM items i LEFT JOIN retention_assignments a ON a.item_id = i.id WHERE a.item_id IS NULL")]
     return [r[0] for r in db.conn.execute(
-        "SELECT i.id FROM items i LEFT JOIN retention_assignments a ON a.item_id = i.id WHERE a.item_id IS NULL")]
+        "SELECT DISTINCT i.id FROM records r JOIN versions v ON v.meta_record_id = r.record_id"
+        " JOIN items i ON i.rowid = v.item_rowid WHERE r.object_key = ? AND r.type = 'metadata'"
+        " AND NOT EXISTS (SELECT 1 FROM retention_assignments a WHERE a.item_id = i.id)", (key,))]
 
 
 def recompute(db, settings, *, actor: str = SYSTEM, store=None, now: datetime | None = None) -> dict[str, Any]:
     """Reload the schedule and recompute every item (``retention recompute``); recorded."""
-    from .holds import refresh_hold_items
-    from .objectlock import sync_object_lock
-
     now = now or utcnow()
     schedule = load_schedule(settings)
     schedule_id, changed = record_schedule(db, schedule, actor=actor, now=now)
@@ -141,13 +152,10 @@ def recompute(db, settings, *, actor: str = SYSTEM, store=None, now: datetime | 
 
 def assign_new_items(db, settings, *, store=None, keys: Iterable[str] | None = None,
                      now: datetime | None = None) -> dict[str, Any]:
-    """Called by the capture pipeline at the end of every ingest: give each new item its series
-    and date, put it under any active hold it matches, and extend the object locks — of
-    ``keys`` (the object just ingested, which also holds new versions of older items) or else
-    of the objects holding the new items. A changed schedule file recomputes everything instead."""
-    from .holds import refresh_hold_items
-    from .objectlock import sync_object_lock
-
+    """Give each item without an assignment its series and date, put it under any active hold
+    it matches, and extend the object locks — of ``keys`` or else of the objects holding the new
+    items. A changed schedule file recomputes everything instead. (Each commit does the same
+    per object through ``AfterIngest``.)"""
     now = now or utcnow()
     schedule = load_schedule(settings)
     schedule_id, changed = record_schedule(db, schedule, now=now)
@@ -164,15 +172,45 @@ def assign_new_items(db, settings, *, store=None, keys: Iterable[str] | None = N
     return {"assigned": count, "schedule_changed": changed, "newly_held": held, "object_lock": locks}
 
 
-def after_ingest_hook(settings, store, now: datetime) -> Callable[[Any, str], None]:
-    """``after_ingest`` for ``spool.commit_spool_file`` (in collect or its committer process):
-    every newly indexed item gets its series, date and holds, and the object just stored gets
-    the lock its contents need (new items, and new versions of old ones)."""
-    def after_ingest(db, key: str) -> None:
-        result = assign_new_items(db, settings, store=store, keys=[key], now=now)
-        for error in (result.get("object_lock") or {}).get("errors", []):
+class AfterIngest:
+    """The retention step of every commit (``spool.commit_spool_file``, in collect or in its
+    committer process), built once per process.
+
+    ``indexed`` runs inside the ingest's transaction: the object's new items get their series,
+    date and holds in the same commit as the items themselves, so a crash can never leave an
+    item without an assignment, and a file costs one commit, not three. ``stored`` runs after
+    it: the object gets the lock its contents need (new items, and new versions of old ones) —
+    S3 calls are not made while holding the index's write lock.
+
+    The schedule is loaded once per process. The first commit also records it (a changed file
+    recomputes every item) and assigns any item an older version left unassigned; later
+    commits look only at the items the object's records sighted."""
+
+    def __init__(self, settings, store, now: datetime):
+        self.settings, self.store, self.now = settings, store, now
+        self.schedule: Schedule | None = None
+        self.schedule_id = 0
+
+    def indexed(self, db, key: str) -> None:
+        if self.schedule is None:
+            self.schedule = load_schedule(self.settings)
+            self.schedule_id, changed = record_schedule(db, self.schedule, now=self.now)
+            ids = None if changed else unassigned_item_ids(db)
+        else:
+            ids = unassigned_item_ids(db, key)
+        assign_items(db, self.schedule, self.schedule_id, self.settings.timezone, item_ids=ids, now=self.now)
+        refresh_hold_items(db, self.settings.timezone, item_ids=ids, now=self.now)
+
+    def stored(self, db, key: str) -> None:
+        if self.store is None:
+            return
+        result = sync_object_lock(db, self.store, self.settings, keys=[key], now=self.now)
+        for error in result.get("errors", []):
             log.error("object lock: %s", error)
-    return after_ingest
+
+
+def after_ingest_hook(settings, store, now: datetime) -> AfterIngest:
+    return AfterIngest(settings, store, now)
 
 
 def objects_of(db, item_ids: Iterable[str]) -> list[str]:
@@ -206,8 +244,6 @@ def override(db, settings, filters: Mapping[str, Any], series: str | None, *, re
                                                        "items": len(ids), "reason": reason}, now=now)
         assign_items(db, schedule, schedule_id, settings.timezone, item_ids=ids, now=now)
     if store is not None:
-        from .objectlock import sync_object_lock
-
         sync_object_lock(db, store, settings, keys=objects_of(db, ids), now=now)
     return {"series": series, "items": len(ids)}
 
@@ -229,17 +265,12 @@ def record_event(db, settings, filters: Mapping[str, Any], event: str, on: date,
                                                     "filters": dict(filters), "items": len(ids)}, now=now)
         assign_items(db, schedule, schedule_id, settings.timezone, item_ids=ids, now=now)
     if store is not None:
-        from .objectlock import sync_object_lock
-
         sync_object_lock(db, store, settings, keys=objects_of(db, ids), now=now)
     return {"event": event, "date": on.isoformat(), "items": len(ids)}
 
 
 def retention_for_item(db, item_rowid: int, *, now: datetime | None = None, tz: str = "America/Chicago") -> dict[str, Any]:
     """What ``show ID`` prints about retention: series, dates, and the holds on the item."""
-    from .dates import today_in
-    from .holds import holds_on_item
-
     row = db.conn.execute("SELECT id FROM items WHERE rowid = ?", (item_rowid,)).fetchone()
     if row is None:
         return {}

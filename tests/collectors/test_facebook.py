@@ -223,3 +223,25 @@ def test_unchanged_rerun_writes_revisits(page, make_config, tmp_path):
     for path in warc_files(tmp_path / "data" / "store"):
         res = warcio_check(path)
         assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_a_failing_next_listing_page_still_lets_the_read_post_finish(replay, make_config):
+    # The walk takes the next post before reading a thread (to read its comments ahead); when
+    # that needs a listing page the platform refuses, the post already read keeps its thread.
+    sim = FacebookSimulator("1000001", token=TOKEN, post_paging="cursor", page_size=2)
+    base = replay.mount(sim)
+    facebook_sample(sim, NOW - timedelta(days=1))
+    replay.inject(r"/1000001/posts\?.*after=", 400, throttle_body(613), times=50)
+    settings, report = _run(make_config([_account(f"{base}/{sim.version}")]))
+    assert report.results[0].status == "throttled"
+    db = open_index(settings.index_path)
+    checkpoint = json.loads(db.conn.execute("SELECT data FROM checkpoints").fetchone()[0])
+    newest = sorted(sim.posts, key=lambda p: p.created_time, reverse=True)[:2]  # the listing's first page
+    first_page = [p.id for p in newest]
+    assert sorted(checkpoint["threads_done"]) == sorted(first_page)
+    items = _items(settings)
+    assert {i["platform_id"] for i in items.values() if i["kind"] == "post"} == set(first_page)
+    assert len(items) == 2 + sum(len(p.comments) for p in newest)
+    # Each comment page was read once, ahead of its turn or not.
+    pages = replay.requests_matching(r"/comments")
+    assert pages and len(pages) == len(set(pages))
