@@ -32,8 +32,8 @@ from .collectors.base import (CollectContext, Collector, Item, KnownItem, Observ
                               ThreadDone, content_digest)
 from .committer import Committer
 from .config import AccountConfig, Settings, resolve_secret
-from .errors import (ArchiverError, CollectError, QuotaError, StoreError, ThrottledError, TokenError,
-                     TransientError)
+from .errors import (ArchiverError, CollectError, QuotaError, RetentionError, StoreError, ThrottledError,
+                     TokenError, TransientError)
 from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
 from .retention.assign import after_ingest_hook
@@ -120,7 +120,8 @@ class CaptureSession:
         self.keys: list[str] = []
         self.started = now
         self.spool_error: str | None = None  # the spool refused a write: stop writing, keep the file
-        self.upload_error: str | None = None  # the store failed: keep closed files in the spool
+        self.upload_error: str | None = None  # a commit failed: keep closed files in the spool
+        self.failure = "storage failed"  # what failed, for messages: the store, or indexing
         self.kept: list[Path] = []
 
     # -- WARC --------------------------------------------------------------------------------
@@ -237,13 +238,13 @@ class CaptureSession:
                             outcome.path.name)
                 self._commit(outcome.path)
 
-    def _upload_failed(self, path: Path, reason: str) -> None:
+    def _upload_failed(self, path: Path, reason: str, failure: str = "storage failed") -> None:
         # Keep capturing into the spool: tonight's comments may be gone tomorrow. Every
         # closed file waits there; the next run uploads and ingests them in order.
         self.kept.append(path)
         if not self.upload_error:
-            self.upload_error = reason
-            self.problem(f"upload failed, capture continues into the spool: {reason}")
+            self.upload_error, self.failure = reason, failure
+            self.problem(f"{failure}, capture continues into the spool: {reason}")
 
     def _commit(self, path: Path) -> None:
         if self.upload_error:
@@ -255,6 +256,12 @@ class CaptureSession:
                                     after_ingest=self.after_ingest)
         except StoreError as exc:
             self._upload_failed(path, str(exc))
+            return
+        except RetentionError as exc:
+            # The schedule file is refused (a records officer's edit): the file's items cannot
+            # be given their retention, so the file is not indexed (one transaction) and waits
+            # in the spool with the rest of the night until the schedule is fixed.
+            self._upload_failed(path, f"{exc}; fix the schedule, then run collect again", "indexing failed")
             return
         self.keys.append(key)
 
@@ -418,7 +425,7 @@ class CaptureSession:
         self.sightings.flush()
         if self.upload_error and status == "ok":
             # The run summary lands in the WARC and outlives recovery: keep the outage on record.
-            status, message = "failed", f"storage failed during the run: {self.upload_error}"
+            status, message = "failed", f"{self.failure} during the run: {self.upload_error}"
         summary = self.summary(status, message, fetcher)
         if self.warc is None and not self.keys and not self.kept:
             # Nothing was captured (e.g. the token variable is unset): record the run itself.
@@ -552,8 +559,8 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     except StoreError as exc:
         result.status = "failed"
         if str(exc) not in result.message:
-            result.message = (f"{result.message + '; ' if result.message else ''}storage failed: {exc}; "
-                              "the WARC stays in the spool and the next run uploads it")
+            result.message = (f"{result.message + '; ' if result.message else ''}{capture.failure}: {exc}; "
+                              "the WARC stays in the spool and the next run commits it")
         db.conn.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = ?, problems = ? WHERE id = ?",
                         (result.message, iso(utcnow()), json.dumps(capture.problems), run_id))
     if ctx is not None and not capture.spool_error:
@@ -612,8 +619,8 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
             report.recovered = recover_spool(db, store, settings.spool_dir, now=now,
                                              retain_years=settings["storage.default_retain_years"],
                                              after_ingest=after_ingest)
-        except StoreError as exc:
-            report.recovery_error = (f"files left in the spool by an earlier run could not be uploaded: {exc}; "
+        except (StoreError, RetentionError) as exc:  # tonight's capture still runs, into the spool
+            report.recovery_error = (f"files left in the spool by an earlier run could not be committed: {exc}; "
                                      "they stay there for the next run")
             log.error("%s", report.recovery_error)
         for account in selected:

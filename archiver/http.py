@@ -29,7 +29,7 @@ from requests.structures import CaseInsensitiveDict
 
 from . import SOFTWARE
 from .provenance import Provenance
-from .errors import ArchiverError, CollectError, QuotaError, ThrottledError, TokenError, TransientError
+from .errors import CollectError, QuotaError, ThrottledError, TokenError, TransientError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -367,7 +367,7 @@ class Fetcher:
     def _send(self, url: str, *, media: bool, headers: Mapping[str, str] | None) -> Response:
         req_headers = self._request_headers(headers)
         self.requests_made += 1
-        ahead = None if media else self._ahead.pop((url, tuple(req_headers.items())), None)
+        ahead = None if media else self._ahead.pop(_ahead_key(url, req_headers), None)
         got = ahead.result() if ahead is not None else self._transfer(url, req_headers, media)
         return self._record(url, req_headers, got, media)
 
@@ -420,30 +420,32 @@ class Fetcher:
         the same URL it takes the answer and records, scrubs, classifies and retries it as if
         it had just been fetched (a 429 or a 502 read ahead is retried as usual). At most
         ``READ_AHEAD`` requests wait; an answer nobody asked for is still recorded by ``close``."""
-        send_url = self._with_params(url, params)
-        key = (send_url, tuple(self._request_headers(headers).items()))
+        send_url, req_headers = self._with_params(url, params), self._request_headers(headers)
+        key = _ahead_key(send_url, req_headers)
         if key in self._ahead or len(self._ahead) >= READ_AHEAD:
             return
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-ahead-{self.account}")
-        self._ahead[key] = self._pool.submit(self._transfer, send_url, dict(key[1]), False)
+        self._ahead[key] = self._pool.submit(self._transfer, send_url, req_headers, False)
 
     def close(self) -> None:
         """Record what was read ahead and never asked for (every exchange made is kept), and
         stop the read-ahead thread. Call before the WARC is closed."""
         ahead, self._ahead = self._ahead, {}
-        for (url, req_headers), future in ahead.items():
-            try:
-                got = future.result()
-            except (requests.RequestException, ArchiverError):
-                continue  # nothing came back: nothing to keep
-            self.requests_made += 1
-            self._record(url, dict(req_headers), got, media=False)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        try:
+            for (url, req_headers), future in ahead.items():
+                try:
+                    got = future.result()
+                except Exception:  # noqa: BLE001 - nothing came back, so nothing to keep
+                    continue
+                self.requests_made += 1
+                self._record(url, dict(req_headers), got, media=False)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
     def _backoff(self, attempt: int) -> None:
         self.retries += 1
@@ -454,6 +456,11 @@ class Fetcher:
         self.retries += 1
         delay = wait if wait is not None else self.policy.retry_delay * (2 ** (attempt - 1))
         self.sleep(max(0.0, min(delay, self.policy.max_backoff)))
+
+
+def _ahead_key(url: str, req_headers: Mapping[str, str]) -> tuple[str, tuple]:
+    """What a read-ahead answer is filed under: the same URL asked with the same headers."""
+    return url, tuple(req_headers.items())
 
 
 def parse_json_header(value: str | None) -> Any:

@@ -182,26 +182,31 @@ class AfterIngest:
     it: the object gets the lock its contents need (new items, and new versions of old ones) —
     S3 calls are not made while holding the index's write lock.
 
-    The schedule is loaded once per process. The first commit also records it (a changed file
-    recomputes every item) and assigns any item an older version left unassigned; later
-    commits look only at the items the object's records sighted."""
+    The schedule file is read once per process, and recorded in every commit's transaction (a
+    lookup once it is there; a changed file recomputes every item). Until one commit of this
+    process has gone through, each also assigns any item an older version left unassigned;
+    after that, commits look only at the items of their own object."""
 
     def __init__(self, settings, store, now: datetime):
         self.settings, self.store, self.now = settings, store, now
         self.schedule: Schedule | None = None
-        self.schedule_id = 0
+        self.swept = False  # set once a commit with the archive-wide look has gone through
 
     def indexed(self, db, key: str) -> None:
         if self.schedule is None:
             self.schedule = load_schedule(self.settings)
-            self.schedule_id, changed = record_schedule(db, self.schedule, now=self.now)
-            ids = None if changed else unassigned_item_ids(db)
+        # Recorded here, not once: a rolled-back commit takes the schedule's row with it.
+        schedule_id, changed = record_schedule(db, self.schedule, now=self.now)
+        if changed:
+            ids = None
         else:
-            ids = unassigned_item_ids(db, key)
-        assign_items(db, self.schedule, self.schedule_id, self.settings.timezone, item_ids=ids, now=self.now)
+            ids = unassigned_item_ids(db, key if self.swept else None)
+        assign_items(db, self.schedule, schedule_id, self.settings.timezone, item_ids=ids, now=self.now)
         refresh_hold_items(db, self.settings.timezone, item_ids=ids, now=self.now)
 
     def stored(self, db, key: str) -> None:
+        """After the commit: the object's lock."""
+        self.swept = True
         if self.store is None:
             return
         result = sync_object_lock(db, self.store, self.settings, keys=[key], now=self.now)

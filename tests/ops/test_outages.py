@@ -122,3 +122,41 @@ def test_store_down_for_two_nights(page, make_config, s3_bucket):
     edited = db.conn.execute("SELECT status, versions FROM items WHERE platform_id = '1000001_101'").fetchone()
     assert edited == ("edited", 2)
     assert third.results[0].counts["new"] == 0 and third.results[0].counts["edited"] == 0
+
+
+def test_a_refused_schedule_keeps_the_nights_in_the_spool(page, make_config, tmp_path):
+    """A records officer's broken edit of the schedule: capture goes on (into the spool), no
+    file is indexed without its items' retention, and the night after the fix commits both
+    nights, every item with its series."""
+    broken = tmp_path / "schedule.toml"
+    broken.write_text('name = "Oak Creek PD\n', encoding="utf-8")  # unterminated string
+    page.grow(2, 3)
+    cfg = make_config([page.account()], extra=f'commit_items = 3\n[retention]\nschedule = "{broken}"\n')
+    settings, first = run_collect(cfg, NOW - timedelta(days=1))
+    result = first.results[0]
+    assert result.status == "failed" and result.counts["seen"] == page.world_size()  # captured whole
+    assert "indexing failed" in result.message and "fix the schedule" in result.message
+    assert "internal error" not in result.message
+    db = index_of(settings)
+    assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == 0  # no item without retention
+    kept = list(settings.spool_dir.rglob("*.warc.gz"))
+    assert len(kept) > 2
+
+    page.sim.posts[0].message += " UPDATE: reopened."
+    _, second = run_collect(cfg, NOW)  # still broken: the second night is captured too
+    assert second.recovery_error and "stay there for the next run" in second.recovery_error
+    assert second.results[0].counts["seen"] == page.world_size()
+    assert len(list(settings.spool_dir.rglob("*.warc.gz"))) > len(kept)
+
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(f'schedule = "{broken}"', ""), encoding="utf-8")
+    settings, third = run_collect(cfg, NOW + timedelta(days=1))
+    assert third.ok, third.results
+    db = index_of(settings)
+    assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == page.world_size()
+    unassigned = db.conn.execute("SELECT count(*) FROM items i LEFT JOIN retention_assignments a"
+                                 " ON a.item_id = i.id WHERE a.item_id IS NULL").fetchone()[0]
+    assert unassigned == 0
+    assert db.conn.execute("SELECT status, versions FROM items WHERE platform_id = ?",
+                           (page.sim.posts[0].id,)).fetchone() == ("edited", 2)
+    _no_duplicates(db)
+    assert not list(settings.spool_dir.rglob("*.warc.gz*"))
