@@ -88,7 +88,8 @@ class GraphCollector(Collector):
 
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
         url, params = self.listing(ctx)
-        posts = self.parsed(self.pages(ctx, url, params, "post listing"), self.parse_post)
+        # The listing is not read ahead: the walk may stop at the re-scan window mid-page.
+        posts = self.parsed(self.pages(ctx, url, params, "post listing", read_ahead=False), self.parse_post)
         return walk_posts(ctx, posts, lambda post: self.thread(ctx, post),
                           lambda post: self.comments_edge(ctx, post))
 
@@ -114,12 +115,15 @@ class GraphCollector(Collector):
 
     # -- reading ------------------------------------------------------------------------------
     def pages(
-        self, ctx: CollectContext, url: str | None, params: dict | None, label: str, *, missing_ok: bool = False
+        self, ctx: CollectContext, url: str | None, params: dict | None, label: str, *, missing_ok: bool = False,
+        read_ahead: bool = True,
     ) -> Iterator[dict | Problem]:
         """Every page body of one edge, following ``paging.next`` verbatim (it already carries
         fields, limit and cursor). Ends with a ``Problem`` (and no further pages) when a page
         stays malformed — without its ``paging.next`` we cannot go on — or, with
-        ``missing_ok``, when the parent object answers code 100 (it vanished mid-run)."""
+        ``missing_ok``, when the parent object answers code 100 (it vanished mid-run).
+        ``read_ahead``: fetch ``paging.next`` while this page is processed — for edges read
+        whole (a thread), not for one its reader may leave early."""
         while url:
             try:
                 resp = ctx.http.get(url, params, classify=self.classify)
@@ -133,7 +137,7 @@ class GraphCollector(Collector):
             body = self.body(resp)
             url = (body.get("paging") or {}).get("next")
             params = None
-            if url:
+            if url and read_ahead:
                 ctx.http.prefetch(url)  # travels while this page is parsed and written
             yield body
 

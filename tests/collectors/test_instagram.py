@@ -63,6 +63,16 @@ def test_pages_carousels_comments_and_paged_replies(collect, sim, replay):
     assert len(run.of("PostsDone")) == 1
 
 
+def test_a_listing_cut_by_the_rescan_window_asks_for_no_further_page(collect, sim, replay):
+    # Newest first, two to a page: the photo is inside the window and the video, next on the
+    # same page, is not. The walk stops there; the next listing page is neither read nor read
+    # ahead (the comments of the photo's thread are still read whole).
+    run = collect(since=sim.now - timedelta(hours=22))
+    assert run.error is None
+    assert [i.text for i in run.items.values() if i.kind == "post"] == ["Road closure on Howell Ave tonight"]
+    assert len(replay.requests_matching(rf"/{sim.ig_user_id}/media\?")) == 1
+
+
 def test_second_night_edit_hide_delete(collect, sim):
     first = collect().items
     next_night(sim)
