@@ -395,7 +395,8 @@ class CaptureSession:
     def thread_done(self, event: ThreadDone, ctx: CollectContext) -> None:
         seen = self.thread_seen.pop(event.root, set())
         self.known.pop(event.root, None)
-        rows = [r for r in self.db.conn.execute(
+        # On the account's first run nothing was known before it, so nothing can be missing now.
+        rows = [] if self.first_run else [r for r in self.db.conn.execute(
             "SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND root = ?"
             " AND kind != 'post' AND status != 'deleted'", (self.account.name, event.root),
         ) if r[0] not in seen and self.run_state.get(r[0], _Prev("", False, "")).status != "deleted"]
@@ -409,7 +410,8 @@ class CaptureSession:
         if ctx.since is not None:
             query += " AND created_at >= ?"
             params.append(iso(ctx.since))
-        rows = [r for r in self.db.conn.execute(query, params) if r[0] not in self.posts_seen]
+        # On the account's first run nothing was known before it, so nothing can be missing now.
+        rows = [] if self.first_run else [r for r in self.db.conn.execute(query, params) if r[0] not in self.posts_seen]
         for post_id in self._confirm(ctx, rows):
             # A deleted post takes its comments with it; each is still confirmed one by one.
             self._confirm(ctx, self.db.conn.execute(

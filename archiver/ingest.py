@@ -16,7 +16,7 @@ Metadata records written by the capture pipeline (``Archiver-Metadata`` header):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, Iterator
 
@@ -47,6 +47,9 @@ class IngestStats:
     hidden: int = 0
     deleted: int = 0
     seen: int = 0
+    # The items this ingest created, with the fields retention rules read
+    # (``retention.assign.ITEM_FIELDS``): their series is assigned without reading them back.
+    created: list[dict] = field(default_factory=list)
 
 
 def iter_records(stream: IO[bytes]) -> Iterator[tuple[Any, int, int, bytes | None]]:
@@ -309,6 +312,9 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
         media += [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"),
                    m.get("size"), m.get("status", "fetched")) for m in change.get("media") or []]
         events += [(rowid, date, run_id, e, source_id) for e in evts]
+        stats.created.append({"id": items[-1][1], "platform": platform, "account": account, "kind": item["kind"],
+                              "is_department": item.get("is_department"), "created_at": item.get("created_at"),
+                              "first_seen": date})
         stats.new += 1
         stats.hidden += int(hidden)
     row_marks = f"({', '.join('?' * len(ITEM_COLUMNS))})"

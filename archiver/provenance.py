@@ -62,14 +62,14 @@ class Provenance:
         return entry[0], entry[1]
 
     def _prune(self) -> None:
-        # Every few bodies. A dead body's children are still referenced by the body until it is
-        # dropped, so each pass frees one level of nesting: repeat until nothing more goes.
+        # Every few bodies, one pass in registration order: ``parsed`` registers a container
+        # before what it holds, so dropping a dead body's entry frees the body at once and its
+        # children are found dead further on in the same pass.
         self._since_prune += 1
         if self._since_prune < PRUNE_EVERY:
             return
         self._since_prune = 0
-        while True:
-            kept = {k: e for k, e in self._by_id.items() if sys.getrefcount(e[2]) > _ONLY_OURS}
-            if len(kept) == len(self._by_id):
-                return
-            self._by_id = kept
+        by_id = self._by_id
+        for key in list(by_id):
+            if sys.getrefcount(by_id[key][2]) <= _ONLY_OURS:
+                del by_id[key]

@@ -39,10 +39,10 @@ def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: da
     retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
     store.put(key, path, sha, retain_until=retain_until)
     with open(path, "rb") as fh, transaction(db):
-        ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
-                    retain_until=retain_until if store.object_lock else None)
+        stats = ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
+                            retain_until=retain_until if store.object_lock else None)
         if after_ingest:
-            after_ingest.indexed(db, key)
+            after_ingest.indexed(db, key, stats.created)
     if after_ingest:
         after_ingest.stored(db, key)
     path.unlink()

@@ -27,7 +27,8 @@ from .selection import describe, matching_item_ids
 
 SYSTEM = "archiver"
 log = logging.getLogger("archiver.capture")
-_ITEM_COLUMNS = "id, platform, account, kind, is_department, created_at, first_seen"
+# What rules and trigger dates read of an item (ingest hands the items it creates over with these).
+ITEM_FIELDS = ("id", "platform", "account", "kind", "is_department", "created_at", "first_seen")
 
 
 def record_schedule(db, schedule: Schedule, *, actor: str = SYSTEM, now: datetime | None = None) -> tuple[int, bool]:
@@ -79,20 +80,23 @@ def choose_series(schedule: Schedule, item: Mapping[str, Any], override: str | N
 
 
 def assign_items(db, schedule: Schedule, schedule_id: int, tz: str, *, item_ids: Iterable[str] | None = None,
-                 now: datetime | None = None) -> int:
-    """(Re)compute the assignment of the given items (all when None); returns how many."""
+                 items: list[Mapping[str, Any]] | None = None, now: datetime | None = None) -> int:
+    """(Re)compute the assignment of the given items (all when neither ``item_ids`` nor
+    ``items``, the ITEM_FIELDS of items already in hand, is given); returns how many."""
     now = now or utcnow()
-    sql = f"SELECT {_ITEM_COLUMNS} FROM items"
     params: list[Any] = []
+    if items is not None:
+        item_ids = [item["id"] for item in items]
     if item_ids is not None:
         ids = list(item_ids)
         if not ids:
             return 0
-        sql += " WHERE id IN (SELECT value FROM json_each(?))"
         params.append(_json(ids))
-    cur = db.conn.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    items = [dict(zip(names, r)) for r in cur]
+    if items is None:
+        sql = f"SELECT {', '.join(ITEM_FIELDS)} FROM items"
+        if params:
+            sql += " WHERE id IN (SELECT value FROM json_each(?))"
+        items = [dict(zip(ITEM_FIELDS, r)) for r in db.conn.execute(sql, params)]
     # Overrides and event dates of these items only (all of them when every item is recomputed).
     of_items = " WHERE item_id IN (SELECT value FROM json_each(?))" if params else ""
     overrides = dict(db.conn.execute(f"SELECT item_id, series FROM retention_overrides{of_items}", params))
@@ -192,16 +196,23 @@ class AfterIngest:
         self.schedule: Schedule | None = None
         self.swept = False  # set once a commit with the archive-wide look has gone through
 
-    def indexed(self, db, key: str) -> None:
+    def indexed(self, db, key: str, created: list[Mapping[str, Any]] | None = None) -> None:
+        """``created``: the ITEM_FIELDS of the items this ingest created (``IngestStats.created``)."""
         if self.schedule is None:
             self.schedule = load_schedule(self.settings)
         # Recorded here, not once: a rolled-back commit takes the schedule's row with it.
         schedule_id, changed = record_schedule(db, self.schedule, now=self.now)
+        items = None
         if changed:
             ids = None
+        elif self.swept and created is not None:
+            # After the sweep every item has its series from the commit that created it, so the
+            # only ones without are those this ingest created: no need to look for them.
+            items, ids = created, [item["id"] for item in created]
         else:
             ids = unassigned_item_ids(db, key if self.swept else None)
-        assign_items(db, self.schedule, schedule_id, self.settings.timezone, item_ids=ids, now=self.now)
+        assign_items(db, self.schedule, schedule_id, self.settings.timezone, item_ids=ids, items=items,
+                     now=self.now)
         refresh_hold_items(db, self.settings.timezone, item_ids=ids, now=self.now)
 
     def stored(self, db, key: str) -> None:

@@ -85,7 +85,8 @@ def sync_object_lock(db, store, settings, *, keys: Iterable[str] | None = None,
     now = now or utcnow()
     tz = settings.timezone
     keys = list(keys) if keys is not None else None
-    wanted = wanted_retain_until(db, settings, keys)
+    # A store without Object Lock takes no retain-until (set_retention answers None): nothing to work out.
+    wanted = wanted_retain_until(db, settings, keys) if store.object_lock else {}
     held = held_object_keys(db, today_in(now, tz), keys)
     if keys is None:
         rows = db.conn.execute("SELECT key, retain_until, legal_hold FROM objects").fetchall()
