@@ -29,6 +29,7 @@ from requests.structures import CaseInsensitiveDict
 
 from . import SOFTWARE
 from .provenance import Provenance
+from .textsafe import loads
 from .errors import CollectError, QuotaError, ThrottledError, TokenError, TransientError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class Response:
         one object (a page is not decoded three times, and its dicts keep one identity)."""
         if self._parsed is _UNPARSED:
             try:
-                self._parsed = json.loads(self.body)
+                self._parsed = loads(self.body)
             except (ValueError, UnicodeDecodeError) as exc:
                 self._parsed = MalformedResponse(f"response from {self.url} is not valid JSON: {exc}")
             else:

@@ -24,7 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from .index import item_id, transaction
 from .sightings import page_entries
-from .textsafe import db_text, json_text
+from .textsafe import db_text, json_text, loads
 from .timefmt import iso
 from .warc import META_HEADER
 
@@ -94,7 +94,7 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
             stats.records += 1
             if payload is not None:
                 kind = h.get_header(META_HEADER)
-                doc = json.loads(payload)
+                doc = loads(payload)
                 if kind == "items/1":
                     account = doc.get("account") or account
                     run_id = doc.get("run") or run_id
@@ -258,7 +258,7 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
         fields.update({
             "text": db_text(change["version"].get("text")), "search_text": db_text(item.get("search_text")),
             "last_seen": date, "record_id": source_id,
-            "counts": json.dumps(item.get("counts") or {}),
+            "counts": json_text(item.get("counts") or {}),
         })
         for key in ("author", "author_id", "url", "created_at", "parent", "is_department"):
             if item.get(key) is not None:
@@ -303,7 +303,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             item.get("is_department"), db_text(change["version"].get("text")), db_text(item.get("search_text")),
             item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
             int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
-            json.dumps(item.get("counts") or {}), source_id))
+            json_text(item.get("counts") or {}), source_id))
         versions += [
             (rowid, n, v["hash"], db_text(v.get("text")), _content(v), _native(v),
              (v.get("created_at") or date) if is_history else date, date,

@@ -33,7 +33,7 @@ from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 from .store import sha256_file
-from .textsafe import json_text
+from .textsafe import json_bytes
 
 if TYPE_CHECKING:  # not imported at run time: the commit worker reads WARCs without requests
     from .http import Exchange
@@ -179,7 +179,7 @@ class WarcFile:
 
     def write_metadata(self, kind: str, target_uri: str, payload: Any, date: datetime,
                        refers_to: str | None = None) -> str:
-        body = json_text(payload).encode("utf-8")
+        body = json_bytes(payload)
         # Without HTTP headers the block is the payload: one sha256 pass serves both digests
         # (warcio would read the body twice).
         digest = _digest_label(hashlib.sha256(body))
