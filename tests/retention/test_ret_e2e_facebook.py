@@ -10,11 +10,12 @@ from archiver.config import load_settings
 from archiver.index import open_index
 from archiver.replay.facebook import FacebookSimulator
 from archiver.replay.samples import facebook_next_night, facebook_sample
-from archiver.retention.assign import assign_new_items
+from archiver.retention.assign import assign_new_items, recompute
 from archiver.retention.disposition import apply_plan, approve_plan, make_plan, record_reply, send_notice
 from archiver.retention.holds import add_hold, release_hold
 from archiver.retention.selection import make_query
 from archiver.store import open_store
+from tests.retention.test_ret_schedule import GOOD
 
 TOKEN = "EAAGtestPAGEtoken"
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
@@ -65,3 +66,34 @@ def test_capture_then_dispose(replay, make_config, tmp_path):
     certified = {i["id"] for o in result["certificate"]["objects"] for i in o["items"]}
     assert tombstones == certified == set(items)
     assert db.conn.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+
+
+def test_items_committed_file_by_file_get_what_a_recompute_gives(replay, make_config, tmp_path):
+    # Four items to a file: the worker's first commit assigns archive-wide, every later one
+    # assigns only what its ingest created (IngestStats.created) -- the two must agree.
+    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
+    base = replay.mount(sim)
+    facebook_sample(sim, NOW - timedelta(days=1))
+    schedule = tmp_path / "agency-schedule.toml"
+    schedule.write_text(GOOD, encoding="utf-8")  # department posts, public comments, replies: three series
+    cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001", "token_env": "FB_TOKEN",
+                        "api_base": f"{base}/{sim.version}"}],
+                      extra=f'commit_items = 4\n[retention]\nschedule = "{schedule}"\n'
+                            '[[rules]]\nseries = "PD-SM-P"\nkind = "reply"\n')
+    settings = load_settings(cfg, environ={})
+    assert collect(settings, environ={"FB_TOKEN": TOKEN}, now=NOW).ok
+    facebook_next_night(sim, NOW)
+    assert collect(settings, environ={"FB_TOKEN": TOKEN}, now=NOW + timedelta(days=1)).ok
+
+    db = open_index(settings.index_path)
+    assert db.conn.execute("SELECT count(*) FROM objects").fetchone()[0] > 4
+
+    def assignments():
+        return sorted(db.conn.execute(
+            "SELECT i.platform_id, a.series, a.source, a.rule, a.trigger_date, a.disposition_date FROM items i"
+            " LEFT JOIN retention_assignments a ON a.item_id = i.id"))
+
+    committed = assignments()
+    assert {row[1] for row in committed} == {"PD-SM-01", "PD-SM-02", "PD-SM-P"}
+    recompute(db, settings, now=NOW + timedelta(days=1))
+    assert assignments() == committed
