@@ -297,8 +297,9 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             if not chain or chain[-1][0]["hash"] != version["hash"]:
                 chain.append((version, version is not change["version"]))
         hidden = "hidden" in evts
+        iid = item_id(platform, account, item["platform_id"])
         items.append((
-            rowid, item_id(platform, account, item["platform_id"]), account, platform, item["platform_id"],
+            rowid, iid, account, platform, item["platform_id"],
             item["kind"], item.get("parent"), item["root"], db_text(item.get("author")), item.get("author_id"),
             item.get("is_department"), db_text(change["version"].get("text")), db_text(item.get("search_text")),
             item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
@@ -312,7 +313,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
         media += [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"),
                    m.get("size"), m.get("status", "fetched")) for m in change.get("media") or []]
         events += [(rowid, date, run_id, e, source_id) for e in evts]
-        stats.created.append({"id": items[-1][1], "platform": platform, "account": account, "kind": item["kind"],
+        stats.created.append({"id": iid, "platform": platform, "account": account, "kind": item["kind"],
                               "is_department": item.get("is_department"), "created_at": item.get("created_at"),
                               "first_seen": date})
         stats.new += 1

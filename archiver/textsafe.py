@@ -66,10 +66,7 @@ def json_bytes(value: Any) -> bytes:
 
 def json_text(value: Any) -> str:
     """Compact JSON, UTF-8 where possible, ``\\u`` escapes when a lone surrogate forbids it."""
-    try:
-        return orjson.dumps(value, default=_as_stdlib, option=_OPTIONS).decode("utf-8")
-    except TypeError:
-        return _stdlib(value)
+    return json_bytes(value).decode("utf-8")
 
 
 def _stdlib(value: Any) -> str:
