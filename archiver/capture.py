@@ -597,8 +597,10 @@ def _save_checkpoint(db, account: str, run_id: str, data: dict) -> None:
 
 def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterable[str] | None = None,
             now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
-            should_stop: Callable[[], bool] = lambda: False) -> CollectReport:
-    """The nightly job. Every selected account runs, whatever happens to the others."""
+            should_stop: Callable[[], bool] = lambda: False, committer: Committer | None = None) -> CollectReport:
+    """The nightly job. Every selected account runs, whatever happens to the others.
+    ``committer``: a commit worker already started by the caller (else one starts at the first
+    closed file)."""
     now = now or utcnow()
     names = list(accounts or [])
     selected = [settings.account(n) for n in names] if names else list(settings.accounts)
@@ -616,7 +618,12 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
         after_ingest = after_ingest_hook(settings, store, now)
         # Closed files are committed by a second process while capture goes on; a store that
         # is down gets none (every upload would fail; the files stay in the spool).
-        committer = None if isinstance(store, UnavailableStore) else Committer(settings, now)
+        if isinstance(store, UnavailableStore):
+            if committer is not None:
+                committer.kill()
+            committer = None
+        elif committer is None:
+            committer = Committer(settings, now)
         try:
             report.recovered = recover_spool(db, store, settings.spool_dir, now=now,
                                              retain_years=settings["storage.default_retain_years"],

@@ -151,3 +151,36 @@ def test_after_a_failed_upload_the_worker_refuses_the_files_that_follow(tmp_path
     assert "cannot create the store directory" in outcomes[0].store_error
     assert all(o.store_error == outcomes[0].store_error for o in outcomes)
     assert all(p.exists() for p in files)  # still in the spool for the next run
+
+
+def test_a_worker_started_ahead_and_given_no_file_is_stopped_without_waiting(tmp_path):
+    # `collect` starts the worker before it knows whether the run will close a file for it; a
+    # run too small to close one must not wait for the worker to finish starting up.
+    cfg = write_config(tmp_path, [])
+    settings = load_settings(cfg, environ={})
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    committer = Committer(settings, NOW, spawn=lambda cmd, **kw: subprocess.Popen(sleeper, **kw))
+    committer.start()
+    proc = committer.proc
+    committer.start()  # started once
+    assert committer.proc is proc
+    started = time.monotonic()
+    assert committer.drain() == []
+    assert time.monotonic() - started < 10
+    assert proc.poll() is not None and committer.proc is None
+
+
+def test_collect_from_the_command_line_commits_through_a_worker_started_ahead(replay, make_config):
+    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
+    base = replay.mount(sim)
+    facebook_sample(sim, NOW - timedelta(days=1))
+    page = Page(sim, f"{base}/{sim.version}")
+    page.grow(6, 3)
+    cfg = make_config([page.account()], extra="commit_items = 2\n")
+    code, out, err = finish(start_cli(cfg, "collect"))
+    assert code == 0, err
+    settings = load_settings(cfg, environ={})
+    files = warc_files(Path(settings.storage_url))
+    db = open_index(settings.index_path)
+    assert len(files) > 2 and db.conn.execute("SELECT count(*) FROM objects").fetchone()[0] == len(files)
+    assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]

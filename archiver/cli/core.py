@@ -63,13 +63,28 @@ def collect(ctx: typer.Context, account: List[str] = typer.Option(None, "--accou
     """The nightly job: capture every configured account. Exit 1 if any account failed, 3 if another run holds the lock."""
     import signal
 
-    from ..capture import collect as run_collect
+    from ..committer import Committer
+    from ..timefmt import utcnow
 
     settings = common.settings(ctx)
     setup_logging(settings)
+    now = utcnow()
+    # The commit worker starts before this process imports the capture pipeline, so that both
+    # start up at once on two cores (archiver.committer).
+    committer = Committer(settings, now)
+    try:
+        committer.start()
+    except OSError:
+        pass  # the first closed file tries again, and is committed here if that fails too
+    from ..capture import collect as run_collect
+
     stop = []  # SIGTERM: finish the current record, close and upload the WARC, start no more accounts
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
-    report = run_collect(settings, environ=os.environ, accounts=account or None, should_stop=lambda: bool(stop))
+    try:
+        report = run_collect(settings, environ=os.environ, accounts=account or None, now=now,
+                             should_stop=lambda: bool(stop), committer=committer)
+    finally:
+        committer.kill()  # a no-op after a finished run (each account drains its own files)
     rows = [{"account": r.account, "platform": r.platform, "status": r.status, **r.counts,
              "problems": len(r.problems), "message": r.message} for r in report.results]
     common.emit(rows, "table", ["account", "platform", "status", "seen", "new", "edited", "hidden", "deleted",
