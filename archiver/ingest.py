@@ -73,6 +73,10 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
     with transaction(db):
         conn = db.conn
         conn.execute("DELETE FROM records WHERE object_key = ?", (key,))
+        # The items this ingest creates are filed into the full-text index at the end, in key
+        # order: one FTS5 segment per file instead of one per post (migration m_fts_after_ingest).
+        after_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM items").fetchone()[0]
+        conn.execute("INSERT INTO fts_deferred (after_rowid) VALUES (?)", (after_rowid,))
         rows = []
         for record, offset, length, payload in iter_records(stream):
             h = record.rec_headers
@@ -104,6 +108,9 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
                     account = doc.get("account") or account
                     run_id = doc.get("id") or run_id
                     _apply_run(conn, doc)
+        conn.execute("INSERT INTO items_fts(rowid, fts_text, author) SELECT date_key, coalesce(search_text, text),"
+                     " author FROM items WHERE rowid > ? ORDER BY date_key", (after_rowid,))
+        conn.execute("DELETE FROM fts_deferred")
         conn.execute(
             "INSERT OR REPLACE INTO objects (key, account, run_id, sha256, size, stored_at, first_date, last_date,"
             " retain_until, legal_hold) VALUES (?,?,?,?,?,?,?,?,?, COALESCE((SELECT legal_hold FROM objects WHERE key = ?), 0))",

@@ -528,3 +528,39 @@ def m_record_links(db):
         CREATE INDEX media_record ON media(record_id);
         """
     )
+
+
+@migrations()
+def m_fts_after_ingest(db):
+    # FTS5 writes its pending terms out as a new segment whenever a rowid (here date_key) goes
+    # down, and capture order is not date order (a page's posts newest first, then each post's
+    # comments oldest first): inserting a file's items as they came wrote a segment per post,
+    # each merged later. Ingest now files its own new items into the full-text index once, at
+    # the end of its transaction, in key order (archiver.ingest.ingest_warc). While it runs, a
+    # row in fts_deferred says "items above this rowid are filed at the end": the triggers
+    # leave those alone, including an update of an item the same file created (its final
+    # values are filed). The row exists only inside ingest's transaction, so no other
+    # connection ever sees it; every other insert, update or delete is filed as before.
+    db.executescript(
+        """
+        CREATE TABLE fts_deferred (after_rowid INTEGER NOT NULL);
+        DROP TRIGGER items_ai;
+        DROP TRIGGER items_ad;
+        DROP TRIGGER items_au;
+        CREATE TRIGGER items_ai AFTER INSERT ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE new.rowid > after_rowid) BEGIN
+            INSERT INTO items_fts(rowid, fts_text, author) VALUES (new.date_key, coalesce(new.search_text, new.text), new.author);
+        END;
+        CREATE TRIGGER items_ad AFTER DELETE ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE old.rowid > after_rowid) BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author)
+                VALUES ('delete', old.date_key, coalesce(old.search_text, old.text), old.author);
+        END;
+        CREATE TRIGGER items_au AFTER UPDATE OF text, search_text, author, created_at ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE old.rowid > after_rowid) BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author)
+                VALUES ('delete', old.date_key, coalesce(old.search_text, old.text), old.author);
+            INSERT INTO items_fts(rowid, fts_text, author) VALUES (new.date_key, coalesce(new.search_text, new.text), new.author);
+        END;
+        """
+    )
