@@ -97,8 +97,10 @@ class FacebookCollector(GraphCollector):
         parent = (raw.get("parent") or {}).get("id")
         if not parent:
             # PPCA-style comments lack parent/id: a reply shows as reply_comment_id.
-            m = re.search(r"[?&]reply_comment_id=", raw.get("permalink_url") or "")
-            parent = _id_from_permalink(raw.get("permalink_url"), post_id, reply=False) if m else None
+            url = raw.get("permalink_url") or ""
+            # (the substring test first: most comments are not replies and need no regex)
+            m = "reply_comment_id=" in url and re.search(r"[?&]reply_comment_id=", url)
+            parent = _id_from_permalink(url, post_id, reply=False) if m else None
         author = raw.get("from") or {}
         attachment = raw.get("attachment") or {}
         src = ((attachment.get("media") or {}).get("image") or {}).get("src")

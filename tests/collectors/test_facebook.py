@@ -245,3 +245,17 @@ def test_a_failing_next_listing_page_still_lets_the_read_post_finish(replay, mak
     # Each comment page was read once, ahead of its turn or not.
     pages = replay.requests_matching(r"/comments")
     assert pages and len(pages) == len(set(pages))
+
+
+def test_comments_known_only_by_permalink_get_their_id_and_parent_from_it():
+    # Page Public Content Access answers comments without id/parent: both come from the permalink.
+    from archiver.collectors.facebook import FacebookCollector
+    from archiver.config import AccountConfig
+
+    fb = FacebookCollector(AccountConfig("ocpd", "facebook", "1000001"), token=None)
+    base = "https://www.facebook.com/1000001/posts/10000/?comment_id="
+    comment = fb.parse_comment({"permalink_url": base + "555", "message": "a comment"}, "1000001_10000")
+    reply = fb.parse_comment({"permalink_url": base + "555&reply_comment_id=777", "message": "a reply"},
+                             "1000001_10000")
+    assert (comment.platform_id, comment.kind, comment.parent) == ("10000_555", "comment", "1000001_10000")
+    assert (reply.platform_id, reply.kind, reply.parent) == ("10000_777", "reply", "10000_555")
