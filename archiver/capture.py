@@ -632,13 +632,17 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
             report.recovery_error = (f"files left in the spool by an earlier run could not be committed: {exc}; "
                                      "they stay there for the next run")
             log.error("%s", report.recovery_error)
-        for account in selected:
-            if should_stop():
-                report.stopped.append(account.name)
-                continue
-            report.results.append(run_account(settings, db, store, account, environ=environ, now=now,
-                                              sleep=sleep, should_stop=should_stop, after_ingest=after_ingest,
-                                              committer=committer))
+        try:
+            for account in selected:
+                if should_stop():
+                    report.stopped.append(account.name)
+                    continue
+                report.results.append(run_account(settings, db, store, account, environ=environ, now=now,
+                                                  sleep=sleep, should_stop=should_stop,
+                                                  after_ingest=after_ingest, committer=committer))
+        finally:
+            if committer is not None:
+                committer.close()
         if report.stopped:
             log.warning("stop requested: accounts not started: %s", ", ".join(report.stopped))
     return report

@@ -57,6 +57,7 @@ class Committer:
         self.pending: list[Path] = []  # submitted, in order
         self.received: list[Outcome] = []  # their outcomes so far, in the same order
         self.broken: str | None = None  # the worker is gone or garbled: the rest is the caller's
+        self.exiting: list[subprocess.Popen] = []  # drained workers winding down, reaped by close()
 
     def start(self) -> None:
         """Start the worker now rather than at the first closed file (``collect`` does, before it
@@ -119,11 +120,34 @@ class Committer:
         while not self.broken and len(self.received) < len(self.pending):
             self._receive()
         outcomes = self.received + [Outcome(p, error=self.broken) for p in self.pending[len(self.received):]]
-        self.kill(wait_only=True)
+        if self.broken:
+            self.kill(wait_only=True)  # killed: gone (and its locks with it) before the caller commits
+        else:
+            self._let_go()
         for outcome in outcomes:
             for level, name, message in outcome.logs:
                 logging.getLogger(name).log(level, "%s", message)
         return outcomes
+
+    def _let_go(self) -> None:
+        """Every answer is in and the worker, its input closed, is exiting by itself: the run goes
+        on without waiting for its interpreter to wind down (about 0.05 s, on the critical path
+        at the end of a run); ``close`` reaps it. Its last transaction is committed, so it holds
+        no lock on the index."""
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self.exiting.append(self.proc)
+        self.proc, self.pending, self.received, self.broken = None, [], [], None
+
+    def close(self) -> None:
+        """Stop a worker still running and wait for every worker this committer started."""
+        self.kill()
+        for proc in self.exiting:
+            proc.wait()
+        self.exiting = []
 
     def kill(self, wait_only: bool = False) -> None:
         """Stop the worker (``wait_only``: it is finishing by itself) and forget this run's files."""

@@ -184,3 +184,36 @@ def test_collect_from_the_command_line_commits_through_a_worker_started_ahead(re
     db = open_index(settings.index_path)
     assert len(files) > 2 and db.conn.execute("SELECT count(*) FROM objects").fetchone()[0] == len(files)
     assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
+
+
+LINGERING_WORKER = r"""
+import pickle, sys, time
+from pathlib import Path
+from archiver.committer import Outcome
+stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+pickle.load(stdin)
+while True:
+    try:
+        _, name = pickle.load(stdin)
+    except EOFError:
+        break
+    pickle.dump(Outcome(Path(name), key="warcs/" + Path(name).name), stdout)
+    stdout.flush()
+time.sleep(3)  # an interpreter slow to wind down
+"""
+
+
+def test_the_run_goes_on_once_the_worker_has_answered_and_close_reaps_it(tmp_path):
+    cfg = write_config(tmp_path, [])
+    settings = load_settings(cfg, environ={})
+    committer = Committer(settings, NOW, spawn=lambda cmd, **kw: subprocess.Popen(
+        [sys.executable, "-c", LINGERING_WORKER], **kw))
+    committer.submit(tmp_path / "a.warc.gz")
+    committer.submit(tmp_path / "b.warc.gz")
+    started = time.monotonic()
+    assert [o.key for o in committer.drain()] == ["warcs/a.warc.gz", "warcs/b.warc.gz"]
+    assert time.monotonic() - started < 2.5  # not held up by the worker's exit
+    worker = committer.exiting[0]
+    assert worker.poll() is None and committer.proc is None
+    committer.close()
+    assert worker.poll() is not None and committer.exiting == []

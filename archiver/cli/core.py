@@ -84,7 +84,7 @@ def collect(ctx: typer.Context, account: List[str] = typer.Option(None, "--accou
         report = run_collect(settings, environ=os.environ, accounts=account or None, now=now,
                              should_stop=lambda: bool(stop), committer=committer)
     finally:
-        committer.kill()  # a no-op after a finished run (each account drains its own files)
+        committer.close()  # collect closed it already, unless it stopped early
     rows = [{"account": r.account, "platform": r.platform, "status": r.status, **r.counts,
              "problems": len(r.problems), "message": r.message} for r in report.results]
     common.emit(rows, "table", ["account", "platform", "status", "seen", "new", "edited", "hidden", "deleted",
