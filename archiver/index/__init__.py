@@ -33,6 +33,12 @@ def open_index(path: str | Path, *, create: bool = True) -> sqlite_utils.Databas
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        # Checkpoint every 64 MB of WAL rather than SQLite's 4 MB: each checkpoint copies every
+        # page changed since the last one, and a night's ingest changes the same index and FTS
+        # pages file after file (bench_collect: a tenth less ingest CPU, fewer fsyncs). The WAL
+        # file is cut back to that size after a checkpoint, so it never stays larger.
+        conn.execute("PRAGMA wal_autocheckpoint=16384")
+        conn.execute("PRAGMA journal_size_limit=67108864")
         db = sqlite_utils.Database(conn)
         migrations.apply(db)
     except sqlite3.DatabaseError as exc:
