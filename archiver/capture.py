@@ -479,7 +479,7 @@ def _item_fields(item: Item) -> dict:
         "author": item.author, "author_id": item.author_id, "is_department": item.is_department,
         "search_text": item.search_text,  # the text itself travels once, in the version
         "created_at": iso(item.created_at), "url": item.url, "hidden": item.hidden,
-        "counts": {k: v for k, v in dict(item.counts).items() if v is not None},
+        "counts": {k: v for k, v in item.counts.items() if v is not None},
     }
 
 
