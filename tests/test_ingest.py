@@ -56,3 +56,12 @@ def test_items_created_edited_and_reedited_in_one_file_are_searchable_by_their_l
     db.conn.execute("UPDATE items SET text = 'fig' WHERE platform_id = 'c2'")
     db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
     assert _matches(db, "fig") == ["c2"] and _matches(db, "banana") == []
+
+
+def test_the_index_syncs_every_commit(tmp_path):
+    # A committed file's spool copy is deleted at once: the commit itself must be on disk, not
+    # wait for a checkpoint (which comes only every 64 MB of log).
+    db = open_index(tmp_path / "index.db")
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 16384
