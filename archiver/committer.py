@@ -23,6 +23,7 @@ left inline.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -221,6 +222,9 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
         try:
             _, name = pickle.load(stdin)
         except EOFError:
+            # Done: exit without the interpreter's shutdown collections (as the command line
+            # does, archiver.cli.main); every commit is already on disk.
+            gc.freeze()
             return
         path = Path(name)
         handler.records = []
