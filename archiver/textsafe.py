@@ -82,6 +82,8 @@ def db_text(value: Any) -> Any:
     """A string SQLite can store: lone surrogates become U+FFFD; other values pass through."""
     if not isinstance(value, str):
         return value
+    if value.isascii():  # a flag CPython keeps on every string: no encoding needed to know
+        return value
     try:
         value.encode("utf-8")
         return value

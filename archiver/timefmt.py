@@ -36,8 +36,9 @@ def iso(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is not timezone.utc:
         dt = dt.astimezone(timezone.utc)
-    # isoformat prints the same text as strftime("%Y-%m-%dT%H:%M:%S[.%f]") at a fifth of the cost
-    return f"{dt.replace(tzinfo=None).isoformat()}Z"
+    # isoformat prints the same text as strftime("%Y-%m-%dT%H:%M:%S[.%f]") at a fifth of the
+    # cost; in UTC it ends "+00:00", which becomes the Z
+    return dt.isoformat()[:-6] + "Z"
 
 
 def utcnow() -> datetime:
