@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from .errors import QueryError
 
+
 def parse_platform_time(value: str | None) -> datetime | None:
     """Accepts every form the platforms send (Graph ``+0000``, ``Z``, fractions, RFC 822)."""
     if not value:

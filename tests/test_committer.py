@@ -170,7 +170,7 @@ def test_a_worker_started_ahead_and_given_no_file_is_stopped_without_waiting(tmp
     assert proc.poll() is not None and committer.proc is None
 
 
-def test_collect_from_the_command_line_commits_through_a_worker_started_ahead(replay, make_config):
+def test_collect_from_the_command_line_commits_every_file_through_its_worker(replay, make_config):
     sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
     base = replay.mount(sim)
     facebook_sample(sim, NOW - timedelta(days=1))

@@ -18,7 +18,8 @@ def _script(db, sql: str) -> None:
     sqlite3's ``executescript`` would commit first). A statement can only end at a ``;``, so
     only there is the text so far tested for completeness (a ``;`` inside a quoted string, a
     comment or a trigger body does not complete it); sqlite-utils' ``executescript`` tests
-    after every character, half of the time it takes to create a fresh index."""
+    after every character, half of the time it takes to create a fresh index. Migrations
+    already applied run through it too: their SQL is unchanged, only how it is split."""
     start, end = 0, sql.find(";")
     while end != -1:
         if sqlite3.complete_statement(sql[start:end + 1]):
@@ -31,7 +32,7 @@ def _script(db, sql: str) -> None:
 
 @migrations()
 def m001_core(db):
-    _script(db, 
+    _script(db,
         """
         CREATE TABLE accounts (
             name TEXT PRIMARY KEY,
@@ -204,7 +205,7 @@ def m001_core(db):
 def m_web_users(db):
     # Local accounts of the web UI and their server-side sessions. Only a hash of the session
     # token is kept, so a copy of the index does not let anyone log in.
-    _script(db, 
+    _script(db,
         """
         CREATE TABLE users (
             name TEXT PRIMARY KEY,
@@ -229,7 +230,7 @@ def m_retention(db):
     # Retention, holds, requests and disposition (issue 4; docs/readme/retention.md). Items are
     # referred to by their stable id, never by rowid: `reindex` rebuilds items from the WARC
     # files and rowids may change, while holds and assignments must survive it.
-    _script(db, 
+    _script(db,
         """
         -- Every distinct version of the schedule ever loaded, exactly as read.
         CREATE TABLE retention_schedules (
@@ -389,7 +390,7 @@ def m_fixity(db):
     # When each stored object was last re-read and hashed (`archiver fixity`, issue 7). The
     # nightly sample takes the objects checked longest ago, so a sample of N per night covers
     # the whole archive every ceil(objects / N) nights (NDSA levels of preservation: fixity).
-    _script(db, 
+    _script(db,
         """
         CREATE TABLE fixity_checks (
             key TEXT PRIMARY KEY,          -- objects.key (kept when the object later disappears)
@@ -414,7 +415,7 @@ def m_search_text(db):
     # the collector's plain-text rendering (`search_text`) is what full-text search indexes
     # (and what snippets are cut from). The FTS table reads a generated column, so no text is
     # stored twice for platforms that send plain text.
-    _script(db, 
+    _script(db,
         """
         ALTER TABLE items ADD COLUMN search_text TEXT;
         ALTER TABLE items ADD COLUMN fts_text TEXT GENERATED ALWAYS AS (coalesce(search_text, text)) VIRTUAL;
@@ -463,7 +464,7 @@ def m_search_date_key(db):
     # a rowid goes down, so more, smaller segments are written and merged. automerge=8 (from 4)
     # merges them in fewer, larger steps; columnsize=0 drops the per-row size table, whose only
     # reader is bm25 -- relevance sorting then re-tokenizes each matching row instead.
-    _script(db, 
+    _script(db,
         """
         DROP TRIGGER items_ai;
         DROP TRIGGER items_ad;
@@ -506,7 +507,7 @@ def m_export_jobs(db):
     # Exports started in the web UI run in their own process (`archiver jobs run`), never in
     # the request: a bundle of a month of comments takes minutes of PDF rendering. This is
     # their record: who asked for what, and what became of it.
-    _script(db, 
+    _script(db,
         """
         CREATE TABLE export_jobs (
             id INTEGER PRIMARY KEY,
@@ -539,7 +540,7 @@ def m_record_links(db):
     # Retention after each ingest asks "which items does this object hold?" for the object just
     # stored (objectlock.wanted_retain_until with keys): from the object's records to the items,
     # versions and media naming them, instead of reading the whole item_objects view.
-    _script(db, 
+    _script(db,
         """
         CREATE INDEX versions_record ON versions(record_id);
         CREATE INDEX versions_meta_record ON versions(meta_record_id);
@@ -559,7 +560,7 @@ def m_fts_after_ingest(db):
     # leave those alone, including an update of an item the same file created (its final
     # values are filed). The row exists only inside ingest's transaction, so no other
     # connection ever sees it; every other insert, update or delete is filed as before.
-    _script(db, 
+    _script(db,
         """
         CREATE TABLE fts_deferred (after_rowid INTEGER NOT NULL);
         DROP TRIGGER items_ai;
