@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zlib
 from datetime import datetime, timezone
 
@@ -26,3 +28,25 @@ def test_every_record_is_a_gzip_member_the_standard_library_reads(tmp_path):
     assert len(records) == 1 + len(payloads)  # warcinfo, then one member per metadata record
     assert all(r.startswith(b"WARC/1.1\r\n") and r.endswith(b"\r\n\r\n") for r in records)
     assert b'"n":5' in records[-1] and "👩‍👩‍👧".encode() in records[-1]
+
+
+def test_without_zlib_ng_the_standard_zlib_writes_the_members(tmp_path):
+    # In a process of its own where zlib_ng cannot be imported, as on a platform without its wheel.
+    code = ("import sys; sys.modules['zlib_ng'] = None\n"
+            "import zlib\n"
+            "from datetime import datetime, timezone\n"
+            "import archiver.warc as w\n"
+            "assert w._deflate is zlib and w.GZIP_LEVEL == 6\n"
+            "f = w.WarcFile(w.Path(sys.argv[1]), {'software': 'test'})\n"
+            "f.write_metadata('items/1', 'https://graph.example/0', {'n': 1}, datetime.now(timezone.utc))\n"
+            "f.close()\n")
+    path = tmp_path / "b.warc.gz"
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    data = path.read_bytes()
+    members = 0
+    while data:
+        member = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        assert member.decompress(data).startswith(b"WARC/1.1\r\n") and member.eof
+        data, members = member.unused_data, members + 1
+    assert members == 2
