@@ -199,7 +199,7 @@ while True:
         break
     pickle.dump(Outcome(Path(name), key="warcs/" + Path(name).name), stdout)
     stdout.flush()
-time.sleep(3)  # an interpreter slow to wind down
+time.sleep(5)  # an interpreter slow to wind down
 """
 
 
