@@ -36,7 +36,7 @@ from .errors import (ArchiverError, CollectError, QuotaError, RetentionError, St
                      TokenError, TransientError)
 from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
-from .retention.assign import after_ingest_hook
+from .retention.assign import AfterIngest
 from .lock import writer_lock
 from .store import Store, open_store
 from .textsafe import json_text
@@ -615,7 +615,7 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
             # The store is down for the night: capture into the spool anyway; the next run uploads.
             store = UnavailableStore(str(exc), settings.storage_url)
 
-        after_ingest = after_ingest_hook(settings, store, now)
+        after_ingest = AfterIngest(settings, store, now)
         # Closed files are committed by a second process while capture goes on; a store that
         # is down gets none (every upload would fail; the files stay in the spool).
         if isinstance(store, UnavailableStore):

@@ -206,7 +206,7 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
     stdin = stdin or sys.stdin.buffer
     from .errors import StoreError
     from .index import open_index
-    from .retention.assign import after_ingest_hook
+    from .retention.assign import AfterIngest
     from .spool import commit_spool_file
     from .store import open_store
     from .timefmt import utcnow
@@ -235,7 +235,7 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
             try:
                 if db is None:
                     db, store = open_index(settings.index_path), open_store(settings)
-                    after_ingest = after_ingest_hook(settings, store, now)
+                    after_ingest = AfterIngest(settings, store, now)
                 outcome.key = commit_spool_file(db, store, settings.spool_dir, path, now=utcnow(),
                                                 retain_years=settings["storage.default_retain_years"],
                                                 after_ingest=after_ingest)

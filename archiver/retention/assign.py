@@ -225,10 +225,6 @@ class AfterIngest:
             log.error("object lock: %s", error)
 
 
-def after_ingest_hook(settings, store, now: datetime) -> AfterIngest:
-    return AfterIngest(settings, store, now)
-
-
 def objects_of(db, item_ids: Iterable[str]) -> list[str]:
     return [r[0] for r in db.conn.execute(
         "SELECT DISTINCT object_key FROM item_objects WHERE item_id IN (SELECT value FROM json_each(?))",
