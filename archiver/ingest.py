@@ -22,7 +22,7 @@ from typing import IO, Any, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
 
-from .index import item_id, transaction
+from .index import item_id, transaction, tune_for_ingest
 from .sightings import page_entries
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
@@ -70,6 +70,7 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
     stats = IngestStats()
     first = last = None
     account = run_id = None
+    tune_for_ingest(db.conn)
     with transaction(db):
         conn = db.conn
         conn.execute("DELETE FROM records WHERE object_key = ?", (key,))

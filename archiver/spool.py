@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .retention.assign import AfterIngest
 
 from .errors import StoreError
-from .index import transaction
+from .index import transaction, tune_for_ingest
 from .ingest import ingest_warc
 from .store import Store, sha256_file
 from .timefmt import iso
@@ -38,6 +38,7 @@ def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: da
         return key
     retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
     store.put(key, path, sha, retain_until=retain_until)
+    tune_for_ingest(db.conn)
     with open(path, "rb") as fh, transaction(db):
         stats = ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
                             retain_until=retain_until if store.object_lock else None)

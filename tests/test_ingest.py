@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
 
 from archiver.index import open_index
 from archiver.ingest import ingest_warc
+from archiver.spool import commit_spool_file
+from archiver.store import LocalStore
 from archiver.warc import WarcFile
 
 WHEN = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
@@ -65,3 +71,35 @@ def test_the_index_syncs_every_commit(tmp_path):
     assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 16384
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists open files through /proc")
+def test_ingest_of_a_thousand_item_file_opens_no_temporary_file(tmp_path):
+    # SQLite journals the pages a multi-row INSERT changes, in case it fails half-way; past
+    # 64 KB that journal goes to a temporary file (unlinked, open until the transaction ends)
+    # unless the connection keeps temporary data in memory (archiver.index.tune_for_ingest).
+    db = open_index(tmp_path / "index.db")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    warc = WarcFile(spool / "big.warc.gz", {"software": "test"})
+    for page in range(10):
+        changes = [_change(f"c{page}_{n}", f"comment {page} {n} " + "words " * 20, "new",
+                           f"2026-11-{10 + n % 10:02d}T10:{n % 60:02d}:00Z") for n in range(100)]
+        warc.write_metadata("items/1", f"https://graph.example/page{page}", {
+            "run": "r1", "account": "ocpd", "platform": "facebook", "source": None, "uri": "u",
+            "seen": [], "seen_at": [], "changes": changes, "threads": []}, WHEN)
+    closed = warc.close()
+    seen: list[list[str]] = []
+
+    class Look:  # runs inside the ingest's transaction, where a spilled journal is still open
+        def indexed(self, db, key, created):
+            seen.append([os.readlink(f) for f in Path("/proc/self/fd").iterdir() if f.is_symlink()])
+
+        def stored(self, db, key):
+            pass
+
+    commit_spool_file(db, LocalStore(tmp_path / "store"), spool, closed.path, now=WHEN, retain_years=7,
+                      after_ingest=Look())
+    assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == 1000
+    assert seen and not [f for f in seen[0] if "etilqs" in f], seen[0]
+    assert db.conn.execute("PRAGMA cache_size").fetchone()[0] == -16384  # a file's pages fit
