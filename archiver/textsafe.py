@@ -35,9 +35,29 @@ class NonFinite(float):
     would write ``null``."""
 
 
+# A digit becomes 0, a byte a JSON number can follow (":,[-" and whitespace) 2, any other 1:
+# "2" and 19 "0"s is a number of 19 digits or more. Digits inside strings (ids, hashes) follow
+# a letter, a quote or "_" and are left alone; a string holding ", 1234567890123456789" is
+# only a needless trip to the standard parser.
+_NUMBER_MAP = bytes(0 if 0x30 <= b <= 0x39 else 2 if b in b":,[- \t\r\n" else 1 for b in range(256))
+_LONG_NUMBER = b"\x02" + bytes(19)
+
+
 def loads(data: str | bytes) -> Any:
-    """A platform body parsed as the standard library parses it, with NaN, ``Infinity`` and
-    overflowing numbers (``1e999``) kept as ``NonFinite``."""
+    """A platform body (or our own metadata) parsed as the standard library parses it, with NaN,
+    ``Infinity`` and overflowing numbers (``1e999``) kept as ``NonFinite``.
+
+    orjson parses in a third of the time and gives the same values wherever it accepts the
+    input; where it differs it refuses (NaN, infinities, lone surrogates, a byte-order mark,
+    deep nesting) and the standard parser decides -- except for an integer beyond 64 bits,
+    which orjson silently turns into a float. A number of 19 digits or more (an integer that
+    might not fit) therefore goes to the standard parser too; the look costs a fifth of
+    orjson's parse."""
+    if isinstance(data, bytes) and _LONG_NUMBER not in b"\x02" + data.translate(_NUMBER_MAP):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     return json.loads(data, parse_constant=NonFinite, parse_float=_float)
 
 

@@ -60,3 +60,42 @@ def test_values_json_does_not_know_are_written_as_the_standard_default_str_write
     parsed = time.strptime("2024-03-31", "%Y-%m-%d")  # a tuple subclass (feedparser's dates)
     value = {"when": when, "point": Point(1), "struct": parsed}
     assert json.loads(json_text(value)) == json.loads(STDLIB.encode(value))
+
+
+def _typed(value):
+    """A value with every number's type spelled out: 1 and 1.0 and a NonFinite differ."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, repr(value))
+
+
+BODIES = [
+    b'{"ids": [9223372036854775807, 9223372036854775808, 18446744073709551615, 18446744073709551616,'
+    b' -9223372036854775808, -9223372036854775809, 123456789012345678901234567890]}',
+    b'{"id": "1234567890123456789012", "n": 12345678901234567, "f": [0.1, -0.0, 1e-320, 1e308, 2.5E3]}',
+    b'{"a": NaN, "b": -Infinity, "c": 1e999, "d": 1.5}',
+    b'{"lone": "\\ud83d alone", "pair": "\\ud83d\\ude00", "raw": "\xed\xa0\x80"}',
+    b'\xef\xbb\xbf{"bom": true}',
+    b'12345678901234567890', b' -12345678901234567890', b'[1,\n-99999999999999999999]',
+    b'{"hash": "a1234567890123456789012345b", "x": 1.12345678901234567890123}',
+    b'{"message": "<script>alert(1)</script> \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7",'
+    b' "dup": 1, "dup": [2], "nul": "\\u0000"}',
+]
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_bytes_are_parsed_exactly_as_the_standard_parser_parses_them(body):
+    # Bytes take orjson's path; where orjson would differ (an integer beyond 64 bits becomes a
+    # float there) or refuses, the standard parser answers. Same values, same number types.
+    expected = json.loads(body, parse_constant=NonFinite,
+                          parse_float=lambda t: float(t) if float(t) - float(t) == 0 else NonFinite(t))
+    assert _typed(loads(body)) == _typed(expected)
+    assert _typed(loads(body)) == _typed(loads(body.decode("utf-8-sig", "surrogatepass")))
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1', b'{"a": 1}}', b'[1,]', b'"a\x01b"', b'\xff'])
+def test_malformed_bytes_are_refused_as_the_standard_parser_refuses_them(body):
+    with pytest.raises(ValueError):
+        loads(body)
