@@ -43,6 +43,10 @@ _NUMBER_MAP = bytes(0 if 0x30 <= b <= 0x39 else 2 if b in b":,[- \t\r\n" else 1 
 _LONG_NUMBER = b"\x02" + bytes(19)
 
 
+def _long_number(mapped: bytes) -> bool:
+    return _LONG_NUMBER in mapped or mapped.startswith(_LONG_NUMBER[1:])  # a body that is one number
+
+
 def loads(data: str | bytes) -> Any:
     """A platform body (or our own metadata) parsed as the standard library parses it, with NaN,
     ``Infinity`` and overflowing numbers (``1e999``) kept as ``NonFinite``.
@@ -53,7 +57,7 @@ def loads(data: str | bytes) -> Any:
     which orjson silently turns into a float. A number of 19 digits or more (an integer that
     might not fit) therefore goes to the standard parser too; the look costs a fifth of
     orjson's parse."""
-    if isinstance(data, bytes) and _LONG_NUMBER not in b"\x02" + data.translate(_NUMBER_MAP):
+    if isinstance(data, bytes) and not _long_number(data.translate(_NUMBER_MAP)):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
