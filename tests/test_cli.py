@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -214,3 +215,26 @@ def test_the_process_skips_the_shutdown_collection_but_still_runs_its_exit_handl
     result = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "collect" in result.stdout
     assert "frozen at exit: True" in log.read_text()
+
+
+def test_collect_as_the_process_tunes_the_cycle_collector_and_in_process_calls_leave_it_alone(tmp_path):
+    # `archiver collect` freezes its loaded libraries and collects the older generations less
+    # often (archiver.cli.core.collect); main(argv) from a test or a library changes nothing.
+    cfg = tmp_path / "archiver.toml"
+    cfg.write_text(f'[storage]\nurl = "{tmp_path / "store"}"\n[index]\npath = "{tmp_path / "index.db"}"\n'
+                   '[[accounts]]\nname = "pd"\nplatform = "facebook"\nid = "1"\ntoken_env = "UNSET_TOKEN_VAR"\n')
+    log = tmp_path / "gc.log"
+    code = ("import atexit, gc, sys\n"
+            f"atexit.register(lambda: open({str(log)!r}, 'w').write(repr(gc.get_threshold())))\n"
+            "from archiver.cli import main\n"
+            "main()\n")
+    env = {k: v for k, v in os.environ.items() if k != "UNSET_TOKEN_VAR"}
+    result = subprocess.run([sys.executable, "-c", code, "--config", str(cfg), "collect"], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 1 and "UNSET_TOKEN_VAR" in result.stderr  # the account failed; the run ended
+    assert log.read_text() == repr((gc.get_threshold()[0], 100, 100))
+    before = gc.get_threshold()
+    from archiver.cli import main
+    with pytest.raises(SystemExit):
+        main(["--config", str(cfg), "collect"])
+    assert gc.get_threshold() == before

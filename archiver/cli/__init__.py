@@ -14,6 +14,7 @@ from importlib import import_module
 import typer
 
 from ..errors import ArchiverError
+from . import common
 
 app = typer.Typer(
     help="Open-records social media archiver: capture, index, search, retain and export.",
@@ -47,6 +48,7 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
+    common.process_entry = argv is None
     try:
         app(args=argv, prog_name="archiver", standalone_mode=True)
     except ArchiverError as exc:

@@ -12,6 +12,10 @@ import typer
 
 from ..config import Settings, load_settings
 
+# True while ``archiver.cli.main()`` runs as the process's entry point (``archiver ...``), not
+# when a test or a library calls it: only then may a command tune process-wide state (the GC).
+process_entry = False
+
 FORMATS = ("table", "json", "csv")
 
 

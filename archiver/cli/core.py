@@ -61,6 +61,7 @@ def _load(path: Path):
 
 def collect(ctx: typer.Context, account: List[str] = typer.Option(None, "--account", help="Only this account (repeatable)")):
     """The nightly job: capture every configured account. Exit 1 if any account failed, 3 if another run holds the lock."""
+    import gc
     import signal
 
     from ..committer import Committer
@@ -78,6 +79,14 @@ def collect(ctx: typer.Context, account: List[str] = typer.Option(None, "--accou
         pass  # the first closed file tries again, and is committed here if that fails too
     from ..capture import collect as run_collect
 
+    if common.process_entry:
+        # Capture makes a few dicts per item and frees them by reference counting; what the
+        # cycle collector's passes over the older generations mostly scan is this process's
+        # libraries, all loaded by now. Frozen, they are left out of every pass, and those
+        # generations are looked at ten times less often; young cycles are still found at
+        # every pass over the youngest (bench_collect: the collector's time here 0.17 -> 0.07 s).
+        gc.freeze()
+        gc.set_threshold(gc.get_threshold()[0], 100, 100)
     stop = []  # SIGTERM: finish the current record, close and upload the WARC, start no more accounts
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
     try:
