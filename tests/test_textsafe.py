@@ -80,8 +80,8 @@ BODIES = [
     b'\xef\xbb\xbf{"bom": true}',
     b'12345678901234567890', b' -12345678901234567890', b'[1,\n-99999999999999999999]',
     b'{"hash": "a1234567890123456789012345b", "x": 1.12345678901234567890123}',
-    b'{"message": "<script>alert(1)</script> \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7",'
-    b' "dup": 1, "dup": [2], "nul": "\\u0000"}',
+    b'{"message": "<script>alert(1)</script> \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d'
+    b' \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7", "dup": 1, "dup": [2], "nul": "\\u0000"}',
 ]
 
 
