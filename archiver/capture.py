@@ -79,12 +79,36 @@ class CollectReport:
         return not any(r.failed for r in self.results) and not self.recovery_error and not self.stopped
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prev:
     hash: str
     hidden: bool
     status: str
     record: str | None = None  # the record of its latest sighting (items.record_id)
+    file: int = -1  # for this run's changes: the WARC file (``CaptureSession.generation``) holding it
+
+
+class _Forgotten:
+    """The ids a first run has committed and dropped from ``run_state``: a Bloom filter, so
+    memory stays flat however long the backfill. "Not in it" is certain (the item is new);
+    "in it" is checked against the index, so a false positive (about 3 % at a million ids)
+    costs one lookup and never a wrong decision."""
+
+    BITS = 1 << 23  # 1 MB
+
+    def __init__(self) -> None:
+        self.bits = bytearray(self.BITS >> 3)
+
+    def _slots(self, key: str) -> tuple[int, int, int]:
+        h, mask = hash(key), self.BITS - 1  # str hashes are stable within a process
+        return h & mask, (h >> 21) & mask, (h >> 42) & mask
+
+    def add(self, key: str) -> None:
+        for slot in self._slots(key):
+            self.bits[slot >> 3] |= 1 << (slot & 7)
+
+    def __contains__(self, key: str) -> bool:
+        return all(self.bits[slot >> 3] >> (slot & 7) & 1 for slot in self._slots(key))
 
 
 class CaptureSession:
@@ -109,13 +133,19 @@ class CaptureSession:
         self.sightings = Sightings(run_id, account.name, account.platform, self._write_items,
                                    self._count_sighted, f"urn:archiver:run:{run_id}")
         self.last_api: tuple[str | None, str] = (None, f"urn:archiver:run:{run_id}")
+        # This run's changes not yet committed to the index, which is the truth for the rest:
+        # a file's entries are dropped once the file is committed, so memory stays flat.
         self.run_state: dict[str, _Prev] = {}
+        self.generation = 0  # the WARC file now being written, counted from 0 in this run
+        self.in_file: list[tuple[str, str]] = []  # (id, root) of the changes it holds
+        self.uncommitted: dict[Path, tuple[int, list[tuple[str, str]], list[str]]] = {}  # closed files
         self.thread_seen: dict[str, set[str]] = {}
         self.known: dict[str, dict[str, _Prev]] = {}  # root -> what the index knew at first sight
         # The account's first run (a backfill) has nothing to compare against: skip one lookup
-        # per item. Items this run commits meanwhile are in run_state, never read back.
+        # per item. Only the items this run has committed and forgotten are looked up.
         self.first_run = db.conn.execute("SELECT 1 FROM items WHERE account = ? LIMIT 1",
                                          (account.name,)).fetchone() is None
+        self.forgotten = _Forgotten() if self.first_run else None
         self.posts_seen: set[str] = set()
         self.keys: list[str] = []
         self.started = now
@@ -146,7 +176,6 @@ class CaptureSession:
                 }),
             }
             self.warc = self._spool(WarcFile, path, info, self._duplicate_of)
-            self.items_in_file = 0
         return self.warc
 
     def _spool(self, fn, *args):
@@ -205,7 +234,10 @@ class CaptureSession:
             return
         self.digests_before.update(self.warc.seen_here)
         closed = self._spool(self.warc.close)
-        self.warc = None
+        self.uncommitted[closed.path] = (self.generation, self.in_file, list(self.warc.seen_here))
+        # Items read since (their page came earlier) go to the next file and count there.
+        self.warc, self.in_file, self.items_in_file = None, [], 0
+        self.generation += 1
         self.counts["bytes"] += closed.size
         if self.upload_error:
             self.kept.append(closed.path)
@@ -213,11 +245,14 @@ class CaptureSession:
         if not final and self.committer is not None:
             try:
                 self.committer.submit(closed.path)
-                return
             except OSError as exc:  # no second process: commit here, as without one
                 log.warning("%s: commit worker unavailable (%s); committing in this process",
                             self.account.name, exc.strerror or exc)
                 self.committer = None
+            else:
+                for path in self.committer.committed():
+                    self._forget(path)
+                return
         self.settle()
         if self.upload_error:
             self.kept.append(closed.path)
@@ -264,6 +299,26 @@ class CaptureSession:
             self._upload_failed(path, f"{exc}; fix the schedule, then run collect again", "indexing failed")
             return
         self.keys.append(key)
+        self._forget(path)
+
+    def _forget(self, path: Path) -> None:
+        """A closed file is committed: the index now answers for its changes and responses."""
+        generation, changed, digests = self.uncommitted.pop(path, (None, (), ()))
+        for pid, root in changed:
+            prev = self.run_state.get(pid)
+            if prev is not None and prev.file == generation:  # not changed again in a later file
+                del self.run_state[pid]
+                if self.forgotten is not None:
+                    self.forgotten.add(pid)
+            # What was read of the thread before the commit is stale: read it again if needed.
+            self.known.pop(root, None)
+        for digest in digests:
+            self.digests_before.pop(digest, None)
+
+    def _changed(self, pid: str, root: str, prev: _Prev) -> None:
+        prev.file = self.generation
+        self.run_state[pid] = prev
+        self.in_file.append((pid, root))
 
     def abandon(self) -> None:
         """After a spool failure: close the file handle, leave the ``.open`` file for repair."""
@@ -291,9 +346,10 @@ class CaptureSession:
         log.warning("%s: %s", self.account.name, message)
 
     def _prev(self, item: Item) -> _Prev | None:
-        if item.platform_id in self.run_state:
-            return self.run_state[item.platform_id]
-        if self.first_run:
+        prev = self.run_state.get(item.platform_id)
+        if prev is not None:
+            return prev
+        if self.first_run and item.platform_id not in self.forgotten:
             return None
         known = self.known.get(item.root)
         if known is None:
@@ -352,7 +408,7 @@ class CaptureSession:
             if media:
                 change["media"] = media
         self.sightings.change(source, change)
-        self.run_state[pid] = _Prev(digest, item.hidden, "live")
+        self._changed(pid, item.root, _Prev(digest, item.hidden, "live"))
         for event in events:
             if event in self.counts:
                 self.counts[event] += 1
@@ -387,7 +443,7 @@ class CaptureSession:
             if self.collector.confirm_gone(ctx, known):
                 # The proof is the platform's answer just recorded: the deletion is tied to it.
                 self.sightings.change(self.last_api, {"events": ["deleted"], "item": {"platform_id": platform_id}})
-                self.run_state[platform_id] = _Prev("", False, "deleted")
+                self._changed(platform_id, root, _Prev("", False, "deleted"))
                 self.counts["deleted"] += 1
                 gone.append(platform_id)
         return gone

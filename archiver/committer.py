@@ -57,6 +57,7 @@ class Committer:
         self.proc: subprocess.Popen | None = None
         self.pending: list[Path] = []  # submitted, in order
         self.received: list[Outcome] = []  # their outcomes so far, in the same order
+        self.told = 0  # how many of them ``committed`` has reported
         self.broken: str | None = None  # the worker is gone or garbled: the rest is the caller's
         self.exiting: list[subprocess.Popen] = []  # drained workers winding down, reaped by close()
 
@@ -83,16 +84,39 @@ class Committer:
         """Hand a closed spool file to the worker (started on first use). Raises OSError if no
         worker can be started: the caller commits the file itself."""
         self.start()
-        # Take what the worker has answered so far: were its pipe to fill up while this process
-        # only writes, both would wait for each other (a backfill closes hundreds of files).
-        while not self.broken and len(self.received) < len(self.pending) and \
-                select.select([self.proc.stdout], [], [], 0)[0]:
-            self._receive()
+        # Were the worker's pipe to fill up while this process only writes, both would wait for
+        # each other (a backfill closes hundreds of files).
+        self._take_answers()
         self.pending.append(path)
         try:
             _send(self.proc.stdin, ("commit", str(path)))
         except OSError:
             pass  # the worker died; drain() reports it for every pending file
+
+    def committed(self) -> list[Path]:
+        """The files committed since the last call, among the answers already in (never waits)."""
+        self._take_answers()
+        done = [o.path for o in self.received[self.told:] if o.key]
+        self.told = len(self.received)
+        return done
+
+    def _take_answers(self) -> None:
+        """Read what the worker has answered so far, without waiting for more."""
+        while self.proc is not None and not self.broken and len(self.received) < len(self.pending) and \
+                self._answer_waiting():
+            self._receive()
+
+    def _answer_waiting(self) -> bool:
+        """Bytes of an answer in the pipe, or already in the stream's buffer: reading one answer
+        may have read the next ones too, and ``select`` sees only the pipe."""
+        stream = self.proc.stdout
+        if select.select([stream], [], [], 0)[0]:
+            return True
+        os.set_blocking(stream.fileno(), False)  # peek at the buffer; an empty one reads nothing
+        try:
+            return bool(stream.peek(1))
+        finally:
+            os.set_blocking(stream.fileno(), True)
 
     def _receive(self) -> None:
         path = self.pending[len(self.received)]
@@ -141,7 +165,7 @@ class Committer:
             except OSError:
                 pass
         self.exiting.append(self.proc)
-        self.proc, self.pending, self.received, self.broken = None, [], [], None
+        self.proc, self.pending, self.received, self.broken, self.told = None, [], [], None, 0
 
     def close(self) -> None:
         """Stop a worker still running and wait for every worker this committer started."""
@@ -161,7 +185,7 @@ class Committer:
                 except OSError:
                     pass
             self.proc.wait()
-        self.proc, self.pending, self.received, self.broken = None, [], [], None
+        self.proc, self.pending, self.received, self.broken, self.told = None, [], [], None, 0
 
 
 def _send(stream: IO[bytes], message: Any) -> None:

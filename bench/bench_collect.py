@@ -5,7 +5,8 @@ A local Graph API replay of POSTS x COMMENTS items; in the same run:
 * the baseline: the same pages fetched with requests and written with bare warcio
   (no parsing, no index, no upload) in a subprocess — the ratio archiver/baseline;
 * a second ``collect`` with nothing changed: bytes added as a % of the first run's bytes;
-* peak RSS at a quarter of the size, to show memory stays flat as items grow.
+* peak RSS at a quarter and at four times the size (``collect`` alone), to show memory stays
+  flat as items grow.
 
 ``collect`` commits every ``collect.commit_items`` (default 1,000) items from a second process
 (``archiver.committer``); its CPU seconds are counted in collect's, and the peak RSS is the
@@ -92,7 +93,7 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def measure(posts: int, comments: int, workdir: Path) -> dict:
+def measure(posts: int, comments: int, workdir: Path, rss_only: bool = False) -> dict:
     with ReplayServer() as server:
         sim = FacebookSimulator("1000001", token=TOKEN)
         base = server.mount(sim)
@@ -105,6 +106,10 @@ def measure(posts: int, comments: int, workdir: Path) -> dict:
             f'[collect]\nretry_delay = 0.0\n[[accounts]]\nname = "bench"\nplatform = "facebook"\n'
             f'id = "1000001"\ntoken_env = "BENCH_TOKEN"\napi_base = "{api}"\n', encoding="utf-8")
         env = {**os.environ, "BENCH_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+        if rss_only:
+            t1, rss1, res, _ = run_child([sys.executable, "-m", "archiver", "--config", str(cfg), "collect"], env)
+            assert res.returncode == 0, res.stderr
+            return {"items": items, "collect_s": t1, "peak_rss_mb": rss1 / 1024}
         base_t, base_rss, res, base_cpu = run_child([sys.executable, "-c", BASELINE, api, "1000001",
                                            str(workdir / "baseline.warc.gz"), TOKEN], env)
         assert res.returncode == 0, res.stderr
@@ -129,10 +134,10 @@ def main() -> None:
     args = ap.parse_args()
     compileall.compile_dir(ROOT / "archiver", quiet=1)
     results = {}
-    for label, posts in (("quarter", max(1, args.posts // 4)), ("full", args.posts)):
+    for label, posts in (("quarter", max(1, args.posts // 4)), ("full", args.posts), ("four_times", 4 * args.posts)):
         with tempfile.TemporaryDirectory() as tmp:
-            results[label] = measure(posts, args.comments, Path(tmp))
-    full, quarter = results["full"], results["quarter"]
+            results[label] = measure(posts, args.comments, Path(tmp), rss_only=label == "four_times")
+    full, quarter, large = results["full"], results["quarter"], results["four_times"]
     print(json.dumps(results, indent=2))
     print(f"\ncollect: {full['items']} items in {full['collect_s']:.2f} s = {full['items_per_s']:.0f} items/s "
           f"(target >= 5000)")
@@ -140,8 +145,8 @@ def main() -> None:
           f" ratio archiver/baseline = {full['ratio']:.2f} (target <= 2.0)")
     print(f"CPU time (user+system): collect {full['collect_cpu_s']:.2f} s = {full['items'] / full['collect_cpu_s']:.0f}"
           f" items/CPU-s, baseline {full['baseline_cpu_s']:.2f} s; ratio {full['cpu_ratio']:.2f}")
-    print(f"peak RSS: {full['peak_rss_mb']:.0f} MB at {full['items']} items, {quarter['peak_rss_mb']:.0f} MB at "
-          f"{quarter['items']} items (target <= 300 MB, flat)")
+    print(f"peak RSS: {quarter['peak_rss_mb']:.0f} MB at {quarter['items']} items, {full['peak_rss_mb']:.0f} MB at "
+          f"{full['items']}, {large['peak_rss_mb']:.0f} MB at {large['items']} (target <= 300 MB, flat)")
     print(f"unchanged re-run added {full['rerun_bytes_pct']:.1f}% of the first run's {full['first_run_bytes']} bytes"
           f" (target <= 15%)")
 

@@ -8,6 +8,8 @@ import sys
 import zlib
 from pathlib import Path
 
+from archiver.index import open_index
+
 
 def files_containing(root: Path, needle: str) -> list[Path]:
     """Every file under ``root`` whose bytes — or, for gzip files, decompressed bytes —
@@ -64,4 +66,25 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
                           env=full_env, cwd=cwd, timeout=timeout)
 
 
-__all__ = ["files_containing", "warc_files", "warcio_check", "cdxj_index", "run_cli", "gzip"]
+
+
+# What an index says about the archive, whatever WARC files it was split into.
+INDEX_CONTENT = {
+    "items": "SELECT platform_id, kind, root, parent, status, hidden, versions, text FROM items ORDER BY platform_id",
+    "versions": "SELECT i.platform_id, v.n, v.hash, v.text, v.content, v.native FROM versions v"
+                " JOIN items i ON i.rowid = v.item_rowid ORDER BY i.platform_id, v.n",
+    "events": "SELECT i.platform_id, e.event FROM events e JOIN items i ON i.rowid = e.item_rowid"
+              " ORDER BY i.platform_id, e.event, e.at",
+    "retention": "SELECT i.platform_id, a.series, a.disposition_date FROM retention_assignments a"
+                 " JOIN items i ON i.id = a.item_id ORDER BY i.platform_id",
+}
+
+
+def index_content(settings) -> dict:
+    """The archive as the index tells it (``INDEX_CONTENT``), for comparing two archives."""
+    db = open_index(settings.index_path)
+    return {name: db.conn.execute(sql).fetchall() for name, sql in INDEX_CONTENT.items()}
+
+
+__all__ = ["files_containing", "warc_files", "warcio_check", "cdxj_index", "run_cli", "gzip", "INDEX_CONTENT",
+           "index_content"]

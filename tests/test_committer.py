@@ -14,21 +14,9 @@ from archiver.config import load_settings
 from archiver.index import open_index
 from archiver.replay.facebook import FacebookSimulator
 from archiver.replay.samples import facebook_next_night, facebook_sample
-from tests.helpers import warc_files, warcio_check
+from tests.helpers import index_content, warc_files, warcio_check
 from tests.conftest import write_config
 from tests.ops.support import NOW, TOKEN, Page, SlowFacebook, finish, kill, run_collect, start_cli, wait_for
-
-# What an index says about the archive, whatever WARC files it was split into.
-CONTENT = {
-    "items": "SELECT platform_id, kind, root, parent, status, hidden, versions, text FROM items ORDER BY platform_id",
-    "versions": "SELECT i.platform_id, v.n, v.hash, v.text, v.content, v.native FROM versions v"
-                " JOIN items i ON i.rowid = v.item_rowid ORDER BY i.platform_id, v.n",
-    "events": "SELECT i.platform_id, e.event FROM events e JOIN items i ON i.rowid = e.item_rowid"
-              " ORDER BY i.platform_id, e.event, e.at",
-    "retention": "SELECT i.platform_id, a.series, a.disposition_date FROM retention_assignments a"
-                 " JOIN items i ON i.id = a.item_id ORDER BY i.platform_id",
-}
-
 
 def _archive(replay, tmp_path: Path, commit_items: int):
     """Two nights of the sample page (new items, then an edit, a hide, a deletion), in an
@@ -47,16 +35,11 @@ def _archive(replay, tmp_path: Path, commit_items: int):
     return settings, reports
 
 
-def _content(settings) -> dict:
-    db = open_index(settings.index_path)
-    return {name: db.conn.execute(sql).fetchall() for name, sql in CONTENT.items()}
-
-
 def test_files_committed_alongside_capture_index_the_same(replay, tmp_path):
     one, _ = _archive(replay, tmp_path / "one", commit_items=0)
     many, reports = _archive(replay, tmp_path / "many", commit_items=3)
     # The same archive, however it was cut into files and whichever process indexed them.
-    assert _content(many) == _content(one)
+    assert index_content(many) == index_content(one)
     files = warc_files(Path(many.storage_url))
     assert len(files) > 2 * len(warc_files(Path(one.storage_url)))
     assert all(warcio_check(f).returncode == 0 for f in files)
@@ -76,7 +59,7 @@ def test_a_failing_worker_leaves_the_commits_to_the_capture_process(replay, tmp_
     many, _ = _archive(replay, tmp_path / "many", commit_items=3)
     one, _ = _archive(replay, tmp_path / "one", commit_items=0)
     monkeypatch.undo()
-    assert _content(many) == _content(one)
+    assert index_content(many) == index_content(one)
     assert not [p for p in many.spool_dir.rglob("*") if p.is_file()]
 
 
@@ -217,3 +200,40 @@ def test_the_run_goes_on_once_the_worker_has_answered_and_close_reaps_it(tmp_pat
     assert worker.poll() is None and committer.proc is None
     committer.close()
     assert worker.poll() is not None and committer.exiting == []
+
+
+ANSWERING_WORKER = r"""
+import pickle, sys
+from pathlib import Path
+from archiver.committer import Outcome
+stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+pickle.load(stdin)
+while True:
+    try:
+        _, name = pickle.load(stdin)
+    except EOFError:
+        break
+    refused = "refused" in name
+    pickle.dump(Outcome(Path(name), key=None if refused else "warcs/" + Path(name).name,
+                        store_error="the store refused it" if refused else None), stdout)
+    stdout.flush()
+"""
+
+
+def test_committed_names_each_file_the_worker_has_committed_once(tmp_path):
+    # Capture drops what it holds of a file once the index has it (CaptureSession._forget):
+    # only files really committed, each once, and asking never waits for the worker.
+    cfg = write_config(tmp_path, [])
+    settings = load_settings(cfg, environ={})
+    committer = Committer(settings, NOW, spawn=lambda cmd, **kw: subprocess.Popen(
+        [sys.executable, "-c", ANSWERING_WORKER], **kw))
+    assert committer.committed() == []  # no worker yet
+    files = [tmp_path / name for name in ("a.warc.gz", "refused.warc.gz", "b.warc.gz")]
+    for path in files:
+        committer.submit(path)
+    told = []
+    wait_for(lambda: told.extend(committer.committed()) or len(committer.received) == 3, what="three answers")
+    assert told == [files[0], files[2]]
+    assert committer.committed() == []
+    assert [o.path for o in committer.drain()] == files
+    committer.close()
