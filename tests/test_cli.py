@@ -238,3 +238,49 @@ def test_collect_as_the_process_tunes_the_cycle_collector_and_in_process_calls_l
     with pytest.raises(SystemExit):
         main(["--config", str(cfg), "collect"])
     assert gc.get_threshold() == before
+
+
+PLAIN = [["collect"], ["--config", "a.toml", "collect"], ["--config=a.toml", "collect"],
+         ["--config", "a.toml", "--config", "b.toml", "collect"], ["collect", "--account", "x", "--account=y"],
+         ["--config", "c d.toml", "collect", "--account", "ünï côdé"]]
+NOT_PLAIN = [[], ["--help"], ["collect", "--help"], ["collect", "--account"], ["--config", "collect"],
+             ["collect", "--config", "a.toml"], ["--account", "x", "collect"], ["collect", "extra"],
+             ["collect", "collect"], ["--config", "-x", "collect"], ["--config=", "collect"], ["runs"],
+             ["collect", "--", "--account", "x"], ["--verbose", "collect"]]
+
+
+def test_the_plain_nightly_command_is_read_as_typer_reads_it(monkeypatch):
+    # archiver.cli.nightly.parse skips typer for `[--config F] collect [--account A]...`; typer
+    # must read each such form the same way, and every other form is left to typer.
+    from archiver.cli import app, nightly
+
+    seen = []
+    monkeypatch.setattr(nightly, "run", lambda config, accounts, process_entry: seen.append((config, accounts)) or 0)
+    for args in PLAIN:
+        seen.clear()
+        with pytest.raises(SystemExit) as exit_:
+            app(args=args, prog_name="archiver", standalone_mode=True)
+        assert exit_.value.code == 0 and seen == [nightly.parse(args)], args
+    assert all(nightly.parse(args) is None for args in NOT_PLAIN)
+
+
+def test_the_plain_nightly_command_runs_without_typer_and_the_same_job_through_it(tmp_path):
+    cfg = tmp_path / "archiver.toml"
+    cfg.write_text(f'[storage]\nurl = "{tmp_path / "store"}"\n[index]\npath = "{tmp_path / "index.db"}"\n'
+                   '[[accounts]]\nname = "pd"\nplatform = "facebook"\nid = "1"\ntoken_env = "UNSET_TOKEN_VAR"\n')
+    log = tmp_path / "modules.log"
+    env = {k: v for k, v in os.environ.items() if k != "UNSET_TOKEN_VAR"}
+    results = {}
+    for route, call in (("plain", "from archiver.cli import main; main()"),
+                        ("typer", "from archiver.cli import app; app(prog_name='archiver')")):
+        code = ("import atexit, sys\n"
+                f"atexit.register(lambda: open({str(log)!r}, 'w').write(repr('typer' in sys.modules)))\n{call}\n")
+        results[route] = subprocess.run([sys.executable, "-c", code, "--config", str(cfg), "collect"],
+                                        capture_output=True, text=True, timeout=120, env=env)
+        results[route].typer = log.read_text() == "True"
+    plain, through = results["plain"], results["typer"]
+    assert not plain.typer and through.typer
+    # The same job and the same report either way: the account fails, the run ends with 1.
+    assert plain.returncode == through.returncode == 1
+    assert plain.stdout == through.stdout and "pd" in plain.stdout
+    assert "UNSET_TOKEN_VAR" in plain.stderr and "UNSET_TOKEN_VAR" in through.stderr

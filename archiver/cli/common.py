@@ -6,11 +6,12 @@ import csv
 import json
 import os
 import sys
-from typing import Any, Iterable, Mapping, Sequence
-
-import typer
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ..config import Settings, load_settings
+
+if TYPE_CHECKING:  # the plain nightly collect runs without typer (archiver.cli.nightly)
+    import typer
 
 # True while ``archiver.cli.main()`` runs as the process's entry point (``archiver ...``), not
 # when a test or a library calls it: only then may a command tune process-wide state (the GC).
@@ -33,6 +34,8 @@ def index(settings: Settings):
 
 def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
+        import typer
+
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
     return fmt
 

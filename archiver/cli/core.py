@@ -61,50 +61,12 @@ def _load(path: Path):
 
 def collect(ctx: typer.Context, account: List[str] = typer.Option(None, "--account", help="Only this account (repeatable)")):
     """The nightly job: capture every configured account. Exit 1 if any account failed, 3 if another run holds the lock."""
-    import gc
-    import signal
+    from . import nightly
 
-    from ..committer import Committer
-    from ..timefmt import utcnow
-
-    settings = common.settings(ctx)
-    setup_logging(settings)
-    now = utcnow()
-    # The commit worker starts before this process imports the capture pipeline, so that both
-    # start up at once on two cores (archiver.committer).
-    committer = Committer(settings, now)
-    try:
-        committer.start()
-    except OSError:
-        pass  # the first closed file tries again, and is committed here if that fails too
-    from ..capture import collect as run_collect
-
-    if common.process_entry:
-        # Capture makes a few dicts per item and frees them by reference counting; what the
-        # cycle collector's passes over the older generations mostly scan is this process's
-        # libraries, all loaded by now. Frozen, they are left out of every pass, and those
-        # generations are looked at ten times less often; young cycles are still found at
-        # every pass over the youngest (bench_collect: the collector's time here 0.17 -> 0.07 s).
-        gc.freeze()
-        gc.set_threshold(gc.get_threshold()[0], 100, 100)
-    stop = []  # SIGTERM: finish the current record, close and upload the WARC, start no more accounts
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
-    try:
-        report = run_collect(settings, environ=os.environ, accounts=account or None, now=now,
-                             should_stop=lambda: bool(stop), committer=committer)
-    finally:
-        committer.close()  # collect closed it already, unless it stopped early
-    rows = [{"account": r.account, "platform": r.platform, "status": r.status, **r.counts,
-             "problems": len(r.problems), "message": r.message} for r in report.results]
-    common.emit(rows, "table", ["account", "platform", "status", "seen", "new", "edited", "hidden", "deleted",
-                                "media_fetched", "problems", "message"])
-    for r in report.results:
-        if r.failed:
-            typer.echo(f"Error: {r.message}", err=True)
-    for problem in [report.recovery_error] + [f"stopped before account {n!r} started" for n in report.stopped]:
-        if problem:
-            typer.echo(f"Error: {problem}", err=True)
-    raise typer.Exit(0 if report.ok else 1)
+    # The plain form of this command never reaches typer (archiver.cli.nightly); this is the
+    # same job for the rest, and for callers of the typer app.
+    config = (ctx.find_root().obj or {}).get("config")
+    raise typer.Exit(nightly.run(config, account or [], process_entry=common.process_entry))
 
 
 def runs(ctx: typer.Context,
