@@ -65,7 +65,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("collect", "max_backoff", 900.0, "Never sleep longer than this (seconds) at once", float),
         Setting("collect", "timeout", 60.0, "HTTP timeout per request (seconds)", float),
         Setting("collect", "warc_max_bytes", 1_000_000_000, "Roll to a new WARC file past this size", int),
-        Setting("collect", "commit_items", 1000, "Close and commit the WARC file every N items (0: only by size)",
+        # 2,000 rather than 1,000: half the commits and full-text segments for the commit worker,
+        # which then keeps up with capture (bench_collect, 11 paired rounds: 2.26 -> 2.17 s);
+        # 500 was 0.3 s slower. A crash still leaves at most one file to recover from the spool.
+        Setting("collect", "commit_items", 2000, "Close and commit the WARC file every N items (0: only by size)",
                 int),
         Setting("collect", "media", True, "Download attached media in the same run", bool),
         Setting("collect", "max_media_bytes", 500_000_000, "Skip (and report) media larger than this", int),

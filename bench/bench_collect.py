@@ -8,7 +8,7 @@ A local Graph API replay of POSTS x COMMENTS items; in the same run:
 * peak RSS at a quarter and at four times the size (``collect`` alone), to show memory stays
   flat as items grow.
 
-``collect`` commits every ``collect.commit_items`` (default 1,000) items from a second process
+``collect`` commits every ``collect.commit_items`` (default 2,000) items from a second process
 (``archiver.committer``); its CPU seconds are counted in collect's, and the peak RSS is the
 larger of the two processes'. ``ARCHIVER_COLLECT_COMMIT_ITEMS=0`` measures one file committed
 after capture.
