@@ -284,3 +284,19 @@ def test_the_plain_nightly_command_runs_without_typer_and_the_same_job_through_i
     assert plain.returncode == through.returncode == 1
     assert plain.stdout == through.stdout and "pd" in plain.stdout
     assert "UNSET_TOKEN_VAR" in plain.stderr and "UNSET_TOKEN_VAR" in through.stderr
+
+
+def test_collect_without_a_config_file_says_so_by_either_route(tmp_path, monkeypatch, capsys):
+    # No --config, no ARCHIVER_CONFIG, no ./archiver.toml: the nightly job must not run with
+    # the defaults (and no accounts); both routes refuse with the same message.
+    from archiver.cli import app, main
+    from archiver.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ARCHIVER_CONFIG", raising=False)
+    with pytest.raises(SystemExit) as plain:
+        main(["collect"])
+    assert plain.value.code == 1 and "no config file" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="no config file"):
+        app(args=["collect"], prog_name="archiver", standalone_mode=True)
+    assert not (tmp_path / "archiver.db").exists() and not list(tmp_path.iterdir())

@@ -3,7 +3,7 @@
 The command line is built with typer, whose start-up -- its import, then pydantic, which it
 loads to convert option values -- takes 0.15-0.2 s before the first request, more than a
 third of capture's start-up and time the benchmark's bare baseline does not spend
-(``bench/bench_collect.py``: 0.44 -> 0.31 s to the first request). So ``archiver.cli.main``
+(``bench/bench_collect.py``: 0.44 -> 0.33 s to the first request). So ``archiver.cli.main``
 asks ``parse`` whether the arguments are exactly this command's form --
 ``[--config FILE] collect [--account NAME]...`` (``--opt=value`` too) -- and if so runs it
 here without importing typer. Anything else (``--help``, an unknown option, a missing value)
@@ -58,7 +58,7 @@ def run(config: str | None, accounts: Sequence[str], *, process_entry: bool) -> 
     from ..logs import setup
     from ..timefmt import utcnow
 
-    settings = load_settings(config, environ=os.environ)
+    settings = load_settings(config, environ=os.environ, require_file=True)
     setup(settings)
     now = utcnow()
     # The commit worker starts before this process imports the capture pipeline, so that both
