@@ -3,9 +3,10 @@
 A run closes its WARC file every ``collect.commit_items`` items (or past
 ``collect.warc_max_bytes``). Each closed file is uploaded (verified), ingested and given its
 retention by ``spool.commit_spool_file`` -- the same function as ever, run here by one worker
-process, in order, while the capture process writes the next file. Capture never depends on
-its own run's files being indexed (change decisions compare against the index as it was plus
-the run's own changes, ``capture.CaptureSession._prev``), so nothing waits for the worker until
+process, in order, while the capture process writes the next file. Capture never waits for
+its own run's files to be indexed (change decisions compare against the index plus the run's
+changes it has not committed yet, ``capture.CaptureSession._prev``; ``committed`` tells it,
+without waiting, which files the index now holds), so nothing waits for the worker until
 the run ends; then the capture process waits for it and commits the last file.
 
 Why a process: ingest is CPU work in Python and SQLite, and a thread would share the
