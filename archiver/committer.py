@@ -55,11 +55,7 @@ class Committer:
 
     def __init__(self, settings, now: datetime, *, spawn: Callable[..., subprocess.Popen] = subprocess.Popen):
         self.settings, self.now, self._spawn = settings, now, spawn
-        self.proc: subprocess.Popen | None = None
-        self.pending: list[Path] = []  # submitted, in order
-        self.received: list[Outcome] = []  # their outcomes so far, in the same order
-        self.told = 0  # how many of them ``committed`` has reported
-        self.broken: str | None = None  # the worker is gone or garbled: the rest is the caller's
+        self._no_worker()
         self.exiting: list[subprocess.Popen] = []  # drained workers winding down, reaped by close()
 
     def start(self) -> None:
@@ -155,6 +151,14 @@ class Committer:
                 logging.getLogger(name).log(level, "%s", message)
         return outcomes
 
+    def _no_worker(self) -> None:
+        """What is known of the current worker and its files: nothing (none started, or it is gone)."""
+        self.proc: subprocess.Popen | None = None
+        self.pending: list[Path] = []  # submitted, in order
+        self.received: list[Outcome] = []  # their outcomes so far, in the same order
+        self.told = 0  # how many of them ``committed`` has reported
+        self.broken: str | None = None  # the worker is gone or garbled: the rest is the caller's
+
     def _let_go(self) -> None:
         """Every answer is in and the worker, its input closed, is exiting by itself: the run goes
         on without waiting for its interpreter to wind down (about 0.05 s, on the critical path
@@ -166,7 +170,7 @@ class Committer:
             except OSError:
                 pass
         self.exiting.append(self.proc)
-        self.proc, self.pending, self.received, self.broken, self.told = None, [], [], None, 0
+        self._no_worker()
 
     def close(self) -> None:
         """Stop a worker still running and wait for every worker this committer started."""
@@ -186,7 +190,7 @@ class Committer:
                 except OSError:
                     pass
             self.proc.wait()
-        self.proc, self.pending, self.received, self.broken, self.told = None, [], [], None, 0
+        self._no_worker()
 
 
 def _send(stream: IO[bytes], message: Any) -> None:

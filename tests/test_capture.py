@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from archiver.capture import CaptureSession
 from archiver.committer import Committer
-from archiver.config import load_settings
 from archiver.replay.facebook import FacebookSimulator, _decode_offset, _encode_offset
-from archiver.replay.samples import facebook_next_night, facebook_sample
-from tests.conftest import write_config
 from tests.helpers import index_content
-from tests.ops.support import NOW, TOKEN, Page, run_collect
+from tests.ops.support import two_nights
 
 
 class OverlappingPages(FacebookSimulator):
@@ -24,18 +19,8 @@ class OverlappingPages(FacebookSimulator):
         return super()._next_url(request, path, **params)
 
 
-def _two_nights(replay, tmp_path, sim_class, extra: str, monkeypatch=None):
-    sim = sim_class("1000001", "Oak Creek Police Department", token=TOKEN)
-    base = replay.mount(sim)
-    facebook_sample(sim, NOW - timedelta(days=1))
-    tmp_path.mkdir()
-    cfg = write_config(tmp_path, [Page(sim, f"{base}/{sim.version}").account()], extra=extra)
-    reports = [run_collect(cfg, NOW - timedelta(days=1))[1]]
-    facebook_next_night(sim, NOW)
-    sim.posts[1].comments[1].message += " (edited)"  # read twice: the pages overlap
-    reports.append(run_collect(cfg, NOW)[1])
-    assert all(r.ok for r in reports), [r.results for r in reports]
-    return load_settings(cfg, environ={}), reports
+def _edit_a_comment_read_twice(sim) -> None:
+    sim.posts[1].comments[1].message += " (edited)"  # the pages overlap on it
 
 
 def test_an_item_read_again_after_its_file_is_committed_is_judged_against_the_index(replay, tmp_path,
@@ -51,9 +36,10 @@ def test_an_item_read_again_after_its_file_is_committed_is_judged_against_the_in
     safe_point = CaptureSession._safe_point
     monkeypatch.setattr(CaptureSession, "_safe_point",
                         lambda self: (held.append(len(self.run_state)), safe_point(self))[1])
-    twice, reports = _two_nights(replay, tmp_path / "twice", OverlappingPages, "page_limit = 2\ncommit_items = 1\n")
+    twice, reports = two_nights(replay, tmp_path / "twice", "page_limit = 2\ncommit_items = 1\n",
+                                sim_class=OverlappingPages, day=_edit_a_comment_read_twice)
     monkeypatch.undo()
-    once, _ = _two_nights(replay, tmp_path / "once", FacebookSimulator, "commit_items = 0\n")
+    once, _ = two_nights(replay, tmp_path / "once", "commit_items = 0\n", day=_edit_a_comment_read_twice)
 
     assert index_content(twice) == index_content(once)
     first, second = (r.results[0].counts for r in reports)

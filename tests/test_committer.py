@@ -13,26 +13,14 @@ from archiver.committer import Committer
 from archiver.config import load_settings
 from archiver.index import open_index
 from archiver.replay.facebook import FacebookSimulator
-from archiver.replay.samples import facebook_next_night, facebook_sample
+from archiver.replay.samples import facebook_sample
 from tests.helpers import index_content, warc_files, warcio_check
 from tests.conftest import write_config
-from tests.ops.support import NOW, TOKEN, Page, SlowFacebook, finish, kill, run_collect, start_cli, wait_for
+from tests.ops.support import (NOW, TOKEN, Page, SlowFacebook, finish, kill, run_collect, start_cli, two_nights,
+                               wait_for)
 
 def _archive(replay, tmp_path: Path, commit_items: int):
-    """Two nights of the sample page (new items, then an edit, a hide, a deletion), in an
-    archive of its own under ``tmp_path``."""
-    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
-    base = replay.mount(sim)
-    facebook_sample(sim, NOW - timedelta(days=1))
-    tmp_path.mkdir()
-    cfg = write_config(tmp_path, [Page(sim, f"{base}/{sim.version}").account()],
-                       extra=f"commit_items = {commit_items}\n")
-    settings = load_settings(cfg, environ={})
-    reports = [run_collect(cfg, NOW - timedelta(days=1))[1]]
-    facebook_next_night(sim, NOW)
-    reports.append(run_collect(cfg, NOW)[1])
-    assert all(r.ok for r in reports), [r.results for r in reports]
-    return settings, reports
+    return two_nights(replay, tmp_path, f"commit_items = {commit_items}\n")
 
 
 def test_files_committed_alongside_capture_index_the_same(replay, tmp_path):
@@ -169,41 +157,10 @@ def test_collect_from_the_command_line_commits_every_file_through_its_worker(rep
     assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
 
 
-LINGERING_WORKER = r"""
+# A stand-in for the commit worker: answers each file in turn (a name with "refused" in it as a
+# failed upload), then lingers for argv[1] seconds, like an interpreter slow to wind down.
+FAKE_WORKER = r"""
 import pickle, sys, time
-from pathlib import Path
-from archiver.committer import Outcome
-stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-pickle.load(stdin)
-while True:
-    try:
-        _, name = pickle.load(stdin)
-    except EOFError:
-        break
-    pickle.dump(Outcome(Path(name), key="warcs/" + Path(name).name), stdout)
-    stdout.flush()
-time.sleep(5)  # an interpreter slow to wind down
-"""
-
-
-def test_the_run_goes_on_once_the_worker_has_answered_and_close_reaps_it(tmp_path):
-    cfg = write_config(tmp_path, [])
-    settings = load_settings(cfg, environ={})
-    committer = Committer(settings, NOW, spawn=lambda cmd, **kw: subprocess.Popen(
-        [sys.executable, "-c", LINGERING_WORKER], **kw))
-    committer.submit(tmp_path / "a.warc.gz")
-    committer.submit(tmp_path / "b.warc.gz")
-    started = time.monotonic()
-    assert [o.key for o in committer.drain()] == ["warcs/a.warc.gz", "warcs/b.warc.gz"]
-    assert time.monotonic() - started < 2.5  # not held up by the worker's exit
-    worker = committer.exiting[0]
-    assert worker.poll() is None and committer.proc is None
-    committer.close()
-    assert worker.poll() is not None and committer.exiting == []
-
-
-ANSWERING_WORKER = r"""
-import pickle, sys
 from pathlib import Path
 from archiver.committer import Outcome
 stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
@@ -217,16 +174,33 @@ while True:
     pickle.dump(Outcome(Path(name), key=None if refused else "warcs/" + Path(name).name,
                         store_error="the store refused it" if refused else None), stdout)
     stdout.flush()
+time.sleep(float(sys.argv[1]))
 """
+
+
+def _fake_committer(tmp_path, linger: float) -> Committer:
+    settings = load_settings(write_config(tmp_path, []), environ={})
+    return Committer(settings, NOW, spawn=lambda cmd, **kw: subprocess.Popen(
+        [sys.executable, "-c", FAKE_WORKER, str(linger)], **kw))
+
+
+def test_the_run_goes_on_once_the_worker_has_answered_and_close_reaps_it(tmp_path):
+    committer = _fake_committer(tmp_path, linger=5)  # long enough that a slow machine sees it still there
+    committer.submit(tmp_path / "a.warc.gz")
+    committer.submit(tmp_path / "b.warc.gz")
+    started = time.monotonic()
+    assert [o.key for o in committer.drain()] == ["warcs/a.warc.gz", "warcs/b.warc.gz"]
+    assert time.monotonic() - started < 2.5  # not held up by the worker's exit
+    worker = committer.exiting[0]
+    assert worker.poll() is None and committer.proc is None
+    committer.close()
+    assert worker.poll() is not None and committer.exiting == []
 
 
 def test_committed_names_each_file_the_worker_has_committed_once(tmp_path):
     # Capture drops what it holds of a file once the index has it (CaptureSession._forget):
     # only files really committed, each once, and asking never waits for the worker.
-    cfg = write_config(tmp_path, [])
-    settings = load_settings(cfg, environ={})
-    committer = Committer(settings, NOW, spawn=lambda cmd, **kw: subprocess.Popen(
-        [sys.executable, "-c", ANSWERING_WORKER], **kw))
+    committer = _fake_committer(tmp_path, linger=0)
     assert committer.committed() == []  # no worker yet
     files = [tmp_path / name for name in ("a.warc.gz", "refused.warc.gz", "b.warc.gz")]
     for path in files:

@@ -16,6 +16,7 @@ from archiver.capture import collect
 from archiver.config import load_settings
 from archiver.index import open_index
 from archiver.replay.facebook import FacebookSimulator, FbComment
+from archiver.replay.samples import facebook_next_night, facebook_sample
 
 TOKEN = "EAAGopsTESTtoken"
 ENV = {"OCPD_FB_TOKEN": TOKEN}
@@ -114,3 +115,23 @@ def finish(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[int, str, str
 def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, sig)
+
+
+def two_nights(replay, tmp_path: Path, extra: str, *, sim_class: type = FacebookSimulator, day=None):
+    """Two nights of the sample page (new items, then an edit, a hide, a deletion; ``day``
+    changes more), in an archive of its own under ``tmp_path`` with ``extra`` in [collect].
+    Returns the settings and both nights' reports, each checked ok."""
+    from tests.conftest import write_config
+
+    sim = sim_class("1000001", "Oak Creek Police Department", token=TOKEN)
+    base = replay.mount(sim)
+    facebook_sample(sim, NOW - timedelta(days=1))
+    tmp_path.mkdir()
+    cfg = write_config(tmp_path, [Page(sim, f"{base}/{sim.version}").account()], extra=extra)
+    reports = [run_collect(cfg, NOW - timedelta(days=1))[1]]
+    facebook_next_night(sim, NOW)
+    if day:
+        day(sim)
+    reports.append(run_collect(cfg, NOW)[1])
+    assert all(r.ok for r in reports), [r.results for r in reports]
+    return load_settings(cfg, environ={}), reports
