@@ -10,7 +10,9 @@ happened and what to do, and never contain a credential.
     │   ├── UploadError        an upload failed or its checksum did not verify
     │   └── ObjectLockedError  the store refused a delete/overwrite (Object Lock, legal hold)
     ├── IndexError_            the SQLite index is missing, locked or inconsistent
-    ├── QueryError             a search query or filter the user typed is malformed
+    ├── UsageError             a value the user typed is wrong: a bad or impossible date, a
+    │   │                      reversed range, an unknown account or platform (exit 2)
+    │   └── QueryError         a search query or filter the user typed is malformed
     ├── LockError              another collect run holds the lock (distinct exit code)
     ├── CollectError           an account's capture failed; the other accounts still run
     │   ├── TokenError         expired/invalid credential: names the account and how to renew
@@ -51,7 +53,12 @@ class IndexError_(ArchiverError):  # noqa: N801 - avoid shadowing builtin IndexE
     pass
 
 
-class QueryError(ArchiverError):
+class UsageError(ArchiverError):
+    # Exit 2, as click's own usage errors: the command was not run as written, nothing changed.
+    exit_code = 2
+
+
+class QueryError(UsageError):
     pass
 
 

@@ -93,8 +93,9 @@ def test_usage_and_config_errors(tmp_path, make_config):
     res = run_cli("--config", str(leaky), "runs")
     assert res.returncode == 1 and "token_env" in res.stderr
     cfg = make_config([])
+    assert run_cli("--config", str(cfg), "init").returncode == 0
     res = run_cli("--config", str(cfg), "search", "--query", '"unclosed AND', "--format", "json")
-    assert res.returncode == 1 and res.stderr.startswith("Error: ") and "Traceback" not in res.stderr
+    assert res.returncode == 2 and res.stderr.startswith("Error: ") and "Traceback" not in res.stderr
 
 
 def test_init_writes_config_and_index(tmp_path):
@@ -240,63 +241,14 @@ def test_collect_as_the_process_tunes_the_cycle_collector_and_in_process_calls_l
     assert gc.get_threshold() == before
 
 
-PLAIN = [["collect"], ["--config", "a.toml", "collect"], ["--config=a.toml", "collect"],
-         ["--config", "a.toml", "--config", "b.toml", "collect"], ["collect", "--account", "x", "--account=y"],
-         ["--config", "c d.toml", "collect", "--account", "ünï côdé"]]
-NOT_PLAIN = [[], ["--help"], ["collect", "--help"], ["collect", "--account"], ["--config", "collect"],
-             ["collect", "--config", "a.toml"], ["--account", "x", "collect"], ["collect", "extra"],
-             ["collect", "collect"], ["--config", "-x", "collect"], ["--config=", "collect"], ["runs"],
-             ["collect", "--", "--account", "x"], ["--verbose", "collect"]]
-
-
-def test_the_plain_nightly_command_is_read_as_typer_reads_it(monkeypatch):
-    # archiver.cli.nightly.parse skips typer for `[--config F] collect [--account A]...`; typer
-    # must read each such form the same way, and every other form is left to typer.
-    from archiver.cli import app, nightly
-
-    seen = []
-    monkeypatch.setattr(nightly, "run", lambda config, accounts, process_entry: seen.append((config, accounts)) or 0)
-    for args in PLAIN:
-        seen.clear()
-        with pytest.raises(SystemExit) as exit_:
-            app(args=args, prog_name="archiver", standalone_mode=True)
-        assert exit_.value.code == 0 and seen == [nightly.parse(args)], args
-    assert all(nightly.parse(args) is None for args in NOT_PLAIN)
-
-
-def test_the_plain_nightly_command_runs_without_typer_and_the_same_job_through_it(tmp_path):
-    cfg = tmp_path / "archiver.toml"
-    cfg.write_text(f'[storage]\nurl = "{tmp_path / "store"}"\n[index]\npath = "{tmp_path / "index.db"}"\n'
-                   '[[accounts]]\nname = "pd"\nplatform = "facebook"\nid = "1"\ntoken_env = "UNSET_TOKEN_VAR"\n')
-    log = tmp_path / "modules.log"
-    env = {k: v for k, v in os.environ.items() if k != "UNSET_TOKEN_VAR"}
-    results = {}
-    for route, call in (("plain", "from archiver.cli import main; main()"),
-                        ("typer", "from archiver.cli import app; app(prog_name='archiver')")):
-        code = ("import atexit, sys\n"
-                f"atexit.register(lambda: open({str(log)!r}, 'w').write(repr('typer' in sys.modules)))\n{call}\n")
-        results[route] = subprocess.run([sys.executable, "-c", code, "--config", str(cfg), "collect"],
-                                        capture_output=True, text=True, timeout=120, env=env)
-        results[route].typer = log.read_text() == "True"
-    plain, through = results["plain"], results["typer"]
-    assert not plain.typer and through.typer
-    # The same job and the same report either way: the account fails, the run ends with 1.
-    assert plain.returncode == through.returncode == 1
-    assert plain.stdout == through.stdout and "pd" in plain.stdout
-    assert "UNSET_TOKEN_VAR" in plain.stderr and "UNSET_TOKEN_VAR" in through.stderr
-
-
-def test_collect_without_a_config_file_says_so_by_either_route(tmp_path, monkeypatch, capsys):
+def test_collect_without_a_config_file_says_so(tmp_path, monkeypatch, capsys):
     # No --config, no ARCHIVER_CONFIG, no ./archiver.toml: the nightly job must not run with
-    # the defaults (and no accounts); both routes refuse with the same message.
-    from archiver.cli import app, main
-    from archiver.errors import ConfigError
+    # the defaults (and no accounts).
+    from archiver.cli import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ARCHIVER_CONFIG", raising=False)
-    with pytest.raises(SystemExit) as plain:
+    with pytest.raises(SystemExit) as exit_:
         main(["collect"])
-    assert plain.value.code == 1 and "no config file" in capsys.readouterr().err
-    with pytest.raises(ConfigError, match="no config file"):
-        app(args=["collect"], prog_name="archiver", standalone_mode=True)
-    assert not (tmp_path / "archiver.db").exists() and not list(tmp_path.iterdir())
+    assert exit_.value.code == 1 and "no config file" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -2,8 +2,7 @@
 
 Each area registers its commands from its own module (``archiver.cli.commands``). This package is
 the only place that prints for people or exits; library errors (``ArchiverError``) become
-one ``Error: ...`` line on stderr and their exit code here, in ``main``. The nightly
-``collect`` in its plain form runs without loading typer at all (``archiver.cli.nightly``).
+one ``Error: ...`` line on stderr and their exit code here, in ``main``.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import gc
 import sys
 
 from ..errors import ArchiverError
-from . import common, nightly
+from . import common
 
 
 def __getattr__(name: str):
@@ -27,9 +26,6 @@ def main(argv: list[str] | None = None) -> None:
     common.process_entry = argv is None
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        plain = nightly.parse(args)
-        if plain is not None:
-            sys.exit(nightly.run(*plain, process_entry=common.process_entry))
         from .commands import app
 
         app(args=args, prog_name="archiver", standalone_mode=True)

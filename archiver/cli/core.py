@@ -63,8 +63,6 @@ def collect(ctx: typer.Context, account: List[str] = typer.Option(None, "--accou
     """The nightly job: capture every configured account. Exit 1 if any account failed, 3 if another run holds the lock."""
     from . import nightly
 
-    # The plain form of this command never reaches typer (archiver.cli.nightly); this is the
-    # same job for the rest, and for callers of the typer app.
     config = (ctx.find_root().obj or {}).get("config")
     raise typer.Exit(nightly.run(config, account or [], process_entry=common.process_entry))
 
@@ -78,15 +76,17 @@ def runs(ctx: typer.Context,
     from ..index.queries import runs as query_runs
 
     settings = common.settings(ctx)
-    rows = query_runs(common.index(settings), account=account, failed=failed, limit=limit)
+    db = common.index(settings)
+    common.check_names(settings, db, accounts=[account] if account else [])
+    rows = query_runs(db, account=account, failed=failed, limit=limit)
     common.emit(rows, fmt, None if fmt != "table" else
                 ["id", "account", "status", "started_at", "finished_at", "items_seen", "items_new",
                  "items_edited", "items_hidden", "items_deleted", "message"])
 
 
 def search(ctx: typer.Context,
-           date_from: Optional[str] = typer.Option(None, "--from", help="First day (agency timezone), YYYY-MM-DD"),
-           date_to: Optional[str] = typer.Option(None, "--to", help="Last day, inclusive"),
+           date_from: Optional[str] = common.date_option(None, "--from", help="First day (agency timezone)"),
+           date_to: Optional[str] = common.date_option(None, "--to", help="Last day, inclusive"),
            query: Optional[str] = typer.Option(None, "--query", help='Full text: words, "phrases", AND/OR/NOT, prefix*'),
            platform: List[str] = typer.Option(None, "--platform"),
            account: List[str] = typer.Option(None, "--account"),
@@ -102,10 +102,13 @@ def search(ctx: typer.Context,
     from ..search import RESULT_FIELDS, SearchQuery, search as run_search
 
     settings = common.settings(ctx)
+    common.check_range(date_from, date_to, settings.timezone)
+    db = common.index(settings)
+    common.check_names(settings, db, accounts=account, platforms=platform)
     q = SearchQuery(date_from=date_from, date_to=date_to, text=query, platform=platform or [],
                     account=account or [], author=author, kind=kind or [], status=status or [],
                     has_media=has_media, sort=sort, limit=limit or None, offset=offset)
-    result = run_search(common.index(settings), q, settings.timezone)
+    result = run_search(db, q, settings.timezone)
     columns = list(RESULT_FIELDS) if fmt != "table" else ["id", "created_at", "account", "kind", "status",
                                                            "author", "text"]
     common.emit(result.rows, fmt, columns)

@@ -35,18 +35,20 @@ def _actor(value: Optional[str]) -> str:
         return "unknown"
 
 
-def _open(ctx: typer.Context):
+def _open(ctx: typer.Context, date_from: str, date_to: str, account):
+    """Settings, index and store, once the values typed are checked (nothing written before)."""
     from ..store import open_store
 
     settings = common.settings(ctx)
-    return settings, common.index(settings), open_store(settings)
+    common.check_range(date_from, date_to, settings.timezone)
+    db = common.index(settings)
+    common.check_names(settings, db, accounts=account)
+    return settings, db, open_store(settings)
 
 
 def _selection(settings, date_from, date_to, query, account):
     from ..exporters.select import Selection
 
-    for name in account or []:
-        settings.account(name)  # an unknown account is a usage error, named
     return Selection(date_from, date_to, query, tuple(account or ()), settings.timezone)
 
 
@@ -55,9 +57,9 @@ def export_request(
     ctx: typer.Context,
     request_id: str = typer.Option(..., "--request-id", help="The request's id (as logged with `archiver request log`)"),
     requester: str = typer.Option(..., "--requester", help="Who asked"),
-    received: str = typer.Option(..., "--received", help="Date the request was received (YYYY-MM-DD)"),
-    date_from: str = typer.Option(..., "--from", help="First day (agency time)"),
-    date_to: str = typer.Option(..., "--to", help="Last day, inclusive (agency time)"),
+    received: str = common.date_option(..., "--received", help="Date the request was received"),
+    date_from: str = common.date_option(..., "--from", help="First day (agency time)"),
+    date_to: str = common.date_option(..., "--to", help="Last day, inclusive (agency time)"),
     query: Optional[str] = typer.Option(None, "--query", help="Full-text filter, as in `archiver search`"),
     account: List[str] = typer.Option(None, "--account", help="Only this account (repeatable)"),
     redactions: Optional[Path] = typer.Option(None, "--redactions", help="Redactions file (TOML, see docs)"),
@@ -79,7 +81,7 @@ def export_request(
     from ..exporters.request import RequestSpec
     from ..timefmt import utcnow
 
-    settings, db, store = _open(ctx)
+    settings, db, store = _open(ctx, date_from, date_to, account)
     spec = RequestSpec(request_id, requester, received, _selection(settings, date_from, date_to, query, account),
                        out, redactions=redactions, deny_reasons=deny_reasons, include_warc=include_warc, paper=paper,
                        fees=FeeInputs(media=media, location_hours=location_hours, redaction_hours=redaction_hours,
@@ -101,8 +103,8 @@ def export_ediscovery(
     matter: str = typer.Option(..., "--matter", help="Matter name (in the README and custody report)"),
     bates_prefix: str = typer.Option(..., "--bates-prefix", help="Bates prefix, no spaces (e.g. OCPD-SM-)"),
     start: int = typer.Option(1, "--start", help="First Bates number (continue a previous volume)"),
-    date_from: str = typer.Option(..., "--from", help="First day (agency time)"),
-    date_to: str = typer.Option(..., "--to", help="Last day, inclusive (agency time)"),
+    date_from: str = common.date_option(..., "--from", help="First day (agency time)"),
+    date_to: str = common.date_option(..., "--to", help="Last day, inclusive (agency time)"),
     query: Optional[str] = typer.Option(None, "--query", help="Full-text filter, as in `archiver search`"),
     account: List[str] = typer.Option(None, "--account", help="Only this account (repeatable)"),
     out: Path = typer.Option(..., "--out", help="New directory for the volume"),
@@ -115,7 +117,7 @@ def export_ediscovery(
     from ..exporters.registry import run
     from ..timefmt import utcnow
 
-    settings, db, store = _open(ctx)
+    settings, db, store = _open(ctx, date_from, date_to, account)
     spec = EdiscoverySpec(matter, bates_prefix, _selection(settings, date_from, date_to, query, account), out,
                           start=start, volume=volume, sign_key=sign, actor=_actor(actor))
     typer.echo(f"producing {matter} to {out} ...", err=True)

@@ -1,15 +1,6 @@
-"""``archiver collect``: the nightly job, run by cron every night.
-
-The command line is built with typer, whose start-up -- its import, then pydantic, which it
-loads to convert option values -- takes 0.15-0.2 s before the first request, more than a
-third of capture's start-up and time the benchmark's bare baseline does not spend
-(``bench/bench_collect.py``: 0.44 -> 0.33 s to the first request). So ``archiver.cli.main``
-asks ``parse`` whether the arguments are exactly this command's form --
-``[--config FILE] collect [--account NAME]...`` (``--opt=value`` too) -- and if so runs it
-here without importing typer. Anything else (``--help``, an unknown option, a missing value)
-goes to typer, which parses, explains and refuses as it does for every command; its
-``collect`` command (``archiver.cli.core``) calls the same ``run``. A test checks that both
-routes read every form alike.
+"""``archiver collect``: the nightly job, run by cron every night (``archiver.cli.core.collect``
+parses its options; this is the job). Exit 0, or 1 if any account failed; 3 if another run
+holds the lock (``LockError``).
 """
 
 from __future__ import annotations
@@ -19,35 +10,6 @@ import os
 import signal
 import sys
 from typing import Sequence
-
-
-def parse(args: Sequence[str]) -> tuple[str | None, list[str]] | None:
-    """(config, accounts) if ``args`` is the plain nightly command, else None (ask typer)."""
-    config, accounts, command = None, [], False
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name, eq, value = arg.partition("=")
-        if name not in ("--config", "--account") or name == "--config" and command or \
-                name == "--account" and not command:
-            if arg == "collect" and not command:
-                command = True
-                i += 1
-                continue
-            return None
-        if not eq:
-            if i + 1 >= len(args):
-                return None
-            i += 1
-            value = args[i]
-        if not value or value.startswith("-"):
-            return None  # typer's to judge (click would take "-x" as the value)
-        if name == "--config":
-            config = value  # given twice, the last one counts, as in click
-        else:
-            accounts.append(value)
-        i += 1
-    return (config, accounts) if command else None
 
 
 def run(config: str | None, accounts: Sequence[str], *, process_entry: bool) -> int:

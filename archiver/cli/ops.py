@@ -88,15 +88,21 @@ def health(ctx: typer.Context,
     """For monitoring: exit 1 when any account's last run failed or is older than --max-age hours."""
     from ..health import check_health
 
+    from ..errors import ConfigError
+
     settings = common.settings(ctx)
+    if not settings.accounts:
+        # Nothing is being archived: the monitor must page someone, not report all is well.
+        raise ConfigError(f"no accounts are configured in {settings.config_path}: add [[accounts]] "
+                          "(see docs/admin.md) — nothing is being archived")
     report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age)
     common.emit([a.__dict__ for a in report.accounts], fmt, ["account", "ok", "status", "started_at", "message"])
     raise typer.Exit(0 if report.ok else 1)
 
 
 def completeness(ctx: typer.Context,
-                 date_from: str = typer.Option(..., "--from", help="First night (agency timezone), YYYY-MM-DD"),
-                 date_to: str = typer.Option(..., "--to", help="Last night, inclusive"),
+                 date_from: str = common.date_option(..., "--from", help="First night (agency timezone)"),
+                 date_to: str = common.date_option(..., "--to", help="Last night, inclusive"),
                  fmt: str = typer.Option("table", "--format", help="table, json, csv or pdf"),
                  out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (required for pdf)")):
     """Per account per night: run status, expected vs captured, changes, errors; exit 1 when anything is flagged."""
@@ -108,6 +114,7 @@ def completeness(ctx: typer.Context,
     if fmt == "pdf" and out is None:
         raise typer.BadParameter("--format pdf needs --out FILE")
     settings = common.settings(ctx)
+    common.check_range(date_from, date_to, settings.timezone)
     report = build(common.index(settings), date_from, date_to, settings.timezone,
                    accounts=[a.name for a in settings.accounts])
     if fmt == "pdf":

@@ -32,8 +32,8 @@ def register(app: typer.Typer) -> None:
 
 
 # The filters of `archiver search`, declared once and shared by every selecting command.
-FROM = typer.Option(None, "--from", help="First day (agency timezone), YYYY-MM-DD")
-TO = typer.Option(None, "--to", help="Last day, inclusive")
+FROM = common.date_option(None, "--from", help="First day (agency timezone)")
+TO = common.date_option(None, "--to", help="Last day, inclusive")
 QUERY = typer.Option(None, "--query", help='Full text, as in `search`')
 ACCOUNT = typer.Option(None, "--account", help="Account name (repeatable)")
 PLATFORM = typer.Option(None, "--platform", help="Platform (repeatable)")
@@ -47,6 +47,7 @@ FORMAT = typer.Option("table", "--format", callback=common.check_format)
 def _filters(date_from, date_to, query, account, platform, author, kind, ids=None) -> dict:
     from ..retention.selection import make_query
 
+    common.check_range(date_from, date_to)
     return make_query(date_from=date_from, date_to=date_to, text=query, accounts=account or [],
                       platforms=platform or [], author=author, kinds=kind or [], item_ids=ids or [])
 
@@ -56,10 +57,12 @@ def _actor(by: Optional[str]) -> str:
 
 
 def _day(value: str, option: str) -> date:
+    from ..errors import UsageError
+
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+        return common.day(value)
+    except UsageError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def _open(ctx: typer.Context, with_store: bool = True):
@@ -120,13 +123,14 @@ def retention_assign(ctx: typer.Context, series: Optional[str] = typer.Option(No
     if not filters:
         raise typer.BadParameter("select items with --id or search filters")
     settings, db, store = _open(ctx)
+    common.check_names(settings, db, accounts=account, platforms=platform)
     result = override(db, settings, filters, None if clear else series, reason=reason, actor=_actor(by), store=store)
     typer.echo(f"{result['items']} item(s) now {'follow the rules' if clear else 'in series ' + series}")
 
 
 @retention_app.command("event")
 def retention_event(ctx: typer.Context, name: str = typer.Option(..., "--name", help="The EVT event, e.g. 'case closed'"),
-                    on: str = typer.Option(..., "--date", help="The day it happened"),
+                    on: str = common.date_option(..., "--date", help="The day it happened"),
                     ids: List[str] = IDS, date_from: Optional[str] = FROM, date_to: Optional[str] = TO,
                     query: Optional[str] = QUERY, account: List[str] = ACCOUNT, by: Optional[str] = BY):
     """Record the day an EVT trigger happened for the selected items."""
@@ -136,6 +140,7 @@ def retention_event(ctx: typer.Context, name: str = typer.Option(..., "--name", 
     if not filters:
         raise typer.BadParameter("select items with --id or search filters")
     settings, db, store = _open(ctx)
+    common.check_names(settings, db, accounts=account)
     result = record_event(db, settings, filters, name, _day(on, "--date"), actor=_actor(by), store=store)
     typer.echo(f"event {name!r} on {result['date']} recorded for {result['items']} item(s)")
 
@@ -167,6 +172,7 @@ def hold_add(ctx: typer.Context, name: str = typer.Option(..., "--name"), matter
     from ..retention.holds import add_hold
 
     settings, db, store = _open(ctx)
+    common.check_names(settings, db, accounts=account, platforms=platform)
     filters = _filters(date_from, date_to, query, account, platform, author, kind, ids)
     result = add_hold(db, settings, name, matter, filters, actor=_actor(by), store=store)
     typer.echo(f"hold {name!r} placed on {result['items']} item(s) ({result['filters']})")
@@ -197,7 +203,7 @@ def hold_release(ctx: typer.Context, name: str = typer.Argument(...), by: Option
 @request_app.command("log")
 def request_log(ctx: typer.Context, name: str = typer.Option(..., "--name", help="Your request number"),
                 requester: str = typer.Option(..., "--requester"),
-                received: str = typer.Option(..., "--received", help="Day received, YYYY-MM-DD"),
+                received: str = common.date_option(..., "--received", help="Day received"),
                 description: str = typer.Option(..., "--description"),
                 committed: bool = typer.Option(False, "--committed", help="Requester is committed or incarcerated"),
                 date_from: Optional[str] = FROM, date_to: Optional[str] = TO, query: Optional[str] = QUERY,
@@ -207,6 +213,7 @@ def request_log(ctx: typer.Context, name: str = typer.Option(..., "--name", help
     from ..retention.holds import log_request
 
     settings, db, store = _open(ctx)
+    common.check_names(settings, db, accounts=account, platforms=platform)
     filters = _filters(date_from, date_to, query, account, platform, author, kind)
     result = log_request(db, settings, name, requester=requester, received=_day(received, "--received"),
                          description=description, filters=filters, committed=committed, actor=_actor(by), store=store)
@@ -215,8 +222,8 @@ def request_log(ctx: typer.Context, name: str = typer.Option(..., "--name", help
 
 @request_app.command("close")
 def request_close(ctx: typer.Context, name: str = typer.Argument(...),
-                  granted: Optional[str] = typer.Option(None, "--granted", help="Day the request was granted"),
-                  denied: Optional[str] = typer.Option(None, "--denied", help="Day the request was denied"),
+                  granted: Optional[str] = common.date_option(None, "--granted", help="Day the request was granted"),
+                  denied: Optional[str] = common.date_option(None, "--denied", help="Day the request was denied"),
                   by: Optional[str] = BY):
     """Close a request: granted ends its hold; denied keeps it 60 (90) business days."""
     from ..retention.holds import close_request
@@ -242,7 +249,7 @@ def request_list(ctx: typer.Context, fmt: str = FORMAT):
 # --- dispose --------------------------------------------------------------------------------
 
 @dispose_app.command("plan")
-def dispose_plan(ctx: typer.Context, as_of: str = typer.Option(..., "--as-of", help="Day to plan for, YYYY-MM-DD"),
+def dispose_plan(ctx: typer.Context, as_of: str = common.date_option(..., "--as-of", help="Day to plan for"),
                  fmt: str = FORMAT, by: Optional[str] = BY):
     """List what is eligible on a day and why, grouped by stored object; records the plan."""
     from ..retention.disposition import make_plan
@@ -263,7 +270,7 @@ def dispose_plan(ctx: typer.Context, as_of: str = typer.Option(..., "--as-of", h
 
 @dispose_app.command("notice")
 def dispose_notice(ctx: typer.Context, plan: int = typer.Option(..., "--plan"),
-                   letter_date: str = typer.Option(..., "--date", help="The letter's date"),
+                   letter_date: str = common.date_option(..., "--date", help="The letter's date"),
                    contact: str = typer.Option(..., "--contact", help="Name, phone, e-mail of a knowledgeable contact"),
                    out: Path = typer.Option(Path("."), "--out", help="Directory for the letter (HTML + PDF)"),
                    by: Optional[str] = BY):
@@ -282,7 +289,7 @@ def dispose_notice(ctx: typer.Context, plan: int = typer.Option(..., "--plan"),
 @dispose_app.command("reply")
 def dispose_reply(ctx: typer.Context, series: str = typer.Option(..., "--series"),
                   reply: str = typer.Option(..., "--reply", help="declined, waived or accepted"),
-                  on: str = typer.Option(..., "--date", help="Date of the Society's reply"), by: Optional[str] = BY):
+                  on: str = common.date_option(..., "--date", help="Date of the Society's reply"), by: Optional[str] = BY):
     """Record the Historical Society's reply to a notice."""
     from ..retention.disposition import record_reply
 
