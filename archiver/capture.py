@@ -38,6 +38,7 @@ from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
 from .retention.assign import AfterIngest
 from .lock import writer_lock
+from .progress import report as report_progress
 from .store import Store, open_store
 from .textsafe import json_text
 from .timefmt import iso, utcnow
@@ -597,6 +598,8 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
         try:
             for event in collector.collect(ctx):
                 capture.handle(event, ctx)
+                if isinstance(event, ThreadDone):
+                    report_progress("threads", advance=1, label=account.name)
         except ThrottledError as exc:
             result.status, result.message = "throttled", str(exc)
         except Interrupted as exc:
@@ -696,9 +699,11 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
                 if should_stop():
                     report.stopped.append(account.name)
                     continue
+                report_progress("accounts", total=len(selected), label=account.name)
                 report.results.append(run_account(settings, db, store, account, environ=environ, now=now,
                                                   sleep=sleep, should_stop=should_stop,
                                                   after_ingest=after_ingest, committer=committer))
+                report_progress("accounts", advance=1)
         finally:
             if committer is not None:
                 committer.close()

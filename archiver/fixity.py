@@ -31,6 +31,7 @@ from math import ceil
 from botocore.exceptions import BotoCoreError
 
 from . import audit
+from . import progress
 from .errors import StoreError
 from .index import transaction
 from .store import Store
@@ -123,6 +124,11 @@ def _check_one(store: Store, key: str, sha: str, size: int, listed: dict[str, in
     return "ok", got, nbytes, None
 
 
+def _counted(tick: progress.Progress, total: int, checked: tuple) -> tuple:
+    tick("objects", advance=1, total=total) or tick("bytes", advance=checked[2], unit="bytes")
+    return checked
+
+
 def run_fixity(db, store: Store, *, sample: int | None = None, actor: str = "fixity", workers: int = 4,
                range_size: int = RANGE, now: datetime | None = None, clock=time.monotonic) -> FixityReport:
     """Audit the store against the index; record results and timing in the audit log."""
@@ -134,8 +140,10 @@ def run_fixity(db, store: Store, *, sample: int | None = None, actor: str = "fix
     listed = dict(store.list(PREFIX))
     known = {k for (k,) in db.conn.execute("SELECT key FROM objects")}
     chosen = select(db, sample)
+    tick = progress.current()  # the worker threads do not see this context
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda row: _check_one(store, *row, listed, range_size), chosen))
+        results = list(pool.map(lambda row: _counted(tick, len(chosen), _check_one(store, *row, listed, range_size)),
+                                chosen))
     at = iso(now or utcnow())
     missing_elsewhere = sorted(known - listed.keys() - {k for k, _, _ in chosen})
     for key in missing_elsewhere:

@@ -27,6 +27,7 @@ from .errors import IndexError_
 from .index import open_index
 from .ingest import ingest_warc
 from .lock import writer_lock
+from .progress import report as report_progress
 from .store import Store
 from .timefmt import utcnow
 
@@ -96,6 +97,7 @@ def reindex(store: Store, index_path: str | Path, *, into: str | Path | None = N
             report.records += stats.records
             if progress:
                 progress(key, report.objects)
+            report_progress("objects", advance=1, label=key) or report_progress("bytes", advance=reader.size, unit="bytes")
         for name, table in (("items", "items"), ("versions", "versions"), ("runs", "runs")):
             setattr(report, name, db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -31,6 +31,7 @@ from typing import IO, Iterator
 from .. import audit
 from ..timefmt import iso
 from . import signing
+from ..progress import report as report_progress
 from .bates import Bates
 from .custody import CustodyLog, write_report
 from .dat import DatWriter, opt_lines
@@ -191,6 +192,7 @@ class _Volume:
             doc.row = _row(doc, rec, native, text, ext, native_bytes, sha)
             result.documents += 1
             result.pages += pages
+            report_progress("documents", advance=1) or report_progress("pages", advance=pages)
             result.first_bates = result.first_bates or doc.begbates
             result.last_bates = doc.endbates
             if doc is doc.family[-1]:  # the family's attach range is known once its last document is

@@ -28,6 +28,7 @@ from pathlib import Path
 from .. import audit
 from ..timefmt import agency_time, iso
 from . import bagit_bundle, signing
+from ..progress import report as report_progress
 from .letter import FeeInputs, denial_reasons, fee_worksheet, load_deny_reasons, REVIEW_NOTICE
 from .records import RecordReader, Thread, iter_threads, source_record_ids
 from .redact import Redactor, load_redactions
@@ -103,6 +104,7 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
                 native_sha = _write_natives(out, entry, redacted=entry is not source)
                 index.writerow(_index_row(entry, native_sha, doc, tz))
                 result.items += 1
+            report_progress("documents", advance=1) or report_progress("pages", advance=count if spec.pdf else 0)
             if ship_warc:
                 record_ids.extend(source_record_ids(db, original))
                 pages.extend(_pages(reader, original))

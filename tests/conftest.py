@@ -98,8 +98,9 @@ max_backoff = 0.01
 
 
 def write_config(path: Path, accounts: list[dict], *, storage: str | None = None,
-                 endpoint: str | None = None, extra: str = "") -> Path:
-    """Write an archiver.toml (with fast backoff for tests) and return its path."""
+                 endpoint: str | None = None, extra: str = "", index: bool = True) -> Path:
+    """Write an archiver.toml (with fast backoff for tests) and return its path; with ``index``,
+    create its index too, as `archiver init` does (commands refuse a missing one)."""
     data = path / "data"
     lines = [
         "[archive]",
@@ -119,6 +120,10 @@ def write_config(path: Path, accounts: list[dict], *, storage: str | None = None
         lines.append("")
     cfg = path / "archiver.toml"
     cfg.write_text("\n".join(lines), encoding="utf-8")
+    if index:
+        from archiver.index import open_index
+
+        open_index(data / "index.db").conn.close()
     return cfg
 
 

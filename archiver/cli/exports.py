@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 
+from ..progress import on_terminal
 from . import common
 
 export_app = typer.Typer(help="Produce a public-records request bundle or an e-discovery volume.",
@@ -88,7 +89,8 @@ def export_request(
                                       mailed=mail, waiver=waive_fees),
                        sign_key=sign, actor=_actor(actor))
     typer.echo(f"exporting request {request_id} to {out} ...", err=True)
-    result = run("request", settings, db, store, spec, now=utcnow())
+    with on_terminal():
+        result = run("request", settings, db, store, spec, now=utcnow())
     for warning in result.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     common.emit([{"bag": str(result.path), "threads": result.threads, "items": result.items,
@@ -121,7 +123,8 @@ def export_ediscovery(
     spec = EdiscoverySpec(matter, bates_prefix, _selection(settings, date_from, date_to, query, account), out,
                           start=start, volume=volume, sign_key=sign, actor=_actor(actor))
     typer.echo(f"producing {matter} to {out} ...", err=True)
-    result = run("ediscovery", settings, db, store, spec, now=utcnow())
+    with on_terminal():
+        result = run("ediscovery", settings, db, store, spec, now=utcnow())
     common.emit([{"volume": str(result.path), "documents": result.documents, "families": result.families,
                   "pages": result.pages, "bates": f"{result.first_bates}–{result.last_bates}",
                   "next_start": result.next_start, "signed": result.fingerprint or ""}], "table")

@@ -18,6 +18,7 @@ def run(config: str | None, accounts: Sequence[str], *, process_entry: bool) -> 
     from ..committer import Committer
     from ..config import load_settings
     from ..logs import setup
+    from ..progress import on_terminal
     from ..timefmt import utcnow
 
     settings = load_settings(config, environ=os.environ, require_file=True)
@@ -44,8 +45,9 @@ def run(config: str | None, accounts: Sequence[str], *, process_entry: bool) -> 
     stop = []  # SIGTERM: finish the current record, close and upload the WARC, start no more accounts
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
     try:
-        report = collect(settings, environ=os.environ, accounts=list(accounts) or None, now=now,
-                         should_stop=lambda: bool(stop), committer=committer)
+        with on_terminal():
+            report = collect(settings, environ=os.environ, accounts=list(accounts) or None, now=now,
+                             should_stop=lambda: bool(stop), committer=committer)
     finally:
         committer.close()  # collect closed it already, unless it stopped early
     rows = [{"account": r.account, "platform": r.platform, "status": r.status, **r.counts,

@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 
+from ..progress import on_terminal
 from . import common
 
 report_app = typer.Typer(help="Reports for records officers and auditors.", no_args_is_help=True)
@@ -54,7 +55,8 @@ def fixity(ctx: typer.Context,
 
     settings = common.settings(ctx)
     _setup(settings)
-    report = run_fixity(common.index(settings), open_store(settings), sample=sample)
+    with on_terminal():
+        report = run_fixity(common.index(settings), open_store(settings), sample=sample)
     common.emit([p.__dict__ for p in report.problems], fmt, ["kind", "key", "detail"])
     s = report.summary()
     cycle = f"; at this sample size the whole archive is covered every {s['cycle_nights']} night(s)" if sample else ""
@@ -74,8 +76,9 @@ def reindex(ctx: typer.Context,
     settings = common.settings(ctx)
     _setup(settings)
     log = logging.getLogger("archiver.reindex")
-    report = run_reindex(open_store(settings), settings.index_path, into=into,
-                         progress=lambda key, n: log.debug("%d %s", n, key))
+    with on_terminal():
+        report = run_reindex(open_store(settings), settings.index_path, into=into,
+                             progress=lambda key, n: log.debug("%d %s", n, key))
     typer.echo(json.dumps({"index": str(report.path), "objects": report.objects, "bytes": report.bytes,
                            "records": report.records, "items": report.items, "versions": report.versions,
                            "runs": report.runs, "seconds": round(report.seconds, 2)}))

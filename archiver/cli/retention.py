@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 
+from ..progress import on_terminal
 from . import common
 
 retention_app = typer.Typer(help="Retention schedules: show, report, assign, recompute.", no_args_is_help=True)
@@ -319,7 +320,8 @@ def dispose_apply(ctx: typer.Context, plan: int = typer.Option(..., "--plan"),
 
     settings, db, store = _open(ctx)
     out = out or settings.index_path.parent / "certificates"
-    result = apply_plan(db, store, settings, plan, actor=_actor(by), confirm=yes, out_dir=out)
+    with on_terminal():
+        result = apply_plan(db, store, settings, plan, actor=_actor(by), confirm=yes, out_dir=out)
     keys = [o["key"] for o in result["would_destroy"]] if result["dry_run"] else result["destroyed"]
     common.emit([{"object": k, "action": "would destroy" if result["dry_run"] else "destroyed"} for k in keys]
                 + [{"object": r["key"], "action": "kept: " + "; ".join(r["reasons"])} for r in result["refused"]],

@@ -28,6 +28,7 @@ from typing import Any
 from .. import audit
 from ..errors import RetentionError, StoreError
 from ..index import transaction
+from ..progress import report as report_progress
 from ..timefmt import iso, utcnow
 from .assign import record_schedule
 from .certificate import build_certificate, write_certificate
@@ -257,6 +258,7 @@ def apply_plan(db, store, settings, plan_id: int, *, actor: str, confirm: bool =
         check = check_plan(db, settings, plan_id, now=now)
     refused, store_refused = list(check["refuse"]), []
     for obj in check["destroy"]:
+        report_progress("objects", advance=1, total=len(check["destroy"]), label=obj["key"])
         outcome = _destroy_object(db, store, check["schedule"], disposition_id, obj, now)
         if outcome is None:
             destroyed.append(obj)

@@ -53,8 +53,9 @@ def test_capture_then_export_request_and_ediscovery(replay, make_config, tmp_pat
 
 def test_unknown_account_and_missing_option_are_usage_errors(make_config, tmp_path):
     cfg = make_config([])
+    assert run_cli("--config", str(cfg), "init").returncode == 0
     run = run_cli("--config", str(cfg), "export", "ediscovery", "--matter", "M", "--bates-prefix", "X",
                   "--from", "2026-11-01", "--to", "2026-11-30", "--account", "nope", "--out", str(tmp_path / "v"))
-    assert run.returncode == 1 and "no account named 'nope'" in run.stderr
+    assert run.returncode == 2 and "unknown account 'nope'" in run.stderr
     run = run_cli("--config", str(cfg), "export", "request", "--out", str(tmp_path / "b"))
     assert run.returncode == 2
