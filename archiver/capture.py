@@ -153,6 +153,7 @@ class CaptureSession:
         self.posts_seen: set[str] = set()
         self.keys: list[str] = []
         self.started = now
+        self.clock: Callable[[], datetime] = utcnow  # capture times (run_account sets the run's clock)
         self.spool_error: str | None = None  # the spool refused a write: stop writing, keep the file
         self.upload_error: str | None = None  # a commit failed: keep closed files in the spool
         self.failure = "storage failed"  # what failed, for messages: the store, or indexing
@@ -221,7 +222,7 @@ class CaptureSession:
             self._close_and_commit(final=False)
 
     def _write_items(self, uri: str, payload: dict, refers_to: str | None) -> None:
-        self._spool(lambda: self._open().write_metadata("items/1", uri, payload, utcnow(), refers_to=refers_to))
+        self._spool(lambda: self._open().write_metadata("items/1", uri, payload, self.clock(), refers_to=refers_to))
 
     def _count_sighted(self, record_id: str) -> int:
         return self.db.conn.execute("SELECT COUNT(*) FROM items WHERE record_id = ?", (record_id,)).fetchone()[0]
@@ -499,7 +500,7 @@ class CaptureSession:
             )
             return
         self._spool(lambda: self._open().write_metadata("run/1", f"urn:archiver:run:{self.run_id}", summary,
-                                                        utcnow()))
+                                                        self.clock()))
         self._close_and_commit()
         if self.upload_error:
             raise StoreError(f"{self.upload_error}; {len(self.kept)} WARC file(s) kept in the spool")
@@ -507,7 +508,7 @@ class CaptureSession:
     def summary(self, status: str, message: str, fetcher: Fetcher | None) -> dict:
         return {
             "id": self.run_id, "account": self.account.name, "platform": self.account.platform,
-            "started_at": iso(self.started), "finished_at": iso(utcnow()), "status": status,
+            "started_at": iso(self.started), "finished_at": iso(self.clock()), "status": status,
             "items_seen": self.counts["seen"], "items_new": self.counts["new"],
             "items_edited": self.counts["edited"], "items_hidden": self.counts["hidden"],
             "items_deleted": self.counts["deleted"], "media_fetched": self.counts["media_fetched"],
@@ -555,7 +556,11 @@ def _since(db, account: str, now: datetime, rescan_days: int) -> datetime | None
 def run_account(settings: Settings, db, store: Store, account: AccountConfig, *, environ: Mapping[str, str],
                 now: datetime, sleep: Callable[[float], None] = time.sleep,
                 should_stop: Callable[[], bool] = lambda: False, after_ingest=None,
-                session=None, committer: Committer | None = None) -> AccountResult:
+                session=None, committer: Committer | None = None,
+                clock: Callable[[], datetime] | None = None) -> AccountResult:
+    """``clock``: the time of each capture (WARC-Date, first and last seen); the wall clock by
+    default, a simulated night's in the demo and in tests."""
+    clock = clock or utcnow
     run_id = new_run_id(account.name, now)
     result = AccountResult(account.name, account.platform, run_id, "ok")
     cls = collector_class(account.platform)
@@ -578,6 +583,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     collector = cls(account, token)
     capture = CaptureSession(settings, db, store, account, collector, run_id, now, should_stop, after_ingest,
                              committer)
+    capture.clock = clock
     checkpoint = _load_checkpoint(db, account.name)
     ctx = None
     if result.status == "ok":
@@ -585,7 +591,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
         secrets += [environ[v] for k, v in account.options.items() if k.endswith("_env") and environ.get(v)]
         fetcher = Fetcher(
             recorder=capture.record_exchange, account=account.name, auth=collector.auth(), secrets=secrets,
-            secret_params=collector.secret_params, sleep=sleep, session=session,
+            secret_params=collector.secret_params, sleep=sleep, session=session, clock=clock,
             policy=RetryPolicy(
                 retry_delay=settings["collect.retry_delay"], max_retries=settings["collect.max_retries"],
                 throttle_retries=settings["collect.throttle_retries"], max_backoff=settings["collect.max_backoff"],
@@ -626,7 +632,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
             result.message = (f"{result.message + '; ' if result.message else ''}{capture.failure}: {exc}; "
                               "the WARC stays in the spool and the next run commits it")
         db.conn.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = ?, problems = ? WHERE id = ?",
-                        (result.message, iso(utcnow()), json.dumps(capture.problems), run_id))
+                        (result.message, iso(clock()), json.dumps(capture.problems), run_id))
     if ctx is not None and not capture.spool_error:
         # After a spool failure the torn WARC may lack threads the checkpoint calls done.
         _save_checkpoint(db, account.name, run_id, ctx.checkpoint)
@@ -659,7 +665,8 @@ def _save_checkpoint(db, account: str, run_id: str, data: dict) -> None:
 
 def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterable[str] | None = None,
             now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
-            should_stop: Callable[[], bool] = lambda: False, committer: Committer | None = None) -> CollectReport:
+            should_stop: Callable[[], bool] = lambda: False, committer: Committer | None = None,
+            clock: Callable[[], datetime] | None = None) -> CollectReport:
     """The nightly job. Every selected account runs, whatever happens to the others.
     ``committer``: a commit worker already started by the caller (else one starts at the first
     closed file)."""
@@ -702,7 +709,7 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
                 report_progress("accounts", total=len(selected), label=account.name)
                 report.results.append(run_account(settings, db, store, account, environ=environ, now=now,
                                                   sleep=sleep, should_stop=should_stop,
-                                                  after_ingest=after_ingest, committer=committer))
+                                                  after_ingest=after_ingest, committer=committer, clock=clock))
                 report_progress("accounts", advance=1)
         finally:
             if committer is not None:

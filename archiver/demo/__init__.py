@@ -1,13 +1,18 @@
 """``archiver demo``: a sample department archived from a local replay of its platforms.
 
 No network and no credentials: the platforms are simulators on 127.0.0.1 (``archiver.replay``);
-the archive is a local directory. Two nights are simulated: the second sees an edit, a hidden
-comment and a deleted comment, which the archive keeps with every version.
+the archive is a local directory. Two nights are simulated, a day apart on the simulated
+clock: the second sees an edit, a hidden comment and a deleted comment, which the archive keeps
+with every version. Run again, the demo starts over in a directory it made itself (and refuses
+any other non-empty directory), so it always shows the same archive.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +20,7 @@ from typing import Any, Callable, TextIO
 
 from ..capture import collect
 from ..config import load_settings
+from ..errors import UsageError
 from ..index import open_index
 from ..index.queries import runs
 from ..replay import ReplayServer
@@ -25,8 +31,43 @@ from ..search import SearchQuery, search
 from ..timefmt import utcnow
 
 
+# The first line of a demo archive's config: how a later run knows it may start it over.
+MARK = "# archiver demo archive: `archiver demo` replaces this directory"
+
+
+def _fresh(workdir: Path, out: TextIO) -> None:
+    """An empty ``workdir``: a demo archive from an earlier run is removed; anything else is refused."""
+    if not workdir.exists() or not any(workdir.iterdir()):
+        workdir.mkdir(parents=True, exist_ok=True)
+        return
+    config = workdir / "archiver.toml"
+    try:
+        ours = config.read_text(encoding="utf-8").startswith(MARK)
+    except OSError:
+        ours = False
+    if not ours:
+        raise UsageError(f"{workdir} is not empty and is not a demo archive; give another --dir "
+                         "(the demo starts over only in a directory it made)")
+    out.write(f"Replacing the earlier demo archive in {workdir.resolve()}\n")
+    shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+
+
+def _archiver_command() -> str:
+    """How to run ``archiver`` from here as installed: the script beside this Python (a venv's
+    ``bin/archiver``), else the name on PATH."""
+    script = Path(sys.executable).parent / "archiver"
+    return str(script) if script.exists() else "archiver"
+
+
+def _night_clock(start: datetime) -> Callable[[], datetime]:
+    """The simulated clock of one night: ``start``, then advancing as real time passes."""
+    begun = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - begun)
+
+
 def _config(workdir: Path, accounts: list[dict]) -> Path:
-    lines = ['[archive]', 'agency = "Sample Police Department (demo)"', 'timezone = "America/Chicago"', '',
+    lines = [MARK, '[archive]', 'agency = "Sample Police Department (demo)"', 'timezone = "America/Chicago"', '',
              '[storage]', 'url = "./store"', '', '[index]', 'path = "./index.db"', '',
              '[collect]', 'retry_delay = 0.0', '']
     for acct in accounts:
@@ -79,7 +120,7 @@ DEMO_PLATFORMS = [
 
 def run_demo(workdir: Path, out: TextIO, now=None) -> dict:
     now = now or utcnow()
-    workdir.mkdir(parents=True, exist_ok=True)
+    _fresh(workdir, out)
     environ: dict[str, str] = {}
     with ReplayServer() as server:
         accounts, sims = [], []
@@ -105,7 +146,7 @@ def run_demo(workdir: Path, out: TextIO, now=None) -> dict:
             if night == 2:
                 for spec, sim in sims:
                     spec.next_night(sim, now)
-            report = collect(settings, environ=environ, now=when)
+            report = collect(settings, environ=environ, now=when, clock=_night_clock(when))
             nights.append(report)
             for r in report.results:
                 c = r.counts
@@ -128,5 +169,10 @@ def run_demo(workdir: Path, out: TextIO, now=None) -> dict:
     out.write("\nHidden or deleted comments kept as records: archiver search --status hidden --status deleted\n")
     for row in moderated.rows:
         out.write(f"  {row['id']} {row['status']:7} {row['author']}: {row['text'][:60]!r}\n")
-    out.write(f"\nTry: cd {workdir} && archiver search --format json --limit 3\n")
+    exe = _archiver_command()
+    out.write(f"\nTry it (these commands run as printed):\n"
+              f"  export ARCHIVER_CONFIG={cfg.resolve()}\n"
+              f"  {exe} search --query closure\n"
+              f"  {exe} show {result.rows[0]['id'] if result.rows else 'ID'}\n"
+              f"The README's ten-minute tour continues from here.\n")
     return {"items": total, "statuses": by_status, "ok": all(r.ok for r in nights)}

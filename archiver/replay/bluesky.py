@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from . import Reply, Request, Simulator, json_reply
+from . import images
 from .samples import HOSTILE
 
 
@@ -282,7 +283,7 @@ def _cid(seed: str) -> str:
 
 
 def _jpeg(name: str) -> bytes:
-    return b"\xff\xd8\xff\xe0" + hashlib.sha256(name.encode()).digest() * 32 + b"\xff\xd9"
+    return images.jpeg(name)
 
 
 # -- the demo department ------------------------------------------------------------------------

@@ -10,12 +10,12 @@ in the ``OAuthException`` envelope (190/463 expired token, 100/33 deleted object
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from . import Reply, Request, Simulator, json_reply
+from . import images
 
 
 def graph_time(dt: datetime) -> str:
@@ -132,9 +132,7 @@ class FacebookSimulator(Simulator):
 
     @staticmethod
     def media_bytes(name: str) -> bytes:
-        seed = hashlib.sha256(name.encode()).digest()
-        # A tiny but valid JPEG-like blob: SOI, some bytes, EOI.
-        return b"\xff\xd8\xff\xe0" + seed * 64 + b"\xff\xd9"
+        return images.jpeg(name)
 
     # -- HTTP ---------------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:

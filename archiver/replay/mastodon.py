@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from . import Reply, Request, Simulator, json_reply
+from . import images
 from .samples import HOSTILE
 
 
@@ -164,8 +165,7 @@ class MastodonSimulator(Simulator):
         self.calls += 1
         parts = [p for p in request.path.split("/") if p]
         if parts[:1] == ["system"]:
-            return Reply(200, b"\xff\xd8\xff\xe0" + hashlib.sha256(parts[-1].encode()).digest() * 32 + b"\xff\xd9",
-                         {"Content-Type": "image/jpeg"})
+            return Reply(200, images.jpeg(parts[-1]), {"Content-Type": "image/jpeg"})
         reply = self._auth(request)
         if reply is None:
             reply = self._route(request, parts[2:] if parts[:2] == ["api", "v1"] else [])

@@ -17,6 +17,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from . import Reply, Request, Simulator
+from . import images
 from .samples import HOSTILE
 
 
@@ -116,8 +117,7 @@ class RssSimulator(Simulator):
         self.calls += 1
         path = request.path.strip("/")
         if path.startswith("media/"):
-            return Reply(200, b"\xff\xd8\xff\xe0" + hashlib.sha256(path.encode()).digest() * 32 + b"\xff\xd9",
-                         {"Content-Type": "image/jpeg"})
+            return Reply(200, images.jpeg(path), {"Content-Type": "image/jpeg"})
         feed = self.feeds.get(path)
         if feed is None:
             return Reply(404, "<html><body>Not Found</body></html>", {"Content-Type": "text/html"})
