@@ -13,6 +13,9 @@ app = typer.Typer(
     # Never print local variables in a traceback: they may hold a credential.
     pretty_exceptions_show_locals=False,
     pretty_exceptions_enable=False,
+    # Plain click messages: a usage error ends in one `Error: ...` line, as every other error
+    # does, instead of a drawn box (scripts and logs read it).
+    rich_markup_mode=None,
 )
 
 # One line per area; each module defines register(app).

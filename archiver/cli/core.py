@@ -121,8 +121,11 @@ def show(ctx: typer.Context, item_id: str = typer.Argument(..., metavar="ID"),
          fmt: str = typer.Option("text", "--format", help="text or json")):
     """One item with its versions, status history and thread."""
     from ..index.queries import item_detail
+    from ..errors import UsageError
     from ..timefmt import agency_time
 
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, not {fmt!r}")
     settings = common.settings(ctx)
     db = common.index(settings)
     detail = item_detail(db, item_id)

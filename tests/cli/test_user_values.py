@@ -120,3 +120,13 @@ def test_health_with_no_accounts_is_a_failure(make_config, capsys):
     cfg = make_config([])
     code, err = run(["--config", str(cfg), "health"], capsys)
     assert code == 1 and err.startswith("Error: no accounts are configured"), err
+
+
+@pytest.mark.parametrize("argv", [["search", "--bogus"], ["export", "request", "--out", "x"],
+                                  ["show", "x", "--format", "yaml"], ["search", "--query", '"unclosed'],
+                                  ["search", "--kind", "postt"]])
+def test_usage_errors_are_exit_2_and_end_in_one_error_line(cfg, capsys, argv):
+    code, err = run(["--config", str(cfg), *argv], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and lines[-1].startswith("Error: "), err
+    assert sum(line.startswith("Error: ") for line in lines) == 1 and "╭" not in err and "Traceback" not in err
