@@ -3,12 +3,14 @@ the library reports through ``archiver.progress`` and prints nothing itself."""
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import subprocess
 import sys
 
 from archiver import progress
+from archiver.demo import run_demo
 from archiver.fixity import run_fixity
 from archiver.index import open_index
 from archiver.reindex import reindex
@@ -81,3 +83,16 @@ def test_the_library_reports_objects_and_bytes(two_nights, tmp_path):
     seen.clear()
     run_fixity(open_index(settings.index_path), open_store(settings))  # outside the block: nobody listens
     assert seen == []
+
+
+def test_exports_show_documents_and_pages_on_a_terminal(tmp_path):
+    run_demo(tmp_path / "demo", out=io.StringIO())
+    cfg = tmp_path / "demo" / "archiver.toml"
+    code, out, err = _run(cfg, "export", "ediscovery", "--matter", "M", "--bates-prefix", "P-", "--from",
+                          "2000-01-01", "--to", "2099-12-31", "--out", str(tmp_path / "vol"), tty=True)
+    assert code == 0, err
+    assert BAR in err and "documents" in err and "pages" in err and BAR not in out
+    code, out, err = _run(cfg, "export", "request", "--request-id", "R-1", "--requester", "r", "--received",
+                          "2026-01-02", "--from", "2000-01-01", "--to", "2099-12-31", "--out", str(tmp_path / "bag"),
+                          tty=False)
+    assert code == 0 and BAR not in err, err
