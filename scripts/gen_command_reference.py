@@ -90,6 +90,7 @@ def commands_markdown() -> str:
                 if record is None:
                     continue
                 opts, text = record
+                text = text.replace("[required]", "").strip()
                 required = "**required.** " if p.required else ""
                 out.append(f"| `{_cell(_metavars(opts))}` | {required}{_cell(text)} |")
             out.append("")

@@ -103,7 +103,7 @@ def export_request(
 def export_ediscovery(
     ctx: typer.Context,
     matter: str = typer.Option(..., "--matter", help="Matter name (in the README and custody report)"),
-    bates_prefix: str = typer.Option(..., "--bates-prefix", help="Bates prefix, no spaces (e.g. OCPD-SM-)"),
+    bates_prefix: str = typer.Option(..., "--bates-prefix", help="Bates prefix, no spaces (e.g. PD-SM-)"),
     start: int = typer.Option(1, "--start", help="First Bates number (continue a previous volume)"),
     date_from: str = common.date_option(..., "--from", help="First day (agency time)"),
     date_to: str = common.date_option(..., "--to", help="Last day, inclusive (agency time)"),
