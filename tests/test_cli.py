@@ -176,8 +176,12 @@ def test_wheel_install_runs_from_any_directory(tmp_path):
     shutil.copytree(root, src, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "*.egg-info", "__pycache__", "test-artifacts", "archiver-demo"))
     wheel_dir = tmp_path / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(wheel_dir), str(src)], check=True, capture_output=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v",
+                            "-w", str(wheel_dir), str(src)], check=True, capture_output=True, text=True)
+    # setuptools warns of a template folder it would leave out, or a deprecated license form.
+    warnings = [line for line in (built.stdout + built.stderr).splitlines()
+                if "would be ignored" in line or "Warning" in line or "deprecated" in line.lower()]
+    assert not warnings, warnings
     target = tmp_path / "site"
     wheel = next(wheel_dir.glob("*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
