@@ -9,6 +9,7 @@ happened and what to do, and never contain a credential.
     ├── StoreError             the store refused or failed an operation
     │   ├── UploadError        an upload failed or its checksum did not verify
     │   └── ObjectLockedError  the store refused a delete/overwrite (Object Lock, legal hold)
+    ├── WarcError              a WARC record is damaged: torn, or its digest does not match
     ├── IndexError_            the SQLite index is missing, locked or inconsistent
     ├── QueryError             a search query or filter the user typed is malformed
     ├── LockError              another collect run holds the lock (distinct exit code)
@@ -44,6 +45,10 @@ class UploadError(StoreError):
 
 
 class ObjectLockedError(StoreError):
+    pass
+
+
+class WarcError(ArchiverError):
     pass
 
 

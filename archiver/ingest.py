@@ -15,6 +15,7 @@ Metadata records written by the capture pipeline (``Archiver-Metadata`` header):
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,11 +23,12 @@ from typing import IO, Any, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
 
+from .errors import WarcError
 from .index import item_id, transaction, tune_for_ingest
 from .sightings import page_entries
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
-from .warc import META_HEADER
+from .warc import META_HEADER, iter_members
 
 STATUS_ORDER = ("deleted", "hidden", "edited", "live")
 
@@ -52,15 +54,18 @@ class IngestStats:
     created: list[dict] = field(default_factory=list)
 
 
-def iter_records(stream: IO[bytes]) -> Iterator[tuple[Any, int, int, bytes | None]]:
-    """(record, offset, length, metadata payload or None) for every record of a WARC."""
-    it = ArchiveIterator(stream)
-    for record in it:
+def iter_records(stream: IO[bytes], key: str = "") -> Iterator[tuple[Any, int, int, bytes | None]]:
+    """(record, offset, length, metadata payload or None) for every record of a WARC, each
+    checked first (``warc.iter_members``: complete gzip member, length, digests). A damaged
+    record raises ``WarcError``: nothing is indexed from a record that is not the one written."""
+    for member in iter_members(stream):
+        if member.problem:
+            raise WarcError(f"{key or 'WARC'}: the record at byte {member.offset} is damaged: {member.problem}")
+        record = next(iter(ArchiveIterator(io.BytesIO(member.raw))))
         payload = None
         if record.rec_type == "metadata" and record.rec_headers.get_header(META_HEADER):
             payload = record.content_stream().read()
-        it.read_to_end(record)
-        yield record, it.get_record_offset(), it.get_record_length(), payload
+        yield record, member.offset, member.length, payload
 
 
 def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stored_at: datetime,
@@ -79,7 +84,7 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
         after_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM items").fetchone()[0]
         conn.execute("INSERT INTO fts_deferred (after_rowid) VALUES (?)", (after_rowid,))
         rows = []
-        for record, offset, length, payload in iter_records(stream):
+        for record, offset, length, payload in iter_records(stream, key):
             h = record.rec_headers
             date = h.get_header("WARC-Date")
             first = first or date
