@@ -69,9 +69,10 @@ def iter_records(stream: IO[bytes], key: str = "") -> Iterator[tuple[Any, int, i
 
 
 def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stored_at: datetime,
-                retain_until: datetime | None = None) -> IngestStats:
-    """Index one stored WARC object. The objects row is written in the same transaction, so
-    the index never points at records of an object it does not know."""
+                retain_until: datetime | None = None, version: str | None = None) -> IngestStats:
+    """Index one stored WARC object (``version``: the store's version of it, which every later
+    read names). The objects row is written in the same transaction, so the index never
+    points at records of an object it does not know."""
     stats = IngestStats()
     first = last = None
     account = run_id = None
@@ -119,8 +120,9 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
         conn.execute("DELETE FROM fts_deferred")
         conn.execute(
             "INSERT OR REPLACE INTO objects (key, account, run_id, sha256, size, stored_at, first_date, last_date,"
-            " retain_until, legal_hold) VALUES (?,?,?,?,?,?,?,?,?, COALESCE((SELECT legal_hold FROM objects WHERE key = ?), 0))",
-            (key, account, run_id, sha256, size, iso(stored_at), first, last, iso(retain_until), key),
+            " retain_until, version_id, legal_hold) VALUES (?,?,?,?,?,?,?,?,?,?,"
+            " COALESCE((SELECT legal_hold FROM objects WHERE key = ?), 0))",
+            (key, account, run_id, sha256, size, iso(stored_at), first, last, iso(retain_until), version, key),
         )
         conn.executemany(
             "INSERT OR REPLACE INTO records (record_id, object_key, offset, length, type, target_uri, date,"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .retention.assign import AfterIngest
 
+from . import journal
 from .errors import StoreError
 from .index import transaction, tune_for_ingest
 from .ingest import ingest_warc
@@ -38,11 +39,11 @@ def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: da
         path.unlink()  # uploaded and indexed before a crash removed it from the spool
         return key
     retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
-    store.put(key, path, sha, retain_until=retain_until)
+    stored = store.put(key, path, sha, retain_until=retain_until)
     tune_for_ingest(db.conn)
     with open(path, "rb") as fh, transaction(db):
         stats = ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
-                            retain_until=retain_until if store.object_lock else None)
+                            retain_until=retain_until if store.object_lock else None, version=stored.version)
         if after_ingest:
             after_ingest.indexed(db, key, stats.created)
     if after_ingest:
@@ -71,6 +72,9 @@ def recover_spool(db, store: Store, spool_root: Path, *, now: datetime, retain_y
         "UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?), message = 'the run was cut"
         " short (killed); what it had written is recovered from the spool' WHERE status = 'running'", (iso(now),)
     )
+    # Records-management entries sealed where no store was at hand (the web UI) go out now.
+    journal.attach(db, store)
+    journal.after_commit(db)
     if not spool_root.exists():
         return recovered
     aside = quarantine_dir(spool_root)
@@ -118,5 +122,8 @@ class UnavailableStore(Store):
     def __init__(self, reason: str, url: str):
         self.reason, self.url = reason, url
 
-    def put(self, key, path, sha256, *, retain_until=None):
+    def put(self, key, path, sha256, *, retain_until=None, legal_hold=False):
+        raise StoreError(self.reason)
+
+    def exists(self, key):
         raise StoreError(self.reason)

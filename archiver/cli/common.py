@@ -27,9 +27,13 @@ def settings(ctx: typer.Context, *, require_file: bool = True, overrides: Mappin
 
 
 def index(settings: Settings):
+    from .. import journal
     from ..index import open_index
+    from ..store import open_store
 
-    return open_index(settings.index_path)
+    db = open_index(settings.index_path)
+    journal.attach(db, lambda: open_store(settings))  # opened only when an entry is to be pushed
+    return db
 
 
 def check_format(fmt: str) -> str:

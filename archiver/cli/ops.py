@@ -67,7 +67,8 @@ def fixity(ctx: typer.Context,
 def reindex(ctx: typer.Context,
             into: Optional[Path] = typer.Option(None, "--into", help="Write the rebuilt index here "
                                                 "(default: the configured index, which must not exist)")):
-    """Rebuild the SQLite index from the WARC files alone (audit log, users and holds are not in them)."""
+    """Rebuild the SQLite index from the store alone (WARC files and the records-management journal); exit 1
+    when any object failed a check (each is listed with why; everything else is rebuilt)."""
     from ..reindex import reindex as run_reindex
     from ..store import open_store
 
@@ -78,7 +79,11 @@ def reindex(ctx: typer.Context,
                          progress=lambda key, n: log.debug("%d %s", n, key))
     typer.echo(json.dumps({"index": str(report.path), "objects": report.objects, "bytes": report.bytes,
                            "records": report.records, "items": report.items, "versions": report.versions,
-                           "runs": report.runs, "seconds": round(report.seconds, 2)}))
+                           "runs": report.runs, "journal": report.journal, "seconds": round(report.seconds, 2),
+                           "problems": len(report.problems)}))
+    for bad in report.problems:
+        typer.echo(f"not rebuilt: {bad.key}: {bad.reason}", err=True)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def health(ctx: typer.Context,
