@@ -152,11 +152,15 @@ def after_commit(db) -> None:
         try:
             store = db.journal_store = store()
         except StoreError as exc:
+            db.journal_store = None
             log.error("journal entries wait in the index: the store cannot be opened (%s)", exc)
             return
     try:
         push(db, store)
     except StoreError as exc:  # the event itself is committed; the entry waits for the next push
+        # Not again on this connection: a store that is down would cost its timeouts on every
+        # commit of the night. The next run (or command) attaches and pushes again.
+        db.journal_store = None
         log.error("journal entries wait in the index: the store refused them (%s)", exc)
 
 
@@ -209,9 +213,6 @@ def read_chain(store) -> tuple[list[tuple[str, bytes, dict]], list[tuple[str, st
         if prev_hash is not None and entry.get("prev") != prev_hash and seq == expected:
             problems.append((prev_key or obj.key, "journal entry changed: its sha256 is not what the next entry "
                              f"recorded ({obj.key})" if prev_key else "the first entry does not start the chain"))
-        if obj.replaced:
-            problems.append((obj.key, "a later version or a delete marker was put over this journal entry; "
-                             "the first version is used"))
         chain.append((obj.key, body, entry))
         prev_key, prev_hash, expected = obj.key, hashlib.sha256(body).hexdigest(), seq + 1
     return chain, problems
@@ -257,6 +258,8 @@ def verify(db, store) -> list[str]:
     does not hold as they were sealed."""
     chain, problems = read_chain(store)
     out = [f"{key}: {why}" for key, why in problems]
+    out += [f"{a.key}: a later version or a delete marker was put over this entry (the first version is read)"
+            for a in store.archived(PREFIX) if a.replaced]
     stored = {key: hashlib.sha256(body).hexdigest() for key, body, _ in chain}
     for key, sha in db.conn.execute("SELECT key, sha256 FROM journal WHERE stored_at IS NOT NULL ORDER BY seq"):
         if key not in stored:

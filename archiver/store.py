@@ -287,7 +287,7 @@ class S3Store(Store):
             self._call("delete " + key, self.client.delete_object, **kw)
 
     def exists(self, key):
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
@@ -296,6 +296,8 @@ class S3Store(Store):
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise StoreError(f"S3 head of {key} failed: {exc}") from None
+        except BotoCoreError as exc:
+            raise StoreError(f"S3 head of {key} failed: {exc} (is the S3 server at the configured endpoint up?)") from None
 
     def list(self, prefix=""):
         paginator = self.client.get_paginator("list_objects_v2")

@@ -32,6 +32,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
+from .errors import WarcError
 from .store import sha256_file
 from .textsafe import json_bytes
 
@@ -312,6 +313,20 @@ def check_member(member: bytes) -> str | None:
     if inflate.unused_data:
         return "bytes follow the record's gzip member"
     return check_block(raw)
+
+
+def read_record(store, conn, key: str, offset: int, length: int) -> bytes:
+    """One record exactly as stored (its gzip member), read at the object's archived version
+    (``objects.version_id``) and checked (``check_member``): ``WarcError`` if it is cut short
+    or its digests fail, so a damaged or forged record is never shown or exported."""
+    row = conn.execute("SELECT version_id FROM objects WHERE key = ?", (key,)).fetchone()
+    data = store.read(key, offset, length, version=row[0] if row else None)
+    if len(data) != length:
+        raise WarcError(f"the record at byte {offset} of {key} is cut short in the store")
+    problem = check_member(data)
+    if problem:
+        raise WarcError(f"the record at byte {offset} of {key} is damaged: {problem}")
+    return data
 
 
 @dataclass
