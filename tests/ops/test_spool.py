@@ -11,8 +11,11 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from archiver.index import open_index
 from archiver.ingest import iter_records
+from archiver.reindex import reindex
 from archiver.spool import quarantine_dir
+from archiver.store import open_store
 from archiver.warc import QUARANTINE_REPORT, iter_members, repair
 from tests.conftest import free_port
 from tests.ops.support import NOW, index_of, run_collect
@@ -69,7 +72,7 @@ def test_torn_files_keep_exactly_their_intact_records(page, make_config, tmp_pat
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_collect_captures_after_a_torn_file_and_a_damaged_one(page, make_config):
+def test_collect_captures_after_a_torn_file_and_a_damaged_one(page, make_config, tmp_path):
     settings, path = _spooled_night(page, make_config)
     data = path.read_bytes()
     ends = _ends(data)
@@ -82,7 +85,7 @@ def test_collect_captures_after_a_torn_file_and_a_damaged_one(page, make_config)
     path.unlink()
 
     up = make_config([page.account()])
-    _, night = run_collect(up, NOW)
+    settings, night = run_collect(up, NOW)
     assert night.ok, night.results
     assert len(night.recovered) == 1  # the repaired file; the damaged one is set aside
     db = index_of(settings)
@@ -95,3 +98,9 @@ def test_collect_captures_after_a_torn_file_and_a_damaged_one(page, make_config)
     assert kinds == {0, len([e for e in ends if e <= torn_at])}
     whole = [p for p in aside.iterdir() if p.name.endswith("damaged-" + path.name)]
     assert whole and whole[0].read_bytes() == bytes(damaged)  # evidence, byte for byte
+
+    # The torn night lost its run summary with its tail; a rebuild still has a row for its run.
+    rebuilt = reindex(open_store(settings), settings.index_path, into=tmp_path / "rebuilt.db", now=NOW)
+    assert rebuilt.ok
+    runs = "SELECT id FROM runs ORDER BY id"
+    assert open_index(tmp_path / "rebuilt.db").conn.execute(runs).fetchall() == db.conn.execute(runs).fetchall()
