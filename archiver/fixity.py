@@ -8,11 +8,13 @@ captured. For every object selected this re-reads the bytes from the store (loca
 streamed, in ranges for large objects so a dropped connection costs one range), hashes them
 with sha256 and compares with ``objects.sha256`` written at ingest.
 
-Three kinds of problem, all reported, none repaired here (a changed record is evidence):
+Kinds of problem, all reported, none repaired here (a changed record is evidence):
 * ``missing``    – the index knows the object, the store does not have it;
 * ``changed``    – the bytes (or the size) differ from what the index recorded;
 * ``unexpected`` – the store has a WARC the index does not know (``reindex`` can adopt it);
 * ``unreadable`` – the store failed while reading (reported, retried on the next audit);
+* ``journal``    – the records-management journal in the store is broken or differs from
+  the index's copy (``archiver.journal.verify``);
 * ``replaced``   – (S3) someone put a new version or a delete marker over the version the
   archiver stored: a plain read would no longer return the record. Every read of the
   archiver (this audit included) uses the recorded version, which Object Lock keeps.
@@ -33,7 +35,7 @@ from math import ceil
 
 from botocore.exceptions import BotoCoreError
 
-from . import audit
+from . import audit, journal
 from .errors import StoreError
 from .index import transaction
 from .store import Store
@@ -47,7 +49,7 @@ PREFIX = "warcs/"
 @dataclass
 class Problem:
     key: str
-    kind: str  # missing|changed|unexpected|unreadable|replaced
+    kind: str  # missing|changed|unexpected|unreadable|replaced|journal
     detail: str
 
 
@@ -155,6 +157,9 @@ def run_fixity(db, store: Store, *, sample: int | None = None, actor: str = "fix
     for key in sorted(k for k, a in archived.items() if a.replaced and k in known):
         report.problems.append(Problem(key, "replaced", "a later version or a delete marker was put over the archived"
                                        " version; the archiver reads the version it stored"))
+    for finding in journal.verify(db, store):  # the records-management journal is in the store too
+        key, _, why = finding.partition(": ")
+        report.problems.append(Problem(key, "journal", why))
     report.problems.sort(key=lambda p: (p.kind, p.key))
     report.seconds = clock() - started
     with transaction(db):

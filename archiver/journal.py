@@ -261,12 +261,34 @@ def verify(db, store) -> list[str]:
     out += [f"{a.key}: a later version or a delete marker was put over this entry (the first version is read)"
             for a in store.archived(PREFIX) if a.replaced]
     stored = {key: hashlib.sha256(body).hexdigest() for key, body, _ in chain}
-    for key, sha in db.conn.execute("SELECT key, sha256 FROM journal WHERE stored_at IS NOT NULL ORDER BY seq"):
+    for key, sha, body in db.conn.execute(
+            "SELECT key, sha256, body FROM journal WHERE stored_at IS NOT NULL ORDER BY seq"):
+        body = body.encode("utf-8") if isinstance(body, str) else body
         if key not in stored:
             out.append(f"{key}: in the index, missing from the store")
-        elif stored[key] != sha:
+        elif stored[key] != sha or stored[key] != hashlib.sha256(body).hexdigest():
             out.append(f"{key}: the store's copy differs from the entry sealed in the index (changed)")
     return out
+
+
+def check_index(db) -> list[str]:
+    """The index's own copy of the chain, walked without the store (for ``archiver health``):
+    every entry's bytes match its sha256 and the next entry's link, with no gaps."""
+    problems, prev, expected = [], GENESIS, None
+    for seq, key, sha, body in db.conn.execute("SELECT seq, key, sha256, body FROM journal ORDER BY seq"):
+        if expected is not None and seq != expected:
+            problems.append(f"journal entries {expected}..{seq - 1} are missing from the index")
+        body = body.encode("utf-8") if isinstance(body, str) else body  # an edit may have stored text
+        if hashlib.sha256(body).hexdigest() != sha:
+            problems.append(f"{key}: changed in the index (its bytes do not match their sha256)")
+        try:
+            link = json.loads(body).get("prev")
+        except ValueError:
+            link = None
+        if expected is not None and link != prev:
+            problems.append(f"{key}: does not link to the entry before it")
+        prev, expected = sha, seq + 1
+    return problems
 
 
 @dataclass

@@ -90,12 +90,17 @@ def health(ctx: typer.Context,
            max_age: float = typer.Option(26.0, "--max-age", help="Hours since an account's last run before it "
                                          "counts as stale"),
            fmt: str = typer.Option("table", "--format", callback=common.check_format)):
-    """For monitoring: exit 1 when any account's last run failed or is older than --max-age hours."""
+    """For monitoring: exit 1 when any account's last run failed or is older than --max-age hours, a damaged
+    file is in quarantine, or the records-management journal has a problem."""
     from ..health import check_health
+    from ..spool import quarantine_dir
 
     settings = common.settings(ctx)
-    report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age)
+    report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age,
+                          quarantine=quarantine_dir(settings.spool_dir))
     common.emit([a.__dict__ for a in report.accounts], fmt, ["account", "ok", "status", "started_at", "message"])
+    for finding in report.findings:
+        typer.echo(f"{finding.what}: {finding.message}", err=True)
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -4,12 +4,14 @@ survive the loss of index.db, and a changed entry is found."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from archiver import audit, journal
+from archiver.fixity import run_fixity
 from archiver.index import open_index, transaction
 from archiver.retention.holds import list_holds, list_requests
 from archiver.store import open_store
-from tests.ops.support import finish, index_of, start_cli
+from tests.ops.support import NOW, finish, index_of, start_cli
 
 
 def _cli(cfg, *args):
@@ -70,7 +72,30 @@ def test_a_changed_journal_entry_is_found(two_nights):
 
     problems = journal.verify(index_of(settings), store)
     assert any(first in p and "changed" in p for p in problems), problems
+    audit_found = run_fixity(index_of(settings), store).problems
+    assert {(p.kind, p.key) for p in audit_found} == {("journal", first)}
     _lose_index(settings)
     code, out, err = finish(start_cli(cfg, "reindex"))
     assert code == 1 and "Traceback" not in err
     assert first in out + err and "changed" in out + err
+
+
+def test_the_morning_check_reports_journal_problems(two_nights):
+    settings, cfg = two_nights
+    db = index_of(settings)
+    from archiver.health import check_health
+    from archiver.retention.holds import add_hold
+    from archiver.retention.selection import make_query
+
+    later = NOW + timedelta(hours=1)
+    assert check_health(db, ["ocpd-facebook"], now=later).ok
+    # Placed without a store at hand (as the web UI does): the entry waits in the index.
+    add_hold(db, settings, "claim-9", "Claim 9", make_query(text="Drexel"), actor="counsel", now=NOW)
+    assert check_health(db, ["ocpd-facebook"], now=later).ok  # not overdue yet
+    stale = check_health(db, ["ocpd-facebook"], max_age_hours=24, now=NOW + timedelta(hours=30))
+    assert any(f.what == "journal" and "not in the store" in f.message for f in stale.findings)
+    assert journal.push(db, open_store(settings)) == 1
+    db.conn.execute("UPDATE journal SET body = replace(body, 'Claim 9', 'Claim 0')")  # an edited index
+    found = check_health(db, ["ocpd-facebook"], now=later).findings
+    assert [f.what for f in found] == ["journal"] and "changed in the index" in found[0].message
+    assert any("differs" in p for p in journal.verify(db, open_store(settings)))

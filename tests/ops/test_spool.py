@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from archiver.health import check_health
 from archiver.index import open_index
 from archiver.ingest import iter_records
 from archiver.reindex import reindex
@@ -18,7 +19,7 @@ from archiver.spool import quarantine_dir
 from archiver.store import open_store
 from archiver.warc import QUARANTINE_REPORT, iter_members, repair
 from tests.conftest import free_port
-from tests.ops.support import NOW, index_of, run_collect
+from tests.ops.support import NOW, finish, index_of, run_collect, start_cli
 
 CUTS = 40
 SEED = 19
@@ -98,6 +99,18 @@ def test_collect_captures_after_a_torn_file_and_a_damaged_one(page, make_config,
     assert kinds == {0, len([e for e in ends if e <= torn_at])}
     whole = [p for p in aside.iterdir() if p.name.endswith("damaged-" + path.name)]
     assert whole and whole[0].read_bytes() == bytes(damaged)  # evidence, byte for byte
+
+    # The morning check lists both files until someone has reviewed them.
+    health = check_health(db, ["ocpd-facebook"], quarantine=aside, now=NOW + timedelta(hours=1))
+    assert not health.ok and [f.what for f in health.findings] == ["quarantine", "quarantine"]
+    assert all(a.ok for a in health.accounts)
+    code, _, err = finish(start_cli(up, "health", "--max-age", "100000"))
+    assert code == 1 and err.count("quarantine: ") == 2 and "damaged-" + path.name in err
+    (aside / "reviewed").mkdir()
+    for item in list(aside.iterdir()):
+        if item.is_file():
+            item.rename(aside / "reviewed" / item.name)
+    assert check_health(db, ["ocpd-facebook"], quarantine=aside, now=NOW + timedelta(hours=1)).ok
 
     # The torn night lost its run summary with its tail; a rebuild still has a row for its run.
     rebuilt = reindex(open_store(settings), settings.index_path, into=tmp_path / "rebuilt.db", now=NOW)
