@@ -214,13 +214,15 @@ class S3Store(Store):
     def _unkey(self, key: str) -> str:
         return key[len(self.prefix) + 1:] if self.prefix else key
 
-    def _call(self, what: str, fn, **kw):
+    def _call(self, what: str, fn, passthrough: tuple[str, ...] = (), **kw):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return fn(**kw)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
+            if code in passthrough:
+                raise  # the caller handles this one
             message = exc.response.get("Error", {}).get("Message", "")
             if code in ("AccessDenied",) and what.startswith("delete"):
                 raise ObjectLockedError(f"S3 refused to {what}: {code} {message}") from None
@@ -253,10 +255,18 @@ class S3Store(Store):
         if self.object_lock and legal_hold:
             extra["ObjectLockLegalHoldStatus"] = "ON"
         size = os.path.getsize(path)
+        from botocore.exceptions import ClientError
+
         with open(path, "rb") as body:
             # PutObject (up to 5 GB) so the server checks the whole-object SHA-256 itself.
-            put = self._call("upload of " + key, self.client.put_object, Bucket=self.bucket, Key=self._key(key),
-                             Body=body, ContentLength=size, **extra)
+            # If-None-Match: * -- never over an existing key (the documented policy can demand
+            # it of every PutObject: docs/durability.md).
+            try:
+                put = self._call("upload of " + key, self.client.put_object, ("PreconditionFailed", "412"),
+                                 Bucket=self.bucket, Key=self._key(key), Body=body, ContentLength=size,
+                                 IfNoneMatch="*", **extra)
+            except ClientError:
+                return self._already_stored(key, sha256, size)
         version = put.get("VersionId")
         head = self._call("verify of " + key, self.client.head_object, Bucket=self.bucket,
                           Key=self._key(key), ChecksumMode="ENABLED", **_version(version))
@@ -266,6 +276,15 @@ class S3Store(Store):
         if (head.get("Metadata") or {}).get("sha256") != sha256:
             raise UploadError(f"upload of {key} did not verify (stored sha256 metadata differs)")
         return StoredObject(key, sha256, size, retain_until if self.object_lock else None, version)
+
+    def _already_stored(self, key: str, sha256: str, size: int) -> StoredObject:
+        """The key exists (an upload that a crash kept from being indexed): the same bytes are
+        that upload, and its first version is the one to record; other bytes are refused."""
+        first = self._first_version(key) if self.object_lock else None
+        if self.recorded_sha256(key, first) != sha256:
+            raise UploadError(f"{key} already exists in {self.url} with other contents; nothing was overwritten")
+        until, _ = self.retention(key, version=first)
+        return StoredObject(key, sha256, size, until, first)
 
     def open(self, key, start=0, length=None, *, version=None):
         kw = {"Bucket": self.bucket, "Key": self._key(key), **_version(version)}

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from archiver.errors import UploadError
 from archiver.exporters.records import RecordReader, WarcRecord
 from archiver.fixity import run_fixity
 from archiver.index import open_index
@@ -25,6 +28,11 @@ def test_a_replaced_version_is_not_what_the_archiver_reads(page, make_config, s3
     assert version  # recorded at upload
     original = store.read(key, version=version)
     bucket, prefix = store.bucket, store.prefix
+    # The archiver itself never writes over a key (If-None-Match: *): the same bytes again (an
+    # upload a crash kept from being indexed) are that upload; other bytes are refused.
+    assert store.put_bytes(key, original).version == version
+    with pytest.raises(UploadError, match="already exists"):
+        store.put_bytes(key, b"other bytes")
 
     # Anyone with s3:PutObject can put a new version above the locked one.
     client.put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=b"WARC/1.1\r\nnothing to see\r\n\r\n")
