@@ -9,6 +9,7 @@ happened and what to do, and never contain a credential.
     ├── StoreError             the store refused or failed an operation
     │   ├── UploadError        an upload failed or its checksum did not verify
     │   └── ObjectLockedError  the store refused a delete/overwrite (Object Lock, legal hold)
+    ├── WarcError              a WARC record is damaged: torn, or its digest does not match
     ├── IndexError_            the SQLite index is missing, locked or inconsistent
     ├── UsageError             a value the user typed is wrong: a bad or impossible date, a
     │   │                      reversed range, an unknown account or platform (exit 2)
@@ -46,6 +47,10 @@ class UploadError(StoreError):
 
 
 class ObjectLockedError(StoreError):
+    pass
+
+
+class WarcError(ArchiverError):
     pass
 
 

@@ -1,19 +1,32 @@
-"""The monitoring check (``archiver health``): did every account's last run succeed, recently?
+"""The monitoring check (``archiver health``): did every account's last run succeed, recently,
+and is nothing waiting for a person?
 
 A monitor (Nagios, Uptime Kuma, a cron ``MAILTO``) runs this after the nightly window and
 alerts on a non-zero exit. An account is unhealthy when it has never run, when its last run
 failed or was cut short, when its last run started longer ago than ``max_age`` (the nightly
 job stopped running), or when a run is stuck in ``running`` past that age (a hung process).
 A throttled run is healthy but reported: it is checkpointed and resumes the next night.
+
+Beside the accounts, two things need a person and make the check fail until they are seen to:
+* quarantined spool files -- the damaged tail of a WARC torn by a crash or a full disk, or a
+  whole file that did not verify (``archiver.spool``), kept as evidence with a report; once
+  reviewed, move the file and its report into ``quarantine/reviewed/``;
+* the records-management journal (``archiver.journal``): a broken chain in the index, or
+  entries not pushed to the store for longer than ``max_age`` (the store refused them, or
+  only the web UI, which has no store credentials, has run since).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Iterable
 
+from . import journal
 from .timefmt import iso, utcnow
+from .warc import QUARANTINE_REPORT
 
 BAD_STATUSES = ("failed", "interrupted", "partial")
 
@@ -28,17 +41,28 @@ class AccountHealth:
 
 
 @dataclass
+class Finding:
+    """Something other than an account's runs: ``what`` is quarantine or journal."""
+
+    what: str
+    ok: bool
+    message: str
+
+
+@dataclass
 class HealthReport:
     accounts: list[AccountHealth] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(a.ok for a in self.accounts)
+        return all(a.ok for a in self.accounts) and all(f.ok for f in self.findings)
 
 
-def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0,
+def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0, quarantine: Path | None = None,
                  now: datetime | None = None) -> HealthReport:
-    """One verdict per configured account, from the runs table."""
+    """One verdict per configured account, from the runs table; then the quarantine folder
+    (``quarantine``: ``spool.quarantine_dir``) and the journal."""
     now = now or utcnow()
     oldest = iso(now - timedelta(hours=max_age_hours))
     report = HealthReport()
@@ -61,4 +85,33 @@ def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0,
         else:
             verdict = (True, "running now" if status == "running" else "ok")
         report.accounts.append(AccountHealth(name, verdict[0], status, started, verdict[1]))
+    if quarantine is not None:
+        report.findings += quarantined(quarantine)
+    report.findings += _journal(db, now, max_age_hours)
     return report
+
+
+def quarantined(folder: Path) -> list[Finding]:
+    """One finding per file set aside in ``folder`` and not yet moved to ``reviewed/``."""
+    found = []
+    for path in sorted(folder.glob("*" + QUARANTINE_REPORT)) if folder.is_dir() else []:
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            info = {"file": path.name.removesuffix(QUARANTINE_REPORT), "reason": f"report unreadable: {exc}"}
+        kept = info.get("records_kept")
+        what = (f"{kept} intact record(s) were archived, the damaged rest is kept here" if kept
+                else "nothing of it was archived")
+        found.append(Finding("quarantine", False, f"{folder / info.get('file', '?')}: {info.get('reason')} ({what}); "
+                                                  "review it, then move it and its report into reviewed/"))
+    return found
+
+
+def _journal(db, now: datetime, max_age_hours: float) -> list[Finding]:
+    found = [Finding("journal", False, p) for p in journal.check_index(db)]
+    state = journal.status(db)
+    if journal.overdue(state, now, max_age_hours):
+        found.append(Finding("journal", False, f"{state.unsent} records-management journal entr(y/ies) not in the "
+                                               f"store since {state.oldest_unsent}: run any `archiver` command with "
+                                               "store access (e.g. `archiver collect`) and check the log"))
+    return found

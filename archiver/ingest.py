@@ -15,6 +15,7 @@ Metadata records written by the capture pipeline (``Archiver-Metadata`` header):
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,11 +23,12 @@ from typing import IO, Any, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
 
+from .errors import WarcError
 from .index import item_id, transaction, tune_for_ingest
 from .sightings import page_entries
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
-from .warc import META_HEADER
+from .warc import META_HEADER, iter_members
 
 STATUS_ORDER = ("deleted", "hidden", "edited", "live")
 
@@ -52,21 +54,25 @@ class IngestStats:
     created: list[dict] = field(default_factory=list)
 
 
-def iter_records(stream: IO[bytes]) -> Iterator[tuple[Any, int, int, bytes | None]]:
-    """(record, offset, length, metadata payload or None) for every record of a WARC."""
-    it = ArchiveIterator(stream)
-    for record in it:
+def iter_records(stream: IO[bytes], key: str = "") -> Iterator[tuple[Any, int, int, bytes | None]]:
+    """(record, offset, length, metadata payload or None) for every record of a WARC, each
+    checked first (``warc.iter_members``: complete gzip member, length, digests). A damaged
+    record raises ``WarcError``: nothing is indexed from a record that is not the one written."""
+    for member in iter_members(stream):
+        if member.problem:
+            raise WarcError(f"{key or 'WARC'}: the record at byte {member.offset} is damaged: {member.problem}")
+        record = next(iter(ArchiveIterator(io.BytesIO(member.raw))))
         payload = None
         if record.rec_type == "metadata" and record.rec_headers.get_header(META_HEADER):
             payload = record.content_stream().read()
-        it.read_to_end(record)
-        yield record, it.get_record_offset(), it.get_record_length(), payload
+        yield record, member.offset, member.length, payload
 
 
 def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stored_at: datetime,
-                retain_until: datetime | None = None) -> IngestStats:
-    """Index one stored WARC object. The objects row is written in the same transaction, so
-    the index never points at records of an object it does not know."""
+                retain_until: datetime | None = None, version: str | None = None) -> IngestStats:
+    """Index one stored WARC object (``version``: the store's version of it, which every later
+    read names). The objects row is written in the same transaction, so the index never
+    points at records of an object it does not know."""
     stats = IngestStats()
     first = last = None
     account = run_id = None
@@ -79,7 +85,7 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
         after_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM items").fetchone()[0]
         conn.execute("INSERT INTO fts_deferred (after_rowid) VALUES (?)", (after_rowid,))
         rows = []
-        for record, offset, length, payload in iter_records(stream):
+        for record, offset, length, payload in iter_records(stream, key):
             h = record.rec_headers
             date = h.get_header("WARC-Date")
             first = first or date
@@ -114,8 +120,9 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
         conn.execute("DELETE FROM fts_deferred")
         conn.execute(
             "INSERT OR REPLACE INTO objects (key, account, run_id, sha256, size, stored_at, first_date, last_date,"
-            " retain_until, legal_hold) VALUES (?,?,?,?,?,?,?,?,?, COALESCE((SELECT legal_hold FROM objects WHERE key = ?), 0))",
-            (key, account, run_id, sha256, size, iso(stored_at), first, last, iso(retain_until), key),
+            " retain_until, version_id, legal_hold) VALUES (?,?,?,?,?,?,?,?,?,?,"
+            " COALESCE((SELECT legal_hold FROM objects WHERE key = ?), 0))",
+            (key, account, run_id, sha256, size, iso(stored_at), first, last, iso(retain_until), version, key),
         )
         conn.executemany(
             "INSERT OR REPLACE INTO records (record_id, object_key, offset, length, type, target_uri, date,"

@@ -2,7 +2,8 @@
 
 A closed spool file is uploaded with checksum verification, ingested into the index, and
 only then removed. A file that failed to upload stays for the next run; a ``.open`` file left
-by a killed process is cut back to its last complete record first (``warc.repair``).
+by a killed process is cut back to its last intact record first (``warc.repair``), its
+damaged tail kept in quarantine beside the spool.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .retention.assign import AfterIngest
 
+from . import journal
 from .errors import StoreError
 from .index import transaction, tune_for_ingest
 from .ingest import ingest_warc
 from .store import Store, sha256_file
 from .timefmt import iso
-from .warc import OPEN_SUFFIX, repair
+from .warc import OPEN_SUFFIX, iter_members, quarantine, repair
 
 log = logging.getLogger("archiver.capture")
 
@@ -37,11 +39,11 @@ def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: da
         path.unlink()  # uploaded and indexed before a crash removed it from the spool
         return key
     retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
-    store.put(key, path, sha, retain_until=retain_until)
+    stored = store.put(key, path, sha, retain_until=retain_until)
     tune_for_ingest(db.conn)
     with open(path, "rb") as fh, transaction(db):
         stats = ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
-                            retain_until=retain_until if store.object_lock else None)
+                            retain_until=retain_until if store.object_lock else None, version=stored.version)
         if after_ingest:
             after_ingest.indexed(db, key, stats.created)
     if after_ingest:
@@ -50,27 +52,67 @@ def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: da
     return key
 
 
+def quarantine_dir(spool_root: Path) -> Path:
+    """Where damaged spool bytes are set aside as evidence: beside the spool, never inside it
+    (nothing there is uploaded or deleted; ``archiver health`` lists it)."""
+    return spool_root.parent / "quarantine"
+
+
 def recover_spool(db, store: Store, spool_root: Path, *, now: datetime, retain_years: int,
                   after_ingest: AfterIngest | None = None) -> list[str]:
-    """Finish what a killed or failed run left: repair torn files, upload, ingest."""
+    """Finish what a killed or failed run left: repair torn files, upload, ingest.
+
+    Recovery never stops the night's capture on a damaged file: a torn file keeps its intact
+    records and its damaged tail goes to quarantine (``warc.repair``); a closed file that does
+    not verify goes to quarantine whole, before upload. Both are logged and reported by
+    ``archiver health``. A store that is down still raises ``StoreError`` (the files stay)."""
     recovered: list[str] = []
     # The caller holds the writer lock, so a run still marked 'running' was killed.
     db.conn.execute(
         "UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?), message = 'the run was cut"
         " short (killed); what it had written is recovered from the spool' WHERE status = 'running'", (iso(now),)
     )
+    # Records-management entries sealed where no store was at hand (the web UI) go out now.
+    journal.attach(db, store)
+    journal.after_commit(db)
     if not spool_root.exists():
         return recovered
+    aside = quarantine_dir(spool_root)
     for path in sorted(spool_root.rglob("*" + OPEN_SUFFIX)):
-        fixed = repair(path)
-        if fixed:
-            log.warning("repaired %s left open by an interrupted run", fixed.name)
+        try:
+            fixed = repair(path, aside, now=now)
+        except OSError as exc:
+            log.error("cannot repair %s (%s); it stays in the spool", path.name, exc.strerror or exc)
+            continue
+        if fixed.tail:
+            log.error("repaired %s left by an interrupted run: kept %d intact records; the damaged rest (%s) is"
+                      " in quarantine as %s", path.name, fixed.records, fixed.reason, fixed.tail.name)
+        else:
+            log.warning("repaired %s left open by an interrupted run", path.name)
     for path in sorted(spool_root.rglob("*.warc.gz")):
+        problem = _damage(path)
+        if problem:
+            moved = quarantine(path, aside, problem, detail={"records_kept": 0}, now=now)
+            log.error("spool file %s is damaged (%s): not uploaded; set aside in quarantine as %s",
+                      path.name, problem, moved.name)
+            continue
         key = commit_spool_file(db, store, spool_root, path, now=now, retain_years=retain_years,
                                 after_ingest=after_ingest)
         recovered.append(key)
         log.info("recovered spool file %s", key)
     return recovered
+
+
+def _damage(path: Path) -> str | None:
+    """Why a closed spool file cannot be archived as it is (a damaged record), or None."""
+    try:
+        with open(path, "rb") as fh:
+            for member in iter_members(fh):
+                if member.problem:
+                    return f"the record at byte {member.offset} is damaged: {member.problem}"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    return None
 
 
 class UnavailableStore(Store):
@@ -80,5 +122,8 @@ class UnavailableStore(Store):
     def __init__(self, reason: str, url: str):
         self.reason, self.url = reason, url
 
-    def put(self, key, path, sha256, *, retain_until=None):
+    def put(self, key, path, sha256, *, retain_until=None, legal_hold=False):
+        raise StoreError(self.reason)
+
+    def exists(self, key):
         raise StoreError(self.reason)

@@ -63,7 +63,14 @@ def loads(data: str | bytes) -> Any:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(data, parse_constant=NonFinite, parse_float=_float)
+    try:
+        return json.loads(data, parse_constant=NonFinite, parse_float=_float)
+    except UnicodeDecodeError:
+        # Bytes that are not UTF-8 inside one string (one comment's broken text) must not cost
+        # the whole page: each stray byte becomes a lone surrogate (``surrogateescape``), which
+        # the derived copies already handle (a ``\u`` escape in JSON, U+FFFD in the index). The
+        # WARC response keeps the bytes as sent.
+        return json.loads(data.decode("utf-8", "surrogateescape"), parse_constant=NonFinite, parse_float=_float)
 
 
 def _float(text: str) -> float:

@@ -8,7 +8,9 @@ record (identical-payload-digest profile, with ``WARC-Refers-To``, ``-Target-URI
 record they came from.
 
 Files are written in the spool under a ``.open`` name and renamed when closed, so a file
-left by a killed process is recognisable and repaired (``repair``) before upload.
+left by a killed process is recognisable and repaired (``repair``) before upload: its intact
+records are kept and its damaged tail is set aside in quarantine as evidence. Every reader
+checks each record's gzip member and digests (``iter_members``, ``check_member``).
 """
 
 from __future__ import annotations
@@ -23,15 +25,14 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
+from .errors import WarcError
 from .store import sha256_file
 from .textsafe import json_bytes
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:  # not imported at run time: the commit worker reads WARCs wit
     from .http import Exchange
 
 OPEN_SUFFIX = ".open"
+# Beside each file set aside in quarantine: what it is and why (JSON).
+QUARANTINE_REPORT = ".report.json"
 # WARC header naming what a metadata record's JSON payload is, for ingest and reindex.
 META_HEADER = "Archiver-Metadata"
 
@@ -232,26 +235,225 @@ def warc_key(account: str, now: datetime, name: str) -> str:
     return f"warcs/{account}/{now:%Y}/{now:%m}/{name}"
 
 
-def repair(path: Path) -> Path | None:
-    """A ``.open`` file from a killed run: keep every complete record, drop a torn tail.
+# --- Verifying what was written -------------------------------------------------------------
+#
+# warcio reads a gzip member cut short without complaint (it returns what inflated so far),
+# and a record re-compressed after an edit has a valid gzip CRC. Neither says whether the
+# record is the one that was written; its WARC-Block-Digest does (WARC 1.1 §5.8, written by
+# ``_Sha256Writer`` at capture). So every reader of the archive (repair, ingest and reindex,
+# export) checks each record the same way: one complete gzip member, a header block whose
+# Content-Length matches the block, the block digest, and for a response or metadata record
+# whose digest covers its payload, the payload digest too.
 
-    Returns the closed file's path, or None if not even the warcinfo survived.
-    """
-    good_end = 0
-    try:
-        with open(path, "rb") as fh:
-            it = ArchiveIterator(fh)
-            for record in it:
-                record.content_stream().read()
-                it.read_to_end()
-                good_end = it.get_record_offset() + it.get_record_length()
-    except (ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error):
-        pass  # a decode failure marks the torn tail; everything before good_end is intact
-    if good_end == 0:
-        path.unlink(missing_ok=True)
+_HASHES = {"sha256": hashlib.sha256, "sha1": hashlib.sha1}
+
+
+def _digest_matches(label: str, data: bytes) -> bool | None:
+    """Whether ``data`` has the digest ``label`` (``sha256:BASE32`` or hex); None if the
+    algorithm is not one this archive can check."""
+    algo, _, value = label.strip().partition(":")
+    make = _HASHES.get(algo.lower())
+    if make is None or not value:
         return None
-    with open(path, "r+b") as fh:
-        fh.truncate(good_end)
+    digest = make(data).digest()
+    value = value.strip()
+    try:
+        if len(value) == len(digest) * 2:
+            return bytes.fromhex(value) == digest
+        return base64.b32decode(value.upper()) == digest
+    except ValueError:
+        return False
+
+
+def check_block(raw: bytes) -> str | None:
+    """Why the uncompressed WARC record ``raw`` is not intact, or None if it is."""
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"WARC/"):
+        return "no complete WARC header"
+    headers: dict[str, str] = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon:
+            headers[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
+    try:
+        length = int(headers.get("content-length", ""))
+    except ValueError:
+        return "no valid Content-Length"
+    block, tail = rest[:length], rest[length:]
+    if len(block) != length:
+        return f"block is {len(block)} bytes, Content-Length says {length} (cut short)"
+    if tail != b"\r\n\r\n":
+        return "the record does not end where Content-Length says"
+    label = headers.get("warc-block-digest")
+    if label and _digest_matches(label, block) is False:
+        return f"WARC-Block-Digest does not match the block ({label})"
+    payload_label = headers.get("warc-payload-digest")
+    kind = headers.get("warc-type")
+    if payload_label and kind in ("response", "metadata", "resource"):
+        payload = block
+        if kind == "response" and headers.get("content-type", "").startswith("application/http"):
+            payload = block.partition(b"\r\n\r\n")[2]
+        if _digest_matches(payload_label, payload) is False:
+            return f"WARC-Payload-Digest does not match the payload ({payload_label})"
+    return None
+
+
+def check_member(member: bytes) -> str | None:
+    """Why ``member`` (one record as stored: a gzip member, or an uncompressed record) is not
+    one intact WARC record, or None if it is."""
+    if member[:2] != b"\x1f\x8b":
+        return check_block(member)
+    inflate = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    try:
+        raw = inflate.decompress(member)
+    except zlib.error as exc:
+        return f"gzip data is damaged ({exc})"
+    if not inflate.eof:
+        return "the gzip member is cut short"
+    if inflate.unused_data:
+        return "bytes follow the record's gzip member"
+    return check_block(raw)
+
+
+def read_record(store, conn, key: str, offset: int, length: int) -> bytes:
+    """One record exactly as stored (its gzip member), read at the object's archived version
+    (``objects.version_id``) and checked (``check_member``): ``WarcError`` if it is cut short
+    or its digests fail, so a damaged or forged record is never shown or exported."""
+    row = conn.execute("SELECT version_id FROM objects WHERE key = ?", (key,)).fetchone()
+    data = store.read(key, offset, length, version=row[0] if row else None)
+    if len(data) != length:
+        raise WarcError(f"the record at byte {offset} of {key} is cut short in the store")
+    problem = check_member(data)
+    if problem:
+        raise WarcError(f"the record at byte {offset} of {key} is damaged: {problem}")
+    return data
+
+
+@dataclass
+class Member:
+    """One record as it lies in a WARC file: where, how long, what is wrong with it (None
+    if intact), and the record uncompressed (for the reader to parse)."""
+
+    offset: int
+    length: int
+    problem: str | None
+    raw: bytes = b""
+
+
+def iter_members(fh: IO[bytes], chunk: int = 1024 * 1024) -> Iterator[Member]:
+    """Walk a gzip-per-record WARC member by member, checking each (``check_block``).
+
+    The first damaged member ends the walk: once a gzip stream is broken the next member's
+    start is unknown (and a torn file's damage is its tail). A damaged member's ``length``
+    runs to the end of the file."""
+    offset, data = 0, b""
+    while True:
+        inflate = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        parts: list[bytes] = []
+        length = 0
+        while not inflate.eof:
+            if not data:
+                data = fh.read(chunk)
+                if not data:
+                    break
+            try:
+                parts.append(inflate.decompress(data))
+            except zlib.error as exc:
+                yield Member(offset, length + len(data) + _drain(fh), f"gzip data is damaged ({exc})")
+                return
+            used = len(data) - len(inflate.unused_data)
+            length += used
+            data = inflate.unused_data
+        if length == 0 and not data:
+            return
+        if not inflate.eof:
+            yield Member(offset, length, "the gzip member is cut short (the file ends inside it)")
+            return
+        raw = b"".join(parts)
+        problem = check_block(raw)
+        if problem:
+            yield Member(offset, length + len(data) + _drain(fh), problem)
+            return
+        yield Member(offset, length, None, raw)
+        offset += length
+
+
+def _drain(fh: IO[bytes]) -> int:
+    size = 0
+    while block := fh.read(1024 * 1024):
+        size += len(block)
+    return size
+
+
+@dataclass
+class Repaired:
+    """What ``repair`` did with a torn file: the closed file (None if nothing was intact),
+    the records kept, and the damaged tail set aside (its path in quarantine, and why)."""
+
+    path: Path | None
+    records: int
+    tail: Path | None = None
+    reason: str | None = None
+
+
+def quarantine(data_path: Path, quarantine_dir: Path, reason: str, *, detail: Mapping[str, Any],
+               now: datetime, data: bytes | None = None) -> Path:
+    """Set damaged bytes aside as evidence: ``data`` (or the whole file ``data_path``, moved)
+    goes to ``quarantine_dir`` with a ``.report.json`` saying what it is and why. Nothing in
+    quarantine is ever deleted by the archiver; ``archiver health`` lists it."""
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = data_path.name.removesuffix(OPEN_SUFFIX)
+    target = quarantine_dir / f"{stamp}-{name}{'.tail' if data is not None else ''}"
+    n = 1
+    while target.exists():
+        target = target.with_name(f"{target.name}.{n}")
+        n += 1
+    if data is None:
+        os.replace(data_path, target)
+        size = target.stat().st_size
+    else:
+        with open(target, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        size = len(data)
+    report = {"file": target.name, "from": str(data_path), "bytes": size, "at": warc_date(now),
+              "reason": reason, "sha256": sha256_file(target)[0], **detail}
+    target.with_name(target.name + QUARANTINE_REPORT).write_bytes(json_bytes(report))
+    return target
+
+
+def repair(path: Path, quarantine_dir: Path, *, now: datetime) -> Repaired:
+    """A ``.open`` file from a killed run or a full disk: keep exactly its leading intact
+    records (complete gzip member, valid digests), set the damaged tail aside in
+    ``quarantine_dir`` with a report, and close the file under its final name.
+
+    Nothing is deleted: a file with no intact record goes to quarantine whole."""
+    kept_end, kept = 0, 0
+    tail: Member | None = None
+    with open(path, "rb") as fh:
+        for member in iter_members(fh):
+            if member.problem:
+                tail = member
+                break
+            kept_end, kept = member.offset + member.length, kept + 1
     final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
+    if kept == 0:
+        reason = tail.problem if tail else "the file is empty"
+        moved = quarantine(path, quarantine_dir, reason, detail={"records_kept": 0}, now=now)
+        return Repaired(None, 0, moved, reason)
+    moved = None
+    if tail is not None:
+        with open(path, "rb") as fh:
+            fh.seek(kept_end)
+            damaged = fh.read()
+        moved = quarantine(path, quarantine_dir, tail.problem, now=now, data=damaged,
+                           detail={"records_kept": kept, "kept_bytes": kept_end, "tail_offset": kept_end,
+                                   "closed_as": final.name})
+        with open(path, "r+b") as fh:
+            fh.truncate(kept_end)
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(path, final)
-    return final
+    return Repaired(final, kept, moved, tail.problem if tail else None)

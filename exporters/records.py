@@ -22,7 +22,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
-from ..errors import ExportError
+from ..errors import ExportError, WarcError
+from ..warc import read_record
 
 # Media types rendered inline. SVG is excluded on purpose: it can carry script, and an
 # archived file is hostile input (it is listed and shipped as a native, never rendered).
@@ -162,11 +163,12 @@ class RecordReader:
         return target or rec
 
     def raw(self, rec: WarcRecord) -> bytes:
-        """The record exactly as stored (one gzip member)."""
-        data = self.store.read(rec.object_key, rec.offset, rec.length)
-        if len(data) != rec.length:
-            raise ExportError(f"record {rec.record_id} in {rec.object_key} is truncated in the store")
-        return data
+        """The record exactly as stored (one gzip member), checked: a damaged or forged record
+        stops the export with its name rather than going out (``archiver.warc.read_record``)."""
+        try:
+            return read_record(self.store, self.db.conn, rec.object_key, rec.offset, rec.length)
+        except WarcError as exc:
+            raise ExportError(f"record {rec.record_id} is not exported: {exc}; run `archiver fixity`") from None
 
     def payload(self, rec: WarcRecord, *, decoded: bool = True) -> bytes:
         """The HTTP entity body (or resource block) of a record. ``decoded`` undoes chunked and

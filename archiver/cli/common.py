@@ -28,9 +28,13 @@ def settings(ctx: typer.Context, *, require_file: bool = True, overrides: Mappin
 def index(settings: Settings):
     """The configured index; a missing one is refused (``archiver init`` creates it), never
     created empty to answer "nothing found"."""
+    from .. import journal
     from ..index import open_index
+    from ..store import open_store
 
-    return open_index(settings.index_path, create=False)
+    db = open_index(settings.index_path, create=False)
+    journal.attach(db, lambda: open_store(settings))  # opened only when an entry is to be pushed
+    return db
 
 
 # --- values users type: one check each, before anything is read or written -------------------

@@ -70,7 +70,8 @@ def fixity(ctx: typer.Context,
 def reindex(ctx: typer.Context,
             into: Optional[Path] = typer.Option(None, "--into", help="Write the rebuilt index here "
                                                 "(default: the configured index, which must not exist)")):
-    """Rebuild the SQLite index from the WARC files alone (audit log, users and holds are not in them)."""
+    """Rebuild the SQLite index from the store alone (WARC files and the records-management journal); exit 1
+    when any object failed a check (each is listed with why; everything else is rebuilt)."""
     from ..reindex import reindex as run_reindex
     from ..store import open_store
 
@@ -82,15 +83,21 @@ def reindex(ctx: typer.Context,
                              progress=lambda key, n: log.debug("%d %s", n, key))
     typer.echo(json.dumps({"index": str(report.path), "objects": report.objects, "bytes": report.bytes,
                            "records": report.records, "items": report.items, "versions": report.versions,
-                           "runs": report.runs, "seconds": round(report.seconds, 2)}))
+                           "runs": report.runs, "journal": report.journal, "seconds": round(report.seconds, 2),
+                           "problems": len(report.problems)}))
+    for bad in report.problems:
+        typer.echo(f"not rebuilt: {bad.key}: {bad.reason}", err=True)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def health(ctx: typer.Context,
            max_age: float = typer.Option(26.0, "--max-age", help="Hours since an account's last run before it "
                                          "counts as stale"),
            fmt: str = typer.Option("table", "--format", callback=common.check_format)):
-    """For monitoring: exit 1 when any account's last run failed or is older than --max-age hours."""
+    """For monitoring: exit 1 when any account's last run failed or is older than --max-age hours, a damaged
+    file is in quarantine, or the records-management journal has a problem."""
     from ..health import check_health
+    from ..spool import quarantine_dir
 
     from ..errors import ConfigError
 
@@ -99,8 +106,11 @@ def health(ctx: typer.Context,
         # Nothing is being archived: the monitor must page someone, not report all is well.
         raise ConfigError(f"no accounts are configured in {settings.config_path}: add [[accounts]] "
                           "(see docs/admin.md) — nothing is being archived")
-    report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age)
+    report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age,
+                          quarantine=quarantine_dir(settings.spool_dir))
     common.emit([a.__dict__ for a in report.accounts], fmt, ["account", "ok", "status", "started_at", "message"])
+    for finding in report.findings:
+        typer.echo(f"{finding.what}: {finding.message}", err=True)
     raise typer.Exit(0 if report.ok else 1)
 
 

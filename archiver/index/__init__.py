@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .. import journal
 from ..errors import IndexError_
 from .schema import migrations
 
@@ -45,6 +46,7 @@ def open_index(path: str | Path, *, create: bool = True) -> sqlite_utils.Databas
         conn.execute("PRAGMA journal_size_limit=67108864")
         db = sqlite_utils.Database(conn)
         migrations.apply(db)
+        journal.watch(conn)  # records-management changes are journaled (archiver.journal)
     except sqlite3.DatabaseError as exc:
         raise IndexError_(f"cannot open the index {path}: {exc}") from None
     except OSError as exc:
@@ -71,6 +73,7 @@ def tune_for_ingest(conn: sqlite3.Connection) -> None:
         return
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA cache_size=-16384")
+    journal.watch(conn)  # changing temp_store drops the temporary triggers: put them back
 
 
 class transaction:
@@ -79,7 +82,7 @@ class transaction:
     the outer transaction."""
 
     def __init__(self, db: sqlite_utils.Database):
-        self.conn = db.conn
+        self.db, self.conn = db, db.conn
         self.outer = False
 
     def __enter__(self):
@@ -92,7 +95,13 @@ class transaction:
         if self.outer:
             return False
         if exc_type is None:
+            try:
+                journal.seal(self.conn)  # the journal entry commits with the change it records
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
             self.conn.execute("COMMIT")
+            journal.after_commit(self.db)
         else:
             self.conn.execute("ROLLBACK")
         return False

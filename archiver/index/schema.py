@@ -583,3 +583,31 @@ def m_fts_after_ingest(db):
         END;
         """
     )
+
+
+@migrations()
+def m_durability_object_versions(db):
+    # The S3 VersionId each stored object was written as: reads, fixity and exports use that
+    # version, so a later plain PutObject or a delete marker (which a versioned, locked bucket
+    # accepts above a locked version) never replaces an archived record (archiver.store).
+    _script(db, "ALTER TABLE objects ADD COLUMN version_id TEXT;")
+
+
+@migrations()
+def m_durability_journal(db):
+    # The records-management journal (archiver.journal): one row per sealed entry, the exact
+    # bytes that go to the store, and when they got there (NULL: waiting to be pushed).
+    _script(db,
+        """
+        CREATE TABLE journal (
+            seq INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            body BLOB NOT NULL,
+            stored_at TEXT
+        );
+        CREATE INDEX journal_unsent ON journal(seq) WHERE stored_at IS NULL;
+        """
+    )

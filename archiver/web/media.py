@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, abort, current_app
 from warcio.archiveiterator import ArchiveIterator
 
-from ..errors import StoreError
+from ..errors import StoreError, WarcError
 from ..store import open_store
+from ..warc import read_record
 from .auth import requires
 from .context import audit, db
 
@@ -49,9 +50,8 @@ def raw_record(settings, conn, record_id: str) -> bytes:
     """The record's bytes exactly as stored (one gzip member: WARC headers, HTTP, payload)."""
     _, key, offset, length, *_ = record_row(conn, record_id)
     try:
-        with open_store(settings).open(key, offset, length) as fh:
-            return fh.read()
-    except StoreError as exc:
+        return read_record(open_store(settings), conn, key, offset, length)
+    except (StoreError, WarcError) as exc:
         abort(502, f"the store could not return record {record_id}: {exc}")
 
 

@@ -79,3 +79,37 @@ def test_lost_index_is_recreated_in_place(two_nights):
     assert _everything(open_index(settings.index_path)) == before
     with pytest.raises(IndexError_):
         reindex(open_store(settings), settings.index_path)
+
+
+def test_runs_that_start_in_the_same_second_rebuild_in_capture_order(page, make_config, tmp_path):
+    """Two runs with the same start second write files whose names differ only in a random
+    suffix; the rebuild follows their WARC-Dates, whatever the suffixes say."""
+    cfg = make_config([page.account()])
+    run_collect(cfg, NOW - timedelta(days=1))
+    page.sim.posts[0].message += " First edit."
+    settings, earlier = run_collect(cfg, NOW)
+    page.sim.posts[0].message += " Second edit."
+    page.sim.posts[0].comments[0].is_hidden = True
+    _, later = run_collect(cfg, NOW)  # a second run in the same second (a manual re-run)
+    assert earlier.ok and later.ok
+    store = open_store(settings)
+    same_second = sorted(k for k, _ in store.list("warcs/") if "-20261120080000-" in k)
+    assert len(same_second) == 2
+    original = index_of(settings)
+    (first,), (second,) = original.conn.execute(
+        "SELECT key FROM objects WHERE key LIKE '%-20261120080000-%' ORDER BY first_date").fetchall()
+    # Give the later file the suffix that sorts first.
+    renamed = {}
+    for key, suffix in ((first, "ffffff"), (second, "000000")):
+        parts = key.split("-")
+        parts[-2] = suffix
+        renamed["-".join(parts)] = key
+        (store.root / key).rename(store.root / "-".join(parts))
+    report = reindex(store, settings.index_path, into=tmp_path / "rebuilt.db", now=NOW)
+    assert report.ok
+    rebuilt = repr(_everything(open_index(tmp_path / "rebuilt.db")))
+    for new, old in renamed.items():
+        rebuilt = rebuilt.replace(new, old)
+    assert rebuilt == repr(_everything(original))
+    runs = "SELECT id, account, started_at, status, items_new, items_edited, items_hidden FROM runs ORDER BY id"
+    assert open_index(tmp_path / "rebuilt.db").conn.execute(runs).fetchall() == original.conn.execute(runs).fetchall()

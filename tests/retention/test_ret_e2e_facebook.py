@@ -60,7 +60,7 @@ def test_capture_then_dispose(replay, make_config, tmp_path):
     result = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, out_dir=tmp_path / "cert",
                         now=later + timedelta(days=11))
     assert result["status"] == "done" and set(result["destroyed"]) == objects
-    assert list(store.list()) == []
+    assert list(store.list("warcs/")) == []  # the journal stays: it records the destruction
     assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == 0
     tombstones = {r[0] for r in db.conn.execute("SELECT item_id FROM tombstones")}
     certified = {i["id"] for o in result["certificate"]["objects"] for i in o["items"]}
