@@ -27,11 +27,11 @@ def echo(replay):
     return replay.mount(Echo())
 
 
-def _fetcher(recorded: list, **policy) -> Fetcher:
+def _fetcher(recorded: list, api_base: str, **policy) -> Fetcher:
     def recorder(exchange):
         recorded.append((exchange.url, exchange.status, exchange.body.read()))
         return f"<urn:uuid:{len(recorded)}>", None
-    return Fetcher(recorder=recorder, account="t", auth={"params": {"access_token": TOKEN}},
+    return Fetcher(recorder=recorder, account="t", auth={"params": {"access_token": TOKEN}}, api_base=api_base,
                    policy=RetryPolicy(retry_delay=0.0, **policy))
 
 
@@ -44,7 +44,7 @@ def _wait_for(replay, pattern: str, count: int = 1) -> None:
 
 def test_a_page_read_ahead_is_fetched_in_the_background_and_used_once(replay, echo):
     recorded: list = []
-    fetcher = _fetcher(recorded)
+    fetcher = _fetcher(recorded, echo)
     fetcher.prefetch(f"{echo}/next", {"q": "2"})
     _wait_for(replay, r"/echo/next")  # on the wire before anyone asked for it
     assert recorded == []  # recorded when used, in the order the collector reads
@@ -60,7 +60,7 @@ def test_a_page_read_ahead_is_fetched_in_the_background_and_used_once(replay, ec
 
 def test_a_different_request_does_not_take_what_was_read_ahead(replay, echo):
     recorded: list = []
-    fetcher = _fetcher(recorded)
+    fetcher = _fetcher(recorded, echo)
     fetcher.prefetch(f"{echo}/a")
     assert fetcher.get(f"{echo}/b").json()["path"] == "/b"
     assert fetcher.get(f"{echo}/a").json()["path"] == "/a"
@@ -72,7 +72,7 @@ def test_a_different_request_does_not_take_what_was_read_ahead(replay, echo):
 def test_an_answer_nobody_asked_for_is_still_recorded_on_close(replay, echo):
     # Every exchange made is kept: a run cut short (throttled, stopped) leaves none unrecorded.
     recorded: list = []
-    fetcher = _fetcher(recorded)
+    fetcher = _fetcher(recorded, echo)
     fetcher.prefetch(f"{echo}/never-read")
     fetcher.close()
     assert [(url, status) for url, status, _ in recorded] == [(f"{echo}/never-read?access_token=REDACTED", 200)]
@@ -82,7 +82,7 @@ def test_an_answer_nobody_asked_for_is_still_recorded_on_close(replay, echo):
 def test_a_throttled_answer_read_ahead_is_waited_out_and_retried(replay, echo):
     replay.inject(r"/echo/busy", 429, {"error": "slow down"}, headers={"Retry-After": "0"}, times=1)
     recorded: list = []
-    fetcher = _fetcher(recorded)
+    fetcher = _fetcher(recorded, echo)
     fetcher.prefetch(f"{echo}/busy")
     resp = fetcher.get(f"{echo}/busy")
     fetcher.close()
@@ -93,7 +93,7 @@ def test_a_throttled_answer_read_ahead_is_waited_out_and_retried(replay, echo):
 
 def test_a_read_ahead_that_cannot_connect_is_retried_like_any_request(free_url):
     recorded: list = []
-    fetcher = _fetcher(recorded, max_retries=1)
+    fetcher = _fetcher(recorded, free_url, max_retries=1)
     fetcher.prefetch(f"{free_url}/nothing")
     with pytest.raises(TransientError, match="network error persisted after 1 retries"):
         fetcher.get(f"{free_url}/nothing")
@@ -103,7 +103,7 @@ def test_a_read_ahead_that_cannot_connect_is_retried_like_any_request(free_url):
 
 def test_read_ahead_is_bounded(replay, echo):
     recorded: list = []
-    fetcher = _fetcher(recorded)
+    fetcher = _fetcher(recorded, echo)
     for n in range(10):
         fetcher.prefetch(f"{echo}/p{n}")
     fetcher.close()
