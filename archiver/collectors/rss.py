@@ -41,8 +41,10 @@ from ..timefmt import parse_platform_time
 from .base import Collector, CollectContext, Event, Item, KnownItem, Observed, PostsDone, Problem, html_text, reset_wait
 
 # What expat says when the document stops before its root element closes: a transfer cut
-# short. Its last entry would be a fragment, so nothing is read from it.
-TRUNCATED = ("no element found", "unclosed token")
+# short. Its last entry would be a fragment, so nothing is read from it. ("unclosed token"
+# also answers a bad character reference mid-document, so it counts only on the last line.)
+TRUNCATED = "no element found"
+CUT_TOKEN = "unclosed token"
 
 
 class FeedError(ValueError):
@@ -135,12 +137,19 @@ def parse_feed(data: bytes, headers: Mapping[str, str] | None = None, url: str =
     parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-type": content_type} if content_type else {},
                               sanitize_html=False, resolve_relative_uris=False)
     problem = parsed.get("bozo_exception")
-    if problem is not None and any(words in str(problem) for words in TRUNCATED):
+    if problem is not None and _truncated(problem, data):
         raise FeedError(f"the document ends before it is complete ({problem})")
     if not parsed.get("version") and not parsed.entries:
         said = f": {problem}" if problem is not None else ""
         raise FeedError(f"not an RSS or Atom feed{said}")
     return [_entry(entry, url) for entry in parsed.entries]
+
+
+def _truncated(problem: Exception, data: bytes) -> bool:
+    if TRUNCATED in str(problem):
+        return True
+    line = getattr(problem, "getLineNumber", lambda: None)()
+    return CUT_TOKEN in str(problem) and line is not None and line >= data.rstrip().count(b"\n") + 1
 
 
 def _entry(entry: Mapping[str, Any], url: str) -> dict:

@@ -317,3 +317,11 @@ def test_identity_is_the_guid_as_written_and_stable_across_nights_and_encodings(
     assert sorted(first.items) == sorted(second.items) == ["12345", "https://x/2"]
     for key in first.items:  # the same words in another encoding are not a new version
         assert first.items[key].version_hash() == second.items[key].version_hash()
+
+
+def test_a_feed_cut_mid_token_is_a_problem_but_a_bad_reference_mid_feed_is_not():
+    with pytest.raises(FeedError, match="ends before"):
+        parse_feed(b'<rss version="2.0"><channel><item><guid>1</guid></item>\n<item><guid>2</guid><title>a &am')
+    [one, two] = parse_feed(b'<rss version="2.0"><channel><item><guid>1</guid><title>&#x;</title></item>\n'
+                            b'<item><guid>2</guid></item></channel></rss>\n')
+    assert (one["guid"], two["guid"]) == ("1", "2")
