@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import unquote
 
 import pytest
 
@@ -115,3 +116,56 @@ def free_url():
     from tests.conftest import free_port
 
     return f"http://127.0.0.1:{free_port()}"
+
+
+# -- credentials go only to the API's own origin ---------------------------------------------
+SECRET = "tok+/=&%~(é-0123456789"  # every character that percent-, form- and JSON-encoding treat apart
+
+
+class Cdn(Simulator):
+    """A CDN or another instance: serves bytes for any path and keeps nothing but the log."""
+
+    prefix = "cdn"
+
+    def handle(self, request):
+        from archiver.replay import Reply
+
+        return Reply(200, b"\xff\xd8image-bytes\xff\xd9", {"Content-Type": "image/jpeg"})
+
+
+def test_media_and_other_origins_never_get_the_credential_and_are_recorded_at_their_url(replay, echo, tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    from archiver.replay import ReplayServer
+    from archiver.warc import WarcFile
+
+    warc = WarcFile(tmp_path / "t.warc.gz", {"software": "test"})
+    fetcher = Fetcher(recorder=warc.write_exchange, account="t", api_base=echo,
+                      auth={"params": {"access_token": SECRET}, "headers": {"Authorization": f"Bearer {SECRET}"}},
+                      policy=RetryPolicy(retry_delay=0.0))
+    with ReplayServer() as cdn_server:  # another port on loopback: another origin (RFC 6454)
+        cdn = cdn_server.mount(Cdn())
+        # Exactly as a platform writes them: lower-case escapes, a tilde, a signed query.
+        media = f"{cdn}/v/t39.30808-6/a%7eb%2fc.jpg?stp=dst-jpg_s720x720&_nc_sid=5f2048&oh=00_Ab%3D%3D&oe=6750"
+        other_instance = f"{cdn}/api/v1/statuses/1/context?x=%e9"
+        assert fetcher.get(media, media=True, expect_json=False).status == 200
+        assert fetcher.get(other_instance, expect_json=False).status == 200
+        fetcher.get(f"{echo}/own", {"q": "1"})  # the API's own origin still gets it
+        fetcher.get(f"{echo}/own-media.jpg", media=True, expect_json=False)  # but never with media
+    fetcher.close()
+    warc.close()
+    seen = [(target, headers) for _, target, headers in cdn_server.log]
+    # On the wire requests/urllib3 normalise percent-encoding (RFC 3986 §6.2.2: the same URL).
+    assert [unquote(t) for t, _ in seen] == [unquote(u.split("/", 3)[3].join(["/", ""])) for u in (media, other_instance)]
+    for target, headers in seen:
+        assert "access_token" not in target and "Authorization" not in headers
+        assert not any(SECRET in v or "tok" in v for v in [target, *headers.values()])
+    own = [(t, h) for _, t, h in replay.log]
+    assert "access_token=" in own[0][0] and own[0][1]["Authorization"] == f"Bearer {SECRET}"
+    assert "access_token" not in own[1][0] and "Authorization" not in own[1][1]
+    with open(tmp_path / "t.warc.gz", "rb") as fh:
+        uris = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)
+                if r.rec_type in ("request", "response", "revisit")]
+    # Each exchange is a response (or revisit) and its request, at exactly the URL given.
+    assert uris == [media, media, other_instance, other_instance, f"{echo}/own?q=1&access_token=REDACTED",
+                    f"{echo}/own?q=1&access_token=REDACTED", f"{echo}/own-media.jpg", f"{echo}/own-media.jpg"]
