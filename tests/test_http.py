@@ -169,3 +169,86 @@ def test_media_and_other_origins_never_get_the_credential_and_are_recorded_at_th
     # Each exchange is a response (or revisit) and its request, at exactly the URL given.
     assert uris == [media, media, other_instance, other_instance, f"{echo}/own?q=1&access_token=REDACTED",
                     f"{echo}/own?q=1&access_token=REDACTED", f"{echo}/own-media.jpg", f"{echo}/own-media.jpg"]
+
+
+# -- scrubbing: every encoding of a secret --------------------------------------------------------
+HOSTILE_TOKENS = ["tok+/=&%~(é-0123456789", "EAAG(x)~a+b/c=d&e%41f👩‍🚒z", "a b+c/d;e,f:g@h$i!j*k'l(m)n"]
+
+
+def _forms(secret: str) -> set[str]:
+    """What servers, JSON encoders and the archiver itself make of a secret."""
+    import html
+    import json
+    import re
+    from urllib.parse import quote, quote_plus, urlencode
+
+    forms = {secret, quote(secret, safe=""), quote(secret, safe="/"), quote(secret), quote_plus(secret),
+             re.sub("%[0-9A-F]{2}", lambda m: m[0].lower(), quote(secret, safe="")), quote(secret, safe="~").replace("~", "%7e"),
+             urlencode({"t": secret}, safe=",{}().:/|")[2:],  # the archiver's own URL encoding
+             quote(quote(secret, safe=""), safe=""),  # encoded twice
+             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+             json.dumps(secret)[1:-1].replace("/", "\\/"), re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m[1].upper(), json.dumps(secret)[1:-1]),
+             json.dumps(quote(secret, safe="/")).replace("/", "\\/")[1:-1], html.escape(secret)}
+    return {f for f in forms if f}
+
+
+@pytest.mark.parametrize("secret", HOSTILE_TOKENS)
+def test_scrubber_replaces_every_encoding_of_a_secret(secret):
+    from archiver.http import REDACTED, Scrubber
+
+    scrub = Scrubber([secret], ["access_token"])
+    forms = _forms(secret)
+    assert len(forms) >= 8
+    for form in forms:
+        body = f'{{"next": "https:\\/\\/x\\/p?access_token={form}&a=1", "echo": "[{form}]"}}'.encode()
+        clean = scrub.bytes(body)
+        assert not any(f.encode() in clean for f in forms if len(f) > 4), form
+        assert clean.count(REDACTED.encode()) == 2, (form, clean)
+    assert scrub.url("https://x/p?a=%7e1&access_token=" + quote_plus_(secret)) == "https://x/p?a=%7e1&access_token=REDACTED"
+
+
+def quote_plus_(value: str) -> str:
+    from urllib.parse import quote_plus
+
+    return quote_plus(value)
+
+
+class Leaky(Simulator):
+    """An API that echoes its credential back in every encoding it can think of."""
+
+    prefix = "leaky"
+
+    def __init__(self, secret: str):
+        self.secret = secret
+
+    def handle(self, request):
+        from archiver.replay import Reply
+
+        forms = sorted(_forms(self.secret), key=lambda f: (not f.isascii(), f))  # headers take ASCII
+        body = ('{"data": [], "echo": [' + ", ".join(f'"{f.replace(chr(34), "")}"' for f in forms) + "], "
+                '"paging": {"next": "' + request.base_url.replace("/", "\\/") + '\\/p?access_token='
+                + forms[0].replace('"', "") + '"}}').encode("utf-8")
+        return Reply(200, body, {"Content-Type": "application/json", "X-Echo": forms[1].encode().decode("latin-1"),
+                                 "Link": f"<{request.base_url}/p?access_token={forms[2]}>; rel=next"})
+
+
+@pytest.mark.parametrize("secret", HOSTILE_TOKENS[:2])
+def test_no_encoding_of_a_secret_reaches_the_warc(replay, tmp_path, secret):
+    from tests.helpers import files_containing
+
+    from archiver.warc import WarcFile
+
+    api = replay.mount(Leaky(secret))
+    warc = WarcFile(tmp_path / "t.warc.gz", {"software": "test"})
+    # HTTP header values are Latin-1 (RFC 9110 §5.5): a token beyond it can only go in the URL.
+    headers = {"Authorization": f"Bearer {secret}"} if all(ord(c) < 256 for c in secret) else {}
+    fetcher = Fetcher(recorder=warc.write_exchange, account="t", api_base=api,
+                      auth={"params": {"access_token": secret}, "headers": headers},
+                      policy=RetryPolicy(retry_delay=0.0))
+    resp = fetcher.get(f"{api}/p", {"fields": "id"}, expect_json=False)
+    fetcher.close()
+    warc.close()
+    assert resp.status == 200 and b"REDACTED" in resp.body
+    for form in _forms(secret):
+        assert files_containing(tmp_path, form) == [], form
+        assert form not in resp.url and form.encode() not in resp.body
