@@ -105,3 +105,40 @@ def test_pywb_replays_the_response_for_every_captured_api_url(archive, tmp_path)
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def _old_style(src: Path, dst: Path) -> None:
+    """A copy of ``src`` as files were written before metadata records had their own URI:
+    each metadata record's target URI is the URL it describes."""
+    from warcio.warcwriter import WARCWriter
+
+    with open(src, "rb") as fh, open(dst, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for rec in ArchiveIterator(fh):
+            described = rec.rec_headers.get_header("Archiver-Describes")
+            if rec.rec_type == "metadata" and described:
+                rec.rec_headers.replace_header("WARC-Target-URI", described)
+                rec.rec_headers.remove_header("Archiver-Describes")
+            writer.write_record(rec)
+
+
+def test_files_with_the_old_metadata_uri_still_ingest_alike(archive, tmp_path):
+    from archiver.index import open_index
+    from archiver.ingest import ingest_warc
+
+    def ingest(paths: list[Path], name: str) -> list[tuple]:
+        db = open_index(tmp_path / name)
+        for path in paths:
+            with open(path, "rb") as fh:
+                ingest_warc(db, path.name, fh, sha256="", size=path.stat().st_size, stored_at=NOW)
+        return sorted(db.conn.execute("SELECT platform_id, status, text FROM items").fetchall())
+
+    old = []
+    for path in archive:
+        old.append(tmp_path / f"old-{path.name}")
+        _old_style(path, old[-1])
+    with open(old[0], "rb") as fh:
+        assert any(r.rec_type == "metadata" and r.rec_headers.get_header("WARC-Target-URI").startswith("http")
+                   for r in ArchiveIterator(fh))
+    new_items = ingest(archive, "new.sqlite")
+    assert len(new_items) > 10 and ingest(old, "old.sqlite") == new_items
