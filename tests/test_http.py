@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import unquote
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -252,3 +254,62 @@ def test_no_encoding_of_a_secret_reaches_the_warc(replay, tmp_path, secret):
     for form in _forms(secret):
         assert files_containing(tmp_path, form) == [], form
         assert form not in resp.url and form.encode() not in resp.body
+
+
+def _every_byte(root: Path) -> dict[Path, bytes]:
+    """Every file under ``root`` as bytes, with gzip members and ZIP members (a WACZ, and the
+    gzipped WARC inside it) opened up."""
+    import gzip
+    import io
+    import zipfile
+
+    def opened(data: bytes) -> bytes:
+        blobs = [data]
+        if data[:2] == b"\x1f\x8b":
+            try:
+                blobs.append(gzip.decompress(data))
+            except (OSError, EOFError):
+                pass
+        if data[:4] == b"PK\x03\x04":
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                blobs += [opened(z.read(name)) for name in z.namelist()]
+        return b"\n".join(blobs)
+
+    return {p: opened(p.read_bytes()) for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_hostile_token_reaches_no_byte_written_or_printed(replay, make_config, tmp_path):
+    """Capture (with the platform echoing its token back in every encoding, on a 500 that is
+    archived and retried), the log, the index and a records-request export with WARC and WACZ."""
+    from datetime import timedelta
+
+    from archiver.replay.facebook import FacebookSimulator
+    from archiver.replay.samples import facebook_sample
+    from tests.helpers import run_cli
+
+    secret = HOSTILE_TOKENS[0]
+    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=secret)
+    base = replay.mount(sim)
+    today = datetime.now(timezone.utc)
+    facebook_sample(sim, today - timedelta(days=1))
+    echo = ", ".join(f'"{f}"' for f in sorted(_forms(secret)) if '"' not in f and "\\" not in f)
+    replay.inject(r"/comments", 500, f'{{"error": {{"message": "bad token", "echo": [{echo}]}}}}'.encode(),
+                  {"X-Echo": quote(secret, safe="").lower()}, times=1)
+    log_file = tmp_path / "data" / "archiver.log"
+    cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001", "token_env": "FB_TOKEN",
+                        "api_base": f"{base}/{sim.version}"}], extra=f'[log]\nfile = "{log_file}"\n')
+    env = {"FB_TOKEN": secret}
+    outputs = [run_cli("--config", str(cfg), "collect", env=env)]
+    assert outputs[0].returncode == 0, outputs[0].stderr
+    assert any(secret in unquote(target) for _, target, _ in replay.log)  # it was sent to the API
+    outputs.append(run_cli("--config", str(cfg), "export", "request", "--request-id", "PRR-1", "--requester", "A",
+                           "--received", f"{today:%Y-%m-%d}", "--from", f"{today - timedelta(days=30):%Y-%m-%d}",
+                           "--to", f"{today:%Y-%m-%d}", "--out", str(tmp_path / "bag"), "--actor", "officer",
+                           env=env, timeout=300))
+    assert outputs[-1].returncode == 0, outputs[-1].stderr
+    files = _every_byte(tmp_path)
+    assert any(p.suffix == ".wacz" for p in files) and any(p.name == "archiver.log" for p in files)
+    assert any(p.name.endswith(".warc.gz") for p in files) and any(b"bad token" in data for data in files.values())
+    for form in _forms(secret):
+        assert [p for p, data in files.items() if form.encode() in data] == [], form
+        assert all(form not in out.stdout + out.stderr for out in outputs), form
