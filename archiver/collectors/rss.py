@@ -166,7 +166,9 @@ def _entry(entry: Mapping[str, Any], url: str) -> dict:
         "guid": (field("id") or "").strip() or None,
         "title": field("title"),
         "link": _absolute(url, link),
-        "description": field("summary"),
+        # feedparser copies content into ``summary`` when a feed has none (with no
+        # ``summary_detail``): that copy is not a description the feed gave.
+        "description": field("summary") if "summary_detail" in entry else None,
         "content": content,
         "published": field("published"),
         "updated": field("updated"),

@@ -325,3 +325,13 @@ def test_a_feed_cut_mid_token_is_a_problem_but_a_bad_reference_mid_feed_is_not()
     [one, two] = parse_feed(b'<rss version="2.0"><channel><item><guid>1</guid><title>&#x;</title></item>\n'
                             b'<item><guid>2</guid></item></channel></rss>\n')
     assert (one["guid"], two["guid"]) == ("1", "2")
+
+
+def test_description_and_content_are_each_what_the_feed_gave():
+    [atom] = parse_feed(b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>x</id>'
+                        b'<content type="html">&lt;p&gt;c&lt;/p&gt;</content></entry></feed>')
+    assert atom["content"] == "<p>c</p>" and atom["description"] is None  # no summary in the feed
+    [rss] = parse_feed(b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+                       b'<item><guid>x</guid><content:encoded><![CDATA[<p>full</p>]]></content:encoded>'
+                       b'<description>short</description></item></channel></rss>')
+    assert (rss["content"], rss["description"]) == ("<p>full</p>", "short")
