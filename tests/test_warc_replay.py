@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.index import open_index
 from archiver.replay.facebook import FacebookSimulator
 from archiver.replay.rss import RssSimulator, demo_account, sample_world
 from archiver.replay.samples import facebook_sample
@@ -40,6 +41,12 @@ def archive(replay, make_config, tmp_path):
     ])
     settings, report = night(cfg, NOW, environ={"FB_TOKEN": TOKEN})
     assert report.ok, report.results
+    # Media is fetched without the credential and indexed at the URL the platform gave (the
+    # DAT's URL field reads this column).
+    media = [r[0] for r in open_index(settings.index_path).conn.execute("SELECT url FROM media")]
+    assert fb.media_url("drexel-closure.jpg") in media
+    assert not any("access_token" in url or "REDACTED" in url for url in media)
+    assert not any("access_token" in target for _, target, _ in replay.log if "/cdn/" in target)
     return warc_files(tmp_path / "data")
 
 
