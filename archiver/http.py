@@ -222,8 +222,8 @@ def _secret_pattern(value: str) -> bytes:
                               for unit in (int.from_bytes(units[i:i + 2], "big") for i in range(0, len(units), 2))))
         if char == " ":
             forms.append(re.escape(b"+"))
-        if char == "/":
-            forms.append(re.escape(b"\\/"))
+        if char in '/"\\':  # JSON may escape "/" and must escape '"' and "\\"
+            forms.append(re.escape(b"\\" + raw))
         escaped = html.escape(char)
         if escaped != char:
             forms += [re.escape(escaped.encode()), re.escape(f"&#{ord(char)};".encode()),

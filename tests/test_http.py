@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 
@@ -174,7 +174,7 @@ def test_media_and_other_origins_never_get_the_credential_and_are_recorded_at_th
 
 
 # -- scrubbing: every encoding of a secret --------------------------------------------------------
-HOSTILE_TOKENS = ["tok+/=&%~(é-0123456789", "EAAG(x)~a+b/c=d&e%41f👩‍🚒z", "a b+c/d;e,f:g@h$i!j*k'l(m)n"]
+HOSTILE_TOKENS = ["tok+/=&%~(é-0123456789", "EAAG(x)~a+b/c=d&e%41f👩‍🚒z", "a b+c/d;e,f:g@h$i!j*k'l(m)n\"o\\p"]
 
 
 def _forms(secret: str) -> set[str]:
@@ -206,13 +206,7 @@ def test_scrubber_replaces_every_encoding_of_a_secret(secret):
         clean = scrub.bytes(body)
         assert not any(f.encode() in clean for f in forms if len(f) > 4), form
         assert clean.count(REDACTED.encode()) == 2, (form, clean)
-    assert scrub.url("https://x/p?a=%7e1&access_token=" + quote_plus_(secret)) == "https://x/p?a=%7e1&access_token=REDACTED"
-
-
-def quote_plus_(value: str) -> str:
-    from urllib.parse import quote_plus
-
-    return quote_plus(value)
+    assert scrub.url("https://x/p?a=%7e1&access_token=" + quote_plus(secret)) == "https://x/p?a=%7e1&access_token=REDACTED"
 
 
 class Leaky(Simulator):
