@@ -335,3 +335,22 @@ def test_description_and_content_are_each_what_the_feed_gave():
                        b'<item><guid>x</guid><content:encoded><![CDATA[<p>full</p>]]></content:encoded>'
                        b'<description>short</description></item></channel></rss>')
     assert (rss["content"], rss["description"]) == ("<p>full</p>", "short")
+
+
+def test_enclosures_on_another_origin_are_fetched_and_indexed_at_their_url(replay, make_config):
+    from archiver.replay import ReplayServer
+
+    sim = RssSimulator()
+    replay.mount(sim)
+    with ReplayServer() as cdn_server:  # the agency's CDN: another port, another origin
+        cdn = RssSimulator()
+        cdn_server.mount(cdn)
+        feed = sim.add_feed("f", "Agency", media_base=cdn.base_url)
+        feed.entries.append(FeedEntry("a", "Map", "<p>see map</p>", NOW, enclosure="map?sig=a%7eb%2Fc+d"))
+        cfg = make_config([{"name": "feed", "platform": "rss", "id": sim.feed_url(feed)}])
+        settings, report = night(cfg, NOW)
+        assert report.ok, report.results
+        url = sim.media_url("map?sig=a%7eb%2Fc+d", feed)
+        assert url.startswith(cdn.base_url) and len(cdn_server.requests_matching(r"/media/map")) == 1
+    rows = open_index(settings.index_path).conn.execute("SELECT url, status FROM media").fetchall()
+    assert rows == [(url, "fetched")]  # as the feed wrote it: %7e, %2F and + kept
