@@ -157,8 +157,8 @@ def _entry(entry: Mapping[str, Any], url: str) -> dict:
     # ``published``), which would invent a date the feed did not give.
     field = lambda name: dict.get(entry, name)  # noqa: E731
     link = field("link")
-    if link and field("guidislink") and link == field("id") and not urlsplit(link).scheme:
-        link = None  # a guid that is not a URL, taken for a permalink: it is not a link
+    if link and field("guidislink") and link == field("id") and urlsplit(link).scheme not in ("http", "https"):
+        link = None  # a guid that is not a web URL, taken for a permalink: it is not a link
     enclosures = [e.get("href") for e in entry.get("enclosures", ()) if e.get("href")]  # from links
     enclosures += [m.get("url") for m in field("media_content") or () if m.get("url")]
     content = next((c.get("value") for c in field("content") or () if c.get("value") is not None), None)

@@ -275,12 +275,14 @@ def test_relative_links_and_enclosures_are_resolved_against_the_feed(replay, col
     feed.raw = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title>'
                 b'<item><guid isPermaLink="false">n-1</guid><title>t</title><link>/police/news/1</link>'
                 b'<enclosure url="img/map.jpg" type="image/jpeg" length="1"/></item>'
-                b'<item><guid>n-2</guid><title>u</title></item></channel></rss>')
+                b'<item><guid>n-2</guid><title>u</title></item>'
+                b'<item><guid>nixle:3</guid><title>v</title></item></channel></rss>')
     got = _run(collector_run, sim, feed).items
     origin = sim.base_url.rsplit("/", 1)[0]
     assert got["n-1"].url == f"{origin}/police/news/1"
     assert got["n-1"].media == [urljoin(sim.feed_url(feed), "img/map.jpg")]
     assert got["n-2"].url is None  # a guid that is not a URL is no link, resolved or not
+    assert got["nixle:3"].url is None
     atom = sim.add_feed("city/news.atom", "City", format="atom")
     atom.raw = (b'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.gov/police/">'
                 b'<entry><id>tag:e,2024:1</id><title>t</title><link href="news/7"/></entry>'
