@@ -274,7 +274,8 @@ def _every_byte(root: Path) -> dict[Path, bytes]:
 
 def test_a_hostile_token_reaches_no_byte_written_or_printed(replay, make_config, tmp_path):
     """Capture (with the platform echoing its token back in every encoding, on a 500 that is
-    archived and retried), the log, the index and a records-request export with WARC and WACZ."""
+    archived and retried), the log, the index, a records-request export with WARC and WACZ,
+    and an e-discovery production."""
     from datetime import timedelta
 
     from archiver.replay.facebook import FacebookSimulator
@@ -301,8 +302,13 @@ def test_a_hostile_token_reaches_no_byte_written_or_printed(replay, make_config,
                            "--to", f"{today:%Y-%m-%d}", "--out", str(tmp_path / "bag"), "--actor", "officer",
                            env=env, timeout=300))
     assert outputs[-1].returncode == 0, outputs[-1].stderr
+    outputs.append(run_cli("--config", str(cfg), "export", "ediscovery", "--matter", "M", "--bates-prefix", "X",
+                           "--from", f"{today - timedelta(days=30):%Y-%m-%d}", "--to", f"{today:%Y-%m-%d}",
+                           "--out", str(tmp_path / "vol"), "--actor", "attorney", env=env, timeout=300))
+    assert outputs[-1].returncode == 0, outputs[-1].stderr
     files = _every_byte(tmp_path)
     assert any(p.suffix == ".wacz" for p in files) and any(p.name == "archiver.log" for p in files)
+    assert any(p.suffix == ".dat" for p in files)
     assert any(p.name.endswith(".warc.gz") for p in files) and any(b"bad token" in data for data in files.values())
     for form in _forms(secret):
         assert [p for p, data in files.items() if form.encode() in data] == [], form
