@@ -591,6 +591,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
         secrets += [environ[v] for k, v in account.options.items() if k.endswith("_env") and environ.get(v)]
         fetcher = Fetcher(
             recorder=capture.record_exchange, account=account.name, auth=collector.auth(), secrets=secrets,
+            api_base=collector.api_base or None,
             secret_params=collector.secret_params, sleep=sleep, session=session, clock=clock,
             policy=RetryPolicy(
                 retry_delay=settings["collect.retry_delay"], max_retries=settings["collect.max_retries"],

@@ -2,12 +2,17 @@
 
 Every exchange a collector makes goes through ``Fetcher.get``:
 
-* the credential is applied at send time (query parameter or header) from ``auth`` — a URL
-  the platform hands back (Graph's ``paging.next`` carries ``access_token``) is followed
-  verbatim except that its credential parameters are replaced by ours;
+* the credential is applied at send time (query parameter or header) from ``auth``, and only
+  to the API's own origin (scheme, host and port of ``api_base``, RFC 6454 §4): media (CDN
+  images, video, another Mastodon instance, feed enclosures) and any other origin are fetched
+  without it, at exactly the URL the platform gave. A URL the platform hands back on its own
+  origin (Graph's ``paging.next`` carries ``access_token``) is followed verbatim except that
+  its credential parameters are replaced by ours;
 * what is recorded and what the collector sees is *scrubbed*: credential parameters and
-  headers become ``REDACTED`` and any occurrence of a secret value in a body or header is
-  replaced, so a token can never reach a WARC record, a checkpoint, the index or a log;
+  headers become ``REDACTED`` and any occurrence of a secret value in a body or header, in
+  any of the encodings a server or the archiver may give it (percent-encoding in either case
+  or with ``+`` for space, JSON ``\\uXXXX`` and ``\\/`` escapes, HTML entities), is replaced, so
+  a token can never reach a WARC record, a checkpoint, the index or a log;
 * every attempt, including a 502 or a malformed body, is handed to the recorder (WARC);
 * transient failures and malformed bodies get bounded retries with exponential backoff,
   throttling waits on the platform's own signal, never longer than ``max_backoff`` at once
@@ -16,13 +21,15 @@ Every exchange a collector makes goes through ``Fetcher.get``:
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Mapping
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -180,6 +187,51 @@ class RetryPolicy:
     max_media_bytes: int = 500_000_000
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL (RFC 6454 §4), the default port made explicit: the unit a
+    credential belongs to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _hex(byte: int) -> bytes:
+    """A regex for one byte percent-encoded: either hex case, or encoded twice (``%252F``)."""
+    digits = b"".join(b"[%s%s]" % (d.upper().encode(), d.lower().encode()) if d.isalpha() else d.encode()
+                      for d in f"{byte:02X}")
+    return b"%(?:25)?" + digits
+
+
+def _secret_pattern(value: str) -> bytes:
+    """A regex matching ``value`` in every encoding a body, header or URL may carry it: each
+    character literal (UTF-8), percent-encoded (RFC 3986 §2.1: hex digits in either case; ``+``
+    for a space in form encoding, as ``quote_plus`` and the archiver's ``urlencode`` write it),
+    a JSON ``\\uXXXX`` escape (RFC 8259 §7, surrogate pairs beyond the BMP; ``\\/`` for ``/``)
+    or an HTML entity. Characters may mix encodings, as a server re-encoding a URL leaves them."""
+    parts = []
+    for char in value:
+        raw = char.encode("utf-8", "surrogatepass")
+        forms = [re.escape(raw), b"".join(_hex(b) for b in raw)]
+        units = char.encode("utf-16-be", "surrogatepass")
+        forms.append(b"".join(b"\\\\u" + b"".join(b"[%s%s]" % (d.upper().encode(), d.lower().encode())
+                                                     if d.isalpha() else d.encode() for d in f"{unit:04x}")
+                              for unit in (int.from_bytes(units[i:i + 2], "big") for i in range(0, len(units), 2))))
+        if char == " ":
+            forms.append(re.escape(b"+"))
+        if char in '/"\\':  # JSON may escape "/" and must escape '"' and "\\"
+            forms.append(re.escape(b"\\" + raw))
+        escaped = html.escape(char)
+        if escaped != char:
+            forms += [re.escape(escaped.encode()), re.escape(f"&#{ord(char)};".encode()),
+                      re.escape(f"&#x{ord(char):x};".encode()), re.escape(f"&#x{ord(char):X};".encode())]
+        parts.append(b"(?:" + b"|".join(forms) + b")")
+    return b"".join(parts)
+
+
 class Scrubber:
     """Removes credentials from URLs, headers and bodies."""
 
@@ -187,30 +239,32 @@ class Scrubber:
         # Substring scrubbing of a value too short to be a real credential would mangle archived
         # bodies (every "t" for a token "t"); credential parameters and headers are still
         # replaced by name whatever their length.
-        values = [s for s in secrets if s and len(s) >= MIN_SECRET_LEN]
+        values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
         self.params = {p.lower() for p in secret_params}
-        self.needles: list[bytes] = []
-        for value in values:
-            for form in {value, quote(value, safe=""), quote(value, safe="/")}:
-                self.needles.append(form.encode())
-        self.needles.sort(key=len, reverse=True)
+        # One pattern per secret: re scans a single pattern several times faster than an
+        # alternation of them (3.5 ms against 33 ms per MB for two secrets).
+        self.patterns = [re.compile(_secret_pattern(v)) for v in values]
 
     def url(self, url: str) -> str:
+        """The URL with credential parameters' values replaced; everything else exactly as given
+        (a media URL is recorded as the platform wrote it, not re-encoded)."""
         parts = urlsplit(url)
-        query = [
-            (k, REDACTED if k.lower() in self.params else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        ]
-        clean = urlunsplit(parts._replace(query=urlencode(query, safe=",{}().:/|")))
-        return self.text(clean)
+        if parts.query and self.params:
+            pieces = []
+            for piece in parts.query.split("&"):
+                name, eq, _ = piece.partition("=")
+                if eq and unquote_plus(name).lower() in self.params:
+                    piece = f"{name}={REDACTED}"
+                pieces.append(piece)
+            url = urlunsplit(parts._replace(query="&".join(pieces)))
+        return self.text(url)
 
     def text(self, text: str) -> str:
         return self.bytes(text.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
 
     def bytes(self, data: bytes) -> bytes:
-        for needle in self.needles:
-            if needle in data:
-                data = data.replace(needle, REDACTED.encode())
+        for pattern in self.patterns:
+            data = pattern.sub(REDACTED.encode(), data)
         return data
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -226,6 +280,7 @@ class Fetcher:
         recorder: Recorder,
         account: str,
         auth: Mapping[str, Mapping[str, str]] | None = None,
+        api_base: str | None = None,
         secrets: Iterable[str] = (),
         secret_params: Iterable[str] = ("access_token", "appsecret_proof", "key"),
         policy: RetryPolicy | None = None,
@@ -237,6 +292,8 @@ class Fetcher:
         self.account = account
         self.auth_params = dict((auth or {}).get("params", {}))
         self.auth_headers = dict((auth or {}).get("headers", {}))
+        # Where the credential may go; without an api_base it goes nowhere (fails closed).
+        self.api_origin = origin(api_base) if api_base else None
         secrets = list(secrets) + list(self.auth_params.values()) + list(self.auth_headers.values())
         # "Bearer <token>": scrub the bare token too.
         secrets += [v.split(" ", 1)[1] for v in self.auth_headers.values() if " " in v]
@@ -265,7 +322,7 @@ class Fetcher:
     ) -> Response:
         """GET with auth, recording, scrubbing and bounded retry. Returns the final response
         (whose status may still be a 4xx the collector must interpret)."""
-        send_url = self._with_params(url, params)
+        send_url = self._with_params(url, params, media=media)
         transient_tries = throttle_tries = 0
         while True:
             try:
@@ -321,19 +378,28 @@ class Fetcher:
             self._backoff(transient_tries)
 
     # -- internals ----------------------------------------------------------------------------
-    def _with_params(self, url: str, params: Mapping[str, Any] | None) -> str:
+    def credentialed(self, url: str, *, media: bool = False) -> bool:
+        """Whether the credential goes with a GET of ``url``: only to the API's own origin, and
+        never with media, which the platforms serve from CDNs and public paths without it."""
+        return not media and self.api_origin is not None and origin(url) == self.api_origin
+
+    def _with_params(self, url: str, params: Mapping[str, Any] | None, *, media: bool = False) -> str:
+        auth = self.auth_params if self.credentialed(url, media=media) else {}
+        if not auth and not params:
+            return url  # exactly as the platform gave it
         parts = urlsplit(url)
         query = [
             (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in self.auth_params
         ]
         query += [(k, str(v)) for k, v in (params or {}).items() if v is not None]
-        query += list(self.auth_params.items())
+        query += list(auth.items())
         return urlunsplit(parts._replace(query=urlencode(query, safe=",{}().:/|")))
 
-    def _request_headers(self, headers: Mapping[str, str] | None) -> dict[str, str]:
+    def _request_headers(self, url: str, headers: Mapping[str, str] | None, *, media: bool = False) -> dict[str, str]:
         req_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         req_headers.update(headers or {})
-        req_headers.update(self.auth_headers)
+        if self.credentialed(url, media=media):
+            req_headers.update(self.auth_headers)
         return req_headers
 
     def _transfer(self, url: str, req_headers: dict[str, str], media: bool) -> _Transfer:
@@ -366,7 +432,7 @@ class Fetcher:
             return _Transfer(raw.status_code, raw.reason or "", headers, version, date, body, stream)
 
     def _send(self, url: str, *, media: bool, headers: Mapping[str, str] | None) -> Response:
-        req_headers = self._request_headers(headers)
+        req_headers = self._request_headers(url, headers, media=media)
         self.requests_made += 1
         ahead = None if media else self._ahead.pop(_ahead_key(url, req_headers), None)
         got = ahead.result() if ahead is not None else self._transfer(url, req_headers, media)
@@ -421,7 +487,8 @@ class Fetcher:
         the same URL it takes the answer and records, scrubs, classifies and retries it as if
         it had just been fetched (a 429 or a 502 read ahead is retried as usual). At most
         ``READ_AHEAD`` requests wait; an answer nobody asked for is still recorded by ``close``."""
-        send_url, req_headers = self._with_params(url, params), self._request_headers(headers)
+        send_url = self._with_params(url, params)
+        req_headers = self._request_headers(send_url, headers)
         key = _ahead_key(send_url, req_headers)
         if key in self._ahead or len(self._ahead) >= READ_AHEAD:
             return

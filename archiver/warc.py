@@ -44,6 +44,17 @@ OPEN_SUFFIX = ".open"
 QUARANTINE_REPORT = ".report.json"
 # WARC header naming what a metadata record's JSON payload is, for ingest and reindex.
 META_HEADER = "Archiver-Metadata"
+# WARC header of a metadata record naming the URL its items were read from.
+DESCRIBES_HEADER = "Archiver-Describes"
+
+
+def metadata_uri(refers_to: str | None) -> str:
+    """The target URI of a metadata record: a URN of the response it describes (the UUID of
+    its record id), or a fresh one when it describes none. Files written before metadata
+    records had their own URI carry the response's URL instead; ingest tells metadata by
+    ``Archiver-Metadata``, never by URI, so both read alike."""
+    ident = (refers_to or "").strip("<>").rsplit(":", 1)[-1] or uuid.uuid4().hex
+    return f"urn:archiver:metadata:{ident}"
 
 
 # Each record is its own gzip member (WARC 1.1 Annex D, so any record can be read alone from
@@ -190,16 +201,27 @@ class WarcFile:
 
     def write_metadata(self, kind: str, target_uri: str, payload: Any, date: datetime,
                        refers_to: str | None = None) -> str:
+        """A JSON ``metadata`` record about ``target_uri`` (the API URL its items came from).
+
+        Its own WARC-Target-URI is ``metadata_uri(...)``, never the response's URL: replay tools
+        (pywb, ReplayWeb.page, cdxj-indexer) index every record by its target URI, and one that
+        shared the URL would be served in place of the archived response. The described URL is
+        kept in ``Archiver-Describes``; ``WARC-Refers-To`` / ``WARC-Concurrent-To`` link it to the
+        response record (WARC 1.1 §5.7, §5.11)."""
         body = json_bytes(payload)
         # Without HTTP headers the block is the payload: one sha256 pass serves both digests
         # (warcio would read the body twice).
         digest = _digest_label(hashlib.sha256(body))
         extra = {META_HEADER: kind, "WARC-Block-Digest": digest, "WARC-Payload-Digest": digest}
+        uri = target_uri
         if refers_to:
             extra["WARC-Refers-To"] = refers_to
             extra["WARC-Concurrent-To"] = refers_to
+        if not target_uri.startswith("urn:"):
+            extra[DESCRIBES_HEADER] = target_uri
+            uri = metadata_uri(refers_to)
         rec = self.writer.create_warc_record(
-            target_uri, "metadata", payload=io.BytesIO(body), length=len(body),
+            uri, "metadata", payload=io.BytesIO(body), length=len(body),
             warc_content_type="application/json", warc_headers_dict=self._headers(warc_date(date), extra),
         )
         self._write(rec)

@@ -1,8 +1,10 @@
 """A WACZ 1.1.1 package of a WARC file, for replay in ReplayWeb.page (domain.md §D2).
 
 Layout: ``archive/data.warc.gz``, ``indexes/index.cdxj`` (sorted CDXJ made by webrecorder's
-``cdxj_indexer``), ``pages/pages.jsonl`` (header line, then one page per captured API
-response), ``datapackage.json`` (profile data-package, wacz_version 1.1.1, every file with
+``cdxj_indexer``, listing only what replays: ``response`` and ``revisit`` records, not the
+requests nor the archiver's ``metadata``), ``pages/pages.jsonl`` (header line, then one page
+per captured URL: a thread's or post's API response, once however many items it held),
+``datapackage.json`` (profile data-package, wacz_version 1.1.1, every file with
 sha256 and size) and ``datapackage-digest.json``. The WARC is stored uncompressed in the ZIP
 (STORE) so replay can read records by HTTP range; JSON files are deflated.
 """
@@ -28,13 +30,15 @@ WACZ_VERSION = "1.1.1"
 def _cdxj(warc: Path) -> bytes:
     out = io.StringIO()
     # The index names the file as it is inside the WACZ (archive/data.warc.gz).
-    CDXJIndexer(out, [str(warc)], sort=True, post_append=True, filename="data.warc.gz").process_all()
+    CDXJIndexer(out, [str(warc)], sort=True, post_append=True, filename="data.warc.gz",
+                records="response,revisit").process_all()
     return out.getvalue().encode("utf-8")
 
 
 def write_wacz(out: Path, warc: Path, pages: Iterable[dict], *, title: str, description: str,
                now: datetime) -> Path:
-    """Package ``warc`` with ``pages`` ({url, ts, title}) into ``out``."""
+    """Package ``warc`` with ``pages`` ({url, ts, title}) into ``out``; a URL listed twice
+    is one page (the first)."""
     created = iso(now.replace(microsecond=0))
     entries: list[tuple[str, bytes | Path, int]] = [
         ("archive/data.warc.gz", warc, zipfile.ZIP_STORED),
@@ -42,8 +46,12 @@ def write_wacz(out: Path, warc: Path, pages: Iterable[dict], *, title: str, desc
     ]
     lines = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "All Pages"})]
     first = None
-    for n, page in enumerate(pages):
-        lines.append(json.dumps({"id": f"p{n}", **page}, ensure_ascii=False))
+    listed: set[str] = set()
+    for page in pages:
+        if page["url"] in listed:
+            continue
+        listed.add(page["url"])
+        lines.append(json.dumps({"id": f"p{len(lines) - 1}", **page}, ensure_ascii=False))
         first = first or page
     entries.append(("pages/pages.jsonl", ("\n".join(lines) + "\n").encode("utf-8"), zipfile.ZIP_DEFLATED))
 

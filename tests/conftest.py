@@ -206,6 +206,7 @@ def collector_run():
             return None, None
 
         fetcher = Fetcher(recorder=recorder, account=account.name, auth=collector.auth(),
+                          api_base=collector.api_base or None,
                           secrets=[token] if token else [], secret_params=collector.secret_params,
                           sleep=sleeps.append)
         ctx = CollectContext(account, fetcher, now or datetime.now(timezone.utc), since,

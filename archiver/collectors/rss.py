@@ -5,12 +5,21 @@ The account's ``id`` is the feed URL (``api_base`` is not used; there is no cred
 run is a conditional GET: the ``ETag`` and ``Last-Modified`` of the last feed that parsed are
 kept in ``ctx.checkpoint`` and sent back as ``If-None-Match`` / ``If-Modified-Since``
 (RFC 9110 §13.1); a 304 means nothing changed and nothing is observed. Every entry is a post
-(feeds have no comments). Identity is the RSS ``guid`` / Atom ``id``, else the link; a changed
-title, body or link under the same identity is a new version.
+(feeds have no comments). Identity is the RSS ``guid`` / Atom ``id`` as the feed wrote it,
+else the link; a changed title, body or link under the same identity is a new version.
 
-Feeds are parsed with ``defusedxml``: entity declarations (billion laughs, quadratic blowup)
-and external entities are refused, so hostile XML cannot exhaust memory or read local files.
-A feed that does not parse is a Problem; its bytes stay in the WARC.
+Feeds are read with feedparser, as real feed readers do: feeds in the wild carry undeclared
+HTML entities (``&nbsp;``), raw ``&``, wrong or missing charsets, UTF-16 and legacy CJK
+encodings, which a strict XML parser rejects whole. It is handed the exact bytes and the
+response's ``Content-Type`` (so a charset given only in the HTTP header counts, RFC 7303 §3),
+with sanitising and relative-URI rewriting of the markup turned off: the item text is the
+feed's own (feedparser trims the whitespace around each element's text and serialises Atom
+``xhtml`` content without its wrapping ``div``; the WARC keeps the bytes as they came).
+Entry links and enclosures are resolved against ``xml:base`` or the feed URL (RFC 3986 §5,
+RFC 4287 §2). feedparser drops entity declarations other than plain character values and
+never fetches external entities, so billion-laughs and XXE documents are read without
+expansion. A document that is not a feed, or is cut off before it closes, is a Problem; its
+bytes stay in the WARC and the next run fetches it again.
 
 Deletion is never confirmed: feeds keep only their newest N entries, so an entry that is no
 longer in the feed tells nothing about the alert itself, and there is no per-entry URL that
@@ -20,16 +29,22 @@ could say "gone". ``confirm_gone`` therefore always answers False, and feed item
 from __future__ import annotations
 
 import hashlib
-from typing import Iterator
-from xml.etree.ElementTree import Element, ParseError, tostring
+import io
+from typing import Any, Iterator, Mapping
+from urllib.parse import urljoin, urlsplit
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+import feedparser
 
 from ..errors import CollectError
 from ..http import OK, Outcome, Response, throttled, transient
 from ..timefmt import parse_platform_time
 from .base import Collector, CollectContext, Event, Item, KnownItem, Observed, PostsDone, Problem, html_text, reset_wait
+
+# What expat says when the document stops before its root element closes: a transfer cut
+# short. Its last entry would be a fragment, so nothing is read from it. ("unclosed token"
+# also answers a bad character reference mid-document, so it counts only on the last line.)
+TRUNCATED = "no element found"
+CUT_TOKEN = "unclosed token"
 
 
 class FeedError(ValueError):
@@ -70,7 +85,7 @@ class RssCollector(Collector):
                 account=self.account.name,
             )
         try:
-            entries = parse_feed(resp.body)
+            entries = parse_feed(resp.body, resp.headers, resp.url)
         except FeedError as exc:
             # No PostsDone and no new validators: next run fetches the whole feed again.
             yield Problem(f"feed not read: {exc} (the response is kept in the WARC)", resp.url)
@@ -113,76 +128,61 @@ class RssCollector(Collector):
 
 
 # -- parsing ------------------------------------------------------------------------------------
-def parse_feed(data: bytes) -> list[dict]:
-    """Entries of an RSS 2.0, RSS 1.0 (RDF) or Atom document as plain dicts (JSON-able, the
-    item's ``native``). Raises FeedError for malformed or refused XML."""
-    try:
-        root = fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise FeedError(f"refused unsafe XML ({type(exc).__name__}: entity or external reference)") from None
-    except ParseError as exc:
-        raise FeedError(f"malformed XML: {exc}") from None
-    kind = _local(root.tag)
-    if kind == "rss":
-        channel = next((c for c in root if _local(c.tag) == "channel"), None)
-        nodes = [c for c in channel if _local(c.tag) == "item"] if channel is not None else []
-    elif kind == "RDF":
-        nodes = [c for c in root if _local(c.tag) == "item"]
-    elif kind == "feed":
-        nodes = [c for c in root if _local(c.tag) == "entry"]
-    else:
-        raise FeedError(f"not an RSS or Atom feed (root element <{kind}>)")
-    return [_entry(node) for node in nodes]
+def parse_feed(data: bytes, headers: Mapping[str, str] | None = None, url: str = "") -> list[dict]:
+    """Entries of an RSS 0.9x/1.0/2.0 or Atom document as plain dicts (JSON-able, the item's
+    ``native``). ``headers`` are the HTTP response headers (their charset counts) and ``url``
+    the feed's own URL (the base of relative links). Raises FeedError for a document that is
+    not a feed or is cut off."""
+    content_type = (headers or {}).get("content-type")
+    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-type": content_type} if content_type else {},
+                              sanitize_html=False, resolve_relative_uris=False)
+    problem = parsed.get("bozo_exception")
+    if problem is not None and _truncated(problem, data):
+        raise FeedError(f"the document ends before it is complete ({problem})")
+    if not parsed.get("version") and not parsed.entries:
+        said = f": {problem}" if problem is not None else ""
+        raise FeedError(f"not an RSS or Atom feed{said}")
+    return [_entry(entry, url) for entry in parsed.entries]
 
 
-def _entry(node: Element) -> dict:
-    fields: dict[str, list[Element]] = {}
-    for child in node:
-        fields.setdefault(_local(child.tag), []).append(child)
+def _truncated(problem: Exception, data: bytes) -> bool:
+    if TRUNCATED in str(problem):
+        return True
+    line = getattr(problem, "getLineNumber", lambda: None)()
+    return CUT_TOKEN in str(problem) and line is not None and line >= data.rstrip().count(b"\n") + 1
 
-    def text(*names: str) -> str | None:
-        for name in names:
-            for el in fields.get(name, []):
-                value = _text(el)
-                if value is not None:
-                    return value
-        return None
 
-    links = fields.get("link", [])
-    link = next((el.get("href") for el in links if el.get("href") and el.get("rel", "alternate") == "alternate"), None)
-    link = link or text("link") or node.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about")
-    enclosures = [el.get("url") for el in fields.get("enclosure", []) if el.get("url")]
-    enclosures += [el.get("href") for el in links if el.get("rel") == "enclosure" and el.get("href")]
-    enclosures += [el.get("url") for el in fields.get("content", []) if el.get("url")]  # media:content
-    author = text("creator") or next((_child_text(a, "name") or _text(a) for a in fields.get("author", [])), None)
+def _entry(entry: Mapping[str, Any], url: str) -> dict:
+    # Plain dict reads: FeedParserDict's own get() maps missing keys to others (``updated`` to
+    # ``published``), which would invent a date the feed did not give.
+    field = lambda name: dict.get(entry, name)  # noqa: E731
+    link = field("link")
+    if link and field("guidislink") and link == field("id") and urlsplit(link).scheme not in ("http", "https"):
+        link = None  # a guid that is not a web URL, taken for a permalink: it is not a link
+    enclosures = [e.get("href") for e in entry.get("enclosures", ()) if e.get("href")]  # from links
+    enclosures += [m.get("url") for m in field("media_content") or () if m.get("url")]
+    content = next((c.get("value") for c in field("content") or () if c.get("value") is not None), None)
     return {
-        "guid": (text("guid", "id") or "").strip() or None,
-        "title": text("title"),
-        "link": link.strip() if link else None,
-        "description": text("description", "summary"),
-        "content": text("encoded") or next((_text(el) for el in fields.get("content", []) if not el.get("url")), None),
-        "published": text("pubDate", "published", "date", "issued"),
-        "updated": text("updated", "modified"),
-        "author": author.strip() if author else None,
-        "enclosures": list(dict.fromkeys(enclosures)),
+        "guid": (field("id") or "").strip() or None,
+        "title": field("title"),
+        "link": _absolute(url, link),
+        # feedparser copies content into ``summary`` when a feed has none (with no
+        # ``summary_detail``): that copy is not a description the feed gave.
+        "description": field("summary") if "summary_detail" in entry else None,
+        "content": content,
+        "published": field("published"),
+        "updated": field("updated"),
+        "author": (field("author") or "").strip() or None,
+        "enclosures": list(dict.fromkeys(_absolute(url, e) for e in enclosures)),
     }
 
 
-def _child_text(el: Element, name: str) -> str | None:
-    child = next((c for c in el if _local(c.tag) == name), None)
-    return _text(child) if child is not None else None
-
-
-def _text(el: Element) -> str | None:
-    """An element's text as sent (entities and CDATA already decoded by the parser); Atom
-    ``type="xhtml"`` content is markup, so its children are serialised back."""
-    if len(el):
-        return (el.text or "") + "".join(tostring(c, encoding="unicode") for c in el)
-    return el.text
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+def _absolute(base: str, link: str | None) -> str | None:
+    """A link resolved against the feed URL (feedparser already applied any ``xml:base``)."""
+    link = (link or "").strip()
+    if not link:
+        return None
+    return urljoin(base, link) if base else link
 
 
 __all__ = ["RssCollector", "parse_feed", "FeedError"]
