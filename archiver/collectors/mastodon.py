@@ -25,7 +25,7 @@ from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, thrott
 from ..timefmt import parse_platform_time
 from .base import (
     Collector, CollectContext, Event, Item, KnownItem, Observed, PostsDone, Problem, ThreadDone,
-    api_body, error_body, html_text, once_per_checkpoint, renew_message, reset_wait,
+    api_body, error_body, forget_unlisted, html_text, once_per_checkpoint, renew_message, reset_wait,
 )
 
 # Without a token /context returns at most 60 descendants, none deeper than 20 replies below
@@ -122,6 +122,7 @@ class MastodonCollector(Collector):
         url: str | None = f"{self.api_base}/accounts/{account_id}/statuses"
         params: dict | None = {"limit": min(ctx.page_limit, 40), "exclude_reblogs": "true"}
         complete = True
+        listed: set[str] = set()
         while url:
             try:
                 resp = ctx.http.get(url, params, classify=self.classify)
@@ -143,7 +144,9 @@ class MastodonCollector(Collector):
                     continue
                 item = self.parse_status(raw, str(raw["id"]))
                 yield from self._observe(ctx, item, seen)
-                yield from once_per_checkpoint(ctx, item.platform_id, self._thread(ctx, item.platform_id, seen))
+                listed.add(item.platform_id)
+                yield from once_per_checkpoint(ctx, item.platform_id, self._thread(ctx, item.platform_id, seen),
+                                               item.created_at)
             else:
                 url = next_link(resp.headers.get("link"))
             params = None  # the Link URL already carries limit, exclude_reblogs and max_id
@@ -151,6 +154,7 @@ class MastodonCollector(Collector):
             if str(raw["id"]) not in seen:
                 yield from self._own_reply(ctx, raw, seen)
         if complete:
+            forget_unlisted(ctx, listed)
             yield PostsDone()
             ctx.checkpoint.pop("threads_done", None)  # the next run walks every thread again
 

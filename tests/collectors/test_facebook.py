@@ -158,7 +158,9 @@ def test_malformed_page_is_kept_and_reported(page, replay, make_config):
     replay.inject(r"1000001_102/comments", 200, '{"data": [ {"id": "broken"', times=20)
     settings, report = _run(make_config([_account(api)]))
     r = report.results[0]
-    assert r.status == "ok" and any("1000001_102" in p for p in r.problems)
+    # Kept in the WARC and reported: the rest is captured, but the night is not "ok".
+    assert r.status == "partial" and not report.ok and any("1000001_102" in p for p in r.problems)
+    assert "1000001_102" in r.message and "malformed" in r.message
     items = _items(settings)
     assert sim.posts[0].comments[0].id in items  # other threads still captured
     db = open_index(settings.index_path)
@@ -167,6 +169,7 @@ def test_malformed_page_is_kept_and_reported(page, replay, make_config):
     assert kept >= 1
     # The thread was incomplete, so none of its comments became deletion candidates.
     assert db.conn.execute("SELECT count(*) FROM thread_scans WHERE root = '1000001_102'").fetchone()[0] == 0
+    assert db.conn.execute("SELECT status FROM runs").fetchone()[0] == "partial"
 
 
 def test_hostile_and_huge_text_stored_exactly(replay, make_config):
