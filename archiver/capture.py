@@ -32,7 +32,7 @@ from .collectors.base import (CollectContext, Collector, Gone, Item, KnownItem, 
                               ThreadDone, content_digest)
 from .committer import Committer
 from .config import AccountConfig, Settings, resolve_secret
-from .errors import (ArchiverError, CollectError, QuotaError, RetentionError, StoreError, ThrottledError,
+from .errors import (AccessError, ArchiverError, CollectError, QuotaError, RetentionError, StoreError, ThrottledError,
                      TokenError, TransientError)
 from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
@@ -446,7 +446,12 @@ class CaptureSession:
         gone = []
         for platform_id, kind, root, parent, url, in rows:
             known = KnownItem(platform_id=platform_id, kind=kind, root=root, parent=parent, url=url)
-            answer = self.collector.confirm_gone(ctx, known)
+            try:
+                answer = self.collector.confirm_gone(ctx, known)
+            except AccessError as exc:  # not deleted: a permission problem, said once
+                if str(exc) not in self.problems:
+                    self.problem(str(exc))
+                continue
             if answer:
                 # The proof is the platform's answer just recorded: the deletion is tied to it.
                 change = {"events": ["deleted"], "item": {"platform_id": platform_id}}

@@ -253,6 +253,26 @@ def reset_wait(value: str | None, now: datetime) -> float | None:
     return max(0.0, (reset - now).total_seconds())
 
 
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from an HTTP ``Retry-After`` header (RFC 9110 §10.2.3: delta-seconds or
+    an HTTP-date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
 def renew_message(account: "AccountConfig", problem: str, remedy: str) -> str:
     """A TokenError message: what the platform said, how to get a new credential, where it goes."""
     where = (
@@ -288,7 +308,7 @@ def once_per_checkpoint(ctx: CollectContext, root: str, walk: Iterator[Event],
             yield event
             if isinstance(event, ThreadDone) and event.root == root:
                 done.append(root)
-                (ctx.checkpoint.get(FAILED_THREADS) or {}).pop(root, None)
+                _read_at_last(ctx, root)
     except TransientError as exc:
         ctx.thread_failures += 1
         if ctx.thread_failures >= FAILED_THREADS_IN_A_ROW:
@@ -298,6 +318,14 @@ def once_per_checkpoint(ctx: CollectContext, root: str, walk: Iterator[Event],
         yield Problem(f"thread {root} not read, it is read again next run: {exc}")
         return
     ctx.thread_failures = 0
+
+
+def _read_at_last(ctx: CollectContext, root: str) -> None:
+    failed = ctx.checkpoint.get(FAILED_THREADS)
+    if failed is not None:
+        failed.pop(root, None)
+        if not failed:
+            del ctx.checkpoint[FAILED_THREADS]
 
 
 def forget_unlisted(ctx: CollectContext, listed: set[str]) -> None:
