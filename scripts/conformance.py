@@ -319,7 +319,9 @@ def _was_read(rid: str, read: set[str]) -> bool:
 
 def render(result: dict) -> str:
     lines = [f"## {result['platform']}"]
-    kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(result["read"].items())) or "nothing"
+    plural = {"reply": "replies"}
+    kinds = ", ".join(f"{n} {plural.get(k, k + 's') if n != 1 else k}" for k, n in sorted(result["read"].items()))
+    kinds = kinds or "nothing"
     lines.append(f"read: {kinds} ({result['records_served']} records in the bodies served, "
                  f"{len(result['requests'])} requests)")
     files = sorted({r["answered_by"] for r in result["requests"]})
