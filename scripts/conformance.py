@@ -146,7 +146,8 @@ def _graph_records(file: str, body: Any) -> list[str]:
         if raw.get("id"):
             out.append(str(raw["id"]))
         else:  # a comment known by its permalink only
-            m = re.search(r"[?&](?:reply_comment_id|comment_id)=(\d+)(?!.*reply_comment_id)", raw.get("permalink_url", ""))
+            url = raw.get("permalink_url", "")
+            m = re.search(r"[?&](?:reply_comment_id|comment_id)=(\d+)(?!.*reply_comment_id)", url)
             out.append(f"*_{m.group(1)}" if m else "(a record without id or permalink)")
     return out
 
@@ -201,7 +202,8 @@ def _graph_gone(code_file: str, platform: str) -> Check:
 SCENARIOS: dict[str, Scenario] = {
     "facebook": Scenario(
         "facebook", "19292868552", "/v10.0", ["https://graph.facebook.com/v10.0", "https://graph.facebook.com/v11.0"],
-        [Route(r"/19292868552/posts\?(?!.*(?:after|until)=)", "facebook/pyfb_facebook_apidata_posts_feed_fields_p1.json"),
+        [Route(r"/19292868552/posts\?(?!.*(?:after|until)=)",
+               "facebook/pyfb_facebook_apidata_posts_feed_fields_p1.json"),
          Route(r"/posts\?.*(?:after|until)=", "facebook/pyfb_facebook_apidata_posts_feed_fields_p2.json"),
          Route(r"/comments\?(?!.*after=)", "facebook/pyfb_facebook_apidata_comments_comments_p1.json"),
          Route(r"/comments\?.*after=", "facebook/pyfb_facebook_apidata_comments_comments_p2.json")],

@@ -298,4 +298,5 @@ def data_of(edge: Any) -> list:
     return data if isinstance(data, list) else []
 
 
-__all__ = ["GraphCollector", "Listings", "THROTTLE_CODES", "SUBCODE_MEANING", "graph_error", "is_gone", "regain_seconds", "data_of"]
+__all__ = ["GraphCollector", "Listings", "THROTTLE_CODES", "SUBCODE_MEANING", "graph_error", "is_gone", "regain_seconds",
+           "data_of"]

@@ -186,8 +186,9 @@ class MastodonCollector(Collector):
             # The thread is still done: a known reply beyond the cap is asked for by id before
             # anything is declared deleted, so the cap costs records of new replies only.
             cut = cut_branches(root, descendants)
-            if len(descendants) >= ANONYMOUS_CONTEXT_LIMIT or cut:
-                why = [f"more than {ANONYMOUS_CONTEXT_LIMIT} replies"] if len(descendants) >= ANONYMOUS_CONTEXT_LIMIT else []
+            full = len(descendants) >= ANONYMOUS_CONTEXT_LIMIT
+            if full or cut:
+                why = [f"more than {ANONYMOUS_CONTEXT_LIMIT} replies"] if full else []
                 if cut:
                     why.append(f"replies deeper than {ANONYMOUS_DEPTH_LIMIT} levels (below {', '.join(cut[:3])}"
                                + (" ..." if len(cut) > 3 else "") + ")")
