@@ -28,16 +28,17 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import SOFTWARE
 from .collectors import collector_class
-from .collectors.base import (CollectContext, Collector, Item, KnownItem, Observed, PostsDone, Problem,
+from .collectors.base import (CollectContext, Collector, Gone, Item, KnownItem, Observed, PostsDone, Problem,
                               ThreadDone, content_digest)
 from .committer import Committer
 from .config import AccountConfig, Settings, resolve_secret
-from .errors import (ArchiverError, CollectError, QuotaError, RetentionError, StoreError, ThrottledError,
+from .errors import (AccessError, ArchiverError, CollectError, QuotaError, RetentionError, StoreError, ThrottledError,
                      TokenError, TransientError)
 from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
 from .retention.assign import AfterIngest
 from .lock import writer_lock
+from .outcome import known_items, retry_window, run_status
 from .progress import report as report_progress
 from .store import Store, open_store
 from .textsafe import json_text
@@ -58,7 +59,7 @@ class AccountResult:
     account: str
     platform: str
     run_id: str | None
-    status: str  # ok | throttled | failed | interrupted
+    status: str  # ok | partial | throttled | failed | interrupted
     message: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -77,7 +78,9 @@ class CollectReport:
 
     @property
     def ok(self) -> bool:
-        return not any(r.failed for r in self.results) and not self.recovery_error and not self.stopped
+        # A partial account (problems reported, the rest captured) exits 1 too: cron alerts.
+        return (not any(r.failed or r.status == "partial" for r in self.results) and not self.recovery_error
+                and not self.stopped)
 
 
 @dataclass(slots=True)
@@ -445,9 +448,18 @@ class CaptureSession:
         gone = []
         for platform_id, kind, root, parent, url, in rows:
             known = KnownItem(platform_id=platform_id, kind=kind, root=root, parent=parent, url=url)
-            if self.collector.confirm_gone(ctx, known):
+            try:
+                answer = self.collector.confirm_gone(ctx, known)
+            except AccessError as exc:  # not deleted: a permission problem, said once
+                if str(exc) not in self.problems:
+                    self.problem(str(exc))
+                continue
+            if answer:
                 # The proof is the platform's answer just recorded: the deletion is tied to it.
-                self.sightings.change(self.last_api, {"events": ["deleted"], "item": {"platform_id": platform_id}})
+                change = {"events": ["deleted"], "item": {"platform_id": platform_id}}
+                if isinstance(answer, Gone):  # what the answer can tell (deleted, or taken down)
+                    change["detail"] = answer.detail
+                self.sightings.change(self.last_api, change)
                 self._changed(platform_id, root, _Prev("", False, "deleted"))
                 self.counts["deleted"] += 1
                 gone.append(platform_id)
@@ -486,7 +498,7 @@ class CaptureSession:
             self.abandon()
             raise StoreError(self.spool_error)
         self.sightings.flush()
-        if self.upload_error and status == "ok":
+        if self.upload_error and status in ("ok", "partial"):
             # The run summary lands in the WARC and outlives recovery: keep the outage on record.
             status, message = "failed", f"{self.failure} during the run: {self.upload_error}"
         summary = self.summary(status, message, fetcher)
@@ -549,7 +561,8 @@ def new_run_id(account: str, now: datetime) -> str:
 
 
 def _since(db, account: str, now: datetime, rescan_days: int) -> datetime | None:
-    ok = db.conn.execute("SELECT 1 FROM runs WHERE account = ? AND status = 'ok' LIMIT 1", (account,)).fetchone()
+    ok = db.conn.execute("SELECT 1 FROM runs WHERE account = ? AND status IN ('ok', 'partial') LIMIT 1",
+                         (account,)).fetchone()
     return now - timedelta(days=rescan_days) if ok else None
 
 
@@ -600,8 +613,10 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
             ),
         )
         ctx = CollectContext(account=account, http=fetcher, now=now,
-                             since=_since(db, account.name, now, settings["collect.rescan_days"]),
-                             page_limit=settings["collect.page_limit"], checkpoint=checkpoint)
+                             since=retry_window(_since(db, account.name, now, settings["collect.rescan_days"]),
+                                                checkpoint),
+                             page_limit=settings["collect.page_limit"], checkpoint=checkpoint,
+                             known=known_items(db, account.name))
         try:
             for event in collector.collect(ctx):
                 capture.handle(event, ctx)
@@ -620,6 +635,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
             result.status = "failed"
             result.message = fetcher.scrub.text(f"internal error in the {account.platform} collector: "
                                                 f"{type(exc).__name__}: {exc}")
+    result.status, result.message = run_status(result.status, result.message, capture.problems)
     if fetcher is not None:
         try:
             fetcher.close()  # what was read ahead and not used is recorded too

@@ -19,6 +19,7 @@ happened and what to do, and never contain a credential.
     │   ├── TokenError         expired/invalid credential: names the account and how to renew
     │   ├── ThrottledError     still throttled after bounded backoff: checkpointed
     │   ├── QuotaError         a quota that resets later (e.g. YouTube daily, X monthly cap)
+    │   ├── AccessError        an object the token may not read (a permission): reported, not deleted
     │   └── TransientError     5xx / network errors still failing after bounded retries
     ├── RetentionError         schedules, holds, disposition refused or malformed
     ├── ExportError            an export could not be produced
@@ -90,6 +91,12 @@ class ThrottledError(CollectError):
 
 class QuotaError(CollectError):
     pass
+
+
+class AccessError(CollectError):
+    """The platform would not show an object, and says so in words that also mean "deleted"
+    (Graph 100/33), while the object's parent still lists it: a permission problem to report,
+    never a deletion."""
 
 
 class TransientError(CollectError):

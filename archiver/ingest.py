@@ -262,8 +262,9 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
         elif event == "edited":
             stats.edited += 1
         conn.execute(
-            "INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id) VALUES (?,?,?,?,?)",
-            (rowid, date, run_id, event, source_id),
+            "INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id, detail) VALUES (?,?,?,?,?,?)",
+            # detail: what the platform's answer can tell of a deletion (collectors.base.Gone)
+            (rowid, date, run_id, event, source_id, change.get("detail") if event == "deleted" else None),
         )
     new_status = item_status(deleted, hidden, versions)
     fields = {"versions": versions, "hidden": int(hidden), "status": new_status, "last_run": run_id}

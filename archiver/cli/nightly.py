@@ -14,7 +14,8 @@ from typing import Sequence
 
 def run(config: str | None, accounts: Sequence[str], *, process_entry: bool) -> int:
     """Capture every configured account (or ``accounts``); print a table per account to
-    stdout and each failure to stderr. The exit code: 0, or 1 if anything failed."""
+    stdout and each failure to stderr. The exit code: 0, or 1 if anything failed or an account
+    ended ``partial`` (problems reported, the rest captured)."""
     from ..committer import Committer
     from ..config import load_settings
     from ..logs import setup
@@ -60,4 +61,7 @@ def run(config: str | None, accounts: Sequence[str], *, process_entry: bool) -> 
     for problem in failures:
         if problem:
             print(f"Error: {problem}", file=sys.stderr)
+    for r in report.results:
+        if r.status == "partial":  # exit 1 as well: cron alerts; the problems are in `archiver runs`
+            print(f"Warning: account {r.account!r} partial: {r.message}", file=sys.stderr)
     return 0 if report.ok else 1

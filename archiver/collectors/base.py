@@ -13,7 +13,14 @@ A collector knows one platform's API and nothing about storage or the index. It 
 
 Candidates are never declared deleted from absence alone: the pipeline asks the collector's
 ``confirm_gone`` which must return True only when the platform positively says the object
-is gone (Graph error 100/33, Mastodon 404, X ``resource-not-found``...).
+is gone (Graph error 100/33, Mastodon 404, X ``resource-not-found``...). Where that answer
+cannot tell a deletion by the author from removal by the platform, it returns a ``Gone``
+saying so (Bluesky: a takedown answers ``NotFound`` exactly like a deletion); the pipeline
+records its ``detail`` with the deletion event.
+
+``ctx.known(root)`` lists what the archive already holds of a thread, for collectors whose
+platform drops more than the deleted object from a thread (Bluesky removes a deleted reply's
+whole subtree from ``getPostThread``): they read the survivors by their known ids.
 
 All HTTP goes through ``ctx.http`` (``archiver.http.Fetcher``), which records every exchange
 in the WARC, scrubs secrets, and applies bounded retries/backoff from one place. A collector
@@ -31,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import orjson
 
-from ..errors import CollectError
+from ..errors import CollectError, TransientError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import AccountConfig
@@ -145,6 +152,21 @@ class Problem:
 Event = Observed | ThreadDone | PostsDone | Problem
 
 
+# What a takedown and a deletion look like when the platform answers both alike. Stored with
+# the deletion event (``events.detail``); readers (web, exports, moderation) show it as is.
+GONE_FROM_PUBLIC_VIEW = "gone from public view (deleted or taken down)"
+
+
+@dataclass(frozen=True)
+class Gone:
+    """A positive ``confirm_gone`` that says what the platform's answer means."""
+
+    detail: str
+
+    def __bool__(self) -> bool:
+        return True
+
+
 @dataclass
 class KnownItem:
     """What the index knows of an item, handed to ``confirm_gone``."""
@@ -170,6 +192,9 @@ class CollectContext:
     # collector updates it as it goes and the pipeline saves it if the run is cut short.
     checkpoint: dict[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # root -> what the archive holds of that thread (not deleted); nothing on a first run.
+    known: Callable[[str], list[KnownItem]] = field(default=lambda root: [])
+    thread_failures: int = 0  # threads in a row that failed this run (once_per_checkpoint)
 
 
 class Collector:
@@ -194,7 +219,7 @@ class Collector:
     def collect(self, ctx: CollectContext) -> Iterator[Event]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def confirm_gone(self, ctx: CollectContext, item: KnownItem) -> bool:  # pragma: no cover
+    def confirm_gone(self, ctx: CollectContext, item: KnownItem) -> "bool | Gone":  # pragma: no cover
         raise NotImplementedError
 
 
@@ -228,6 +253,26 @@ def reset_wait(value: str | None, now: datetime) -> float | None:
     return max(0.0, (reset - now).total_seconds())
 
 
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from an HTTP ``Retry-After`` header (RFC 9110 §10.2.3: delta-seconds or
+    an HTTP-date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
 def renew_message(account: "AccountConfig", problem: str, remedy: str) -> str:
     """A TokenError message: what the platform said, how to get a new credential, where it goes."""
     where = (
@@ -238,16 +283,64 @@ def renew_message(account: "AccountConfig", problem: str, remedy: str) -> str:
     return f"{problem}. {remedy}, {where}, and run `archiver collect --account {account.name}`."
 
 
-def once_per_checkpoint(ctx: CollectContext, root: str, walk: Iterator[Event]) -> Iterator[Event]:
+# The checkpoint key of threads that failed (root -> its post's created_at): kept across runs
+# until the thread is read, so the next night reaches back to them (archiver.outcome).
+FAILED_THREADS = "threads_failed"
+# This many threads failing one after the other is the platform failing, not one thread:
+# the account stops (and is checkpointed) rather than spend every thread's retries.
+FAILED_THREADS_IN_A_ROW = 3
+
+
+def once_per_checkpoint(ctx: CollectContext, root: str, walk: Iterator[Event],
+                        created_at: datetime | None = None) -> Iterator[Event]:
     """Run a thread walk unless the checkpoint says an interrupted run already finished it
-    (it did when it reached ``ThreadDone``; a walk cut short by a Problem is run again)."""
+    (it did when it reached ``ThreadDone``; a walk cut short by a Problem is run again).
+
+    A thread that keeps failing (a 5xx or network error on its edge after the fetcher's
+    retries) costs that thread, not the night: it becomes a ``Problem``, is noted in the
+    checkpoint's ``threads_failed`` for the next run, and the walk goes on with the next
+    post. Its items are not deletion candidates (no ``ThreadDone``)."""
     done = ctx.checkpoint.setdefault("threads_done", [])
     if root in done:
         return
-    for event in walk:
-        yield event
-        if isinstance(event, ThreadDone) and event.root == root:
-            done.append(root)
+    try:
+        for event in walk:
+            yield event
+            if isinstance(event, ThreadDone) and event.root == root:
+                done.append(root)
+                _read_at_last(ctx, root)
+    except TransientError as exc:
+        ctx.thread_failures += 1
+        if ctx.thread_failures >= FAILED_THREADS_IN_A_ROW:
+            raise
+        failed = ctx.checkpoint.setdefault(FAILED_THREADS, {})
+        failed[root] = failed.get(root) or (created_at.isoformat() if created_at else None)
+        yield Problem(f"thread {root} not read, it is read again next run: {exc}")
+        return
+    ctx.thread_failures = 0
+
+
+def _read_at_last(ctx: CollectContext, root: str) -> None:
+    failed = ctx.checkpoint.get(FAILED_THREADS)
+    if failed is not None:
+        failed.pop(root, None)
+        if not failed:
+            del ctx.checkpoint[FAILED_THREADS]
+
+
+def forget_unlisted(ctx: CollectContext, listed: set[str]) -> None:
+    """After a complete listing: a failed thread whose post was in the window and is no longer
+    listed went with its post (the pipeline confirms that); it is not retried for ever."""
+    failed = ctx.checkpoint.get(FAILED_THREADS)
+    if not failed:
+        return
+    for root, created in list(failed.items()):
+        when = datetime.fromisoformat(created) if created else None
+        in_window = ctx.since is None or (when is not None and when >= ctx.since)
+        if root not in listed and in_window:
+            del failed[root]
+    if not failed:
+        del ctx.checkpoint[FAILED_THREADS]
 
 
 def api_body(resp: "Response", account: "AccountConfig", api: str, shape: type = dict) -> Any:
@@ -325,6 +418,7 @@ def walk_posts(
     taken from the listing first, and an error taking it is raised only where it was before,
     after this post's thread."""
     done = ctx.checkpoint.setdefault("threads_done", [])
+    listed: set[str] = set()
     posts = iter(posts)
     post = _take(posts)
     while post is not _END:
@@ -336,14 +430,16 @@ def walk_posts(
         if _before_window(ctx, post):
             break
         following = _take(posts)
+        listed.add(post.platform_id)
         yield Observed(post)
         if first_request is not None and isinstance(following, Item) and following.platform_id not in done \
                 and not _before_window(ctx, following):
             ctx.http.prefetch(*first_request(following))
-        yield from once_per_checkpoint(ctx, post.platform_id, thread(post))
+        yield from once_per_checkpoint(ctx, post.platform_id, thread(post), post.created_at)
         post = following
     # The listing completed: nothing is left to resume, so the next run re-reads every thread.
     ctx.checkpoint.pop("threads_done", None)
+    forget_unlisted(ctx, listed)
     yield PostsDone()
 
 

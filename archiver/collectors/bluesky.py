@@ -8,8 +8,17 @@ their ``root``/``parent`` pointers (the rest of a stranger's thread is not the a
 record). Each post's reply tree comes from ``app.bsky.feed.getPostThread`` (one response,
 nested ``replies``; where the server's depth cap cut a branch the branch is read again from
 its own node). Identity is the ``at://`` URI; a rewritten record gets a new ``cid``, which
-is a new version. Deletion is confirmed only by getPostThread answering 400 ``NotFound``
-or a ``notFoundPost`` root.
+is a new version. Replies the thread's author hid (threadgate ``hiddenReplies``) stay in the
+tree and are archived as hidden.
+
+What the AppView really answers (``shared/realworld/bluesky/snap``, atproto's own thread
+snapshots): a deleted reply takes its whole subtree out of ``getPostThread`` (the parent's
+``replies`` and ``replyCount`` simply lose it), and a taken-down post or account answers
+``NotFound`` exactly like a deleted one. So the replies the archive holds below a vanished
+reply are read again by their own URIs (``ctx.known``), and are never declared deleted for
+their ancestor's sake; and a confirmed absence (getPostThread ``NotFound`` or a
+``notFoundPost`` root) is recorded as "gone from public view (deleted or taken down)", never
+as a deletion by the author.
 """
 
 from __future__ import annotations
@@ -19,8 +28,8 @@ from typing import Iterator
 from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, throttled, transient
 from ..timefmt import parse_platform_time
 from .base import (
-    Collector, CollectContext, Event, Item, KnownItem, Observed, PostsDone, Problem, ThreadDone,
-    api_body, error_body, once_per_checkpoint, renew_message, reset_wait,
+    GONE_FROM_PUBLIC_VIEW, Collector, CollectContext, Event, Gone, Item, KnownItem, Observed, PostsDone, Problem,
+    ThreadDone, api_body, error_body, forget_unlisted, once_per_checkpoint, renew_message, reset_wait,
 )
 
 POST = "app.bsky.feed.defs#threadViewPost"
@@ -62,6 +71,7 @@ class BlueskyCollector(Collector):
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
         seen: set[str] = set()  # a reply met in the listing and again in its thread is one item
         cursor: str | None = None
+        listed: set[str] = set()
         while True:
             params = {"actor": self.account.id, "limit": min(ctx.page_limit, 100),
                       "filter": "posts_with_replies", "cursor": cursor}
@@ -83,7 +93,9 @@ class BlueskyCollector(Collector):
                     cursor = None  # a pinned post sits on top whatever its age
                     break
                 if item.kind == "post":
-                    yield from once_per_checkpoint(ctx, item.platform_id, self._thread(ctx, item.platform_id, seen))
+                    listed.add(item.platform_id)
+                    yield from once_per_checkpoint(ctx, item.platform_id, self._thread(ctx, item.platform_id, seen),
+                                                   item.created_at)
                 if item.platform_id not in seen:  # a reply, or a post whose thread was not read
                     seen.add(item.platform_id)
                     yield Observed(item)
@@ -91,6 +103,7 @@ class BlueskyCollector(Collector):
                 cursor = body.get("cursor")
             if not feed or not cursor:
                 break
+        forget_unlisted(ctx, listed)
         yield PostsDone()
         ctx.checkpoint.pop("threads_done", None)  # complete: the next run walks every thread again
 
@@ -118,7 +131,35 @@ class BlueskyCollector(Collector):
             return
         yield from self._walk(ctx, node, seen, root or uri, hidden, top=root is not None)
         if root is None:
+            yield from self._survivors(ctx, uri, seen, hidden)
             yield ThreadDone(uri)
+
+    def _survivors(self, ctx: CollectContext, root: str, seen: set[str], hidden: frozenset[str]) -> Iterator[Event]:
+        """Known replies the tree did not show: a deleted or taken-down ancestor took them out
+        of it. Each is asked for by its own URI (the request ``confirm_gone`` would make
+        anyway); one still there is archived with its replies, one that is not is left to the
+        pipeline's confirmation."""
+        url = f"{self.api_base}/app.bsky.feed.getPostThread"
+        for known in ctx.known(root):
+            if known.kind == "post" or known.platform_id in seen:
+                continue
+            try:
+                resp = ctx.http.get(url, {"uri": known.platform_id, "depth": 1000, "parentHeight": 0},
+                                    classify=self.classify)
+                err = error_body(resp)
+                body = None if err else api_body(resp, self.account, "Bluesky")
+            except MalformedResponse as exc:
+                yield Problem(f"reply {known.platform_id} of thread {root} not read: {exc}", url)
+                continue
+            if err:
+                if err["error"] != "NotFound":
+                    yield Problem(f"reply {known.platform_id} of thread {root} not read: "
+                                  f"{err['error']}: {err.get('message', '')}", resp.url)
+                continue
+            node = body.get("thread") or {}
+            if node.get("$type") == POST:
+                gate = ((body.get("threadgate") or {}).get("record") or {}).get("hiddenReplies") or []
+                yield from self._walk(ctx, node, seen, root, hidden | frozenset(gate), top=True)
 
     def _walk(self, ctx: CollectContext, node: dict, seen: set[str], root: str,
               hidden: frozenset[str], top: bool = False) -> Iterator[Event]:
@@ -147,18 +188,22 @@ class BlueskyCollector(Collector):
             elif kind != NOT_FOUND:
                 yield Problem(f"unknown reply node {kind!r} in thread {root}: {child.get('uri')}")
 
-    def confirm_gone(self, ctx: CollectContext, item: KnownItem) -> bool:
+    def confirm_gone(self, ctx: CollectContext, item: KnownItem) -> bool | Gone:
         url = f"{self.api_base}/app.bsky.feed.getPostThread"
         try:
             resp = ctx.http.get(url, {"uri": item.platform_id, "depth": 0, "parentHeight": 0},
                                 classify=self.classify)
             if (error_body(resp) or {}).get("error") == "NotFound":
-                return True  # 400 {"error":"NotFound","message":"Post not found: at://..."}
+                # 400 {"error":"NotFound","message":"Post not found: at://..."}: deleted by its
+                # author, or taken down by moderation -- the AppView answers both alike.
+                return Gone(GONE_FROM_PUBLIC_VIEW)
             body = resp.json()
         except MalformedResponse:
             return False  # unknown is not gone
         thread = body.get("thread") if isinstance(body, dict) else None
-        return isinstance(thread, dict) and thread.get("$type") == NOT_FOUND
+        if isinstance(thread, dict) and thread.get("$type") == NOT_FOUND:
+            return Gone(GONE_FROM_PUBLIC_VIEW)
+        return False
 
     # -- parsing ------------------------------------------------------------------------------
     def _is_me(self, author: dict) -> bool:

@@ -3,15 +3,22 @@
 ``/{page-id}/posts`` (newest first, time- or cursor-paged), then for each post
 ``/{post-id}/comments?filter=stream`` which returns every comment and reply flattened,
 replies carrying ``parent{id}``. ``paging.next`` is followed verbatim. Deletion is only
-declared when ``GET /{id}`` answers error 100 with subcode 33.
+declared when ``GET /{id}`` answers error 100 with subcode 33 and the comment is gone from its
+post's listing too (``graph.py``).
+
+Real comment pages come without ``id``, ``from`` and ``parent`` in some answers (Page Public
+Content Access; ``shared/realworld/facebook/pyfb_facebook_apidata_comments_comments_p1.json``):
+the id and the parent are then read from ``permalink_url`` (``comment_id``,
+``reply_comment_id``), and the author is unknown. A comment without an id or a permalink is
+still archived, under a key made from its post, time and text, and reported.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Iterator
 
-from ..errors import CollectError
 from ..timefmt import parse_platform_time
 from .base import CollectContext, Event, Item, Observed, Problem, ThreadDone
 from .graph import SUBCODE_MEANING, THROTTLE_CODES, GraphCollector
@@ -31,6 +38,8 @@ COMMENT_FIELDS = (
 class FacebookCollector(GraphCollector):
     platform = "facebook"
     label = "Facebook"
+
+    read_permissions = "pages_read_engagement and pages_read_user_content (the Page's comments by other people)"
 
     def token_remedy(self) -> str:
         return (
@@ -55,13 +64,21 @@ class FacebookCollector(GraphCollector):
     def thread(self, ctx: CollectContext, post: Item) -> Iterator[Event]:
         post_id = post.platform_id
         expected = None
+        keyless = 0
         for page in self.pages(ctx, *self.comments_edge(ctx, post), f"comments of {post_id}", missing_ok=True):
             if isinstance(page, Problem):
                 yield page
                 return
             expected = (page.get("summary") or {}).get("total_count", expected)
             for raw in page.get("data", []):
-                yield Observed(self.parse_comment(raw, post_id))
+                if not isinstance(raw, dict):
+                    continue
+                item = self.parse_comment(raw, post_id)
+                keyless += KEYLESS in item.platform_id
+                yield Observed(item)
+        if keyless:
+            yield Problem(f"{keyless} comment(s) of post {post_id} came without an id or a permalink; archived under "
+                          "a key made from their time and text (an edit of one is archived as a new comment)")
         yield ThreadDone(post_id, expected)
 
     # -- parsing ------------------------------------------------------------------------------
@@ -93,7 +110,7 @@ class FacebookCollector(GraphCollector):
         )
 
     def parse_comment(self, raw: dict, post_id: str) -> Item:
-        comment_id = raw.get("id") or _id_from_permalink(raw.get("permalink_url"), post_id)
+        comment_id = raw.get("id") or _id_from_permalink(raw.get("permalink_url"), post_id) or _keyless_id(raw, post_id)
         parent = (raw.get("parent") or {}).get("id")
         if not parent:
             # PPCA-style comments lack parent/id: a reply shows as reply_comment_id.
@@ -146,13 +163,21 @@ def _stable_attachments(attachments: list) -> list:
     return out
 
 
-def _id_from_permalink(url: str | None, post_id: str, reply: bool = True) -> str:
+def _id_from_permalink(url: str | None, post_id: str, reply: bool = True) -> str | None:
     url = url or ""
     key = "reply_comment_id" if reply and "reply_comment_id=" in url else "comment_id"
     m = re.search(rf"[?&]{key}=(\d+)", url)
-    if not m:
-        raise CollectError(f"comment without id or permalink on post {post_id}")
-    return f"{post_id.split('_')[-1]}_{m.group(1)}"
+    return f"{post_id.split('_')[-1]}_{m.group(1)}" if m else None
+
+
+KEYLESS = "_nokey_"
+
+
+def _keyless_id(raw: dict, post_id: str) -> str:
+    """A stable key for a comment the platform sent without id or permalink: its post, time
+    and text (the same comment read again tomorrow gets the same key)."""
+    seed = "\x1f".join(str(raw.get(k) or "") for k in ("created_time", "message"))
+    return f"{post_id.split('_')[-1]}{KEYLESS}{hashlib.sha256(seed.encode('utf-8', 'surrogatepass')).hexdigest()[:20]}"
 
 
 __all__ = ["FacebookCollector", "POST_FIELDS", "COMMENT_FIELDS", "SUBCODE_MEANING", "THROTTLE_CODES"]

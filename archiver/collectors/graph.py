@@ -3,17 +3,31 @@
 Both platforms answer from ``graph.facebook.com`` with the same error envelope
 (``{"error":{"code":..,"error_subcode":..}}``), the same throttling codes, the same token
 failure (code 190 + subcode), the same cursor paging (``paging.next`` is a full URL that is
-followed verbatim) and the same deletion proof (``GET /{id}`` → code 100, subcode 33). The
+followed verbatim) and the same deletion answer (``GET /{id}`` → code 100, subcode 33). The
 platform collectors subclass ``GraphCollector`` and add their edges and their parsing.
+
+Code 100/33 says "does not exist, cannot be loaded due to missing permissions, or does not
+support this operation" (``shared/realworld/facebook/pyfb_base_error_data.json``): it is the
+same answer for a deleted object and for one the token may not read. A deletion is therefore
+declared only with a second signal, the object's absence from its parent's listing (the
+comments edge of its post, the account's post edge) read in full this run -- or read again
+for the purpose. An object that answers 100/33 while its parent still lists it is reported
+as a permission problem (``AccessError``) naming the account and the permissions to check.
+
+Throttling: the Graph codes (4, 17, 32, 613, 80001, 80002), and an HTTP 429 without a Graph
+code, which waits for its ``Retry-After``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from ..errors import CollectError
+from ..errors import AccessError, CollectError
 from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, parse_json_header, throttled, transient
-from .base import CollectContext, Collector, Event, Item, KnownItem, Problem, renew_message, walk_posts
+from .base import (
+    CollectContext, Collector, Event, Item, KnownItem, Observed, PostsDone, Problem, ThreadDone, renew_message,
+    retry_after, walk_posts,
+)
 
 # Branch on error.code, never the HTTP status: 403 and 400 both occur for code 4.
 # 4/17/32/613 app, user, page and API limits; 80001 Pages and 80002 Instagram
@@ -43,6 +57,51 @@ def is_gone(err: dict | None) -> bool:
     return bool(err and err.get("code") == 100 and err.get("error_subcode") == 33)
 
 
+# How far a listing is read again to look for one object, when this run did not read it whole.
+RECHECK_PAGES = 10
+
+
+class Listings:
+    """What this run read of the listings an object could be absent from: the account's post
+    edge (whole, once ``PostsDone`` came), the comments of the thread just completed, and the
+    posts confirmed deleted (their comments went with them). Only the current thread is
+    kept: the pipeline confirms a thread's absences right at its ``ThreadDone``."""
+
+    def __init__(self) -> None:
+        self.posts: set[str] = set()
+        self.posts_complete = False
+        self.root: str | None = None
+        self.thread: set[str] = set()
+        self.thread_complete = False
+        self.gone_posts: set[str] = set()
+
+    def note(self, event: Event) -> None:
+        if isinstance(event, Observed):
+            item = event.item
+            if item.kind == "post":
+                self.posts.add(item.platform_id)
+                return
+            if item.root != self.root:
+                self.root, self.thread, self.thread_complete = item.root, set(), False
+            self.thread.add(item.platform_id)
+        elif isinstance(event, ThreadDone):
+            if event.root != self.root:  # a thread without comments
+                self.root, self.thread = event.root, set()
+            self.thread_complete = True
+        elif isinstance(event, PostsDone):
+            self.posts_complete = True
+
+    def lists(self, item: KnownItem) -> bool | None:
+        """Whether the parent's listing, as read this run, shows ``item``; None: not read whole."""
+        if item.kind == "post":
+            return item.platform_id in self.posts if self.posts_complete else None
+        if item.root in self.gone_posts:
+            return False
+        if item.root == self.root and self.thread_complete:
+            return item.platform_id in self.thread
+        return None
+
+
 def regain_seconds(resp: Response) -> float | None:
     """Minutes to regain access, from the Business-Use-Case usage header (largest value).
 
@@ -66,6 +125,12 @@ class GraphCollector(Collector):
 
     default_api_base = "https://graph.facebook.com/v21.0"
     label = "Graph API"
+    # The permissions to name when an object answers 100/33 but its parent still lists it.
+    read_permissions = "the permissions to read the account's posts and comments"
+
+    def __init__(self, account, token):
+        super().__init__(account, token)
+        self.listings = Listings()
 
     def auth(self) -> dict:
         return {"params": {"access_token": self.token}} if self.token else {}
@@ -87,11 +152,14 @@ class GraphCollector(Collector):
         raise NotImplementedError
 
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
+        self.listings = Listings()
         url, params = self.listing(ctx)
         # The listing is not read ahead: the walk may stop at the re-scan window mid-page.
         posts = self.parsed(self.pages(ctx, url, params, "post listing", read_ahead=False), self.parse_post)
-        return walk_posts(ctx, posts, lambda post: self.thread(ctx, post),
-                          lambda post: self.comments_edge(ctx, post))
+        for event in walk_posts(ctx, posts, lambda post: self.thread(ctx, post),
+                                lambda post: self.comments_edge(ctx, post)):
+            self.listings.note(event)
+            yield event
 
     # -- signals ------------------------------------------------------------------------------
     def classify(self, resp: Response) -> Outcome:
@@ -109,6 +177,10 @@ class GraphCollector(Collector):
                 ))
             if err.get("is_transient") or code in (1, 2):
                 return transient(f"Graph API transient error (code {code})")
+        if resp.status == 429:
+            # Throttled by the HTTP layer, without a Graph code: wait as told, then go on.
+            wait = retry_after(resp.headers.get("retry-after"), resp.date) or regain_seconds(resp)
+            return throttled(f"{self.label} throttling (HTTP 429 {resp.reason})", wait)
         if resp.status >= 500:
             return transient(f"HTTP {resp.status} {resp.reason}")
         return OK
@@ -165,8 +237,59 @@ class GraphCollector(Collector):
         return body
 
     def confirm_gone(self, ctx: CollectContext, item: KnownItem) -> bool:
+        """Deleted only when ``GET /{id}`` answers 100/33 *and* the parent's listing lacks it.
+        Raises ``AccessError`` when the listing still shows it: a permission problem."""
         resp = ctx.http.get(f"{self.api_base}/{item.platform_id}", {"fields": "id"}, classify=self.classify)
-        return is_gone(graph_error(resp))
+        if not is_gone(graph_error(resp)):
+            return False
+        listed = self.listings.lists(item)
+        if listed is None:
+            listed = self._read_listing_for(ctx, item)
+        if listed is None:
+            return False  # the listing could not be read whole: unknown is not gone
+        if listed:
+            where = f"the account {self.account.id}'s posts" if item.kind == "post" else f"post {item.root}'s comments"
+            raise AccessError(
+                f"account {self.account.name!r}: {self.label} answered error 100/33 (\"does not exist, cannot be "
+                f"loaded due to missing permissions\") for {item.kind} {item.platform_id}, which {where} still "
+                f"list: it is not recorded as deleted. The token may lack {self.read_permissions}; check them "
+                f"for the token in the environment variable {self.account.token_env or '(token_env)'}",
+                account=self.account.name,
+            )
+        if item.kind == "post":
+            self.listings.gone_posts.add(item.platform_id)
+        return True
+
+    def _read_listing_for(self, ctx: CollectContext, item: KnownItem) -> bool | None:
+        """Read the parent's listing again (at most ``RECHECK_PAGES`` pages' worth) to see
+        whether it shows ``item``; None when it could not be read to its end."""
+        limit = RECHECK_PAGES * ctx.page_limit
+        if item.kind == "post":
+            seen = 0
+            for post in self.parsed(self.pages(ctx, *self.listing(ctx), "post listing", read_ahead=False),
+                                    self.parse_post):
+                if isinstance(post, Problem):
+                    return None
+                if post.platform_id == item.platform_id:
+                    return True
+                seen += 1
+                if seen >= limit:
+                    return None
+            return False
+        root = Item(platform_id=item.root, kind="post", root=item.root)
+        ids: set[str] = set()
+        for event in self.thread(ctx, root):
+            if isinstance(event, Observed):
+                ids.add(event.item.platform_id)
+                if item.platform_id in ids:
+                    return True
+                if len(ids) >= limit:
+                    return None
+            elif isinstance(event, Problem):
+                return None
+            elif isinstance(event, ThreadDone):
+                return item.platform_id in ids
+        return None
 
 
 def data_of(edge: Any) -> list:
@@ -175,4 +298,5 @@ def data_of(edge: Any) -> list:
     return data if isinstance(data, list) else []
 
 
-__all__ = ["GraphCollector", "THROTTLE_CODES", "SUBCODE_MEANING", "graph_error", "is_gone", "regain_seconds", "data_of"]
+__all__ = ["GraphCollector", "Listings", "THROTTLE_CODES", "SUBCODE_MEANING", "graph_error", "is_gone", "regain_seconds",
+           "data_of"]

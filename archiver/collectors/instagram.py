@@ -36,6 +36,8 @@ class InstagramCollector(GraphCollector):
     platform = "instagram"
     label = "Instagram"
 
+    read_permissions = "instagram_basic and instagram_manage_comments (or instagram_business_manage_comments)"
+
     def token_remedy(self) -> str:
         return (
             f"Create a new long-lived access token for the Instagram business account "

@@ -7,7 +7,13 @@ post) and replies (replying to a comment). A status that was edited (``edited_at
 ``/statuses/:id/history`` so every earlier version is archived too. Replies the account wrote
 in other people's threads are archived with their root from ``context.ancestors``. ``content``
 is HTML and is stored exactly as sent; the search index gets a plain-text rendering.
-Deletion is confirmed only by 404 ``{"error":"Record not found"}`` on ``/statuses/:id``.
+Deletion is confirmed only by a 404 carrying Mastodon's own JSON error on ``/statuses/:id``:
+``{"error":"Not Found"}`` on current servers (``shared/realworld/mastodon/mpy_missing_00``),
+``{"error":"Record not found"}`` on older ones; a proxy's HTML 404 page proves nothing.
+
+Anonymous ``/context`` is capped (Mastodon's ``StatusesController``: 40 ancestors, 60
+descendants, depth 20); a thread the cap may have cut is reported as incomplete (a
+``Problem``: the run ends ``partial``) and names the fix, a token (``token_env``).
 """
 
 from __future__ import annotations
@@ -19,11 +25,15 @@ from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, thrott
 from ..timefmt import parse_platform_time
 from .base import (
     Collector, CollectContext, Event, Item, KnownItem, Observed, PostsDone, Problem, ThreadDone,
-    api_body, error_body, html_text, once_per_checkpoint, renew_message, reset_wait,
+    api_body, error_body, forget_unlisted, html_text, once_per_checkpoint, renew_message, reset_wait,
 )
 
-# Without a token /context returns at most 60 descendants (docs: "Limits"); a token lifts it.
+# Without a token /context returns at most 60 descendants, none deeper than 20 replies below
+# the status, and at most 40 ancestors (app/controllers/api/v1/statuses_controller.rb:
+# DESCENDANTS_LIMIT, DESCENDANTS_DEPTH_LIMIT, ANCESTORS_LIMIT); a token lifts all three.
 ANONYMOUS_CONTEXT_LIMIT = 60
+ANONYMOUS_DEPTH_LIMIT = 20
+ANONYMOUS_ANCESTORS_LIMIT = 40
 
 
 def next_link(header: str | None) -> str | None:
@@ -36,9 +46,39 @@ def next_link(header: str | None) -> str | None:
 
 
 def status_content(status: dict) -> dict:
-    """The version-defining fields of a Status or a StatusEdit (the same keys in both)."""
-    return {"content": status.get("content"), "spoiler_text": status.get("spoiler_text") or "",
-            "media": [str(m.get("id")) for m in status.get("media_attachments") or [] if isinstance(m, dict)]}
+    """The version-defining fields of a Status or a StatusEdit (the same keys in both).
+
+    Mastodon records an edit (a ``/history`` entry) when the text, the content warning, the
+    ``sensitive`` flag, the media or their descriptions change, or a poll is added or changed;
+    each is a version here. A poll is compared by its options' titles (votes change nightly and
+    a StatusEdit carries none). ``sensitive``, descriptions and the poll are added only when
+    set, so an unchanged status keeps the hash it was archived with."""
+    media = [m for m in status.get("media_attachments") or [] if isinstance(m, dict)]
+    content: dict = {"content": status.get("content"), "spoiler_text": status.get("spoiler_text") or "",
+                     "media": [str(m.get("id")) for m in media]}
+    if status.get("sensitive"):
+        content["sensitive"] = True
+    descriptions = [m.get("description") or "" for m in media]
+    if any(descriptions):
+        content["media_descriptions"] = descriptions
+    poll = status.get("poll")
+    if isinstance(poll, dict):
+        content["poll"] = [o.get("title") for o in poll.get("options") or [] if isinstance(o, dict)]
+    return content
+
+
+def cut_branches(root: str, descendants: list[dict]) -> list[str]:
+    """The statuses at the anonymous depth limit that have replies /context left out: a reply
+    ``ANONYMOUS_DEPTH_LIMIT`` levels below ``root`` whose ``replies_count`` is more than the
+    replies to it that came back."""
+    depth = {root: 0}
+    children: dict[str, int] = {}
+    for raw in descendants:  # tree order: a parent comes before its replies
+        parent = str(raw.get("in_reply_to_id"))
+        depth[str(raw["id"])] = depth.get(parent, 0) + 1
+        children[parent] = children.get(parent, 0) + 1
+    return [str(raw["id"]) for raw in descendants if depth[str(raw["id"])] >= ANONYMOUS_DEPTH_LIMIT
+            and (raw.get("replies_count") or 0) > children.get(str(raw["id"]), 0)]
 
 
 class MastodonCollector(Collector):
@@ -82,6 +122,7 @@ class MastodonCollector(Collector):
         url: str | None = f"{self.api_base}/accounts/{account_id}/statuses"
         params: dict | None = {"limit": min(ctx.page_limit, 40), "exclude_reblogs": "true"}
         complete = True
+        listed: set[str] = set()
         while url:
             try:
                 resp = ctx.http.get(url, params, classify=self.classify)
@@ -103,7 +144,9 @@ class MastodonCollector(Collector):
                     continue
                 item = self.parse_status(raw, str(raw["id"]))
                 yield from self._observe(ctx, item, seen)
-                yield from once_per_checkpoint(ctx, item.platform_id, self._thread(ctx, item.platform_id, seen))
+                listed.add(item.platform_id)
+                yield from once_per_checkpoint(ctx, item.platform_id, self._thread(ctx, item.platform_id, seen),
+                                               item.created_at)
             else:
                 url = next_link(resp.headers.get("link"))
             params = None  # the Link URL already carries limit, exclude_reblogs and max_id
@@ -111,6 +154,7 @@ class MastodonCollector(Collector):
             if str(raw["id"]) not in seen:
                 yield from self._own_reply(ctx, raw, seen)
         if complete:
+            forget_unlisted(ctx, listed)
             yield PostsDone()
             ctx.checkpoint.pop("threads_done", None)  # the next run walks every thread again
 
@@ -138,9 +182,19 @@ class MastodonCollector(Collector):
         descendants = [d for d in body.get("descendants") or [] if isinstance(d, dict)]
         for raw in descendants:
             yield from self._observe(ctx, self.parse_status(raw, root), seen)
-        if not self.token and len(descendants) >= ANONYMOUS_CONTEXT_LIMIT:
-            yield Problem(f"replies of {root} may be cut at {ANONYMOUS_CONTEXT_LIMIT}: the instance "
-                          "limits anonymous /context; set token_env to read every reply", resp.url)
+        if not self.token:
+            # The thread is still done: a known reply beyond the cap is asked for by id before
+            # anything is declared deleted, so the cap costs records of new replies only.
+            cut = cut_branches(root, descendants)
+            full = len(descendants) >= ANONYMOUS_CONTEXT_LIMIT
+            if full or cut:
+                why = [f"more than {ANONYMOUS_CONTEXT_LIMIT} replies"] if full else []
+                if cut:
+                    why.append(f"replies deeper than {ANONYMOUS_DEPTH_LIMIT} levels (below {', '.join(cut[:3])}"
+                               + (" ..." if len(cut) > 3 else "") + ")")
+                yield Problem(f"thread {root} incomplete: the instance shows anonymous readers at most "
+                              f"{ANONYMOUS_CONTEXT_LIMIT} replies, {ANONYMOUS_DEPTH_LIMIT} levels deep, and this "
+                              f"thread has {' and '.join(why)}; set token_env to read every reply", resp.url)
         yield ThreadDone(root)
 
     def _own_reply(self, ctx: CollectContext, raw: dict, seen: set[str]) -> Iterator[Event]:
@@ -153,8 +207,14 @@ class MastodonCollector(Collector):
         except MalformedResponse:
             body = None
         ancestors = body.get("ancestors") if isinstance(body, dict) else None
-        if ancestors and isinstance(ancestors[0], dict) and ancestors[0].get("id"):
-            root = str(ancestors[0]["id"])
+        top = ancestors[0] if ancestors and isinstance(ancestors[0], dict) else {}
+        if top.get("id") and top.get("in_reply_to_id"):
+            # The first ancestor answers another status: the 40-ancestor cap hid the root.
+            yield Problem(f"thread root of reply {raw['id']} is more than {ANONYMOUS_ANCESTORS_LIMIT} replies up, "
+                          "beyond what the instance shows anonymous readers; its parent is used as root "
+                          "(set token_env to read the whole thread)", url)
+        elif top.get("id"):
+            root = str(top["id"])
         else:
             yield Problem(f"thread root of reply {raw['id']} unknown; its parent is used as root", url)
         yield from self._observe(ctx, self.parse_status(raw, root), seen)
@@ -182,8 +242,10 @@ class MastodonCollector(Collector):
             resp = ctx.http.get(f"{self.api_base}/statuses/{item.platform_id}", classify=self.classify)
         except MalformedResponse:
             return False
-        # Only Mastodon's own 404 body confirms; a proxy's 404 page or a 410 is not proof.
-        return resp.status == 404 and (error_body(resp) or {}).get("error") == "Record not found"
+        # Only Mastodon's own 404 answer confirms: its JSON error, {"error":"Not Found"} on
+        # current servers, {"error":"Record not found"} on older ones. A proxy's HTML 404 page
+        # or a 410 is not proof.
+        return resp.status == 404 and error_body(resp) is not None
 
     # -- parsing ------------------------------------------------------------------------------
     def parse_status(self, raw: dict, root: str) -> Item:
@@ -213,4 +275,4 @@ class MastodonCollector(Collector):
         )
 
 
-__all__ = ["MastodonCollector", "next_link", "status_content"]
+__all__ = ["MastodonCollector", "next_link", "status_content", "cut_branches"]

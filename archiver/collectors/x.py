@@ -34,7 +34,7 @@ from .base import (
 
 TWEET_FIELDS = (
     "attachments,author_id,conversation_id,created_at,edit_controls,entities,geo,id,in_reply_to_user_id,"
-    "lang,possibly_sensitive,public_metrics,referenced_tweets,reply_settings,source,text,withheld"
+    "lang,note_tweet,possibly_sensitive,public_metrics,referenced_tweets,reply_settings,source,text,withheld"
 )
 EXPANSIONS = (
     "author_id,in_reply_to_user_id,referenced_tweets.id,referenced_tweets.id.author_id,"
@@ -228,7 +228,7 @@ class XCollector(Collector):
         parent = next((r.get("id") for r in raw.get("referenced_tweets") or [] if r.get("type") == "replied_to"), None)
         parent = (first_of or {}).get(parent, parent)
         history = [
-            {"content": _content(inc.tweets[v]), "text": inc.tweets[v].get("text"),
+            {"content": _content(inc.tweets[v]), "text": full_text(inc.tweets[v]),
              "created_at": iso(parse_platform_time(inc.tweets[v].get("created_at"))), "native": inc.tweets[v]}
             for v in versions[:-1] if v in inc.tweets
         ]
@@ -241,7 +241,7 @@ class XCollector(Collector):
             parent=None if root is None else (parent or root),
             author=handle,
             author_id=raw.get("author_id"),
-            text=raw.get("text"),
+            text=full_text(raw),
             created_at=parse_platform_time(raw.get("created_at")),
             url=f"https://x.com/{handle}/status/{raw['id']}" if handle else f"https://x.com/i/web/status/{raw['id']}",
             content=_content(raw),
@@ -258,8 +258,19 @@ def _media_keys(raw: dict) -> list[str]:
     return list((raw.get("attachments") or {}).get("media_keys") or [])
 
 
+def full_text(raw: dict) -> str | None:
+    """The whole text of a post: a post longer than 280 characters (a "note tweet") carries
+    it only in ``note_tweet.text``, requested with ``note_tweet`` in ``tweet.fields``; its
+    ``text`` is cut. The field costs no extra request: it rides on every page already read."""
+    note = raw.get("note_tweet")
+    if isinstance(note, dict) and isinstance(note.get("text"), str):
+        return note["text"]
+    return raw.get("text")
+
+
 def _content(raw: dict) -> dict:
-    return {"text": raw.get("text"), "media": _media_keys(raw)}
+    # The full text: an edit beyond character 280 changes only note_tweet.text.
+    return {"text": full_text(raw), "media": _media_keys(raw)}
 
 
 def _media_urls(media: dict) -> list[str]:
@@ -271,4 +282,4 @@ def _media_urls(media: dict) -> list[str]:
     return [u for u in (media.get("preview_image_url"), best and best["url"]) if u]
 
 
-__all__ = ["XCollector", "FIELDS", "RECENT_WINDOW"]
+__all__ = ["XCollector", "FIELDS", "RECENT_WINDOW", "full_text"]

@@ -611,3 +611,11 @@ def m_durability_journal(db):
         CREATE INDEX journal_unsent ON journal(seq) WHERE stored_at IS NULL;
         """
     )
+
+
+@migrations()
+def m_platforms_event_detail(db):
+    # What a deletion event can be said to mean when the platform answers a deletion and a
+    # removal by moderation alike (Bluesky NotFound: "gone from public view (deleted or taken
+    # down)"); NULL where the platform's answer is a deletion and nothing more.
+    db.execute("ALTER TABLE events ADD COLUMN detail TEXT")

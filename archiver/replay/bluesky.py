@@ -3,9 +3,12 @@
 Shapes follow the recorded atproto.dart fixtures: ``app.bsky.feed.getAuthorFeed`` pages of
 ``feedViewPost`` (with ``reply{root,parent}`` for replies and ``reason#reasonRepost`` for
 reposts) paged by a timestamp ``cursor`` that is absent on the last page;
-``app.bsky.feed.getPostThread`` as a nested ``threadViewPost`` tree whose deleted replies
-are ``notFoundPost`` and blocked ones ``blockedPost``, with the author's ``threadgate``
-(``hiddenReplies``) at the top level. Errors use the XRPC envelope
+``app.bsky.feed.getPostThread`` as a nested ``threadViewPost`` tree whose blocked replies are
+``blockedPost``, with the author's ``threadgate`` (``hiddenReplies``) at the top level. As
+the real AppView does (``shared/realworld/bluesky/snap``: "handles deleted posts correctly",
+"takedown blocks replies by record"), a deleted or taken-down reply is left out of the tree
+with its whole subtree (no ``notFoundPost`` node), and a deleted or taken-down post answers
+``NotFound`` alike; a reply below a vanished one is still answered by its own URI. Errors use the XRPC envelope
 ``{"error": "<Name>", "message": ...}`` (400 NotFound, 400 ExpiredToken, 401 InvalidToken,
 429 RateLimitExceeded) and every answer carries the ``ratelimit-*`` headers.
 """
@@ -57,6 +60,7 @@ class BskyPost:
     images: list[str] = field(default_factory=list)
     deleted: bool = False
     blocked: bool = False  # shown to the public AppView as blockedPost
+    taken_down: bool = False  # removed by moderation: answers like a deleted post
     likes: int = 0
 
     @property
@@ -154,6 +158,10 @@ class BlueskySimulator(Simulator):
     def _children(self, post: BskyPost) -> list[BskyPost]:
         return sorted((p for p in self.posts.values() if p.parent == post.uri), key=lambda p: p.created)
 
+    @staticmethod
+    def _gone(post: BskyPost | None) -> bool:
+        return post is None or post.deleted or post.taken_down
+
     def _view(self, post: BskyPost) -> dict:
         view = {"uri": post.uri, "cid": self._cid(post), "author": self._author(post.author),
                 "record": self._record(post),
@@ -169,7 +177,7 @@ class BlueskySimulator(Simulator):
 
     def _ref(self, uri: str) -> dict:
         post = self.posts.get(uri)
-        if post is None or post.deleted:
+        if self._gone(post):
             return {"$type": "app.bsky.feed.defs#notFoundPost", "uri": uri, "notFound": True}
         if post.blocked:
             return {"$type": "app.bsky.feed.defs#blockedPost", "uri": uri, "blocked": True,
@@ -219,7 +227,7 @@ class BlueskySimulator(Simulator):
         mode = request.param("filter") or "posts_with_replies"
         rows: list[tuple[datetime, dict]] = []
         for post in self.posts.values():
-            if post.author != profile.did or post.deleted:
+            if post.author != profile.did or self._gone(post):
                 continue
             if post.parent and mode == "posts_no_replies":
                 continue
@@ -232,7 +240,7 @@ class BlueskySimulator(Simulator):
             rows.append((post.created, entry))
         for rp in self.reposts:
             subject = self.posts.get(rp.subject)
-            if rp.by == profile.did and subject and not subject.deleted:
+            if rp.by == profile.did and not self._gone(subject):
                 rows.append((rp.at, {"post": self._view(subject), "reason": {
                     "$type": "app.bsky.feed.defs#reasonRepost", "by": self._author(rp.by),
                     "indexedAt": bsky_time(rp.at)}}))
@@ -250,7 +258,7 @@ class BlueskySimulator(Simulator):
     def _thread(self, request: Request) -> Reply:
         uri = request.param("uri") or ""
         post = self.posts.get(uri)
-        if post is None or post.deleted:
+        if self._gone(post):
             return xrpc_error("NotFound", f"Post not found: {uri}")
         depth = min(int(request.param("depth") or 6), self.max_depth)
         body: dict = {"thread": self._node(post, depth)}
@@ -269,7 +277,9 @@ class BlueskySimulator(Simulator):
         if depth > 0:
             replies = []
             for child in self._children(post):
-                if child.deleted or child.blocked:
+                if self._gone(child):
+                    continue  # its whole subtree goes with it
+                if child.blocked:
                     replies.append(self._ref(child.uri))
                 else:
                     replies.append(self._node(child, depth - 1))
@@ -318,11 +328,13 @@ def sample_world(sim: BlueskySimulator, now: datetime | None = None) -> None:
 
 
 def next_night(sim: BlueskySimulator, now: datetime | None = None) -> None:
-    """An edit (record rewritten: new cid), a hidden reply (threadgate), a deleted reply."""
+    """An edit (record rewritten: new cid), a hidden reply (threadgate), a deleted comment whose
+    reply below it the thread no longer shows, and a reply taken down by moderation."""
     posts = {p.rkey: p for p in sim.posts.values()}
     sim.edit(posts["3kdemo00006"].uri, "Coffee with a cop this Saturday ☕ (9–11 am, Main St café)")
     sim.hide_reply(posts["3kdemo00001"].uri, posts["3kdemo00004"].uri)
-    posts["3kdemo00007"].deleted = True
+    posts["3kdemo00002"].deleted = True  # takes the department's answer 3kdemo00003 out of the thread
+    posts["3kdemo00007"].taken_down = True
 
 
 def demo_account(sim: BlueskySimulator) -> dict:

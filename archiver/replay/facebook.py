@@ -4,7 +4,13 @@ Shapes follow the recorded python-facebook fixtures: posts with ``attachments``,
 and reaction summaries; ``/comments?filter=stream`` with flattened replies carrying
 ``parent{id}``; ``paging.next`` as a full URL that still contains ``access_token`` (as the
 real API does); posts paged by time (``until`` + ``__paging_token``) or by cursor; errors
-in the ``OAuthException`` envelope (190/463 expired token, 100/33 deleted object).
+in the ``OAuthException`` envelope (190/463 expired token, 100/33 deleted object -- or an
+object the token may not read: ``FbComment.restricted`` answers 100/33 while still listed).
+
+As real pages do (``shared/realworld/facebook/pyfb_facebook_apidata_comments_comments_p1``),
+``identity=False`` answers comments without ``id``, ``from`` and ``parent``: only the
+``permalink_url`` says which comment (``comment_id``) and which reply (``reply_comment_id``).
+``http_throttle`` is the plain HTTP 429 with ``Retry-After`` and an error without a Graph code.
 """
 
 from __future__ import annotations
@@ -34,6 +40,12 @@ def gone(object_id: str) -> Reply:
     """The only Graph answer that proves a deletion: code 100, subcode 33."""
     return graph_error(100, f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
                        "loaded due to missing permissions, or does not support this operation", subcode=33)
+
+
+def http_throttle(retry_after: int = 30) -> tuple[int, dict, dict]:
+    """(status, body, headers) of a throttle from the HTTP layer: 429, ``Retry-After``, and an
+    error object without a Graph code -- for ``ReplayServer.inject``."""
+    return 429, {"error": {"message": "Too Many Requests", "type": "OAuthException"}}, {"Retry-After": str(retry_after)}
 
 
 def throttle_body(code: int = 4) -> dict:
@@ -68,6 +80,7 @@ class FbComment:
     image: str | None = None  # media name served by the simulator
     like_count: int = 0
     unlisted: bool = False  # missing from the comment list but still answering GET /{id}
+    restricted: bool = False  # listed, but GET /{id} answers 100/33 (the token may not read it)
 
 
 @dataclass
@@ -95,6 +108,7 @@ class FacebookSimulator(Simulator):
         version: str = "v21.0",
         post_paging: str = "time",  # "time" (until/__paging_token) or "cursor"
         page_size: int | None = None,  # force a page size smaller than the requested limit
+        identity: bool = True,  # False: comments without id, from and parent (permalink only)
     ):
         self.page_id = page_id
         self.page_name = page_name
@@ -102,6 +116,7 @@ class FacebookSimulator(Simulator):
         self.version = version
         self.post_paging = post_paging
         self.page_size = page_size
+        self.identity = identity
         self.posts: list[FbPost] = []
         self.expired = False
         self.calls = 0
@@ -258,6 +273,12 @@ class FacebookSimulator(Simulator):
         }
         if comment.parent:
             data["parent"] = {"id": comment.parent}
+            data["permalink_url"] = (f"https://www.facebook.com/{self.page_id}/posts/{post.id.split('_', 1)[1]}/"
+                                     f"?comment_id={comment.parent.split('_', 1)[1]}"
+                                     f"&reply_comment_id={comment.id.split('_', 1)[1]}")
+        if not self.identity:
+            for key in ("id", "from", "parent", "is_hidden", "is_private", "can_remove", "can_hide"):
+                data.pop(key, None)
         if comment.image:
             data["attachment"] = {"type": "photo",
                                   "media": {"image": {"height": 400, "width": 400, "src": self.media_url(comment.image)}},
@@ -287,11 +308,13 @@ class FacebookSimulator(Simulator):
 
     def _object(self, object_id: str) -> Reply:
         obj = self.find(object_id)
-        if obj is None or obj.deleted:
+        if obj is None or obj.deleted or getattr(obj, "restricted", False):
             return gone(object_id)
         if isinstance(obj, FbPost):
             return json_reply(self._post_json(obj))
         post = next(p for p in self.posts if obj in p.comments)
+        if post.deleted:  # a deleted post takes its comments with it
+            return gone(object_id)
         return json_reply(self._comment_json(post, obj))
 
 

@@ -169,8 +169,10 @@ class InstagramSimulator(FacebookSimulator):
             "id": comment.id,
             "text": comment.text,
             "timestamp": graph_time(comment.timestamp),
+            # As the recorded IG Comment (realworld/instagram/pyfb_instagram_models_ig_comment.json):
+            # the author as ``user{id}`` beside a top-level ``username``.
             "username": comment.username,
-            "from": {"id": comment.user_id, "username": comment.username},
+            "user": {"id": comment.user_id},
             "hidden": comment.hidden,
             "like_count": comment.like_count,
         }

@@ -5,8 +5,11 @@ with HTML ``content``, ``edited_at`` and ``/statuses/:id/history`` (oldest first
 entry the original, the last the current text), ``/statuses/:id/context``
 (``ancestors``/``descendants``, unpaged, capped at 60 descendants without a token),
 ``/accounts/:id/statuses`` paged newest first by the ``Link`` header (``rel="next"`` with
-``max_id``; present whenever a page came back full). Errors: 404 ``{"error":"Record not
-found"}``, 401 ``{"error":"The access token is invalid"}`` with ``WWW-Authenticate``, 429
+``max_id``; present whenever a page came back full). Anonymous ``/context`` is capped like
+Mastodon's ``StatusesController``: 40 ancestors, 60 descendants and depth 20 (a reply 21 levels
+down is left out). Errors: a missing status answers 404 ``{"error":"Not Found"}`` as current
+servers do (``realworld/mastodon/mpy_missing_00``; ``not_found_body`` gives the older
+``Record not found``), 401 ``{"error":"The access token is invalid"}`` with ``WWW-Authenticate``, 429
 ``{"error":"Too many requests"}``; every answer carries ``x-ratelimit-*`` with an ISO reset.
 """
 
@@ -63,6 +66,9 @@ class MStatus:
     edited_at: datetime | None = None
     reblog_of: str | None = None
     deleted: bool = False
+    sensitive: bool = False
+    poll: list[str] | None = None  # the options' titles
+    descriptions: dict[str, str] = field(default_factory=dict)  # media name -> alt text
 
 
 class MastodonSimulator(Simulator):
@@ -78,6 +84,9 @@ class MastodonSimulator(Simulator):
         require_auth: bool = False,  # an instance with a limited API (no anonymous reads)
         page_size: int | None = None,
         anonymous_context_limit: int = 60,
+        anonymous_depth_limit: int = 20,
+        anonymous_ancestors_limit: int = 40,
+        not_found_body: str = "Not Found",
     ):
         self.account_id = account_id
         self.accounts: dict[str, MAccount] = {account_id: MAccount(account_id, username, display_name)}
@@ -87,6 +96,9 @@ class MastodonSimulator(Simulator):
         self.require_auth = require_auth
         self.page_size = page_size
         self.anonymous_context_limit = anonymous_context_limit
+        self.anonymous_depth_limit = anonymous_depth_limit
+        self.anonymous_ancestors_limit = anonymous_ancestors_limit
+        self.not_found_body = not_found_body
         self.calls = 0
         self.base_url = ""
 
@@ -107,14 +119,30 @@ class MastodonSimulator(Simulator):
         self.statuses[status_id] = status
         return status
 
-    def edit(self, status_id: str, content: str, at: datetime, spoiler_text: str | None = None) -> None:
+    def edit(self, status_id: str, content: str | None, at: datetime, spoiler_text: str | None = None, *,
+             sensitive: bool | None = None, poll: list[str] | None = None,
+             descriptions: dict[str, str] | None = None) -> None:
+        """An edit as Mastodon allows it: text, content warning, sensitive flag, an added
+        poll, media descriptions; each earlier version stays in ``/history``."""
         s = self.statuses[status_id]
-        s.edits.append({"content": s.content, "spoiler_text": s.spoiler_text, "media": list(s.media),
-                        "created_at": s.edited_at or s.created_at})
-        s.content = content
+        s.edits.append(self._version(s))
+        if content is not None:
+            s.content = content
         if spoiler_text is not None:
             s.spoiler_text = spoiler_text
+        if sensitive is not None:
+            s.sensitive = sensitive
+        if poll is not None:
+            s.poll = list(poll)
+        if descriptions is not None:
+            s.descriptions = {**s.descriptions, **descriptions}
         s.edited_at = at
+
+    @staticmethod
+    def _version(s: MStatus) -> dict:
+        return {"content": s.content, "spoiler_text": s.spoiler_text, "media": list(s.media),
+                "sensitive": s.sensitive or bool(s.spoiler_text), "poll": s.poll,
+                "descriptions": dict(s.descriptions), "created_at": s.edited_at or s.created_at}
 
     def media_url(self, name: str) -> str:
         return f"{self.base_url}/system/media_attachments/files/{name}/original/{name}.jpg"
@@ -127,10 +155,10 @@ class MastodonSimulator(Simulator):
                 "created_at": "2023-01-01T00:00:00.000Z", "followers_count": 10, "statuses_count": 6,
                 "bot": False, "locked": False}
 
-    def _media_json(self, names: list[str]) -> list[dict]:
+    def _media_json(self, names: list[str], descriptions: dict[str, str] | None = None) -> list[dict]:
         return [{"id": str(int(hashlib.sha256(n.encode()).hexdigest()[:12], 16)), "type": "image",
                  "url": self.media_url(n), "preview_url": self.media_url(n).replace("original", "small"),
-                 "remote_url": None, "description": None, "blurhash": "UFJ~", "meta": {
+                 "remote_url": None, "description": (descriptions or {}).get(n), "blurhash": "UFJ~", "meta": {
                      "original": {"width": 640, "height": 480}}} for n in names]
 
     def _status_json(self, s: MStatus) -> dict:
@@ -141,7 +169,7 @@ class MastodonSimulator(Simulator):
             "id": s.id, "created_at": masto_time(s.created_at),
             "edited_at": masto_time(s.edited_at) if s.edited_at else None,
             "in_reply_to_id": s.in_reply_to_id, "in_reply_to_account_id": parent.account if parent else None,
-            "sensitive": bool(s.spoiler_text), "spoiler_text": s.spoiler_text, "visibility": "public",
+            "sensitive": s.sensitive or bool(s.spoiler_text), "spoiler_text": s.spoiler_text, "visibility": "public",
             "language": "en", "uri": f"https://mastodon.example/users/{acct.username}/statuses/{s.id}",
             "url": f"https://mastodon.example/@{acct.acct}/{s.id}",
             "replies_count": sum(1 for c in self.statuses.values() if c.in_reply_to_id == s.id and not c.deleted),
@@ -150,15 +178,23 @@ class MastodonSimulator(Simulator):
             "content": "" if reblog else s.content,
             "reblog": self._status_json(reblog) if reblog else None,
             "application": {"name": "Web", "website": None}, "account": self._account_json(s.account),
-            "media_attachments": self._media_json(s.media), "mentions": [], "tags": [], "emojis": [],
-            "card": None, "poll": None, "quote": None, "filtered": [],
+            "media_attachments": self._media_json(s.media, s.descriptions), "mentions": [], "tags": [],
+            "emojis": [], "card": None, "quote": None, "filtered": [],
+            "poll": None if s.poll is None else {
+                "id": str(int(s.id) % 100000), "expires_at": None, "expired": False, "multiple": False,
+                "votes_count": 3 * len(s.poll), "voters_count": 3 * len(s.poll), "emojis": [],
+                "options": [{"title": title, "votes_count": 3} for title in s.poll]},
         }
 
     def _edit_json(self, s: MStatus, version: dict) -> dict:
-        return {"content": version["content"], "spoiler_text": version["spoiler_text"],
-                "sensitive": bool(version["spoiler_text"]), "created_at": masto_time(version["created_at"]),
-                "account": self._account_json(s.account), "media_attachments": self._media_json(version["media"]),
-                "emojis": []}
+        # A StatusEdit: the poll carries only its options' titles (no votes), as Mastodon's.
+        edit = {"content": version["content"], "spoiler_text": version["spoiler_text"],
+                "sensitive": version["sensitive"], "created_at": masto_time(version["created_at"]),
+                "account": self._account_json(s.account),
+                "media_attachments": self._media_json(version["media"], version["descriptions"]), "emojis": []}
+        if version["poll"] is not None:
+            edit["poll"] = {"options": [{"title": title} for title in version["poll"]]}
+        return edit
 
     # -- HTTP ---------------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
@@ -193,14 +229,13 @@ class MastodonSimulator(Simulator):
         if len(rest) >= 2 and rest[0] == "statuses":
             status = self.statuses.get(rest[1])
             if status is None or status.deleted:
-                return json_reply({"error": "Record not found"}, 404)
+                return json_reply({"error": self.not_found_body}, 404)
             if len(rest) == 2:
                 return json_reply(self._status_json(status))
             if rest[2] == "context":
                 return self._context(request, status)
             if rest[2] == "history":
-                versions = status.edits + [{"content": status.content, "spoiler_text": status.spoiler_text,
-                                            "media": status.media, "created_at": status.edited_at or status.created_at}]
+                versions = status.edits + [self._version(status)]
                 return json_reply([self._edit_json(status, v) for v in versions])
         return json_reply({"error": "Record not found"}, 404)
 
@@ -234,16 +269,21 @@ class MastodonSimulator(Simulator):
             ancestors.insert(0, parent)
             parent = self.statuses.get(parent.in_reply_to_id or "")
         descendants: list[MStatus] = []
+        anonymous = not request.headers.get("Authorization")
+        max_depth = self.anonymous_depth_limit if anonymous else None
 
-        def walk(node: MStatus) -> None:  # depth first, in tree order, as Mastodon returns them
+        def walk(node: MStatus, depth: int) -> None:  # depth first, in tree order, as Mastodon returns them
+            if max_depth is not None and depth > max_depth:
+                return
             for child in sorted(self.statuses.values(), key=lambda s: int(s.id)):
                 if child.in_reply_to_id == node.id and not child.deleted:
                     descendants.append(child)
-                    walk(child)
+                    walk(child, depth + 1)
 
-        walk(status)
-        if not request.headers.get("Authorization"):
+        walk(status, 1)
+        if anonymous:
             descendants = descendants[: self.anonymous_context_limit]
+            ancestors = ancestors[-self.anonymous_ancestors_limit:]
         return json_reply({"ancestors": [self._status_json(s) for s in ancestors],
                            "descendants": [self._status_json(s) for s in descendants]})
 

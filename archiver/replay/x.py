@@ -142,10 +142,11 @@ class XSimulator(Simulator):
         reply.headers.update(rate_headers())
         return reply
 
-    def _tweet_json(self, tweet: XTweet, version: int | None = None) -> dict:
+    def _tweet_json(self, tweet: XTweet, version: int | None = None, notes: bool = False) -> dict:
         n = len(tweet.ids) - 1 if version is None else version
+        text = tweet.texts[n]
         data = {
-            "id": tweet.ids[n], "text": tweet.texts[n], "created_at": x_time(tweet.times[n]),
+            "id": tweet.ids[n], "text": cut_text(text), "created_at": x_time(tweet.times[n]),
             "author_id": tweet.author_id, "conversation_id": tweet.conversation_id, "lang": "en",
             "edit_history_tweet_ids": list(tweet.ids),
             "edit_controls": {"edits_remaining": str(5 - len(tweet.ids)), "is_edit_eligible": True,
@@ -166,6 +167,8 @@ class XSimulator(Simulator):
                                                   "id": parent_author.id}]}
         if tweet.media_keys:
             data["attachments"] = {"media_keys": list(tweet.media_keys)}
+        if notes and len(text) > NOTE_AFTER:
+            data["note_tweet"] = {"text": text}
         return data
 
     def _page(self, request: Request, rows: list[XTweet], cursor_param: str, minimum: int) -> Reply:
@@ -184,22 +187,23 @@ class XSimulator(Simulator):
         page = rows[start:start + limit]
         body: dict = {"meta": {"result_count": len(page)}}
         if page:
-            body["data"] = [self._tweet_json(t) for t in page]
-            body["includes"] = self._includes(page)
+            notes = wants_notes(request)
+            body["data"] = [self._tweet_json(t, notes=notes) for t in page]
+            body["includes"] = self._includes(page, notes)
             body["meta"].update(newest_id=page[0].id, oldest_id=page[-1].id)
         if start + limit < len(rows):
             body["meta"]["next_token"] = _encode(start + limit)
         return json_reply(body)
 
-    def _includes(self, tweets: list[XTweet]) -> dict:
+    def _includes(self, tweets: list[XTweet], notes: bool = False) -> dict:
         users = {t.author_id for t in tweets}
         tweets_inc = []
         for tweet in tweets:
             if tweet.reply_to and (found := self.find_version(tweet.reply_to)):
                 users.add(found[0].author_id)
-                tweets_inc.append(self._tweet_json(found[0], found[1]))
+                tweets_inc.append(self._tweet_json(found[0], found[1], notes))
             if self.expand_history:
-                tweets_inc += [self._tweet_json(tweet, n) for n in range(len(tweet.ids) - 1)]
+                tweets_inc += [self._tweet_json(tweet, n, notes) for n in range(len(tweet.ids) - 1)]
         inc: dict = {"users": [self._user_json(self.users[u]) for u in sorted(users)]}
         media = [{**self.media[k], "url": f"{self.base_url}/media/{k}.jpg"}
                  for t in tweets for k in t.media_keys if k in self.media]
@@ -244,7 +248,7 @@ class XSimulator(Simulator):
         for tid in (request.param("ids") or "").split(","):
             found = self.find_version(tid)
             if found and not found[0].deleted:
-                data.append(self._tweet_json(*found))
+                data.append(self._tweet_json(*found, notes=wants_notes(request)))
             else:
                 errors.append({"value": tid, "detail": f"Could not find tweet with ids: [{tid}].",
                                "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
@@ -255,6 +259,21 @@ class XSimulator(Simulator):
         if errors:
             body["errors"] = errors
         return json_reply(body)
+
+
+# A post longer than 280 characters is a "note tweet": ``text`` holds its first 280
+# characters ending in an ellipsis, and the whole text comes only as ``note_tweet.text`` when
+# ``tweet.fields`` asks for ``note_tweet`` (X API v2 "Long posts"; the recorded tweepy pages
+# show the plain ``text`` of short posts).
+NOTE_AFTER = 280
+
+
+def cut_text(text: str) -> str:
+    return text if len(text) <= NOTE_AFTER else text[:NOTE_AFTER - 1] + "\u2026"
+
+
+def wants_notes(request: Request) -> bool:
+    return "note_tweet" in (request.param("tweet.fields") or "").split(",")
 
 
 def _encode(n: int) -> str:
@@ -270,10 +289,19 @@ def _decode(token: str | None) -> int:
         return 0
 
 
+LONG_ALERT = (
+    "Traffic alert: Hwy 100 closed northbound until 6 pm. Crews are clearing a multi-vehicle crash "
+    "between Greenfield Ave and the Zoo Interchange. Detour: exit at Lincoln Ave, east to 84th St, north to "
+    "Bluemound Rd and back on at the Hwy 100 ramp. Expect delays on 84th St; please avoid the area if you can."
+)
+
+
 def sample_world(sim: XSimulator) -> None:
     """A small department: three posts (one with photos), comments, replies, hostile text."""
     t = sim.now - timedelta(days=3)
-    alert = sim.post("Traffic alert: Hwy 100 closed northbound until 6 pm.", t)
+    # Longer than 280 characters: its whole text only comes as note_tweet.text, and the
+    # next night's edit lands past character 280.
+    alert = sim.post(LONG_ALERT, t)
     sim.reply(alert, "Thanks for the heads up \U0001F44D", t + timedelta(minutes=20), "commuter_mke")
     question = sim.reply(alert, "Is the ramp at 27th open?", t + timedelta(minutes=30), "driver27")
     sim.reply(question, "@driver27 Yes, the 27th St ramp is open.", t + timedelta(minutes=45), sim.users[sim.user_id].username)

@@ -41,3 +41,27 @@ CONTENTS = [
 def test_the_version_hash_is_the_standard_encoders_for_every_kind_of_content():
     for content in CONTENTS:
         assert content_digest(content) == _standard(content), repr(content)[:80]
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from datetime import datetime, timezone
+
+    from archiver.collectors.base import retry_after
+
+    now = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+    assert retry_after("30", now) == 30.0
+    assert retry_after("Fri, 20 Nov 2026 08:01:00 GMT", now) == 60.0
+    assert retry_after("soon", now) is None and retry_after(None, now) is None
+
+
+def test_a_failed_thread_whose_post_left_the_listing_is_not_retried_for_ever():
+    from datetime import datetime, timezone
+
+    from archiver.collectors.base import FAILED_THREADS, CollectContext, forget_unlisted
+
+    since = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    ctx = CollectContext(account=None, http=None, now=since, since=since, checkpoint={FAILED_THREADS: {
+        "gone": "2026-11-10T00:00:00+00:00", "listed": "2026-11-11T00:00:00+00:00",
+        "older": "2026-10-01T00:00:00+00:00"}})
+    forget_unlisted(ctx, {"listed"})
+    assert set(ctx.checkpoint[FAILED_THREADS]) == {"listed", "older"}  # "older" was outside the window read

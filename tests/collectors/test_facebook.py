@@ -158,7 +158,9 @@ def test_malformed_page_is_kept_and_reported(page, replay, make_config):
     replay.inject(r"1000001_102/comments", 200, '{"data": [ {"id": "broken"', times=20)
     settings, report = _run(make_config([_account(api)]))
     r = report.results[0]
-    assert r.status == "ok" and any("1000001_102" in p for p in r.problems)
+    # Kept in the WARC and reported: the rest is captured, but the night is not "ok".
+    assert r.status == "partial" and not report.ok and any("1000001_102" in p for p in r.problems)
+    assert "1000001_102" in r.message and "malformed" in r.message
     items = _items(settings)
     assert sim.posts[0].comments[0].id in items  # other threads still captured
     db = open_index(settings.index_path)
@@ -167,6 +169,7 @@ def test_malformed_page_is_kept_and_reported(page, replay, make_config):
     assert kept >= 1
     # The thread was incomplete, so none of its comments became deletion candidates.
     assert db.conn.execute("SELECT count(*) FROM thread_scans WHERE root = '1000001_102'").fetchone()[0] == 0
+    assert db.conn.execute("SELECT status FROM runs").fetchone()[0] == "partial"
 
 
 def test_hostile_and_huge_text_stored_exactly(replay, make_config):
@@ -259,3 +262,43 @@ def test_comments_known_only_by_permalink_get_their_id_and_parent_from_it():
                              "1000001_10000")
     assert (comment.platform_id, comment.kind, comment.parent) == ("10000_555", "comment", "1000001_10000")
     assert (reply.platform_id, reply.kind, reply.parent) == ("10000_777", "reply", "10000_555")
+
+
+def test_a_thread_that_keeps_failing_costs_that_thread_not_the_night(page, replay, make_config):
+    """Persistent 500 on one comments edge: that thread is a problem and is read again next
+    night; the rest of the account is captured, and the night ends partial (exit 1), not failed."""
+    sim, api = page
+    p1, p2, p3 = sim.posts[:3]
+    replay.inject(rf"{p2.id}/comments", 500, {"error": {"message": "An unexpected error has occurred.",
+                                                          "type": "OAuthException", "code": 1}}, times=50)
+    cfg = make_config([_account(api)])
+    settings, report = _run(cfg, sleep=lambda s: None)
+    r = report.results[0]
+    assert r.status == "partial" and not report.ok, r.message
+    assert p2.id in r.message and "read again next run" in r.message
+    items = _items(settings)
+    assert {c.id for c in p1.comments + p3.comments} <= set(items)  # threads after it were read
+    assert not {c.id for c in p2.comments} & set(items)
+    db = open_index(settings.index_path)
+    checkpoint = json.loads(db.conn.execute("SELECT data FROM checkpoints").fetchone()[0])
+    assert list(checkpoint["threads_failed"]) == [p2.id]
+    assert db.conn.execute("SELECT status FROM runs").fetchone()[0] == "partial"
+
+    # Next night, long after: the re-scan window (90 days) no longer covers the post, but the
+    # failed thread is read all the same.
+    replay.faults.clear()
+    later = NOW + timedelta(days=100)
+    settings, report = _run(cfg, now=later, sleep=lambda s: None)
+    assert report.ok and report.results[0].status == "ok", report.results[0].message
+    assert {c.id for c in p2.comments} <= set(_items(settings))
+    assert db.conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
+
+
+def test_threads_failing_one_after_another_stop_the_account(page, replay, make_config):
+    """Every thread failing is the platform failing: the account stops (checkpointed) rather than
+    spend every thread's retries."""
+    sim, api = page
+    replay.inject(r"/comments", 500, {"error": {"message": "down", "type": "OAuthException", "code": 2}}, times=500)
+    settings, report = _run(make_config([_account(api)]), sleep=lambda s: None)
+    r = report.results[0]
+    assert r.status == "failed" and "persisted after" in r.message and len(r.problems) == 2

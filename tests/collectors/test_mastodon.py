@@ -86,9 +86,94 @@ def test_edit_history_deletion_and_confirmation(masto, collector_run):
     assert [h["text"] for h in edited.history] == ["<p>Department post 0</p>", "<p>Department post 0, corrected</p>"]
     assert edited.history[0]["content"] == first[posts[0].id].content  # the original, same hash
     assert r2.id not in second.items and posts[4].id not in second.items
-    assert second.confirm_gone(first[r2.id]) is True  # 404 {"error":"Record not found"}
+    assert second.confirm_gone(first[r2.id]) is True  # 404 {"error":"Not Found"}
     assert second.confirm_gone(first[posts[4].id]) is True
     assert second.confirm_gone(first[r1.id]) is False  # still there
+
+
+@pytest.mark.parametrize("said", ["Not Found", "Record not found"])
+def test_both_404_bodies_confirm_a_deletion(replay, collector_run, said):
+    """Current servers answer a missing status {"error":"Not Found"}, older ones "Record not found"."""
+    sim = MastodonSimulator(page_size=2, not_found_body=said)
+    replay.mount(sim)
+    sim.add_account(JANE, "jane", "Jane")
+    posts, c1, *_ = _world(sim)
+    run = _run(collector_run, sim)
+    sim.statuses[c1.id].deleted = True
+    assert run.confirm_gone(run.items[c1.id]) is True
+    assert replay.log[-1][0] == "GET" and replay.log[-1][1].endswith(f"/statuses/{c1.id}")
+    assert run.confirm_gone(run.items[posts[1].id]) is False
+
+
+def _chain(sim: MastodonSimulator, length: int):
+    """A post and a chain of ``length`` replies, each answering the one before."""
+    post = sim.post("<p>Deep thread</p>", NOW - timedelta(days=2))
+    chain, parent = [], post
+    for n in range(length):
+        parent = sim.post(f"<p>reply {n + 1}</p>", NOW - timedelta(days=2, minutes=-n - 1), account=JANE,
+                          reply_to=parent.id)
+        chain.append(parent)
+    return post, chain
+
+
+def test_anonymous_context_depth_limit_reports_the_thread_incomplete(masto, collector_run):
+    post, chain = _chain(masto, 25)  # 25 replies deep, far fewer than 60 in all
+    run = _run(collector_run, masto)
+    assert run.error is None
+    got = run.items
+    assert all(r.id in got for r in chain[:20]) and not any(r.id in got for r in chain[20:])
+    problems = [p.message for p in run.of("Problem")]
+    assert len(problems) == 1 and f"thread {post.id} incomplete" in problems[0]
+    assert "20 levels" in problems[0] and chain[19].id in problems[0] and "token_env" in problems[0]
+
+    masto.token = TOKEN  # with a token the instance shows the whole thread
+    whole = _run(collector_run, masto, TOKEN)
+    assert all(r.id in whole.items for r in chain) and not whole.of("Problem")
+
+
+def test_a_thread_of_exactly_twenty_levels_is_complete(masto, collector_run):
+    _chain(masto, 20)
+    run = _run(collector_run, masto)
+    assert run.error is None and len(run.items) == 21 and not run.of("Problem")
+
+
+def test_anonymous_ancestor_limit_is_reported_not_taken_for_the_root(masto, collector_run):
+    stranger = masto.post("<p>Start</p>", NOW - timedelta(days=2), account=JANE)
+    parent = stranger
+    for n in range(45):
+        parent = masto.post(f"<p>{n}</p>", NOW - timedelta(days=2, minutes=-n - 1), account=JANE, reply_to=parent.id)
+    mine = masto.post("<p>Department answer deep down</p>", NOW - timedelta(days=1), reply_to=parent.id)
+    run = _run(collector_run, masto)
+    # The cap hid the real root: the first ancestor shown is not taken for it.
+    assert run.items[mine.id].root == parent.id
+    problems = [p.message for p in run.of("Problem")]
+    assert any("40 replies up" in p for p in problems)
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"poll": ["Yes", "No"]}, "poll"),
+    ({"sensitive": True}, "sensitive"),
+    ({"spoiler_text": "CW: crash scene"}, "spoiler_text"),
+    ({"descriptions": {"snowplow": "A plow clearing 5th St"}}, "media_descriptions"),
+])
+def test_edits_mastodon_records_are_versions(masto, collector_run, change, expected):
+    """Mastodon keeps an edit in /history when a poll is added or the sensitive flag, the
+    content warning or a media description changes, with the text unchanged."""
+    post = masto.post("<p>Snow emergency</p>", NOW - timedelta(days=2), media=["snowplow"])
+    first = _run(collector_run, masto).items[post.id]
+    masto.edit(post.id, None, NOW - timedelta(hours=1), **change)
+    second = _run(collector_run, masto).items[post.id]
+    assert second.text == first.text
+    assert second.version_hash() != first.version_hash()
+    assert second.content.get(expected) not in (None, first.content.get(expected))
+    assert [h["content"] for h in second.history] == [first.content]  # the earlier version, same hash
+
+
+def test_a_poll_is_compared_by_its_options_not_its_votes(masto, collector_run):
+    post = masto.post("<p>Which night for Coffee with a Cop?</p>", NOW - timedelta(days=2), poll=["Mon", "Tue"])
+    first = _run(collector_run, masto).items[post.id]
+    assert first.content["poll"] == ["Mon", "Tue"]
+    assert first.native["poll"]["options"][0]["votes_count"] == 3  # votes are in native, not in content
 
 
 def test_proxy_404_is_not_a_deletion(masto, replay, collector_run):

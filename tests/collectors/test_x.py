@@ -9,7 +9,9 @@ import pytest
 
 from archiver.replay.samples import HOSTILE
 from archiver.errors import QuotaError, TokenError
-from archiver.replay.x import RATE_LIMIT_V1, TOO_MANY, USAGE_CAPPED, XSimulator, next_night, rate_headers, sample_world
+from archiver.replay.x import (
+    LONG_ALERT, NOTE_AFTER, RATE_LIMIT_V1, TOO_MANY, USAGE_CAPPED, XSimulator, next_night, rate_headers, sample_world,
+)
 from tests.collectors.e2e_social import items, night, version_texts
 from tests.helpers import files_containing
 
@@ -76,6 +78,24 @@ def test_edit_keeps_every_version_under_the_first_id(collect, sim, replay, expan
     assert bool(replay.requests_matching(r"/tweets\?ids=")) is (not expand_history)
     # The replies to the first version still hang under the same record.
     assert all(i.root == edited.platform_id for i in second.values() if i.text == "Is the ramp at 27th open?")
+
+
+def test_long_post_is_archived_whole_and_an_edit_past_280_is_a_version(collect, sim, replay):
+    first = collect()
+    alert = next(i for i in first.items.values() if i.kind == "post" and i.text.startswith("Traffic alert"))
+    assert alert.text == LONG_ALERT and len(alert.text) > NOTE_AFTER
+    assert len(alert.native["text"]) == NOTE_AFTER  # what X sends as text is cut
+    assert alert.content["text"] == LONG_ALERT
+    # The field rides on the pages already read: no request is added to get the whole text.
+    assert all("note_tweet" in r for r in replay.requests_matching(r"/(users/\d+/tweets|tweets/search/recent)\?"))
+    next_night(sim)
+    second = collect()
+    assert not replay.requests_matching(r"/tweets\?ids=")
+    edited = second.items[alert.platform_id]
+    assert edited.native["text"] == alert.native["text"]  # the edit is past character 280
+    assert edited.text.endswith("UPDATE: reopened at 5:10 pm.")
+    assert edited.version_hash() != alert.version_hash()
+    assert edited.history[0]["text"] == LONG_ALERT
 
 
 def test_deletion_is_confirmed_only_by_resource_not_found(collect, sim, replay):
