@@ -32,13 +32,14 @@ MARK = "[REDACTED]"
 IGNORABLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\x00")
 BLOCK_TAGS = frozenset("p br div li ul ol tr td th h1 h2 h3 h4 h5 h6 blockquote pre hr section article".split())
 
-_TOKEN = re.compile(r"""
-    (?P<tag></?[A-Za-z][^<>]*>|<!--.*?-->)
-  | (?P<ent>&(?:\#[0-9]{1,7}|\#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?)
+_ESCAPES = r"""
+    (?P<ent>&(?:\#[0-9]{1,7}|\#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?)
   | (?P<pct>(?:%[0-9A-Fa-f]{2})+)
   | (?P<uni>\\u[0-9a-fA-F]{4})
   | (?P<esc>\\[/\\"'])
-""", re.X | re.S)
+"""
+_TOKEN = re.compile(r"(?P<tag></?[A-Za-z][^<>]*>|<!--.*?-->)|" + _ESCAPES, re.X | re.S)
+_LITERAL = re.compile(_ESCAPES, re.X | re.S)  # markup is text: entities in attributes are decoded too
 _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
 _SPECIAL = re.compile(r"[&%<\\]")
 
@@ -101,9 +102,7 @@ class _View:
                 for i in range(a, b):
                     emit(raw[i], i, i + 1)
 
-        for token in _TOKEN.finditer(raw):
-            if token.lastgroup == "tag" and not markup:
-                continue  # literal view: markup is text like any other (its attributes are searched)
+        for token in (_TOKEN if markup else _LITERAL).finditer(raw):
             plain(pos, token.start())
             if token.lastgroup == "tag":
                 self.tags.append(token.span())

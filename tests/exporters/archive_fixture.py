@@ -246,8 +246,9 @@ def _platform_threads(fx: Fixture, add, start: datetime) -> None:
                        '<span class="invisible"></span></a></p>',
             "created_at": stamp(t(0)), "url": "https://mastodon.example/@oakcreekpd/111000000000000001",
             "media_attachments": [], "mentions": [], "card": None}
-    comment_html = ("<p>I saw it: alert(&#x27;xss&#x27;) &lt;script&gt;alert(1)&lt;/script&gt;</p>"
-                    "<p>شرطة‏ second​ paragraph 👮‍♀️</p>")
+    comment_html = ("<p>I saw it: alert(&#x27;xss&#x27;) &lt;script&gt;alert(1)&lt;/script&gt; near "
+                    '<a href="https://maps.example/?q=12%20Elm%20Street" rel="nofollow">my house</a></p>'
+                    "<p>\u0634\u0631\u0637\u0629\u200f second\u200b paragraph \U0001f46e\u200d\u2640\ufe0f</p>")
     comment_v1 = dict(post, id="111000000000000002", in_reply_to_id=post["id"], account=person,
                       content="<p>I saw it happen</p>", created_at=stamp(t(5)),
                       url="https://other.example/@driver27/111000000000000002",
@@ -342,7 +343,7 @@ def _platform_threads(fx: Fixture, add, start: datetime) -> None:
              "record": {"$type": "app.bsky.feed.post", "text": "Lane closures on 27th St.", "createdAt": stamp(t(0))}}
     bcomment = {"uri": c_uri, "cid": "bafy2", "author": person, "indexedAt": stamp(t(3)),
                 "record": {"$type": "app.bsky.feed.post", "createdAt": stamp(t(3)),
-                           "text": f"{XSS} ‮evil‬ zero​width",
+                           "text": f"{XSS} \u202eevil\u202c zero\u200bwidth; ask dri\u200bver27 too",
                            "reply": {"root": {"uri": root_uri}, "parent": {"uri": root_uri}},
                            "embed": {"$type": "app.bsky.embed.images",
                                      "images": [{"alt": "my car, plate DANA27"}]}}}
