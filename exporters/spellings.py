@@ -57,8 +57,9 @@ def _fold(char: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """A secret as it is compared: folded, white space collapsed and trimmed."""
-    return " ".join("".join(_fold(c) for c in text).split())
+    """A secret as it is compared: decoded like the literal view (so a withheld HTML or URL
+    value matches itself), folded, white space collapsed and trimmed."""
+    return " ".join(_View(text, markup=False).text.split())
 
 
 def _decode(token: re.Match) -> str:

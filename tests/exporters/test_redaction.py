@@ -307,3 +307,33 @@ def test_mastodon_text_file_reads_as_text(produced):
     assert "Crash at Howell & Rawson.\n\nAvoid the area; see https://www.oakcreekwi.gov/traffic" in text and "<p>" not in text
     native = (out / Path(*post["NATIVEPATH"].split("\\"))).read_text(encoding="utf-8")
     assert "<p>Crash at Howell &amp; Rawson.</p>" in native
+
+
+def test_text_field_takes_every_text_field_of_every_version(platforms):
+    """``field = "text"``: the content of each version and every field that carries the
+    item's words (Mastodon alt text and link preview, X note_tweet) — nothing else."""
+    from archiver.exporters.records import RecordReader, load_thread
+    from archiver.exporters.redact import Redaction, Redactor
+
+    db = open_index(platforms.index_path)
+    reader = RecordReader(db, platforms.store)
+    threads = [load_thread(db, reader, *key, with_media=False) for key in platforms.threads
+               if key[0] in ("ocpd-mastodon", "ocpd-x")]
+    items = platforms.platform_items
+    redactor = Redactor([Redaction(items[role], "field", "text", "reason", "basis", "what")
+                         for role in ("mastodon_comment", "x_comment")])
+    redactor.prepare(threads)
+    released = [e for t in threads for e in redactor.thread(t).entries]
+    by_id = {e.id: e for e in released}
+    toot = [json.loads(v.native) for v in by_id[items["mastodon_comment"]].versions]
+    assert len(toot) == 2 and all(v["content"] == "[REDACTED]" for v in toot)
+    assert toot[0]["media_attachments"][0]["description"] == "[REDACTED]"  # alt text
+    assert toot[0]["card"] == {"title": "[REDACTED]", "description": "[REDACTED]"}  # link preview
+    assert toot[0]["id"] == "111000000000000002" and toot[0]["account"]["username"] == "driver27"  # not the author
+    tweet = json.loads(by_id[items["x_comment"]].native)
+    assert tweet["note_tweet"] == {"text": "[REDACTED]"} and tweet["text"] == "[REDACTED]"
+    everything = json.dumps([[e.text, [(v.text, v.native) for v in e.versions]] for e in released])
+    assert "I saw it happen" not in everything and "detour signs" not in everything and "Elm" not in everything
+    post = by_id[platforms.platform_items["mastodon_reply"]]
+    assert "officers are there" in post.text  # other items keep their own words
+    db.conn.close()
