@@ -157,7 +157,10 @@ class Redactor:
         self._prepared = True
 
     def _for(self, entry: Entry) -> list[tuple[int, Redaction]]:
-        return [(n, r) for n, r in enumerate(self.redactions) if r.item in ("*", entry.id)]
+        # "*" with field = "author" hides every private author: the agency's own accounts are
+        # public officials speaking for the agency, and their name is on every page.
+        return [(n, r) for n, r in enumerate(self.redactions) if r.item == entry.id or (
+            r.item == "*" and not (r.kind == "field" and r.value == "author" and entry.is_department))]
 
     def _values(self, r: Redaction, entry: Entry) -> list[str]:
         if r.kind == "span":

@@ -135,7 +135,7 @@ def build_archive(root: Path, *, threads: int = 3, comments: int = 4, account: s
             "rowid": rowid, "id": iid, "account": account, "platform": platform, "platform_id": pid,
             "kind": kind, "parent": parent, "root": post_pid, "author": author,
             "author_id": author_id if natives else f"u-{author}",
-            "is_department": 1 if kind == "post" else 0, "text": all_texts[-1], "created_at": iso(created),
+            "is_department": 1 if kind == "post" or author in (agency, *DEPARTMENT_AUTHORS) else 0, "text": all_texts[-1], "created_at": iso(created),
             "url": url or f"https://www.facebook.com/{pid}", "status": status, "status_at": captured,
             "hidden": 1 if status == "hidden" else 0, "versions": len(all_texts), "first_seen": captured,
             "last_seen": captured, "has_media": 1 if media_blobs else 0, "counts": "{}", "record_id": rid,
@@ -225,6 +225,7 @@ PERSON = {
 XSS = "alert('xss')"  # archived as alert(&#x27;xss&#x27;) / alert(&#39;xss&#39;) in HTML fields
 NOTE_ONLY = "12 Elm Street"  # in an X post's note_tweet only: its cut ``text`` does not have it
 PRIVILEGED = "Advice from the city attorney about the claim"
+DEPARTMENT_AUTHORS = ("oakcreekpd", "@oakcreekpd", "Oak Creek PD", "oakcreekpd.bsky.social")
 PLATFORM_ACCOUNTS = [("ocpd-mastodon", "mastodon", "109000000000000001"), ("ocpd-youtube", "youtube", "UCocpd"),
                      ("ocpd-x", "x", "1400000000000000001"), ("ocpd-bluesky", "bluesky", "did:plc:ocpd")]
 DEPT_MASTODON = {"id": "109000000000000001", "username": "oakcreekpd", "acct": "oakcreekpd",

@@ -337,3 +337,20 @@ def test_text_field_takes_every_text_field_of_every_version(platforms):
     post = by_id[platforms.platform_items["mastodon_reply"]]
     assert "officers are there" in post.text  # other items keep their own words
     db.conn.close()
+
+
+def test_every_author_means_every_private_author(platforms):
+    """``item = "*"`` with ``field = "author"`` hides each commenter, not the agency's own
+    accounts (public officials; their name is on every page of the release)."""
+    from archiver.exporters.records import RecordReader, load_thread
+    from archiver.exporters.redact import Redaction, Redactor
+
+    db = open_index(platforms.index_path)
+    reader = RecordReader(db, platforms.store)
+    threads = [load_thread(db, reader, *key, with_media=False) for key in platforms.threads]
+    redactor = Redactor([Redaction("*", "field", "author", "reason", "basis", "what")])
+    redactor.prepare(threads)
+    released = [e for t in threads for e in redactor.thread(t).entries]
+    assert {e.author for e in released if e.is_department} >= {"Oak Creek Police Department", "oakcreekpd"}
+    assert {e.author for e in released if not e.is_department} == {"[REDACTED]"}
+    db.conn.close()
