@@ -95,7 +95,7 @@ class _View:
 
         def plain(a: int, b: int) -> None:
             run = raw[a:b]
-            if run.isascii() and not any(c.isspace() for c in run):
+            if run.isascii() and "\x00" not in run and not any(c.isspace() for c in run):
                 chars.extend(run.lower())
                 self.start.extend(range(a, b))
                 self.end.extend(range(a + 1, b + 1))
