@@ -218,7 +218,7 @@ class Redactor:
             root=scrub(entry.root), versions=versions,
             media=[] if drop_media else [replace(m, url=scrub(m.url)) for m in entry.media])
         if any(r.kind == "withhold" for r in own.values()):
-            changed = changed.with_(text=WITHHELD, versions=[], media=[])
+            changed = changed.with_(text=WITHHELD, versions=[], media=[], status="withheld")
         hits = {n for form in found for n in self.owners.get(form, ())}
         if drop_media and entry.media:
             hits |= {n for n, r in own.items() if r.kind == "withhold" or r.value == "media"}

@@ -191,6 +191,8 @@ def test_only_redacted_items_get_redacted_natives(released, platforms):
             assert p.read_text(encoding="utf-8") == archived
     assert untouched >= 8
     assert not (out / "data/natives" / platforms.platform_items["x_privileged"]).exists()  # withheld whole
+    index = {r["id"]: r for r in csv.DictReader(open(out / "data/index.csv", encoding="utf-8"))}
+    assert index[platforms.platform_items["x_privileged"]]["status"] == "withheld"
 
 
 def test_mastodon_html_reads_as_text_in_pdf_and_html_natives_exact(released, platforms):
