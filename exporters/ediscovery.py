@@ -6,6 +6,7 @@
     NATIVES/NNN/<BEGBATES>.json|.png|...   the platform JSON (posts, comments, replies) or media
     TEXT/NNN/<BEGBATES>.txt  extracted text, document level
     custody.csv / custody.pdf    chain of custody; README.txt (delimiters and fields)
+    privilege-log.csv / .pdf     documents withheld whole by the redactions file (``privilege``)
     manifest-sha256.txt      sha256 of every file above (``archiver verify``)
 
 Documents are posts, comments, replies and their media files. A thread is a family: the post
@@ -18,6 +19,12 @@ worker processes (``imaging``); pages are numbered and stamped in production ord
 finished job is filed here: page images, natives, text, OPT lines, custody rows, and the DAT
 rows of every family whose last document it completes. Memory holds a few jobs, whatever the
 size of the production.
+
+With ``--redactions`` (the request bundle's file, ``redact``): page images are rendered from
+the redacted text, so withheld text never reaches a page; TEXT files and natives are the
+redacted copies, REDACTED says Y for each document that was changed, withheld items are not
+produced and go on the privilege log, and the finished volume is read back by the release
+check (``releasecheck``) before its manifest is written.
 """
 
 from __future__ import annotations
@@ -37,6 +44,10 @@ from .custody import CustodyLog, write_report
 from .dat import DatWriter, opt_lines
 from .imaging import Job, PagePool, Rendered
 from .output import prepare_output, write_bytes
+from .privilege import PrivilegeLog
+from .readable import readable
+from .redact import Redactor, load_redactions
+from .releasecheck import refuse_if_leaking
 from .records import Entry, Media, RecordReader, Thread, describe_status, iter_threads
 from .render import printable, render, stylesheet
 from .select import Selection, thread_keys
@@ -45,7 +56,8 @@ from .manifest import write_manifest
 FIELDS = ["BEGBATES", "ENDBATES", "BEGATTACH", "ENDATTACH", "PARENTID", "INREPLYTO", "ATTACHCOUNT",
           "PAGECOUNT", "CUSTODIAN", "PLATFORM", "ITEMTYPE", "ITEMID", "PLATFORMID", "THREADID", "AUTHOR",
           "AUTHORID", "DATECREATED", "DATEEDITED", "CAPTUREDATE", "URL", "STATUS", "HISTORY", "VERSIONS", "FILEEXT",
-          "MD5HASH", "SHA256HASH", "NATIVEPATH", "TEXTPATH", "WARCFILE", "WARCRECID", "PAYLOADDIGST"]
+          "MD5HASH", "SHA256HASH", "NATIVEPATH", "TEXTPATH", "WARCFILE", "WARCRECID", "PAYLOADDIGST",
+          "REDACTED"]
 JOB_DOCS = 120  # documents per WeasyPrint render: amortises its set-up, bounds worker memory
 PER_FOLDER = 1000  # files per IMAGES/NATIVES/TEXT subfolder (DOJ ATR: at most 5,000)
 
@@ -62,6 +74,7 @@ class EdiscoverySpec:
     sign_key: Path | None = None
     actor: str = "unknown"
     workers: int = 2  # page-layout processes (the issue 6 target machine has 2 cores); 0: in this one
+    redactions: Path | None = None  # the redactions file (TOML, as for request bundles)
 
 
 @dataclass
@@ -78,6 +91,7 @@ class Doc:
     endbates: str = ""
     pages: int = 0
     row: dict = field(default_factory=dict)
+    redacted: bool = False  # the released copy differs from the archived item
 
 
 @dataclass
@@ -90,14 +104,19 @@ class EdiscoveryResult:
     last_bates: str = ""
     next_start: int = 1
     fingerprint: str | None = None
+    withheld: int = 0  # documents on the privilege log
 
 
-def _family(thread: Thread) -> list[Doc]:
+def _family(thread: Thread, redactor: Redactor | None = None, privilege: PrivilegeLog | None = None) -> list[Doc]:
     docs, by_pid = [], {}
-    for e in thread.entries:
-        doc = Doc(anchor="", itemtype=e.kind, custodian=e.account, entry=e)
-        doc.parent_doc = by_pid.get(e.parent)
-        by_pid[e.platform_id] = doc
+    released = redactor.thread(thread) if redactor else thread
+    for e, source in zip(released.entries, thread.entries):
+        if redactor and (withheld := redactor.withheld(source)):
+            privilege.add(source, thread, withheld)
+            continue
+        doc = Doc(anchor="", itemtype=e.kind, custodian=e.account, entry=e, redacted=e is not source)
+        doc.parent_doc = by_pid.get(source.parent)
+        by_pid[source.platform_id] = doc
         docs.append(doc)
         for m in e.media:
             docs.append(Doc(anchor="", itemtype="media", custodian=e.account, media=m, owner=e, parent_doc=doc))
@@ -115,13 +134,17 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
     key = signing.load_private(spec.sign_key) if spec.sign_key else None
     reader = RecordReader(db, store)
     ctx = {"matter": spec.matter, "tz": settings.timezone, "css": stylesheet()}
+    redactor = Redactor(load_redactions(spec.redactions))
+    if redactor:
+        redactor.prepare(iter_threads(db, store, thread_keys(db, spec.selection), with_media=False))
+    privilege = PrivilegeLog(spec.volume, redactor)
     with PagePool(spec.workers) as pool:
         with open(out / "DATA" / f"{spec.volume}.dat", "wb") as dat_fh, \
                 open(out / "DATA" / f"{spec.volume}.opt", "w", encoding="utf-8", newline="\r\n") as opt_fh, \
                 open(out / "custody.csv", "w", newline="", encoding="utf-8") as custody_fh:
             volume = _Volume(out, spec, bates, DatWriter(dat_fh, FIELDS), opt_fh,
                              CustodyLog(custody_fh, db, reader, spec.actor, iso(now)), reader, result)
-            for rendered in pool.run(_jobs(db, store, spec, ctx), bates.stamp, bates.reserve):
+            for rendered in pool.run(_jobs(db, store, spec, ctx, redactor, privilege), bates.stamp, bates.reserve):
                 volume.file(rendered)
         result.next_start = bates.next
         write_report(pool, out / "custody.csv", out / "custody.pdf", files=volume.custody.files, spec=spec,
@@ -130,6 +153,10 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
                                            agency=settings.agency, generated=iso(now),
                                            fingerprint=signing.fingerprint(key.public_key()) if key else None,
                                            tz=settings.timezone).encode("utf-8"))
+    privilege.write(out, dict(ctx, spec=spec, agency=settings.agency, generated=iso(now)))
+    result.withheld = len(privilege.rows)
+    if redactor:
+        refuse_if_leaking(out, redactor.withheld_values, redactor.label)
     write_manifest(out)
     if key is not None:
         signing.sign(out, "manifest-sha256.txt", key, now=now)
@@ -142,12 +169,13 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
     return result
 
 
-def _jobs(db, store, spec: EdiscoverySpec, ctx: dict) -> Iterator[Job]:
+def _jobs(db, store, spec: EdiscoverySpec, ctx: dict, redactor: Redactor | None = None,
+          privilege: PrivilegeLog | None = None) -> Iterator[Job]:
     """Threads read one at a time, their documents cut into jobs of JOB_DOCS; a family may
     span jobs (a huge thread is laid out in several)."""
     batch: list[Doc] = []
     for thread in iter_threads(db, store, thread_keys(db, spec.selection)):
-        batch.extend(_family(thread))
+        batch.extend(_family(thread, redactor, privilege))
         while len(batch) >= JOB_DOCS:
             yield _job(batch[:JOB_DOCS], ctx)
             batch = batch[JOB_DOCS:]
@@ -190,6 +218,7 @@ class _Volume:
             sha = hashlib.sha256(native_bytes).hexdigest()
             self.custody.add(doc.begbates, (doc.entry or doc.owner).id, doc.itemtype, rec, sha)
             doc.row = _row(doc, rec, native, text, ext, native_bytes, sha)
+            doc.row["REDACTED"] = "Y" if doc.redacted else "N"
             result.documents += 1
             result.pages += pages
             report_progress("documents", advance=1) or report_progress("pages", advance=pages)
@@ -228,10 +257,10 @@ def _text(doc: Doc) -> str:
         return f"Media file of item {doc.owner.id}\nURL: {printable(m.url)}\nType: {m.content_type}\nStatus: {m.status}\n"
     e = doc.entry
     lines = [f"{e.kind} by {printable(e.author)} at {e.created_at} (UTC); status: {describe_status(e)}", "",
-             printable(e.text)]
+             readable(e.text, e.platform)]
     if len(e.versions) > 1:
         for v in e.versions:
-            lines += ["", f"--- version {v.n}, seen {v.first_seen} to {v.last_seen} ---", printable(v.text)]
+            lines += ["", f"--- version {v.n}, seen {v.first_seen} to {v.last_seen} ---", readable(v.text, e.platform)]
     return "\n".join(lines) + "\n"
 
 

@@ -119,12 +119,13 @@ def load_deny_reasons(path: str | Path | None) -> list[DenialReason]:
 
 
 def denial_reasons(reasons: list[DenialReason], redaction_log: list[dict]) -> list[DenialReason]:
-    """The officer's reasons plus one per (kind of information, basis) that was redacted."""
-    seen: dict[tuple[str, str], int] = {}
+    """The officer's reasons plus one per redaction (kind of information, its specific reason
+    and basis) as the redaction log gives them. Section 19.36(6) only requires separating
+    what is withheld; it is never given as the reason (domain.md §A4)."""
+    seen: dict[tuple[str, str, str], set[str]] = {}
     for row in redaction_log:
-        key = (row["what"], row["basis"])
-        seen[key] = seen.get(key, 0) + 1
-    redacted = [DenialReason(f"{what} ({n} item{'s' if n > 1 else ''}; see the redaction log)",
-                             f"Redacted under s. 19.36(6): the {what} is not subject to disclosure.", basis)
-                for (what, basis), n in seen.items()]
+        seen.setdefault((row["what"], row["reason"], row["basis"]), set()).add(row["item"])
+    redacted = [DenialReason(f"{what} ({len(items)} item{'s' if len(items) > 1 else ''}; see the redaction log)",
+                             reason, basis)
+                for (what, reason, basis), items in seen.items()]
     return list(reasons) + redacted

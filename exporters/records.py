@@ -101,6 +101,7 @@ class Entry:
     last_seen: str
     record_id: str | None
     depth: int = 0
+    is_department: int | None = None  # written by one of the agency's own accounts
     versions: list[Version] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)  # (at, event)
     media: list[Media] = field(default_factory=list)
@@ -186,7 +187,7 @@ class RecordReader:
 def thread_item_rows(db, account: str, root: str) -> list[dict]:
     cur = db.conn.execute(
         "SELECT rowid, id, platform, account, kind, platform_id, parent, root, author, author_id, text, "
-        "created_at, url, status, status_at, first_seen, last_seen, record_id "
+        "created_at, url, status, status_at, first_seen, last_seen, record_id, is_department "
         "FROM items WHERE account = ? AND root = ? ORDER BY created_at, platform_id", (account, root))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur]

@@ -37,6 +37,9 @@ def environment() -> jinja2.Environment:
     env.filters["agency_time"] = agency_time
     env.filters["money"] = lambda v: f"${v:,.2f}"
     env.filters["clean"] = printable
+    from .readable import readable  # imports this module's printable
+
+    env.filters["readable"] = readable
     return env
 
 

@@ -9,12 +9,15 @@ A BagIt bag whose ``data/`` holds, for the responsive threads:
                                status, URL, sha256 of the native as shipped)
     records/NNNNN-<id>.html/.pdf   one document per thread (post, comments, replies, versions, media)
     natives/<item id>/v<n>.json    the platform JSON of every version; media/<sha256>.<ext>
-    redaction-log.csv          item, kind of information, where, basis (when redacted)
+    redaction-log.csv          item, kind of information, where, reason, basis (when redacted)
     warc/records.warc.gz       the original WARC records, byte for byte (unredacted releases,
-                               or when the officer includes them)
+                               or when the officer includes them: then declared unredacted on
+                               stderr, in bag-info.txt and in README.txt)
     replay/records.wacz        WACZ 1.1.1 of the same records, for ReplayWeb.page
 
-Threads are processed one at a time, so memory does not grow with the request.
+Threads are processed one at a time, so memory does not grow with the request. A redacted
+release reads the threads twice: once to gather every withheld value (``Redactor.prepare``),
+once to write; and before the bag is marked done, ``releasecheck`` reads every file back.
 """
 
 from __future__ import annotations
@@ -32,12 +35,17 @@ from ..progress import report as report_progress
 from .letter import FeeInputs, denial_reasons, fee_worksheet, load_deny_reasons, REVIEW_NOTICE
 from .records import RecordReader, Thread, iter_threads, source_record_ids
 from .redact import Redactor, load_redactions
+from .releasecheck import refuse_if_leaking
 from .render import pdf_pages, printable, render, render_pdf, stylesheet
 from .select import Selection, thread_keys
 from .warccopy import copy_records
 from .wacz import write_wacz
 from .output import prepare_output, write_bytes
 
+REDACTION_LOG_COLUMNS = ["item", "platform", "kind", "what", "where", "reason", "basis"]
+UNREDACTED_WARNING = ("UNREDACTED ORIGINALS INCLUDED: data/warc/records.warc.gz and data/replay/records.wacz "
+                      "are the original captures, NOT redacted: they contain everything the redaction log lists "
+                      "as withheld")
 INDEX_COLUMNS = ["id", "platform", "account", "kind", "author", "created", "status", "url", "native_sha256",
                  "platform_id", "parent", "versions", "document"]
 
@@ -78,6 +86,8 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
     redactor = Redactor(load_redactions(spec.redactions))
     reasons = load_deny_reasons(spec.deny_reasons)
     ship_warc = spec.include_warc or not redactor
+    if redactor:
+        redactor.prepare(iter_threads(db, store, thread_keys(db, spec.selection), with_media=False))
     result = RequestResult(path=out)
     key = signing.load_private(spec.sign_key) if spec.sign_key else None
     result.fingerprint = signing.fingerprint(key.public_key()) if key else None
@@ -123,13 +133,16 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
         _write_redaction_log(out / "redaction-log.csv", redactor.log)
         result.redactions = len(redactor.log)
         result.warnings += [f"redaction for item {r.item} ({r.what}) matched nothing" for r in redactor.unused()]
+        if ship_warc:
+            result.warnings.append(UNREDACTED_WARNING)
     all_reasons = denial_reasons(reasons, redactor.log)
     result.denied = bool(all_reasons)
     fees = fee_worksheet(settings, replace(spec.fees, printed_pages=result.pages if spec.paper else 0))
     letter_ctx = dict(common, settings=settings, spec=spec, result=result, reasons=all_reasons, fees=fees,
                       notice=REVIEW_NOTICE, custodian=settings["archive.custodian_name"],
                       custodian_title=settings["archive.custodian_title"], contact=settings["archive.contact_email"],
-                      ship_warc=ship_warc, selection=spec.selection.describe(), received=spec.received)
+                      ship_warc=ship_warc, selection=spec.selection.describe(), received=spec.received,
+                      unredacted_originals=bool(redactor) and ship_warc)
     for name in ("letter", "fee-worksheet"):
         html = render(f"exports/{name}.html", **letter_ctx)
         write_bytes(out / f"{name}.html", html.encode("utf-8"))
@@ -152,8 +165,12 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
         "Requester": spec.requester,
         "Selection-Filter": spec.selection.describe(),
         "Redacted": "yes" if redactor else "no",
+        **({"Unredacted-Originals": UNREDACTED_WARNING} if redactor and ship_warc else {}),
         **({"WI-Request-Log-Status": logged["status"]} if logged else {}),
     }, now=now)
+    if redactor:
+        refuse_if_leaking(out, redactor.withheld_values, redactor.label,
+                          skip=lambda rel: rel.startswith(("data/warc/", "data/replay/")))
     if key is not None:
         signing.sign(out, "tagmanifest-sha256.txt", key, now=now)
     audit.append(db, spec.actor, "export.request", {
@@ -168,7 +185,8 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
 def _write_natives(out: Path, entry, *, redacted: bool) -> str:
     """Write the item's versions (and media) as natives; returns the sha256 of the latest."""
     folder = out / "natives" / entry.id
-    folder.mkdir(parents=True, exist_ok=True)
+    if entry.versions or entry.media:  # a withheld item ships no natives
+        folder.mkdir(parents=True, exist_ok=True)
     suffix = "-redacted" if redacted else ""
     digest = ""
     for v in entry.versions or []:
@@ -201,7 +219,7 @@ def _pages(reader: RecordReader, thread: Thread) -> list[dict]:
 
 def _write_redaction_log(path: Path, log: list[dict]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["item", "platform_id", "what", "where", "basis"])
+        writer = csv.DictWriter(fh, fieldnames=REDACTION_LOG_COLUMNS)
         writer.writeheader()
         writer.writerows(log)
 

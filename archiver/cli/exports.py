@@ -111,6 +111,7 @@ def export_ediscovery(
     account: List[str] = typer.Option(None, "--account", help="Only this account (repeatable)"),
     out: Path = typer.Option(..., "--out", help="New directory for the volume"),
     volume: str = typer.Option("VOL001", "--volume", help="Volume name (load-file names)"),
+    redactions: Optional[Path] = typer.Option(None, "--redactions", help="Redactions file (TOML, docs/redaction.md)"),
     sign: Optional[Path] = typer.Option(None, "--sign", help="Sign with this key (`archiver keys create`)"),
     actor: Optional[str] = typer.Option(None, "--actor", help="Who is exporting (default: the OS user)"),
 ):
@@ -121,7 +122,7 @@ def export_ediscovery(
 
     settings, db, store = _open(ctx, date_from, date_to, account)
     spec = EdiscoverySpec(matter, bates_prefix, _selection(settings, date_from, date_to, query, account), out,
-                          start=start, volume=volume, sign_key=sign, actor=_actor(actor))
+                          start=start, volume=volume, sign_key=sign, actor=_actor(actor), redactions=redactions)
     typer.echo(f"producing {matter} to {out} ...", err=True)
     with on_terminal():
         result = run("ediscovery", settings, db, store, spec, now=utcnow())

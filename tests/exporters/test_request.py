@@ -51,12 +51,14 @@ REDACTIONS = f"""
 item = "*"
 term = "{PHONE}"
 what = "telephone number of a private individual"
+reason = "a private caller's phone number would expose them to unwanted contact"
 basis = "balancing test: privacy of a non-party outweighs the public interest"
 
 [[redaction]]
 item = "ITEM"
 field = "author"
 what = "name of a private individual"
+reason = "a crash witness who asked not to be named"
 basis = "balancing test"
 """
 

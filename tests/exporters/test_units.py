@@ -83,10 +83,14 @@ def test_opt_lines_seven_fields():
 def test_redaction_file_errors(tmp_path):
     bad = tmp_path / "r.toml"
     for body, message in [
-        ('[[redaction]]\nitem = "a"\nterm = "x"\nfield = "author"\nbasis = "b"', "exactly one"),
-        ('[[redaction]]\nitem = "a"\nterm = "x"', "basis"),
-        ('[[redaction]]\nitem = "a"\nfield = "password"\nbasis = "b"', "field must be"),
-        ('[[redaction]]\nitem = "*"\nspan = [1, 3]\nbasis = "b"', "needs one item"),
+        ('[[redaction]]\nitem = "a"\nterm = "xy"\nfield = "author"\nbasis = "b"', "exactly one"),
+        ('[[redaction]]\nitem = "a"\nterm = "xy"\nreason = "r"', "missing basis"),
+        # 19.36(6) alone is not a reason: the specific harm must be given.
+        ('[[redaction]]\nitem = "a"\nterm = "xy"\nbasis = "s. 19.36(6)"', "missing reason.*duty to separate"),
+        ('[[redaction]]\nitem = "a"\nfield = "password"\nreason = "r"\nbasis = "b"', "field must be"),
+        ('[[redaction]]\nitem = "*"\nspan = [1, 3]\nreason = "r"\nbasis = "b"', "needs one item"),
+        ('[[redaction]]\nitem = "*"\nwithhold = true\nreason = "r"\nbasis = "b"', "needs one item"),
+        ('[[redaction]]\nitem = "a"\nterm = "x"\nreason = "r"\nbasis = "b"', "single character"),
         ("[[redaction]\n", "not valid TOML"),
     ]:
         bad.write_text(body)
@@ -114,6 +118,36 @@ def test_span_past_the_end_is_refused(archive):
     thread = load_thread(db, RecordReader(db, archive.store), *archive.threads[0])
     entry = next(e for e in thread.entries if e.id == archive.phone_item)
     with pytest.raises(ExportError, match="past the end"):
-        Redactor([Redaction(entry.id, "span", [0, 10_000], "b", "w")]).entry(entry)
-    red = Redactor([Redaction(entry.id, "span", [0, 4], "b", "w")]).entry(entry)
+        Redactor([Redaction(entry.id, "span", [0, 10_000], "r", "b", "w")]).prepare([thread])
+    redactor = Redactor([Redaction(entry.id, "span", [0, 4], "r", "b", "w")])
+    redactor.prepare([thread])
+    red = redactor.entry(entry)
     assert red.text.startswith(MARK) and not red.versions[-1].native.count("Call me")
+
+
+def test_spellings_find_the_information_in_every_form():
+    from archiver.exporters.spellings import Spellings
+
+    find = Spellings(["alert('xss')", "driver27", "414-555-0100", "Ann"])
+    for raw, expected in [
+        ("<p>alert(&#x27;xss&#x27;)</p>", "<p>[REDACTED]</p>"),  # HTML entities (Mastodon content)
+        ("alert(&#39;xss&#39;)", "[REDACTED]"),  # YouTube textDisplay
+        ("alert(<b>'xss'</b>) ok", "[REDACTED]<b></b> ok"),  # split by markup: the markup stays
+        ('<a href="https://m.example/@driver27">@<span>driver27</span></a>',
+         '<a href="https://m.example/@[REDACTED]">@<span>[REDACTED]</span></a>'),  # attribute and text
+        ("q=414%2D555%2D0100", "q=[REDACTED]"),  # URL-encoded
+        ("alert(\\u0027xss\\u0027)", "[REDACTED]"),  # a JSON escape in non-JSON text
+        ("414-555-\u200b0100 and \uff14\uff11\uff14-555-0100", "[REDACTED] and [REDACTED]"),  # zero-width, full-width
+        ("DRIVER27! xdriver27 Annual Ann", "[REDACTED]! xdriver27 Annual [REDACTED]"),  # case; whole words only
+    ]:
+        assert find.redact(raw)[0] == expected, raw
+
+
+def test_html_text_reads_as_a_person_reads_it():
+    from archiver.exporters.readable import readable
+
+    markup = ('<p>Crash at Howell &amp; Rawson.</p><p>See <a href="https://example.gov/t">the page</a><br>'
+              'and <a href="https://example.gov/x">example.gov/x</a></p><script>alert(1)</script>')
+    assert readable(markup, "mastodon") == ("Crash at Howell & Rawson.\n\nSee the page (https://example.gov/t)\n"
+                                           "and example.gov/x")
+    assert readable(markup, "facebook") == markup  # text of other platforms is shown as archived
