@@ -77,7 +77,7 @@ class IssuedRange:
     def describe(self) -> str:
         stamp = Stamp(self.prefix, self.width)
         return (f"volume {self.volume} of {self.matter!r} ({stamp.text(self.first)}–{stamp.text(self.last)}, "
-                f"produced {self.produced_at} to {self.out})")
+                f"produced {self.produced_at[:10]} to {self.out})")
 
 
 def issued(db, prefix: str) -> list[IssuedRange]:

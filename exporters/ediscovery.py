@@ -150,7 +150,7 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
             for rendered in pool.run(_jobs(db, store, spec, ctx), bates.stamp, bates.reserve, images):
                 volume.file(rendered)
         result.next_start = bates.next
-        bates_ranges.record(db, bates, first_number, volume=spec.volume, matter=spec.matter, out=str(out),
+        bates_ranges.record(db, bates, first_number, volume=spec.volume, matter=spec.matter, out=str(out.resolve()),
                             produced_at=iso(now), produced_by=spec.actor)
         write_report(pool, out / "custody.csv", out / "custody.pdf", files=volume.custody.files, spec=spec,
                      agency=settings.agency, generated=iso(now), **ctx)

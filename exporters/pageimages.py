@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from ..errors import ExportError, ExportValueError
 
 DPI = 300
+# PDF points to pixels. PDFium rounds the bitmap size up, and 792 * (300 / 72) is 3300.0000000000005
+# in floating point: a hair under the exact ratio keeps a letter page at 2550 x 3300 pixels.
+SCALE = DPI / 72 - 1e-12
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def rasterise(pdf: bytes, fmt: ImageFormat) -> list[bytes]:
     try:
         for index in range(len(document)):
             page = document[index]
-            bitmap = page.render(scale=DPI / 72, no_smoothtext=not fmt.smooth_text,
+            bitmap = page.render(scale=SCALE, no_smoothtext=not fmt.smooth_text,
                                  no_smoothpath=not fmt.smooth_text)
             image = bitmap.to_pil().convert("RGB")
             if fmt.mode == "1":
