@@ -155,6 +155,7 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
         write_report(pool, out / "custody.csv", out / "custody.pdf", files=volume.custody.files, spec=spec,
                      agency=settings.agency, generated=iso(now), **ctx)
     write_bytes(out / "README.txt", render("export-readme-volume.txt", spec=spec, result=result, fields=FIELDS,
+                                           images_described=images.description,
                                            agency=settings.agency, generated=iso(now),
                                            fingerprint=signing.fingerprint(key.public_key()) if key else None,
                                            tz=settings.timezone).encode("utf-8"))

@@ -34,15 +34,19 @@ class ImageFormat:
     extension: str  # of each page image file
     per_page: bool  # one file per page (else one PDF per document)
     pillow: dict  # Image.save arguments
+    description: str  # for the volume's README
     mode: str = "RGB"  # Pillow mode the page is converted to
     smooth_text: bool = True
 
 
 FORMATS = {f.name: f for f in [
-    ImageFormat("pdf", "pdf", False, {}),
-    ImageFormat("tiff", "tif", True, {"format": "TIFF", "compression": "group4"}, mode="1", smooth_text=False),
-    ImageFormat("tiff-color", "tif", True, {"format": "TIFF", "compression": "tiff_lzw"}),
-    ImageFormat("jpg", "jpg", True, {"format": "JPEG", "quality": 85, "subsampling": 0}),
+    ImageFormat("pdf", "pdf", False, {}, "PDF, one file per document (text extractable)"),
+    ImageFormat("tiff", "tif", True, {"format": "TIFF", "compression": "group4"},
+                "single-page TIFF, black and white, CCITT Group 4, 300 DPI", mode="1", smooth_text=False),
+    ImageFormat("tiff-color", "tif", True, {"format": "TIFF", "compression": "tiff_lzw"},
+                "single-page TIFF, 24-bit colour, LZW, 300 DPI"),
+    ImageFormat("jpg", "jpg", True, {"format": "JPEG", "quality": 85, "subsampling": 0},
+                "single-page JPEG, colour, 300 DPI"),
 ]}
 
 
