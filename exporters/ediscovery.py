@@ -119,7 +119,7 @@ def _family(thread: Thread, db, reader: RecordReader) -> list[Doc]:
             docs.append(Doc(anchor="", itemtype="media", custodian=e.account, media=m, owner=e, parent_doc=doc))
         for as_was, media in earlier_versions(db, reader, e):
             old = Doc(anchor="", itemtype=e.kind, custodian=e.account, entry=as_was, version_of=doc,
-                      version=as_was.versions[0].n, versions=total)
+                      parent_doc=doc.parent_doc, version=as_was.versions[0].n, versions=total)
             docs.append(old)
             for m in media:
                 docs.append(Doc(anchor="", itemtype="media", custodian=e.account, media=m, owner=as_was,
@@ -239,7 +239,7 @@ def _write_family(dat: DatWriter, docs: list[Doc]) -> None:
     for doc in docs:
         doc.row.update(BEGATTACH=docs[0].begbates, ENDATTACH=docs[-1].endbates,
                        PARENTID=docs[0].begbates if doc is not docs[0] else "",
-                       INREPLYTO=doc.parent_doc.begbates if doc.parent_doc and not doc.version_of else "",
+                       INREPLYTO=doc.parent_doc.begbates if doc.parent_doc else "",
                        VERSIONOF=doc.version_of.begbates if doc.version_of else "",
                        ATTACHCOUNT=len(docs) - 1 if doc is docs[0] else "")
         dat.write(doc.row)

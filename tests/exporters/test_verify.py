@@ -164,3 +164,14 @@ def test_malformed_manifest_lines_are_named_with_the_rest(exports, tmp_path):
     assert run.returncode == 1
     assert "manifest-sha256.txt line" in run.stdout and "is malformed" in run.stdout
     assert "points outside the bag" in run.stdout and "data/letter.html was changed" in run.stdout
+
+
+def test_opt_page_count_that_does_not_match_its_lines_is_named(exports, tmp_path):
+    root = copy(exports / "vol", tmp_path)
+    opt = root / "DATA/VOL001.opt"
+    lines = opt.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0][:-1] + "3"  # the first document claims 3 pages; it has 1 line
+    opt.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8", newline="")
+    run = verify(root)
+    assert run.returncode == 1
+    assert f"document {lines[0].split(',')[0]} has 1 page line, but its page count is 3" in run.stdout

@@ -54,6 +54,7 @@ def test_earlier_version_is_its_own_document_in_the_family(volume):
     assert (old["VERSION"], old["VERSIONS"], old["STATUS"]) == ("1", "2", "superseded")
     assert old["BEGATTACH"] == current["BEGATTACH"] == rows[0]["BEGBATES"]  # the same family
     assert old["PARENTID"] == rows[0]["BEGBATES"] and old["ITEMID"] == current["ITEMID"]
+    assert old["INREPLYTO"] == current["INREPLYTO"] == rows[0]["BEGBATES"]  # it answered the same post
     assert rows.index(old) > rows.index(current)
     assert json.loads(native(out, old))["message"] == "first text before the edit"
     assert json.loads(native(out, current))["message"] == f"Call me at {PHONE} about the crash"
@@ -72,6 +73,7 @@ def test_media_only_an_earlier_version_had_follows_that_version(volume):
     media = [r for r in rows if r["VERSIONOF"] == current["BEGBATES"] and r["ITEMTYPE"] == "media"]
     assert len(media) == 1 and rows.index(media[0]) == rows.index(old) + 1
     assert media[0]["URL"] == "http://127.0.0.1:9/media/removed.png" and media[0]["VERSION"] == "1"
+    assert media[0]["INREPLYTO"] == old["BEGBATES"]  # the version it belonged to
     assert native(out, media[0]) == tiny_png(0) and media[0]["FILEEXT"] == "png"
     # The current version's photo follows the current document, once.
     assert [r["URL"] for r in rows if r["ITEMTYPE"] == "media" and r["INREPLYTO"] == current["BEGBATES"]] == [
