@@ -208,10 +208,10 @@ def _check_opt(root: Path, opt: Path, begins: set, report: Report) -> None:
     breaks = [n for n, fields in enumerate(lines) if fields[3] == "Y"] + [len(lines)]
     for here, following in zip(breaks, breaks[1:]):
         key, count = lines[here][0], lines[here][6]
-        if count != str(following - here) or (begins.get(key) not in (None, "", count)):
-            count_lines = following - here
-            report.problems.append(f"{opt.name}: document {key} has {count_lines} page line{'s' * (count_lines != 1)}, but "
-                                   f"its page count is {count or 'blank'} (DAT PAGECOUNT {begins.get(key) or 'blank'})")
+        pages = following - here
+        if count != str(pages) or begins.get(key) not in (None, "", count):
+            report.problems.append(f"{opt.name}: document {key} has {pages} page line{'s' * (pages != 1)}, but its "
+                                   f"page count is {count or 'blank'} (DAT PAGECOUNT {begins.get(key) or 'blank'})")
     for fields in lines:
         if not _resolve(root, fields[2]).is_file():
             report.problems.append(f"{opt.name}: image {fields[2]} for {fields[0]} is missing")
