@@ -111,7 +111,8 @@ def _family(thread: Thread, db, reader: RecordReader) -> list[Doc]:
     docs, by_pid = [], {}
     for e in thread.entries:
         total = len(e.versions) or None
-        doc = Doc(anchor="", itemtype=e.kind, custodian=e.account, entry=e, version=total, versions=total)
+        doc = Doc(anchor="", itemtype=e.kind, custodian=e.account, entry=e,
+                  version=e.versions[-1].n if e.versions else None, versions=total)
         doc.parent_doc = by_pid.get(e.parent)
         by_pid[e.platform_id] = doc
         docs.append(doc)
