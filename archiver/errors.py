@@ -23,6 +23,7 @@ happened and what to do, and never contain a credential.
     │   └── TransientError     5xx / network errors still failing after bounded retries
     ├── RetentionError         schedules, holds, disposition refused or malformed
     ├── ExportError            an export could not be produced
+    │   └── ExportValueError   an option's value cannot be used (e.g. a --start inside issued Bates numbers)
     └── VerifyError            a bundle/production failed verification
 """
 
@@ -113,3 +114,9 @@ class ExportError(ArchiverError):
 
 class VerifyError(ArchiverError):
     pass
+
+
+class ExportValueError(ExportError):
+    # A value the user gave (a --start inside issued Bates numbers, a designation that cannot be
+    # stamped): a usage error, exit 2 like other bad values, not a failure.
+    exit_code = 2

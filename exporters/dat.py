@@ -81,11 +81,13 @@ def _split(line: str, n: int) -> list[str]:
     return out
 
 
-def opt_lines(key_pages: Sequence[str], volume: str, path: str) -> Iterator[str]:
-    """OPT lines for one document whose page images are pages of one PDF at ``path``."""
-    for i, key in enumerate(key_pages):
+def opt_lines(key_pages: Sequence[str], volume: str, path: str | Sequence[str]) -> Iterator[str]:
+    """OPT lines for one document: its page images are the pages of one PDF at ``path``, or one
+    file per page when ``path`` is a list (single-page TIFF or JPG)."""
+    paths = [path] * len(key_pages) if isinstance(path, str) else path
+    for i, (key, page_path) in enumerate(zip(key_pages, paths, strict=True)):
         first = i == 0
-        yield ",".join([key, volume, path, "Y" if first else "", "", "", str(len(key_pages)) if first else ""])
+        yield ",".join([key, volume, page_path, "Y" if first else "", "", "", str(len(key_pages)) if first else ""])
 
 
 def parse_opt(text: str) -> list[list[str]]:

@@ -3,16 +3,19 @@
     DATA/<volume>.dat        Concordance/Relativity DAT (0x14, þ, ®, UTF-8 BOM, header row)
     DATA/<volume>.opt        Opticon image load file (7 fields per page line)
     IMAGES/NNN/<BEGBATES>.pdf    page images, Bates number stamped bottom right on each page
+                                 (or IMAGES/NNN/<page Bates>.tif|.jpg, one per page: ``--images``)
     NATIVES/NNN/<BEGBATES>.json|.png|...   the platform JSON (posts, comments, replies) or media
     TEXT/NNN/<BEGBATES>.txt  extracted text, document level
     custody.csv / custody.pdf    chain of custody; README.txt (delimiters and fields)
     privilege-log.csv / .pdf     documents withheld whole by the redactions file (``privilege``)
     manifest-sha256.txt      sha256 of every file above (``archiver verify``)
 
-Documents are posts, comments, replies and their media files. A thread is a family: the post
-is the parent, its comments, replies and media the attachments (BEGATTACH/ENDATTACH span the
-family; PARENTID is the post's BEGBATES; INREPLYTO the direct parent's). Bates numbers are
-page-level (the first page gives BEGBATES), continuing from ``--start`` for a later volume.
+Documents are posts, comments, replies, their earlier versions (``versions``) and their
+media files. A thread is a family: the post is the parent, its comments, replies, earlier
+versions and media the attachments (BEGATTACH/ENDATTACH span the family; PARENTID is the
+post's BEGBATES; INREPLYTO the direct parent's; VERSIONOF the current version's). Bates numbers
+are page-level (the first page gives BEGBATES) and unique per prefix across volumes: a
+production continues after the last range the index recorded for its prefix (``bates``).
 
 Documents are laid out in jobs of JOB_DOCS (one WeasyPrint render, split per document) by
 worker processes (``imaging``); pages are numbered and stamped in production order, and each
@@ -39,10 +42,13 @@ from .. import audit
 from ..timefmt import iso
 from . import signing
 from ..progress import report as report_progress
+from . import bates as bates_ranges
 from .bates import Bates
 from .custody import CustodyLog, write_report
 from .dat import DatWriter, opt_lines
 from .imaging import Job, PagePool, Rendered
+from .pageimages import image_format
+from .stamp import check_legend
 from .output import prepare_output, write_bytes
 from .privilege import PrivilegeLog
 from .readable import readable
@@ -52,12 +58,17 @@ from .records import Entry, Media, RecordReader, Thread, describe_status, iter_t
 from .render import printable, render, stylesheet
 from .select import Selection, thread_keys
 from .manifest import write_manifest
+from .versions import earlier_versions
 
 FIELDS = ["BEGBATES", "ENDBATES", "BEGATTACH", "ENDATTACH", "PARENTID", "INREPLYTO", "ATTACHCOUNT",
           "PAGECOUNT", "CUSTODIAN", "PLATFORM", "ITEMTYPE", "ITEMID", "PLATFORMID", "THREADID", "AUTHOR",
           "AUTHORID", "DATECREATED", "DATEEDITED", "CAPTUREDATE", "URL", "STATUS", "HISTORY", "VERSIONS", "FILEEXT",
           "MD5HASH", "SHA256HASH", "NATIVEPATH", "TEXTPATH", "WARCFILE", "WARCRECID", "PAYLOADDIGST",
           "REDACTED"]
+# VERSION: this document's version of the item; VERSIONOF: BEGBATES of the current version
+# (earlier versions only). CONFIDENTIAL: the protective-order designation stamped on the pages
+# (the usual CONFIDENTIALITY is 15 characters, and Concordance cuts names to 12: to this one).
+FIELDS += ["VERSION", "VERSIONOF", "CONFIDENTIAL"]
 JOB_DOCS = 120  # documents per WeasyPrint render: amortises its set-up, bounds worker memory
 PER_FOLDER = 1000  # files per IMAGES/NATIVES/TEXT subfolder (DOJ ATR: at most 5,000)
 
@@ -68,13 +79,15 @@ class EdiscoverySpec:
     bates_prefix: str
     selection: Selection
     out: Path
-    start: int = 1
+    start: int | None = None  # None: after the last Bates number issued under the prefix
     width: int = 7
     volume: str = "VOL001"
     sign_key: Path | None = None
     actor: str = "unknown"
     workers: int = 2  # page-layout processes (the issue 6 target machine has 2 cores); 0: in this one
     redactions: Path | None = None  # the redactions file (TOML, as for request bundles)
+    images: str = "pdf"  # page image format: pdf, tiff, tiff-color, jpg (``pageimages``)
+    confidentiality: str = ""  # protective-order designation: CONFIDENTIAL field and page stamp
 
 
 @dataclass
@@ -86,6 +99,9 @@ class Doc:
     media: Media | None = None
     owner: Entry | None = None  # the item a media file belongs to
     parent_doc: "Doc | None" = None
+    version_of: "Doc | None" = None  # an earlier version's document: the item's current one
+    version: int | None = None  # the version this document shows
+    versions: int | None = None  # how many the item has
     family: list["Doc"] = field(default_factory=list, repr=False, compare=False)  # the thread's, post first
     begbates: str = ""
     endbates: str = ""
@@ -107,29 +123,47 @@ class EdiscoveryResult:
     withheld: int = 0  # documents on the privilege log
 
 
-def _family(thread: Thread, redactor: Redactor | None = None, privilege: PrivilegeLog | None = None) -> list[Doc]:
+def _family(thread: Thread, db, reader: RecordReader, redactor: Redactor | None = None,
+            privilege: PrivilegeLog | None = None) -> list[Doc]:
     docs, by_pid = [], {}
     released = redactor.thread(thread) if redactor else thread
     for e, source in zip(released.entries, thread.entries):
         if redactor and (withheld := redactor.withheld(source)):
             privilege.add(source, thread, withheld)
             continue
-        doc = Doc(anchor="", itemtype=e.kind, custodian=e.account, entry=e, redacted=e is not source)
+        total = len(e.versions) or None
+        doc = Doc(anchor="", itemtype=e.kind, custodian=e.account, entry=e, redacted=e is not source,
+                  version=e.versions[-1].n if e.versions else None, versions=total)
         doc.parent_doc = by_pid.get(source.parent)
         by_pid[source.platform_id] = doc
         docs.append(doc)
         for m in e.media:
             docs.append(Doc(anchor="", itemtype="media", custodian=e.account, media=m, owner=e, parent_doc=doc))
+        for as_was, media in earlier_versions(db, reader, source):
+            was_redacted = False
+            if redactor:  # an earlier version is released redacted like the current one
+                released_was = redactor.entry(as_was)
+                was_redacted, as_was = released_was is not as_was, released_was
+            old = Doc(anchor="", itemtype=e.kind, custodian=e.account, entry=as_was, version_of=doc,
+                      parent_doc=doc.parent_doc, version=as_was.versions[0].n, versions=total,
+                      redacted=was_redacted)
+            docs.append(old)
+            for m in media:
+                docs.append(Doc(anchor="", itemtype="media", custodian=e.account, media=m, owner=as_was,
+                                parent_doc=old, version_of=doc, version=old.version, versions=total))
     for doc in docs:
         doc.family = docs
     return docs
 
 
 def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetime) -> EdiscoveryResult:
+    legend = check_legend(spec.confidentiality) if spec.confidentiality else ""
+    images = image_format(spec.images)
+    bates = bates_ranges.plan(db, spec.bates_prefix, spec.width, spec.start, legend=legend)
+    first_number = bates.next
     out = prepare_output(spec.out)
     for folder in ("DATA", "IMAGES", "NATIVES", "TEXT"):
         (out / folder).mkdir()
-    bates = Bates(spec.bates_prefix, spec.width, spec.start)
     result = EdiscoveryResult(path=out)
     key = signing.load_private(spec.sign_key) if spec.sign_key else None
     reader = RecordReader(db, store)
@@ -143,13 +177,17 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
                 open(out / "DATA" / f"{spec.volume}.opt", "w", encoding="utf-8", newline="\r\n") as opt_fh, \
                 open(out / "custody.csv", "w", newline="", encoding="utf-8") as custody_fh:
             volume = _Volume(out, spec, bates, DatWriter(dat_fh, FIELDS), opt_fh,
-                             CustodyLog(custody_fh, db, reader, spec.actor, iso(now)), reader, result)
-            for rendered in pool.run(_jobs(db, store, spec, ctx, redactor, privilege), bates.stamp, bates.reserve):
+                             CustodyLog(custody_fh, db, reader, spec.actor, iso(now)), reader, result, images.extension)
+            for rendered in pool.run(_jobs(db, store, spec, ctx, redactor, privilege), bates.stamp, bates.reserve,
+                                     images):
                 volume.file(rendered)
         result.next_start = bates.next
+        bates_ranges.record(db, bates, first_number, volume=spec.volume, matter=spec.matter, out=str(out.resolve()),
+                            produced_at=iso(now), produced_by=spec.actor)
         write_report(pool, out / "custody.csv", out / "custody.pdf", files=volume.custody.files, spec=spec,
                      agency=settings.agency, generated=iso(now), **ctx)
     write_bytes(out / "README.txt", render("export-readme-volume.txt", spec=spec, result=result, fields=FIELDS,
+                                           images_described=images.description,
                                            agency=settings.agency, generated=iso(now),
                                            fingerprint=signing.fingerprint(key.public_key()) if key else None,
                                            tz=settings.timezone).encode("utf-8"))
@@ -174,8 +212,9 @@ def _jobs(db, store, spec: EdiscoverySpec, ctx: dict, redactor: Redactor | None 
     """Threads read one at a time, their documents cut into jobs of JOB_DOCS; a family may
     span jobs (a huge thread is laid out in several)."""
     batch: list[Doc] = []
+    reader = RecordReader(db, store)
     for thread in iter_threads(db, store, thread_keys(db, spec.selection)):
-        batch.extend(_family(thread, redactor, privilege))
+        batch.extend(_family(thread, db, reader, redactor, privilege))
         while len(batch) >= JOB_DOCS:
             yield _job(batch[:JOB_DOCS], ctx)
             batch = batch[JOB_DOCS:]
@@ -201,15 +240,20 @@ class _Volume:
     custody: CustodyLog
     reader: RecordReader
     result: EdiscoveryResult
+    image_ext: str = "pdf"
 
     def file(self, rendered: Rendered) -> None:
         number, result = rendered.first, self.result
-        for doc, (pdf, pages) in zip(rendered.job.payload, rendered.pieces):
+        for doc, (pdf, pages), page_images in zip(rendered.job.payload, rendered.pieces, rendered.images):
             keys = [self.bates.format(number + i) for i in range(pages)]
             number += pages
             doc.begbates, doc.endbates, doc.pages = keys[0], keys[-1], pages
             sub = f"{(result.documents // PER_FOLDER) + 1:03d}"
-            image = _write(self.out, "IMAGES", sub, f"{doc.begbates}.pdf", pdf)
+            if page_images:  # one file per page, named by its Bates number (Opticon: a line each)
+                image = [_write(self.out, "IMAGES", sub, f"{key}.{self.image_ext}", data)
+                         for key, data in zip(keys, page_images)]
+            else:
+                image = _write(self.out, "IMAGES", sub, f"{doc.begbates}.pdf", pdf)
             native_bytes, ext = _native(doc)
             native = _write(self.out, "NATIVES", sub, f"{doc.begbates}.{ext}", native_bytes)
             text = _write(self.out, "TEXT", sub, f"{doc.begbates}.txt", _text(doc).encode("utf-8"))
@@ -219,6 +263,7 @@ class _Volume:
             self.custody.add(doc.begbates, (doc.entry or doc.owner).id, doc.itemtype, rec, sha)
             doc.row = _row(doc, rec, native, text, ext, native_bytes, sha)
             doc.row["REDACTED"] = "Y" if doc.redacted else "N"
+            doc.row.update(VERSION=doc.version or "", VERSIONS=doc.versions or "", CONFIDENTIAL=self.bates.legend)
             result.documents += 1
             result.pages += pages
             report_progress("documents", advance=1) or report_progress("pages", advance=pages)
@@ -234,6 +279,7 @@ def _write_family(dat: DatWriter, docs: list[Doc]) -> None:
         doc.row.update(BEGATTACH=docs[0].begbates, ENDATTACH=docs[-1].endbates,
                        PARENTID=docs[0].begbates if doc is not docs[0] else "",
                        INREPLYTO=doc.parent_doc.begbates if doc.parent_doc else "",
+                       VERSIONOF=doc.version_of.begbates if doc.version_of else "",
                        ATTACHCOUNT=len(docs) - 1 if doc is docs[0] else "")
         dat.write(doc.row)
 
@@ -258,6 +304,10 @@ def _text(doc: Doc) -> str:
     e = doc.entry
     lines = [f"{e.kind} by {printable(e.author)} at {e.created_at} (UTC); status: {describe_status(e)}", "",
              readable(e.text, e.platform)]
+    if doc.version_of is not None:
+        v = e.versions[0]
+        lines[1:1] = [f"Version {v.n} of {doc.versions} (an earlier version of {doc.version_of.begbates}), "
+                      f"seen {v.first_seen} to {v.last_seen} (UTC)"]
     if len(e.versions) > 1:
         for v in e.versions:
             lines += ["", f"--- version {v.n}, seen {v.first_seen} to {v.last_seen} ---", readable(v.text, e.platform)]

@@ -8,7 +8,7 @@ render, so the per-render set-up is paid once a job); each worker holds one job 
     parent -> worker   ("layout", job, html, anchors)
     worker -> parent   ("pages", job, [page count of each document])
     parent -> worker   ("write", job, first, stamp)    once every earlier job's pages are known
-    worker -> parent   ("done", job, [PDF of each document])
+    worker -> parent   ("done", job, [(PDF, [page images]) of each document])
     worker -> parent   ("error", job, message)         in place of either answer
 
 A page's number depends on the pages of every earlier document, but layout does not depend on
@@ -17,6 +17,9 @@ laid out side by side and only *numbered* strictly in job order: the same select
 same Bates numbers whatever the timing. The parent holds one job per worker, one prepared
 ahead, and finished jobs waiting for an earlier one, so memory does not grow with the size of
 the production.
+
+Page images other than PDF (single-page TIFF or JPG, ``pageimages``) are rasterised from each
+stamped PDF in the worker too: at 300 DPI that costs as much as the layout.
 
 A worker is replaced by a fresh process after JOBS_PER_WORKER jobs, because WeasyPrint's
 native memory grows a little with every render.
@@ -35,6 +38,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import ExportError
+from .pageimages import FORMATS, ImageFormat, rasterise
 from .render import layout, page_spans, write_pages
 from .stamp import Stamp
 
@@ -54,6 +58,7 @@ class Rendered:
     job: Job
     first: int  # number of the job's first page
     pieces: list[tuple[bytes, int]]  # (PDF, page count) of each document, in order
+    images: list[list[bytes]]  # each document's page images, one per page (empty for PDF images)
 
 
 class Numbers:
@@ -79,13 +84,14 @@ class _Renderer:
         self._jobs[key] = (document, spans)
         return [end - start for start, end in spans]
 
-    def write(self, key: int, first: int, stamp: Stamp) -> list[bytes]:
+    def write(self, key: int, first: int, stamp: Stamp, images: ImageFormat) -> list[tuple[bytes, list[bytes]]]:
         document, spans = self._jobs.pop(key)
-        pdfs = []
+        out = []
         for start, end in spans:
-            pdfs.append(write_pages(document, start, end, stamp.finisher(first)))
+            pdf = write_pages(document, start, end, stamp.finisher(first))
+            out.append((pdf, rasterise(pdf, images) if images.per_page else []))
             first += end - start
-        return pdfs
+        return out
 
 
 def _serve(conn: Connection) -> None:
@@ -176,12 +182,14 @@ class PagePool:
             worker.stop(abort=exc_type is not None)
         self.workers = []
 
-    def run(self, jobs: Iterable[Job], stamp: Stamp, reserve: Callable[[int], int]) -> Iterator[Rendered]:
+    def run(self, jobs: Iterable[Job], stamp: Stamp, reserve: Callable[[int], int],
+            images: ImageFormat = FORMATS["pdf"]) -> Iterator[Rendered]:
         """Render ``jobs`` and yield them in order. ``reserve(pages)`` is called in job order
         with each job's total pages and returns the number of its first page (it may raise,
-        e.g. when Bates numbers run out of digits)."""
+        e.g. when Bates numbers run out of digits). ``images``: the page images wanted
+        besides each document's PDF."""
         if not self.workers:
-            yield from self._run_here(jobs, stamp, reserve)
+            yield from self._run_here(jobs, stamp, reserve, images)
             return
         jobs = iter(jobs)
         idle = list(self.workers)
@@ -211,11 +219,11 @@ class PagePool:
                     idle.append(self._recycle(worker) if worker.jobs >= self.jobs_per_worker else worker)
             while numbered in counts:  # number strictly in job order
                 firsts[numbered] = reserve(sum(counts[numbered]))
-                self._send(sent[numbered][1], ("write", numbered, firsts[numbered], stamp))
+                self._send(sent[numbered][1], ("write", numbered, firsts[numbered], stamp, images))
                 numbered += 1
             while emitted in done:
                 job, _ = sent.pop(emitted)
-                yield Rendered(job, firsts.pop(emitted), list(zip(done.pop(emitted), counts.pop(emitted))))
+                yield _rendered(job, firsts.pop(emitted), done.pop(emitted), counts.pop(emitted))
                 emitted += 1
 
     def _recycle(self, worker: _Worker) -> _Worker:
@@ -251,9 +259,14 @@ class PagePool:
             raise worker.stopped() from None
 
     @staticmethod
-    def _run_here(jobs: Iterable[Job], stamp: Stamp, reserve: Callable[[int], int]) -> Iterator[Rendered]:
+    def _run_here(jobs: Iterable[Job], stamp: Stamp, reserve: Callable[[int], int],
+                  images: ImageFormat) -> Iterator[Rendered]:
         renderer = _Renderer()
         for key, job in enumerate(jobs):
             counts = renderer.layout(key, job.html, job.anchors)
             first = reserve(sum(counts))
-            yield Rendered(job, first, list(zip(renderer.write(key, first, stamp), counts)))
+            yield _rendered(job, first, renderer.write(key, first, stamp, images), counts)
+
+
+def _rendered(job: Job, first: int, written: list[tuple[bytes, list[bytes]]], counts: list[int]) -> Rendered:
+    return Rendered(job, first, [(pdf, n) for (pdf, _), n in zip(written, counts)], [pages for _, pages in written])

@@ -173,9 +173,9 @@ def check_volume(path: Path, report: Report) -> None:
         except ExportError as exc:
             report.problems.append(f"{dat_path.name}: {exc}")
             continue
-        begins = set()
+        begins = {}
         for row in rows:
-            begins.add(row.get("BEGBATES"))
+            begins[row.get("BEGBATES")] = row.get("PAGECOUNT")
             for column in ("NATIVEPATH", "TEXTPATH"):
                 rel = row.get(column)
                 if rel and not _resolve(path, rel).is_file():
@@ -202,8 +202,16 @@ def _check_opt(root: Path, opt: Path, begins: set, report: Report) -> None:
         report.problems.append(f"{opt.name}: {exc}")
         return
     starts = [fields[0] for fields in lines if fields[3] == "Y"]
-    if set(starts) != begins:
+    if set(starts) != set(begins):
         report.problems.append(f"{opt.name}: document breaks do not match the DAT's BEGBATES")
+    # Opticon: the page count sits on a document's first line and counts the lines up to the next break.
+    breaks = [n for n, fields in enumerate(lines) if fields[3] == "Y"] + [len(lines)]
+    for here, following in zip(breaks, breaks[1:]):
+        key, count = lines[here][0], lines[here][6]
+        pages = following - here
+        if count != str(pages) or begins.get(key) not in (None, "", count):
+            report.problems.append(f"{opt.name}: document {key} has {pages} page line{'s' * (pages != 1)}, but its "
+                                   f"page count is {count or 'blank'} (DAT PAGECOUNT {begins.get(key) or 'blank'})")
     for fields in lines:
         if not _resolve(root, fields[2]).is_file():
             report.problems.append(f"{opt.name}: image {fields[2]} for {fields[0]} is missing")

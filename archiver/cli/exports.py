@@ -104,7 +104,8 @@ def export_ediscovery(
     ctx: typer.Context,
     matter: str = typer.Option(..., "--matter", help="Matter name (in the README and custody report)"),
     bates_prefix: str = typer.Option(..., "--bates-prefix", help="Bates prefix, no spaces (e.g. PD-SM-)"),
-    start: int = typer.Option(1, "--start", help="First Bates number (continue a previous volume)"),
+    start: Optional[int] = typer.Option(None, "--start", help="First Bates number (default: after the last one "
+                                        "issued under this prefix; a number already issued is refused)"),
     date_from: str = common.date_option(..., "--from", help="First day (agency time)"),
     date_to: str = common.date_option(..., "--to", help="Last day, inclusive (agency time)"),
     query: Optional[str] = typer.Option(None, "--query", help="Full-text filter, as in `archiver search`"),
@@ -112,6 +113,10 @@ def export_ediscovery(
     out: Path = typer.Option(..., "--out", help="New directory for the volume"),
     volume: str = typer.Option("VOL001", "--volume", help="Volume name (load-file names)"),
     redactions: Optional[Path] = typer.Option(None, "--redactions", help="Redactions file (TOML, docs/redaction.md)"),
+    images: str = typer.Option("pdf", "--images", help="Page images: pdf, tiff (single-page Group 4, black and "
+                               "white), tiff-color (single-page LZW) or jpg"),
+    confidentiality: str = typer.Option("", "--confidentiality", help="Protective-order designation stamped on "
+                                        "every page and put in the CONFIDENTIAL field (e.g. \"CONFIDENTIAL\")"),
     sign: Optional[Path] = typer.Option(None, "--sign", help="Sign with this key (`archiver keys create`)"),
     actor: Optional[str] = typer.Option(None, "--actor", help="Who is exporting (default: the OS user)"),
 ):
@@ -122,7 +127,8 @@ def export_ediscovery(
 
     settings, db, store = _open(ctx, date_from, date_to, account)
     spec = EdiscoverySpec(matter, bates_prefix, _selection(settings, date_from, date_to, query, account), out,
-                          start=start, volume=volume, sign_key=sign, actor=_actor(actor), redactions=redactions)
+                          start=start, volume=volume, sign_key=sign, actor=_actor(actor), redactions=redactions,
+                          images=images, confidentiality=confidentiality)
     typer.echo(f"producing {matter} to {out} ...", err=True)
     with on_terminal():
         result = run("ediscovery", settings, db, store, spec, now=utcnow())

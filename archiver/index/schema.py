@@ -619,3 +619,27 @@ def m_platforms_event_detail(db):
     # removal by moderation alike (Bluesky NotFound: "gone from public view (deleted or taken
     # down)"); NULL where the platform's answer is a deletion and nothing more.
     db.execute("ALTER TABLE events ADD COLUMN detail TEXT")
+
+
+@migrations()
+def m_production_bates_ranges(db):
+    # Every Bates range an e-discovery production issued, so numbers stay unique per prefix
+    # across volumes (domain.md §C5): a production continues after the last one, and a --start
+    # inside an issued range is refused (exporters/bates.py).
+    _script(db,
+        """
+        CREATE TABLE production_bates_ranges (
+            id INTEGER PRIMARY KEY,
+            prefix TEXT NOT NULL,          -- as given, case-sensitive (Opticon keys are)
+            first INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            volume TEXT NOT NULL,
+            matter TEXT NOT NULL,
+            out TEXT NOT NULL,             -- the volume's directory when it was produced
+            produced_at TEXT NOT NULL,
+            produced_by TEXT NOT NULL
+        );
+        CREATE INDEX production_bates_ranges_prefix ON production_bates_ranges(prefix, first);
+        """
+    )

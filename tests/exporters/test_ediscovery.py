@@ -21,8 +21,22 @@ from tests.exporters.test_request import pdf_text
 SEP, QUOTE, NL = b"\x14", "þ".encode(), "®".encode()
 
 
-def produce(archive, settings, out: Path, start: int = 1, **kw):
-    db = open_index(archive.index_path)
+def index_copy(archive, dest: Path) -> Path:
+    """A private copy of the archive's index: the Bates ranges a test's productions record
+    there (unique per prefix) do not reach other tests."""
+    import sqlite3
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(archive.index_path), sqlite3.connect(dest)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return dest
+
+
+def produce(archive, settings, out: Path, start: int | None = 1, index: Path | None = None, **kw):
+    db = open_index(index or index_copy(archive, out.parent / f"{out.name}-index.db"))
     spec = EdiscoverySpec("Doe v. City of Oak Creek", "OCPD-SM-", Selection("2024-03-01", "2024-03-31", **kw),
                           out, start=start, actor="city.attorney")
     result = export_ediscovery(settings, db, archive.store, spec, now=NOW)
@@ -56,7 +70,7 @@ def test_dat_bytes_fields_and_paths(volume):
     assert b"\xc2\xb6" not in data.split(b"\r\n")[0]  # the separator is 0x14, never U+00B6
     header, rows = parse_bytes(data)
     assert header == FIELDS and all(len(name) <= 12 for name in header)
-    assert len(rows) == result.documents == 21 + 4  # items + media documents
+    assert len(rows) == result.documents == 21 + 4 + 1  # items + media + the edited comment's first version
     assert NL in data and b"\n" not in data.replace(b"\r\n", b"")  # in-field newlines became ®
     for values in rows:
         row = dict(zip(header, values))
@@ -174,9 +188,9 @@ def test_small_jobs_and_one_process_give_the_same_production(volume, archive, ex
     out, _ = volume
     monkeypatch.setattr("archiver.exporters.ediscovery.JOB_DOCS", 4)
     for workers in (2, 0):
-        db = open_index(archive.index_path)
         spec = EdiscoverySpec("Doe v. City of Oak Creek", "OCPD-SM-", Selection("2024-03-01", "2024-03-31"),
                               tmp_path / f"w{workers}", start=9990, actor="city.attorney", workers=workers)
+        db = open_index(index_copy(archive, tmp_path / f"w{workers}-index.db"))
         export_ediscovery(export_settings, db, archive.store, spec, now=NOW)
         db.conn.close()
         assert (spec.out / "DATA/VOL001.dat").read_bytes() == (out / "DATA/VOL001.dat").read_bytes()

@@ -122,3 +122,56 @@ def test_unknown_path_is_an_error(tmp_path):
     (tmp_path / "x.txt").write_text("hello")
     run = verify(tmp_path)
     assert run.returncode == 1 and "Error:" in run.stderr
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name,changed,removed", [
+    ("bag", ["data/index.csv", "data/letter.html"], "data/README.txt"),
+    ("vol", ["DATA/VOL001.opt", "custody.csv"], "README.txt"),
+])
+def test_every_problem_is_listed_not_only_the_first(exports, tmp_path, name, changed, removed):
+    """Two files changed by one bit and a third removed: all three are named, each for what
+    happened to it (bagit alone stops at the first failing stage: the Payload-Oxum count)."""
+    root = copy(exports / name, tmp_path)
+    for rel in changed:
+        flip_a_byte(root / rel)
+    (root / removed).unlink()
+    (root / "extra.txt" if name == "vol" else root / "data/extra.txt").write_text("added later")
+    run = verify(root)
+    assert run.returncode == 1
+    lines = [line for line in run.stdout.splitlines() if line.startswith("  - ")]
+    for rel in changed:
+        assert any(f"{rel} was changed" in line for line in lines), run.stdout
+    assert any(f"{removed} is listed in" in line and "missing" in line for line in lines), run.stdout
+    assert any("extra.txt" in line and ("not listed" in line or "not in any payload manifest" in line)
+               for line in lines), run.stdout
+    if name == "bag":
+        assert any("Payload-Oxum" in line for line in lines), run.stdout
+    assert run.stderr.count("Error") == 0 and "exists in manifest" not in run.stderr
+
+
+def test_malformed_manifest_lines_are_named_with_the_rest(exports, tmp_path):
+    root = copy(exports / "bag", tmp_path)
+    with open(root / "manifest-sha256.txt", "a", encoding="utf-8") as fh:
+        fh.write("not-a-digest  data/index.csv\n" + "0" * 64 + "  ../../etc/passwd\n")
+    flip_a_byte(root / "data/letter.html")
+    run = verify(root)
+    assert run.returncode == 1
+    assert "manifest-sha256.txt line" in run.stdout and "is malformed" in run.stdout
+    assert "points outside the bag" in run.stdout and "data/letter.html was changed" in run.stdout
+
+
+def test_opt_page_count_that_does_not_match_its_lines_is_named(exports, tmp_path):
+    root = copy(exports / "vol", tmp_path)
+    opt = root / "DATA/VOL001.opt"
+    lines = opt.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0][:-1] + "3"  # the first document claims 3 pages; it has 1 line
+    opt.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8", newline="")
+    run = verify(root)
+    assert run.returncode == 1
+    assert f"document {lines[0].split(',')[0]} has 1 page line, but its page count is 3" in run.stdout
