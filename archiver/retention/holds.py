@@ -105,6 +105,16 @@ def held_item_ids(db, today: date) -> set[str]:
         (today.isoformat(),))}
 
 
+def hold_names_by_item(db, today: date) -> dict[str, list[str]]:
+    """item id -> the names of the active holds on it (for messages that name the hold)."""
+    names: dict[str, list[str]] = {}
+    for item_id, name in db.conn.execute(
+            f"SELECT hi.item_id, h.name FROM hold_items hi JOIN holds h ON h.id = hi.hold_id WHERE {_ACTIVE}"
+            " ORDER BY h.id", (today.isoformat(),)):
+        names.setdefault(item_id, []).append(name)
+    return names
+
+
 def holds_on_item(db, item_id: str, today: date) -> list[dict[str, Any]]:
     cur = db.conn.execute(
         f"SELECT h.name, h.kind, h.matter, h.ends_on FROM hold_items hi JOIN holds h ON h.id = hi.hold_id"
