@@ -134,7 +134,9 @@ def evaluate(db, schedule: Schedule, day: date, tz: str, *, keys: list[str] | No
         obj["reasons"] = reasons
         if not reasons:
             eligible[key] = obj
-        elif any(i["disposition_date"] and i["disposition_date"] <= day.isoformat() for i in items):
+        elif any((i.get("item_due") or i["disposition_date"] or "9999") <= day.isoformat() for i in items):
+            # Something in it is past its own date but held back (a hold, another item, a
+            # later edit, a lock): listed, so the officer sees why it stays.
             blocked.append(obj)
     for key in _needed_by_survivors(db, list(eligible)):
         obj = eligible.pop(key)
