@@ -142,8 +142,8 @@ def fee_worksheet(settings, inputs: FeeInputs) -> FeeWorksheet:
         rate = rates[name]
         if rate is None:
             if quantity:
-                sheet.warnings.append(f"{name} is not set in archiver.toml: the {RATES[name]} of this request are "
-                                      "not priced (set the agency's rate, or waive the fee)")
+                sheet.warnings.append(f"{name} is not set in archiver.toml, so this request's {RATES[name]} cannot "
+                                      "be priced (set the agency's rate, or waive the fee)")
                 return FeeLine(label, basis, f"{shown} × (rate not configured)", None, False,
                                "rate not configured: not priced")
             return FeeLine(label, basis, f"{shown} × (rate not configured)", ZERO, False, "not used")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,16 @@ from ..timefmt import iso
 
 @lru_cache(maxsize=None)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("archiver.templates", "retention"),
-                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("archiver.templates", "retention"),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["in_words"] = _in_words
+    return env
+
+
+def _in_words(day: str) -> str:
+    """2026-12-05 -> December 5, 2026 (a mailed letter's dates)."""
+    d = date.fromisoformat(day)
+    return f"{d:%B} {d.day}, {d.year}"
 
 
 def render_html(template: str, **context: Any) -> str:

@@ -290,5 +290,6 @@ def test_unset_rate_is_a_warning_in_the_worksheet_and_the_result(archive, tmp_pa
     assert any("fees.location_hourly is not set" in w for w in result.warnings)
     sheet = pdftotext(out / "data/fee-worksheet.pdf")
     assert "Warning: fees.location_hourly is not set" in sheet and "not priced" in sheet
+    assert "not determined: see the warning" in sheet and "Total due $0.00" not in sheet
     letter = pdftotext(out / "data/letter.pdf")
     assert "Fees: not yet determined" in letter and "Fees: none" not in letter

@@ -248,6 +248,7 @@ def test_counts_are_of_distinct_items_in_plan_notice_and_certificate(archive, tm
     assert "4 social media items (posts, comments and replies, each with all its archived versions) in 4 " \
            "web-archive (WARC) files" in text
     assert "electronic records" not in text and "5 social" not in text
+    assert text.startswith("April 2, 2024") and "not be destroyed before June 1, 2024" in text
 
 
 def test_certificate_pdf_has_real_values_and_the_historical_society_evidence(archive, tmp_path):
