@@ -16,12 +16,28 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError, TokenError
 
 PLATFORMS = ("facebook", "instagram", "x", "youtube", "bluesky", "mastodon", "rss")
+
+
+def money(value: Any) -> Decimal | None:
+    """A fee rate: an exact decimal of dollars, or None when unset ("")."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(value) from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(value)
+    return amount
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("archive", "custodian_name", "Records Custodian", "Legal custodian (Wis. Stat. 19.33)"),
         Setting("archive", "custodian_title", "Chief of Police", "Legal custodian's title"),
         Setting("archive", "contact_email", "", "Contact for requesters, in letters and bag-info"),
+        Setting("archive", "agency_type", "municipal",
+                "municipal (city, village, town) or county: which part of Wis. Stat. 19.21 governs notice"),
         Setting("storage", "url", "./archive-data", "Local directory or s3://bucket/prefix", path=True),
         Setting("storage", "endpoint_url", "", "S3-compatible endpoint (MinIO, moto); empty for AWS"),
         Setting("storage", "spool", "", "Local spool for WARCs before upload (default <index dir>/spool)", path=True),
@@ -80,10 +98,14 @@ SETTINGS: dict[str, Setting] = {
                 path=True),
         Setting("log", "json", False, "Structured JSON-lines logs on stderr", bool),
         Setting("log", "file", "", "Also append logs to this file", path=True),
-        Setting("fees", "per_page", 0.0, "Copy fee per printed page (19.35(3)(a))", float),
-        Setting("fees", "per_media", 0.0, "Fee per electronic medium (USB, disc)", float),
-        Setting("fees", "location_hourly", 0.0, "Location (search) hourly rate, 19.35(3)(c)", float),
-        Setting("fees", "mailing", 0.0, "Mailing / shipping cost, 19.35(3)(d)", float),
+        # Rates are exact decimals (19.35(3) money); unset ("") is not $0: the worksheet warns.
+        Setting("fees", "per_page", "", "Copy fee per printed page (19.35(3)(a)); unset: not configured", money),
+        Setting("fees", "per_media", "", "Fee per electronic medium (USB, disc); unset: not configured", money),
+        Setting("fees", "location_hourly", "", "Location (search) hourly rate, 19.35(3)(c); unset: not configured",
+                money),
+        Setting("fees", "mailing", "", "Mailing / shipping cost, 19.35(3)(d); unset: not configured", money),
+        Setting("fees", "require_prepayment", False,
+                "Ask for prepayment when the total exceeds $5 (19.35(3)(f) allows it; the custodian chooses)", bool),
     ]
 }
 

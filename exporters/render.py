@@ -35,7 +35,6 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["agency_time"] = agency_time
-    env.filters["money"] = lambda v: f"${v:,.2f}"
     env.filters["clean"] = printable
     from .readable import readable  # imports this module's printable
 

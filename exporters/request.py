@@ -32,7 +32,7 @@ from .. import audit
 from ..timefmt import agency_time, iso
 from . import bagit_bundle, signing
 from ..progress import report as report_progress
-from .letter import FeeInputs, denial_reasons, fee_worksheet, load_deny_reasons, REVIEW_NOTICE
+from .letter import FeeInputs, denial_reasons, fee_worksheet, letter_context, load_deny_reasons, REVIEW_NOTICE
 from .records import RecordReader, Thread, iter_threads, source_record_ids
 from .redact import Redactor, load_redactions
 from .releasecheck import refuse_if_leaking
@@ -138,7 +138,9 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
     all_reasons = denial_reasons(reasons, redactor.log)
     result.denied = bool(all_reasons)
     fees = fee_worksheet(settings, replace(spec.fees, printed_pages=result.pages if spec.paper else 0))
-    letter_ctx = dict(common, settings=settings, spec=spec, result=result, reasons=all_reasons, fees=fees,
+    result.warnings += fees.warnings
+    letter_ctx = dict(common, **letter_context(settings, spec, result, all_reasons, fees, generated=iso(now)),
+                      settings=settings, spec=spec, result=result, reasons=all_reasons, fees=fees,
                       notice=REVIEW_NOTICE, custodian=settings["archive.custodian_name"],
                       custodian_title=settings["archive.custodian_title"], contact=settings["archive.contact_email"],
                       ship_warc=ship_warc, selection=spec.selection.describe(), received=spec.received,

@@ -54,6 +54,7 @@ def start_request_bundle(db, settings, filters: Mapping[str, Any], form: Mapping
                           "search first, then start the bundle from the results")
     selection = Selection.from_query(SearchQuery(**chosen), settings.timezone)
     build_where(selection.search_query(), selection.tz)  # a filter the export cannot run fails here, in the page
+    _log_request(db, settings, request, chosen, selection, actor=actor, now=now)
     base = jobs.exports_dir(settings)
     job_id = jobs.create_job(db, "request", {"filters": chosen, **request},
                              lambda n: base / f"request-{request['request_id']}-job{n}", actor=actor, now=now)
@@ -64,6 +65,19 @@ def start_request_bundle(db, settings, filters: Mapping[str, Any], form: Mapping
         raise
     return (f"Request bundle for {request['request_id']} ({request['requester']}) started as job {job_id}: "
             f"{selection.describe()}. It is written to {base} when done; follow it on the jobs page.")
+
+
+def _log_request(db, settings, request: dict[str, str], filters: Mapping[str, Any], selection: Selection, *,
+                 actor: str, now: datetime) -> None:
+    """A bundle started here logs its request (and the request's 19.35(5) hold) as
+    ``archiver request log`` does, unless the request is in the log already."""
+    from ..retention.holds import log_request, request_logged
+
+    if not request_logged(db, request["request_id"]):
+        log_request(db, settings, request["request_id"], requester=request["requester"],
+                    received=date.fromisoformat(request["received"]),
+                    description=f"request bundle started in the web UI: {selection.describe()}",
+                    filters=dict(filters), actor=actor, now=now)
 
 
 def request_spec(settings, job: dict[str, Any]) -> RequestSpec:

@@ -73,6 +73,8 @@ def export_request(
     redaction_hours: float = typer.Option(0.0, "--redaction-hours", help="Hours spent redacting (never charged)"),
     mail: bool = typer.Option(False, "--mail", help="Mailed or shipped"),
     waive_fees: Optional[str] = typer.Option(None, "--waive-fees", help="Reason fees are waived in the public interest"),
+    reduce_fees_to: Optional[str] = typer.Option(None, "--reduce-fees-to",
+                                                 help="Charge this reduced amount instead (reason: --waive-fees)"),
     sign: Optional[Path] = typer.Option(None, "--sign", help="Sign with this key (`archiver keys create`)"),
     actor: Optional[str] = typer.Option(None, "--actor", help="Who is exporting (default: the OS user)"),
 ):
@@ -86,7 +88,7 @@ def export_request(
     spec = RequestSpec(request_id, requester, received, _selection(settings, date_from, date_to, query, account),
                        out, redactions=redactions, deny_reasons=deny_reasons, include_warc=include_warc, paper=paper,
                        fees=FeeInputs(media=media, location_hours=location_hours, redaction_hours=redaction_hours,
-                                      mailed=mail, waiver=waive_fees),
+                                      mailed=mail, waiver=waive_fees, reduced_to=reduce_fees_to),
                        sign_key=sign, actor=_actor(actor))
     typer.echo(f"exporting request {request_id} to {out} ...", err=True)
     with on_terminal():

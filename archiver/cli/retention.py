@@ -225,16 +225,29 @@ def request_log(ctx: typer.Context, name: str = typer.Option(..., "--name", help
 def request_close(ctx: typer.Context, name: str = typer.Argument(...),
                   granted: Optional[str] = common.date_option(None, "--granted", help="Day the request was granted"),
                   denied: Optional[str] = common.date_option(None, "--denied", help="Day the request was denied"),
+                  partly_denied: Optional[str] = common.date_option(
+                      None, "--partly-denied", help="Day it was granted in part and denied in part"),
+                  withheld: List[str] = typer.Option(
+                      None, "--withheld", help="Archive id of an item withheld or redacted (repeatable; with "
+                                               "--partly-denied; without it the whole scope stays held)"),
                   by: Optional[str] = BY):
-    """Close a request: granted ends its hold; denied keeps it 60 (90) business days."""
+    """Close a request: granted ends its hold; denied (or partly denied: the withheld part)
+    keeps its records 60 business days (90: requester committed or incarcerated), 19.35(5)."""
     from ..retention.holds import close_request
 
-    if bool(granted) == bool(denied):
-        raise typer.BadParameter("give exactly one of --granted DATE or --denied DATE")
-    outcome, on = ("granted", granted) if granted else ("denied", denied)
+    given = [(o, d) for o, d in (("granted", granted), ("denied", denied), ("partly-denied", partly_denied)) if d]
+    if len(given) != 1:
+        raise typer.BadParameter("give exactly one of --granted DATE, --denied DATE or --partly-denied DATE")
+    outcome, on = given[0]
     settings, db, store = _open(ctx)
-    result = close_request(db, settings, name, outcome, _day(on, f"--{outcome}"), actor=_actor(by), store=store)
-    held = f"; records held through {result['held_through']}" if result["held_through"] else "; hold ended"
+    result = close_request(db, settings, name, outcome, _day(on, f"--{outcome}"), actor=_actor(by), store=store,
+                           withheld=withheld or [])
+    if not result["held_through"]:
+        held = "; hold ended"
+    elif result["withheld"]:
+        held = f"; the {result['withheld']} withheld item(s) are held through {result['held_through']}, the rest released"
+    else:
+        held = f"; records held through {result['held_through']}"
     typer.echo(f"request {name!r} {outcome}{held}")
 
 
@@ -259,14 +272,22 @@ def dispose_plan(ctx: typer.Context, as_of: str = common.date_option(..., "--as-
     plan = make_plan(db, settings, _day(as_of, "--as-of"), actor=_actor(by))
     if fmt == "json":
         return _json(plan)
-    rows = [{"object": o["key"], "items": len(o["items"]), "bytes": o["size"],
-             "series": ",".join(sorted({i["series"] for i in o["items"]}))} for o in plan["objects"]]
-    common.emit(rows, fmt, ["object", "items", "bytes", "series"])
+    rows = [{"object": o["key"], "items": len({i["id"] for i in o["items"]}), "bytes": o["size"],
+             "series": ",".join(sorted({i["series"] for i in o["items"]})), "plan": "eligible"} for o in plan["objects"]]
+    rows += [{"object": b["key"], "items": "", "bytes": "", "series": "", "plan": "held back: " + "; ".join(b["reasons"])}
+             for b in plan["blocked"]]
+    common.emit(rows, fmt, ["object", "items", "bytes", "series", "plan"])
     t = plan["totals"]
-    typer.echo(f"plan {plan['plan']}: {t['objects']} object(s), {t['items']} item(s), {t['bytes']} bytes eligible on "
-               f"{plan['as_of']}; {len(plan['blocked'])} object(s) with due items held back", err=True)
+    typer.echo(f"plan {plan['plan']}: {t['objects']} object(s) holding {t['items']} distinct item(s), {t['bytes']} "
+               f"bytes eligible on {plan['as_of']}; {t['held_back']} object(s) with due items held back", err=True)
+    for b in plan["blocked"]:  # in full: a table cell is cut at 60 characters
+        typer.echo(f"held back {b['key']}: {'; '.join(b['reasons'])}", err=True)
+    for s in plan["series"]:
+        typer.echo(f"Historical Society notice for {s['series']}: {s['notice'].replace('plan N', 'plan ' + str(plan['plan']))}",
+                   err=True)
     if plan["schedule"]["placeholder"]:
-        typer.echo("WARNING: the schedule is the shipped placeholder, not an adopted schedule", err=True)
+        typer.echo("WARNING: the schedule is the shipped placeholder, not an adopted schedule: "
+                   "`dispose apply` will refuse to destroy anything under it", err=True)
 
 
 @dispose_app.command("notice")

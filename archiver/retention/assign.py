@@ -69,6 +69,40 @@ def disposition_day(series: Series, trigger: date | None) -> date | None:
     return add_offset(trigger, series.years, series.months, series.days)
 
 
+def version_trigger_day(series: Series, captured: str | None, schedule: Schedule, tz: str,
+                        events: Mapping[str, str]) -> date | None:
+    """The day the clock starts for a *later version* of an item (an edit), first archived at
+    ``captured`` (or edited then, where the platform reports the edit time).
+
+    An edit is a record created when it was made, not when the post was: a comment of 2017
+    edited in 2024 keeps its 2024 text for the full period from 2024 -- never only until
+    2017 + 7 (Wis. Stat. 19.21(4)(b) sets a minimum). The item's own date still applies too;
+    the caller keeps the later of the two. For an EVT series the clock cannot start before
+    the edit existed either: the later of the event and the capture."""
+    day = local_day(captured, tz)
+    if series.trigger == "CR":
+        return day
+    if series.trigger == "FIS":
+        return fiscal_year_end(day, schedule.fiscal_year_start) if day else None
+    if series.trigger == "EVT":
+        recorded = events.get(series.event)
+        if not recorded:
+            return None
+        event = date.fromisoformat(recorded)
+        return max(event, day) if day else event
+    return None  # PERM
+
+
+def later_due(item_due: str | None, version_due: date | None, has_edit: bool) -> str | None:
+    """The day records of an item in one object may go: the item's own date, or the edit's
+    when that is later. None (never / not known) when either is unknown."""
+    if not has_edit:
+        return item_due
+    if item_due is None or version_due is None:
+        return None
+    return max(item_due, version_due.isoformat())
+
+
 def choose_series(schedule: Schedule, item: Mapping[str, Any], override: str | None) -> tuple[Series, str, str]:
     """(series, source, rule label) for one item."""
     if override:

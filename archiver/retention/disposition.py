@@ -30,6 +30,7 @@ from ..errors import RetentionError, StoreError
 from ..index import transaction
 from ..progress import report as report_progress
 from ..timefmt import iso, utcnow
+from .archived import check_object, officer_decisions
 from .assign import record_schedule
 from .certificate import build_certificate, write_certificate
 from .dates import today_in
@@ -40,26 +41,54 @@ from .schedule import Schedule, load_schedule
 # 19.21(4)(a): "at least 60 days' notice in writing" to the Historical Society (calendar days).
 WHS_NOTICE_DAYS = 60
 REPLIES = ("declined", "waived", "accepted")
+# The subsection that requires the notice depends on who keeps the records (domain.md B1):
+# cities, villages and towns 19.21(4)(a); counties -- a county sheriff's office -- 19.21(5)(d),
+# the provision the Historical Society itself cites for counties. Chosen by archive.agency_type.
+NOTICE_CITATION = {"municipal": "Wis. Stat. 19.21(4)(a)", "county": "Wis. Stat. 19.21(5)(d)"}
+
+
+def notice_citation(settings) -> str:
+    kind = settings["archive.agency_type"]
+    if kind not in NOTICE_CITATION:
+        raise RetentionError(f"archive.agency_type {kind!r} is not one of {', '.join(NOTICE_CITATION)} "
+                             "(set it in [archive] of archiver.toml)")
+    return NOTICE_CITATION[kind]
+
+
+def placeholder_refusal(schedule: Schedule) -> str:
+    """The error for destroying under the shipped placeholder: what to do instead."""
+    return (f"the schedule in force ({schedule.name}, from {schedule.source}) is marked placeholder: it is not "
+            "a records schedule your governing body adopted, and nothing is destroyed under it. Install the "
+            "adopted schedule: copy the shipped file (`archiver retention show` names it), enter the adopted "
+            "series, periods, notice flags and citations, delete the line `placeholder = true`, set "
+            "`schedule = \"/path/to/adopted.toml\"` under [retention] in archiver.toml, run "
+            "`archiver retention recompute`, then make, notice and approve a new plan (`archiver dispose plan`)")
 
 
 def _series_summary(schedule: Schedule, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per series: distinct items (an item with versions in three objects is one item) and the
+    objects holding them."""
     summary: dict[str, dict[str, Any]] = {}
     for obj in objects:
         for item in obj["items"]:
             s = schedule.series[item["series"]]
             row = summary.setdefault(s.code, {"series": s.code, "title": s.title, "notation": s.notation,
                                               "disposition": s.disposition, "whs_notice": s.whs_notice,
-                                              "citation": s.citation, "items": 0, "objects": set(),
+                                              "citation": s.citation, "items": set(), "objects": set(),
                                               "first_created": None, "last_created": None})
-            row["items"] += 1
+            row["items"].add(item["id"])
             row["objects"].add(obj["key"])
             created = (item["created_at"] or "")[:10] or None
             if created:
                 row["first_created"] = min(filter(None, [row["first_created"], created]))
                 row["last_created"] = max(filter(None, [row["last_created"], created]))
     for row in summary.values():
-        row["objects"] = len(row["objects"])
+        row["objects"], row["items"] = len(row["objects"]), len(row["items"])
     return [summary[k] for k in sorted(summary)]
+
+
+def distinct_items(objects: list[dict[str, Any]]) -> int:
+    return len({i["id"] for o in objects for i in o["items"]})
 
 
 def plan_disposition(db, settings, as_of: date, *, now: datetime | None = None) -> dict[str, Any]:
@@ -67,17 +96,34 @@ def plan_disposition(db, settings, as_of: date, *, now: datetime | None = None) 
     schedule = load_schedule(settings)
     result = evaluate(db, schedule, as_of, settings.timezone)
     eligible = result["eligible"]
+    series = _series_summary(schedule, eligible)
+    for row in series:
+        row["notice"] = notice_status(db, schedule, row["series"], as_of)
     return {
         "as_of": as_of.isoformat(),
         "schedule": {"name": schedule.name, "version": schedule.version, "sha256": schedule.sha256,
                      "placeholder": schedule.placeholder, "authority": schedule.authority},
         "objects": [_public(o) for o in eligible],
-        "blocked": [{"key": o["key"], "reasons": o["reasons"][:5], "more": max(0, len(o["reasons"]) - 5)}
-                    for o in result["blocked"]],
-        "series": _series_summary(schedule, eligible),
-        "totals": {"objects": len(eligible), "items": sum(len(o["items"]) for o in eligible),
-                   "bytes": sum(o["size"] or 0 for o in eligible)},
+        "blocked": [{"key": o["key"], "reasons": o["reasons"]} for o in result["blocked"]],
+        "series": series,
+        "totals": {"objects": len(eligible), "items": distinct_items(eligible),
+                   "bytes": sum(o["size"] or 0 for o in eligible), "held_back": len(result["blocked"])},
     }
+
+
+def notice_status(db, schedule: Schedule, series_code: str, as_of: date) -> str:
+    """For the plan: whether the Historical Society notice of a series is still needed."""
+    series = schedule.series[series_code]
+    if series.whs_notice == "waived":
+        return "not needed: the schedule waives notice for this series"
+    rows = db.conn.execute("SELECT letter_date, not_before, reply, reply_date FROM whs_notices WHERE series = ?"
+                           " AND covers_through >= ? ORDER BY id", (series_code, as_of.isoformat())).fetchall()
+    if not rows:
+        return "needed: no notice sent yet (`archiver dispose notice --plan N`)"
+    letter, not_before, reply, reply_date = rows[-1]
+    if reply:
+        return f"sent {letter}; the Society replied {reply} on {reply_date}"
+    return f"sent {letter}; no reply yet: destruction from {not_before}"
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:
@@ -122,10 +168,11 @@ def send_notice(db, settings, plan_id: int, letter_date: date, *, contact: str, 
     if not series:
         raise RetentionError(f"plan {plan_id} has no series that needs Historical Society notice")
     not_before = letter_date + timedelta(days=WHS_NOTICE_DAYS)
+    citation = notice_citation(settings)
     with transaction(db):
         for s in series:
             detail = {"title": s["title"], "years": [s["first_created"], s["last_created"]], "items": s["items"],
-                      "objects": s["objects"], "contact": contact}
+                      "objects": s["objects"], "contact": contact, "citation": citation}
             db.conn.execute(
                 "INSERT INTO whs_notices (plan_id, series, letter_date, covers_through, not_before, detail,"
                 " recorded_by, recorded_at) VALUES (?,?,?,?,?,?,?,?)",
@@ -137,7 +184,7 @@ def send_notice(db, settings, plan_id: int, letter_date: date, *, contact: str, 
     bytes_by_series = _bytes_by_series(plan["detail"])
     return {"plan": plan_id, "letter_date": letter_date.isoformat(), "not_before": not_before.isoformat(),
             "agency": settings.agency, "custodian": settings["archive.custodian_name"],
-            "custodian_title": settings["archive.custodian_title"], "contact": contact,
+            "custodian_title": settings["archive.custodian_title"], "contact": contact, "citation": citation,
             "series": [dict(s, bytes=bytes_by_series.get(s["series"], 0)) for s in series]}
 
 
@@ -180,7 +227,7 @@ def notice_block(db, schedule: Schedule, series_code: str, disposition_date: str
             return None
         if not_before <= today.isoformat():
             return None
-    return f"Historical Society notice of {rows[-1][0]} runs until {rows[-1][1]} (19.21(4)(a): 60 days)"
+    return f"Historical Society notice of {rows[-1][0]} runs until {rows[-1][1]} (60 days' written notice)"
 
 
 def approve_plan(db, plan_id: int, *, approver: str, now: datetime | None = None) -> dict[str, Any]:
@@ -197,8 +244,9 @@ def approve_plan(db, plan_id: int, *, approver: str, now: datetime | None = None
     return {"plan": plan_id, "approved_by": approver, "approved_at": iso(now)}
 
 
-def check_plan(db, settings, plan_id: int, *, now: datetime | None = None) -> dict[str, Any]:
-    """What ``apply`` would do today: {"destroy": [object...], "refuse": [{key, reasons}]}."""
+def check_plan(db, settings, plan_id: int, *, store=None, now: datetime | None = None) -> dict[str, Any]:
+    """What ``apply`` would do today: {"destroy": [object...], "refuse": [{key, reasons}]}.
+    With ``store``, each object the index allows is also checked against its archived records."""
     now = now or utcnow()
     plan = _load_plan(db, plan_id)
     if plan["status"] != "approved":
@@ -216,6 +264,7 @@ def check_plan(db, settings, plan_id: int, *, now: datetime | None = None) -> di
                                           " json_each(?))", (json.dumps(sorted(planned)),))}
     for key in sorted(set(planned) - seen - gone):
         refuse.append({"key": key, "reasons": ["no longer in the index or no longer due"]})
+    overrides, events = officer_decisions(db)
     for obj in current["eligible"]:
         reasons = []
         if obj["sha256"] != planned[obj["key"]]["sha256"]:
@@ -224,6 +273,10 @@ def check_plan(db, settings, plan_id: int, *, now: datetime | None = None) -> di
             block = notice_block(db, schedule, code, disposal, today)
             if block:
                 reasons.append(block)
+        if not reasons and store is not None:
+            # The index said yes; the archived records themselves must agree (archived.py).
+            reasons += check_object(store, obj["key"], obj["items"], schedule, settings.timezone, today.isoformat(),
+                                    overrides=overrides, events=events)
         if reasons:
             refuse.append({"key": obj["key"], "reasons": sorted(set(reasons))})
         else:
@@ -236,9 +289,12 @@ def apply_plan(db, store, settings, plan_id: int, *, actor: str, confirm: bool =
     """Destroy what an approved plan still allows today. Without ``confirm`` nothing is
     touched and the result says what would happen (the default: a dry run)."""
     now = now or utcnow()
-    check = check_plan(db, settings, plan_id, now=now)
+    check = check_plan(db, settings, plan_id, store=store, now=now)
+    if confirm and check["schedule"].placeholder:
+        raise RetentionError(placeholder_refusal(check["schedule"]))
     pending = [r[0] for r in db.conn.execute("SELECT object_key FROM disposition_objects WHERE state = 'pending'")]
     dry = {"plan": plan_id, "dry_run": True, "pending_from_interrupted_run": pending,
+           "placeholder": check["schedule"].placeholder,
            "would_destroy": [{"key": o["key"], "sha256": o["sha256"], "items": len(o["items"])} for o in check["destroy"]],
            "refused": check["refuse"]}
     if not confirm:
@@ -255,7 +311,7 @@ def apply_plan(db, store, settings, plan_id: int, *, actor: str, confirm: bool =
     destroyed = recover_interrupted(db, store, check["schedule"], disposition_id, now=now)
     recovered = [o["key"] for o in destroyed]
     if recovered:
-        check = check_plan(db, settings, plan_id, now=now)
+        check = check_plan(db, settings, plan_id, store=store, now=now)
     refused, store_refused = list(check["refuse"]), []
     for obj in check["destroy"]:
         report_progress("objects", advance=1, total=len(check["destroy"]), label=obj["key"])
@@ -276,7 +332,7 @@ def apply_plan(db, store, settings, plan_id: int, *, actor: str, confirm: bool =
             db.conn.execute("UPDATE disposition_plans SET status = 'applied' WHERE id = ?", (plan_id,))
         audit.append(db, actor, "disposition.applied", {
             "plan": plan_id, "disposition": disposition_id, "objects_destroyed": len(destroyed),
-            "items_destroyed": sum(len(o["items"]) for o in destroyed), "refused": len(refused),
+            "items_destroyed": distinct_items(destroyed), "refused": len(refused),
             "recovered": recovered, "certificate_sha256": cert["sha256"]}, now=now)
     # The certificate is in the index (and hashed in the audit log) before any file is written,
     # so a PDF renderer failure cannot lose the record of what was destroyed.

@@ -19,81 +19,124 @@ Historical Society notice (19.21(4)(a)) is checked at apply time, in ``dispositi
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..timefmt import parse_platform_time
-from .holds import held_item_ids
+from .assign import disposition_day, later_due, version_trigger_day
+from .holds import hold_names_by_item
 from .schedule import Schedule
 
 DESTROY = ("destroy", "destroy-confidential")
 
+# (object, item) pairs with, per pair, the latest first capture of a *later* version (n >= 2)
+# whose records are in that object: its source response, its metadata record, its media, or
+# the item's latest sighting (which shows the latest version). The links are those of the
+# item_objects view, with the version each link belongs to.
+_LINKS = """
+    SELECT r.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,
+           a.series, a.trigger_date, a.disposition_date,
+           (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
+           MAX(CASE WHEN link.n >= 2 THEN v.first_seen END) AS edit_captured
+    FROM (SELECT rowid AS item_rowid, record_id, versions AS n FROM items
+          UNION SELECT item_rowid, record_id, n FROM versions
+          UNION SELECT item_rowid, meta_record_id, n FROM versions
+          UNION SELECT item_rowid, record_id, version_n FROM media) AS link
+    JOIN records r ON r.record_id = link.record_id
+    JOIN items i ON i.rowid = link.item_rowid
+    LEFT JOIN versions v ON v.item_rowid = link.item_rowid AND v.n = link.n
+    LEFT JOIN retention_assignments a ON a.item_id = i.id
+    GROUP BY r.object_key, i.id
+    ORDER BY r.object_key, i.created_at, i.id"""
 
-def _item_rows(db) -> dict[str, list[dict[str, Any]]]:
-    cur = db.conn.execute(
-        "SELECT io.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,"
-        " a.series, a.trigger_date, a.disposition_date,"
-        " (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash"
-        " FROM item_objects io JOIN items i ON i.id = io.item_id"
-        " LEFT JOIN retention_assignments a ON a.item_id = i.id ORDER BY io.object_key, i.created_at, i.id")
+
+def _item_rows(db, schedule: Schedule, tz: str) -> dict[str, list[dict[str, Any]]]:
+    """Per object, its items with the day *this object's* records of them may go: the item's
+    disposition date, or later when the object holds an edit first archived later
+    (``assign.version_trigger_day``)."""
+    events: dict[str, dict[str, str]] = {}
+    for item_id, event, day in db.conn.execute("SELECT item_id, event, date FROM retention_event_dates"):
+        events.setdefault(item_id, {})[event] = day
+    cur = db.conn.execute(_LINKS)
     names = [d[0] for d in cur.description]
     by_object: dict[str, list[dict[str, Any]]] = {}
     for row in cur:
         item = dict(zip(names, row))
+        captured = item.pop("edit_captured")
+        series = schedule.series.get(item["series"]) if item["series"] else None
+        if captured and series is not None:
+            trigger = version_trigger_day(series, captured, schedule, tz, events.get(item["id"], {}))
+            item["item_due"] = item["disposition_date"]
+            item["disposition_date"] = later_due(item["disposition_date"], disposition_day(series, trigger), True)
+            item["edit_captured"] = captured
         by_object.setdefault(item.pop("object_key"), []).append(item)
     return by_object
 
 
-def item_block(item: dict[str, Any], schedule: Schedule, day: date, held: set[str]) -> str | None:
-    """Why this item may not be destroyed on ``day`` (None: it may)."""
+def item_block(item: dict[str, Any], schedule: Schedule, day: date, holds: dict[str, list[str]]) -> str | None:
+    """Why this item's records in an object may not be destroyed on ``day`` (None: they may)."""
     if item["series"] is None:
         return "no series assigned (run `archiver retention recompute`)"
     series = schedule.series.get(item["series"])
     if series is None:
-        return f"series {item['series']} is not in the current schedule"
-    if item["id"] in held:
-        return "under a hold"
+        return f"series {item['series']} is not in the current schedule (run `archiver retention recompute`)"
+    if item["id"] in holds:
+        return "under hold " + ", ".join(holds[item["id"]])
     if series.permanent:
         return f"series {series.code} is permanent"
     if item["disposition_date"] is None:
-        return f"the {series.event!r} event of series {series.code} is not recorded"
+        if series.trigger == "EVT":
+            return f"the {series.event!r} event of series {series.code} is not recorded"
+        return f"no disposition date ({series.code})"
     if item["disposition_date"] > day.isoformat():
-        return f"retained until {item['disposition_date']} ({series.code} {series.notation})"
+        edit = " (an edit first archived " + item["edit_captured"][:10] + ")" if item.get("item_due") and \
+            item["item_due"] != item["disposition_date"] else ""
+        return f"not due until {item['disposition_date']} ({series.code} {series.notation}){edit}"
     if series.disposition not in DESTROY:
         return f"series {series.code} is transferred to the archives, not destroyed"
     return None
 
 
+def summarize(blocks: list[str]) -> list[str]:
+    """Item reasons grouped: "3 items: not due until 2027-01-01 (...)" instead of one line each."""
+    counts = Counter(blocks)
+    return [f"{n} item{'s' if n != 1 else ''}: {why}" for why, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
 def evaluate(db, schedule: Schedule, day: date, tz: str, *, keys: list[str] | None = None) -> dict[str, Any]:
     """{"eligible": [object...], "blocked": [object...]} for ``day``; objects with at least one
     item past its date but held back (by a hold, another item, a lock) are "blocked"; the rest
-    are simply not due and not reported."""
-    held = held_item_ids(db, day)
+    are simply not due and not reported. A blocked object's ``reasons`` are grouped by kind."""
+    holds = hold_names_by_item(db, day)
     objects = {r[0]: dict(zip(("key", "sha256", "size", "retain_until", "legal_hold", "account", "first_date",
                                 "last_date"), r))
                for r in db.conn.execute("SELECT key, sha256, size, retain_until, legal_hold, account, first_date,"
                                         " last_date FROM objects")}
     day_start = datetime.combine(day, time.min, tzinfo=ZoneInfo(tz))
     eligible, blocked = {}, []
-    for key, items in _item_rows(db).items():
+    for key, items in _item_rows(db, schedule, tz).items():
         if key not in objects or (keys is not None and key not in keys):
             continue
         obj = dict(objects[key], items=items)
-        reasons = []
+        blocks = []
         for item in items:
-            item["block"] = item_block(item, schedule, day, held)
+            item["block"] = item_block(item, schedule, day, holds)
             if item["block"]:
-                reasons.append(f"item {item['id']}: {item['block']}")
+                blocks.append(item["block"])
+        reasons = summarize(blocks)
         if obj["legal_hold"]:
-            reasons.append("the object is under a legal hold")
+            reasons.append("the object is under an S3 legal hold")
         until = parse_platform_time(obj["retain_until"]) if obj["retain_until"] else None
         if until and until > day_start:
             reasons.append(f"the store's Object Lock retains it until {obj['retain_until']}")
         obj["reasons"] = reasons
         if not reasons:
             eligible[key] = obj
-        elif any(i["disposition_date"] and i["disposition_date"] <= day.isoformat() for i in items):
+        elif any((i.get("item_due") or i["disposition_date"] or "9999") <= day.isoformat() for i in items):
+            # Something in it is past its own date but held back (a hold, another item, a
+            # later edit, a lock): listed, so the officer sees why it stays.
             blocked.append(obj)
     for key in _needed_by_survivors(db, list(eligible)):
         obj = eligible.pop(key)

@@ -24,7 +24,7 @@ from ..errors import RetentionError
 from ..index import transaction
 from ..timefmt import iso, utcnow
 from .dates import add_business_days, today_in
-from .selection import describe, matching_item_ids, require_some
+from .selection import describe, matching_item_ids, require_some, thread_item_ids
 
 # 19.35(5): business days after a denial before the responsive records may be destroyed.
 DENIAL_HOLD_DAYS = 60
@@ -44,10 +44,18 @@ def _place(db, name: str, kind: str, matter: str, filters: Mapping[str, Any], tz
     hold_id = db.conn.execute(
         "INSERT INTO holds (name, kind, matter, filters, placed_by, placed_at) VALUES (?,?,?,?,?,?)",
         (name, kind, matter, json.dumps(dict(filters), sort_keys=True), actor, iso(now))).lastrowid
-    ids = matching_item_ids(db, filters, tz)
+    ids = _covered(db, kind, filters, tz)
     db.conn.executemany("INSERT OR IGNORE INTO hold_items (hold_id, item_id, added_at) VALUES (?,?,?)",
                         [(hold_id, i, iso(now)) for i in ids])
     return hold_id, len(ids)
+
+
+def _covered(db, kind: str, filters: Mapping[str, Any], tz: str, only=None) -> list[str]:
+    """The items a hold covers: a request's hold, the whole threads its export releases (a hold
+    on named items -- what was withheld -- covers those items)."""
+    if kind == "request" and set(filters) - {"ids"}:
+        return thread_item_ids(db, filters, tz, only=only)
+    return matching_item_ids(db, filters, tz, only=only)
 
 
 def add_hold(db, settings, name: str, matter: str, filters: Mapping[str, Any], *, actor: str,
@@ -88,10 +96,11 @@ def refresh_hold_items(db, tz: str, *, item_ids: Iterable[str] | None = None, no
     if only == []:
         return 0
     added = 0
-    holds = db.conn.execute(f"SELECT id, filters FROM holds WHERE {_ACTIVE}", (today_in(now, tz).isoformat(),)).fetchall()
+    holds = db.conn.execute(f"SELECT id, kind, filters FROM holds WHERE {_ACTIVE}",
+                            (today_in(now, tz).isoformat(),)).fetchall()
     with transaction(db):
-        for hold_id, filters in holds:
-            ids = matching_item_ids(db, json.loads(filters), tz, only=only)
+        for hold_id, kind, filters in holds:
+            ids = _covered(db, kind, json.loads(filters), tz, only=only)
             cur = db.conn.executemany(
                 "INSERT OR IGNORE INTO hold_items (hold_id, item_id, added_at) VALUES (?,?,?)",
                 [(hold_id, i, iso(now)) for i in ids])
@@ -103,6 +112,16 @@ def held_item_ids(db, today: date) -> set[str]:
     return {r[0] for r in db.conn.execute(
         f"SELECT DISTINCT hi.item_id FROM hold_items hi JOIN holds h ON h.id = hi.hold_id WHERE {_ACTIVE}",
         (today.isoformat(),))}
+
+
+def hold_names_by_item(db, today: date) -> dict[str, list[str]]:
+    """item id -> the names of the active holds on it (for messages that name the hold)."""
+    names: dict[str, list[str]] = {}
+    for item_id, name in db.conn.execute(
+            f"SELECT hi.item_id, h.name FROM hold_items hi JOIN holds h ON h.id = hi.hold_id WHERE {_ACTIVE}"
+            " ORDER BY h.id", (today.isoformat(),)):
+        names.setdefault(item_id, []).append(name)
+    return names
 
 
 def holds_on_item(db, item_id: str, today: date) -> list[dict[str, Any]]:
@@ -153,13 +172,21 @@ def log_request(db, settings, name: str, *, requester: str, received: date, desc
     return {"name": name, "items_held": count}
 
 
+OUTCOMES = ("granted", "denied", "partly-denied")
+
+
 def close_request(db, settings, name: str, outcome: str, on: date, *, actor: str, store=None,
-                  now: datetime | None = None) -> dict[str, Any]:
+                  withheld: Iterable[str] = (), now: datetime | None = None) -> dict[str, Any]:
     """Granted: the hold ends now. Denied: it lasts 60 (committed/incarcerated: 90) business
-    days after ``on`` (19.35(5), 19.345)."""
+    days after ``on`` (19.35(5), 19.345). Partly denied: the withheld part is held that long --
+    the items ``withheld`` (archive ids: what was withheld or redacted) under a hold of their
+    own, the released rest freed now; with no ids, the whole scope stays held that long."""
     now = now or utcnow()
-    if outcome not in ("granted", "denied"):
-        raise RetentionError("a request closes as granted or denied")
+    if outcome not in OUTCOMES:
+        raise RetentionError(f"a request closes as {', '.join(OUTCOMES[:-1])} or {OUTCOMES[-1]}")
+    withheld = sorted(set(withheld))
+    if withheld and outcome != "partly-denied":
+        raise RetentionError("withheld items are named only when a request is partly denied")
     row = db.conn.execute("SELECT id, hold_id, committed, status, received FROM records_requests WHERE name = ?",
                           (name,)).fetchone()
     if row is None:
@@ -169,19 +196,38 @@ def close_request(db, settings, name: str, outcome: str, on: date, *, actor: str
         raise RetentionError(f"request {name!r} was already closed ({status})")
     if on.isoformat() < received:
         raise RetentionError(f"the {outcome} date {on} is before the request was received ({received})")
+    if withheld:
+        scope = {r[0] for r in db.conn.execute("SELECT item_id FROM hold_items WHERE hold_id = ?", (hold_id,))}
+        outside = [i for i in withheld if i not in scope]
+        if outside:
+            raise RetentionError(f"item(s) {', '.join(outside[:5])} are not among the records of request {name!r} "
+                                 "(see `archiver show ID`); name the withheld items by their archive id")
     ends_on = None
     with transaction(db):
         if outcome == "granted":
             db.conn.execute("UPDATE holds SET released_at = ?, released_by = ? WHERE id = ?", (iso(now), actor, hold_id))
         else:
             ends_on = request_hold_ends(on, bool(committed)).isoformat()
+            if withheld:
+                # The released part is free now; the withheld part keeps its own 19.35(5) hold.
+                db.conn.execute("UPDATE holds SET released_at = ?, released_by = ? WHERE id = ?",
+                                (iso(now), actor, hold_id))
+                hold_id, _ = _place(db, f"request:{name}:withheld", "request",
+                                    f"Wis. Stat. 19.35(5): records withheld from request {name}",
+                                    {"ids": withheld}, settings.timezone, actor, now)
+                db.conn.execute("UPDATE records_requests SET hold_id = ? WHERE id = ?", (hold_id, req_id))
             db.conn.execute("UPDATE holds SET ends_on = ? WHERE id = ?", (ends_on, hold_id))
         db.conn.execute("UPDATE records_requests SET status = ?, decided = ? WHERE id = ?",
                         (outcome, on.isoformat(), req_id))
         audit.append(db, actor, f"request.{outcome}", {"request": name, "date": on.isoformat(),
-                                                       "hold_ends_on": ends_on, "committed": bool(committed)}, now=now)
+                                                       "hold_ends_on": ends_on, "committed": bool(committed),
+                                                       "withheld": withheld}, now=now)
     _sync(db, store, settings, now)
-    return {"name": name, "status": outcome, "held_through": ends_on}
+    return {"name": name, "status": outcome, "held_through": ends_on, "withheld": len(withheld)}
+
+
+def request_logged(db, name: str) -> bool:
+    return db.conn.execute("SELECT 1 FROM records_requests WHERE name = ?", (name,)).fetchone() is not None
 
 
 def list_requests(db) -> list[dict[str, Any]]:

@@ -65,7 +65,41 @@ def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict
             day = add_offset(start, years=floor_years)
         if key not in wanted or day > wanted[key]:
             wanted[key] = day
+    for key, day in _edit_dates(db, settings, keys).items():
+        if key in wanted and day > wanted[key]:
+            wanted[key] = day
     return wanted
+
+
+def _edit_dates(db, settings, keys: Iterable[str] | None) -> dict[str, date]:
+    """Objects holding a later version (an edit) of an item: the day that version may go,
+    counted from its own capture (``assign.version_trigger_day``) -- the lock follows the
+    same rule as disposition. Edits are rare, so the schedule is read only when there are any."""
+    where, params = ("", []) if keys is None else (
+        " WHERE r.object_key IN (SELECT value FROM json_each(?))", [json.dumps(list(keys))])
+    rows = db.conn.execute(
+        "SELECT r.object_key, i.id, a.series, MAX(v.first_seen) FROM records r"
+        " JOIN versions v ON v.n >= 2 AND (v.record_id = r.record_id OR v.meta_record_id = r.record_id)"
+        f" JOIN items i ON i.rowid = v.item_rowid JOIN retention_assignments a ON a.item_id = i.id{where}"
+        " GROUP BY r.object_key, i.id", params).fetchall()
+    if not rows:
+        return {}
+    from .assign import disposition_day, version_trigger_day
+    from .schedule import load_schedule
+
+    schedule, tz = load_schedule(settings), settings.timezone
+    events: dict[str, dict[str, str]] = {}
+    for item_id, event, day in db.conn.execute("SELECT item_id, event, date FROM retention_event_dates"):
+        events.setdefault(item_id, {})[event] = day
+    out: dict[str, date] = {}
+    for key, item_id, code, captured in rows:
+        series = schedule.series.get(code)
+        if series is None:
+            continue
+        day = disposition_day(series, version_trigger_day(series, captured, schedule, tz, events.get(item_id, {})))
+        if day and (key not in out or day > out[key]):
+            out[key] = day
+    return out
 
 
 def held_object_keys(db, today: date, keys: list[str] | None = None) -> set[str]:

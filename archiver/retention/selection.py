@@ -54,6 +54,26 @@ def matching_item_ids(db, filters: Mapping[str, Any], tz: str, only: Iterable[st
     return [row[0] for row in db.conn.execute(sql, params)]
 
 
+def thread_item_ids(db, filters: Mapping[str, Any], tz: str, only: Iterable[str] | None = None) -> list[str]:
+    """Ids of every item in a thread that has a matching item (optionally only among ``only``).
+
+    A request bundle releases whole threads -- a post with all its comments and replies is one
+    record family (``exporters.select``) -- so the 19.35(5) hold of a request covers what the
+    export treats as responsive: the whole thread, including a comment that arrives later."""
+    query = SearchQuery(**{k: v for k, v in filters.items() if k in FILTER_FIELDS}, limit=None)
+    where, params = build_where(query, tz)
+    clauses = [where[len(" WHERE "):]] if where else []
+    if filters.get("ids"):
+        clauses.append("i.id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(filters["ids"]))
+    inner = " AND ".join(["i.account = t.account", "i.root = t.root", *clauses])
+    sql = f"SELECT t.id FROM items t WHERE EXISTS (SELECT 1 FROM items i WHERE {inner})"
+    if only is not None:
+        sql += " AND t.id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(only)))
+    return [row[0] for row in db.conn.execute(sql, params)]
+
+
 def require_some(filters: Mapping[str, Any], what: str) -> None:
     """A hold or request with no filter at all would hold the whole archive: say so plainly."""
     if not filters:

@@ -210,3 +210,88 @@ def test_output_directory_is_never_reused(plain, archive, export_settings):
 
     with pytest.raises(ExportError, match="not empty"):
         bundle(archive, export_settings, plain[0])
+
+
+def pdftotext(path: Path) -> str:
+    """The PDF's text as pdftotext (poppler) reads it, whitespace collapsed."""
+    run = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
+    return " ".join(run.stdout.split())
+
+
+def request_bundle(archive, settings, out: Path, selection: Selection, **kw):
+    db = open_index(archive.index_path)
+    spec = RequestSpec("PRR-2024-018", "Jane Q. Public", "2024-04-02", selection, out, actor="records.officer", **kw)
+    result = export_request(settings, db, archive.store, spec, now=NOW)
+    db.conn.close()
+    return out, result
+
+
+def test_no_responsive_records_letter_says_so_with_the_search(archive, export_settings, tmp_path):
+    out, result = request_bundle(archive, export_settings, tmp_path / "bag",
+                                 Selection("2023-01-01", "2023-01-31", query="fireworks"))
+    assert result.items == 0
+    text = pdftotext(out / "data/letter.pdf")
+    assert "Determination: no responsive records exist" in text
+    assert "from January 1 through January 31, 2023" in text and "“fireworks”" in text
+    assert "granted" not in text and "enclosed in full" not in text
+    assert " ".join(REVIEW_NOTICE.split()) in text
+
+
+def test_letter_is_prose_for_a_person(plain):
+    """Dates in words in the agency's timezone, the filter in sentences, no reprs, no clock time."""
+    out, _ = plain
+    text = pdftotext(out / "data/letter.pdf")
+    assert "April 5, 2024" in text and "received on April 2, 2024" in text
+    assert "created from March 1 through March 31, 2024" in text and "America/Chicago" in text
+    assert "Determination: your request is granted." in text and "granted in part" not in text
+    import re
+    assert not re.search(r"\d{1,2}:\d{2}", text), text  # no clock time on the letter
+    for path in (out / "data/letter.html", out / "data/README.txt"):
+        body = path.read_text(encoding="utf-8")
+        assert "date_from" not in body and "date_to=" not in body and "'2024-03-01'" not in body, path
+
+
+def test_granted_in_part_only_when_something_was_withheld(archive, export_settings, tmp_path):
+    (tmp_path / "redactions.toml").write_text(
+        '[[redaction]]\nitem = "*"\nterm = "no such words anywhere"\nwhat = "telephone number"\n'
+        'basis = "balancing test"\n', encoding="utf-8")
+    out, result = request_bundle(archive, export_settings, tmp_path / "bag", Selection("2024-03-01", "2024-03-31"),
+                                 redactions=tmp_path / "redactions.toml", pdf=False)
+    assert result.redactions == 0 and not result.denied
+    text = pdftotext(out / "data/letter.pdf")
+    assert "Determination: your request is granted." in text and "in part" not in text
+    assert " ".join(REVIEW_NOTICE.split()) not in text
+
+
+def test_letter_fees_prepayment_is_the_custodians_choice_and_reduction(archive, export_settings, tmp_path):
+    from archiver.exporters.letter import FeeInputs
+
+    out, _ = request_bundle(archive, export_settings, tmp_path / "a", Selection("2024-03-01", "2024-03-31"),
+                            fees=FeeInputs(location_hours="3"), pdf=False)
+    text = pdftotext(out / "data/letter.pdf")
+    assert "Fees: $66.00, as itemized" in text
+    assert "prepayment" not in text.lower()  # allowed over $5, but this custodian did not choose it
+    sheet = pdftotext(out / "data/fee-worksheet.pdf")
+    assert "$66.00" in sheet and "the custodian does not" in sheet
+
+    out, _ = request_bundle(archive, export_settings, tmp_path / "b", Selection("2024-03-01", "2024-03-31"),
+                            fees=FeeInputs(location_hours="3", reduced_to="20", waiver="a student newspaper"),
+                            pdf=False)
+    text = pdftotext(out / "data/letter.pdf")
+    assert "$20.00, a charge reduced from $66.00 in the public interest (s. 19.35(3)(e)): a student newspaper" in text
+    assert "Reduced to $20.00" in pdftotext(out / "data/fee-worksheet.pdf")
+
+
+def test_unset_rate_is_a_warning_in_the_worksheet_and_the_result(archive, tmp_path):
+    from archiver.config import load_settings
+    from archiver.exporters.letter import FeeInputs
+
+    settings = load_settings(archive.config, environ={"ARCHIVER_FEES_LOCATION_HOURLY": ""})
+    out, result = request_bundle(archive, settings, tmp_path / "bag", Selection("2024-03-01", "2024-03-31"),
+                                 fees=FeeInputs(location_hours="4"), pdf=False)
+    assert any("fees.location_hourly is not set" in w for w in result.warnings)
+    sheet = pdftotext(out / "data/fee-worksheet.pdf")
+    assert "Warning: fees.location_hourly is not set" in sheet and "not priced" in sheet
+    assert "not determined: see the warning" in sheet and "Total due $0.00" not in sheet
+    letter = pdftotext(out / "data/letter.pdf")
+    assert "Fees: not yet determined" in letter and "Fees: none" not in letter

@@ -27,21 +27,66 @@ def line(sheet, basis):
 def test_location_fee_only_at_50_dollars_or_more(rates):
     under = fee_worksheet(rates, FeeInputs(location_hours=2.0))  # $44
     assert not line(under, "19.35(3)(c)").charged and under.total == 0
-    exactly = fee_worksheet(rates, FeeInputs(location_hours=50 / 22))  # $50.00: "$50 or more"
-    assert line(exactly, "19.35(3)(c)").amount == Decimal("50.00") and line(exactly, "19.35(3)(c)").charged
+    exactly = fee_worksheet(rates, FeeInputs(location_hours="2.5"))  # $55.00
+    assert line(exactly, "19.35(3)(c)").amount == Decimal("55.00") and line(exactly, "19.35(3)(c)").charged
+    fifty = fee_worksheet(rates, FeeInputs(location_hours=Decimal(50) / Decimal(22)))  # $50.00: "$50 or more"
+    assert line(fifty, "19.35(3)(c)").charged and fifty.total == Decimal("50.00")
 
 
-def test_redaction_time_is_never_billed_and_prepayment_above_five(rates):
+def test_location_cost_is_compared_with_50_dollars_before_rounding(rates):
+    """2.2727 h x $22 = $49.9994: under $50, although it rounds to $50.00 -- not charged."""
+    sheet = fee_worksheet(rates, FeeInputs(location_hours="2.2727"))
+    location = line(sheet, "19.35(3)(c)")
+    assert location.amount == Decimal("49.9994") and not location.charged and sheet.total == 0
+    assert "under $50" in location.note
+
+
+def test_rate_is_multiplied_before_rounding_and_total_rounded_once(tmp_path):
+    """$0.125 a page x 101 pages = $12.625 -> $12.63 (a rate rounded first gives $13.13); and
+    three lines with fractions of a cent are summed exactly, then rounded once."""
+    settings = load_settings(None, environ={"ARCHIVER_FEES_PER_PAGE": "0.125"})
+    sheet = fee_worksheet(settings, FeeInputs(printed_pages=101))
+    assert line(sheet, "19.35(3)(a)").amount == Decimal("12.625") and sheet.total == Decimal("12.63")
+    thirds = load_settings(None, environ={"ARCHIVER_FEES_PER_PAGE": "0.004", "ARCHIVER_FEES_PER_MEDIA": "0.004",
+                                          "ARCHIVER_FEES_MAILING": "0.004"})
+    once = fee_worksheet(thirds, FeeInputs(printed_pages=1, media=1, mailed=True))
+    assert once.total == Decimal("0.01")  # 0.012 rounded once; rounding each line first would give $0.00
+
+
+def test_redaction_time_is_never_billed_and_prepayment_above_five_is_a_choice(rates):
     sheet = fee_worksheet(rates, FeeInputs(printed_pages=20, redaction_hours=10))
     assert line(sheet, "Milwaukee Journal").amount == 0 and not line(sheet, "Milwaukee Journal").charged
-    assert sheet.total == Decimal("5.00") and not sheet.prepayment_required  # exactly $5: not "exceeds"
+    assert sheet.total == Decimal("5.00") and not sheet.prepayment_allowed  # exactly $5: not "exceeds"
     more = fee_worksheet(rates, FeeInputs(printed_pages=21, mailed=True))
-    assert more.total == Decimal("9.75") and more.prepayment_required
+    assert more.total == Decimal("9.75") and more.prepayment_allowed
+    assert not more.prepayment_required  # the custodian did not choose to require it
+    chosen = load_settings(None, environ={"ARCHIVER_FEES_PER_PAGE": "0.25", "ARCHIVER_FEES_MAILING": "4.5",
+                                          "ARCHIVER_FEES_REQUIRE_PREPAYMENT": "true"})
+    assert fee_worksheet(chosen, FeeInputs(printed_pages=21, mailed=True)).prepayment_required
 
 
 def test_waiver_is_recorded_and_zeroes_the_total(rates):
     sheet = fee_worksheet(rates, FeeInputs(printed_pages=100, waiver="news media, public interest"))
-    assert sheet.subtotal == Decimal("25.00") and sheet.total == 0 and sheet.waiver
+    assert sheet.subtotal == Decimal("25.00") and sheet.total == 0 and sheet.waived
+
+
+def test_reduced_charge_in_the_public_interest(rates):
+    """19.35(3)(e): 'free or at a reduced charge' -- a reduction, not only a full waiver."""
+    sheet = fee_worksheet(rates, FeeInputs(printed_pages=100, waiver="nonprofit, public interest", reduced_to="10"))
+    assert sheet.subtotal == Decimal("25.00") and sheet.total == Decimal("10.00") and not sheet.waived
+    assert sheet.reduction == Decimal("15.00")
+    with pytest.raises(ExportError, match="public-interest reason"):
+        fee_worksheet(rates, FeeInputs(printed_pages=100, reduced_to="10"))
+
+
+def test_unset_rate_is_a_warning_not_a_zero_fee():
+    settings = load_settings(None, environ={"ARCHIVER_FEES_MAILING": "4.5"})
+    assert settings["fees.per_page"] is None  # unset is not $0
+    sheet = fee_worksheet(settings, FeeInputs(printed_pages=40, mailed=True))
+    assert not sheet.complete and any("fees.per_page is not set" in w for w in sheet.warnings)
+    assert line(sheet, "19.35(3)(a)").amount is None and sheet.total == Decimal("4.50")
+    # Not used, not a warning: electronic delivery needs no per-page rate.
+    assert fee_worksheet(settings, FeeInputs()).warnings == []
 
 
 def test_bates_width_prefix_and_continuation():

@@ -4,18 +4,33 @@ directory or moto's Object Lock bucket), so retention can be tested without a ca
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from archiver.config import load_settings
 from archiver.index import item_id, open_index
 from archiver.store import LocalStore, S3Store
 
 T0 = datetime(2017, 3, 5, 18, 0, tzinfo=timezone.utc)
+
+
+def adopted_schedule() -> str:
+    """The shipped placeholder's series as an agency adopts them: placeholder removed, adopted
+    by an ordinance (``dispose apply`` refuses to destroy under the placeholder)."""
+    from importlib.resources import files
+
+    text = files("archiver.schedules").joinpath("wisconsin-default.toml").read_text(encoding="utf-8")
+    adopted = text.replace("placeholder = true\n", "").replace('name = "wisconsin-default"', 'name = "oak-creek-pd"')
+    adopted = adopted.replace('authority = "Wis. Stat. 19.21(4)(b)"', 'authority = "Ordinance 24-101"')
+    adopted = adopted.replace("Wisconsin statutory default (placeholder)", "Oak Creek PD records schedule")
+    assert "placeholder = true" not in adopted and "Ordinance 24-101" in adopted
+    return adopted
 
 
 def write_settings(tmp_path: Path, *, storage: str, endpoint: str | None = None, schedule: str | None = None,
@@ -40,26 +55,63 @@ class Archive:
         self.db = open_index(settings.index_path)
 
     def add_object(self, key: str, items: list[dict], *, account: str = "ocpd-facebook") -> str:
-        """Store a real file under ``key`` and index one response record per item (a new
-        version when the platform id was seen before)."""
-        body = json.dumps(items, sort_keys=True).encode() + uuid.uuid4().bytes
-        path = self.tmp / "spool" / key.replace("/", "_")
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(body)
-        sha = hashlib.sha256(body).hexdigest()
-        self.store.put(key, path, sha)
+        """Store a real WARC file under ``key``: per item a response record and the ``items/1``
+        metadata record capture writes beside it (archiver.sightings), and index them as ingest
+        would -- a new version when the platform id was seen before. ``captured`` (default: the
+        item's ``created``) is the capture time of that version."""
+        buf = io.BytesIO()
+        writer = WARCWriter(buf, gzip=True, warc_version="1.1")
+        rows = []
+
+        def write(record) -> str:
+            start = buf.tell()
+            writer.write_record(record)
+            h = record.rec_headers
+            rows.append((h.get_header("WARC-Record-ID"), start, buf.tell() - start, h.get_header("WARC-Type"),
+                         h.get_header("WARC-Date")))
+            return h.get_header("WARC-Record-ID")
+
         conn = self.db.conn
-        conn.execute("INSERT INTO objects (key, account, run_id, sha256, size, stored_at) VALUES (?,?,?,?,?,?)",
-                     (key, account, "run-" + key, sha, len(body), "2017-03-06T00:00:00Z"))
-        for offset, spec in enumerate(items):
-            record = f"<urn:uuid:{uuid.uuid4()}>"
-            conn.execute("INSERT INTO records (record_id, object_key, offset, length, type, payload_digest)"
-                         " VALUES (?,?,?,?,?,?)", (record, key, offset * 10, 10, spec.get("type", "response"),
-                                                    spec.get("digest")))
+        versions = []
+        for spec in items:
             if "pid" not in spec:
                 continue
             pid, acct = spec["pid"], spec.get("account", account)
             text = spec.get("text", f"text of {pid}")
+            captured = spec.get("captured", spec["created"])
+            body = json.dumps({"id": pid, "message": text, "created_time": spec["created"]}).encode()
+            http = StatusAndHeaders("200 OK", [("Content-Type", "application/json")], protocol="HTTP/1.1")
+            record = write(writer.create_warc_record(
+                f"https://graph.facebook.com/v21.0/{pid}", "response", payload=io.BytesIO(body), http_headers=http,
+                warc_headers_dict={"WARC-Date": captured}))
+            row = conn.execute("SELECT rowid, versions FROM items WHERE account = ? AND platform_id = ?",
+                               (acct, pid)).fetchone()
+            vhash = hashlib.sha256(text.encode()).hexdigest()
+            change = {"events": ["new"] if row is None else ["edited"],
+                      "item": {"platform_id": pid, "kind": spec.get("kind", "post"), "root": spec.get("root", pid),
+                               "created_at": spec["created"], "is_department": int(spec.get("dept", True))},
+                      "version": {"hash": vhash, "text": text}}
+            payload = json.dumps({"run": "run-" + key, "account": acct, "platform": "facebook", "source": record,
+                                  "uri": f"https://graph.facebook.com/v21.0/{pid}", "seen": [], "changes": [change],
+                                  "threads": []}).encode()
+            meta = write(writer.create_warc_record(
+                f"urn:archiver:run:run-{key}", "metadata", payload=io.BytesIO(payload), length=len(payload),
+                warc_content_type="application/json",
+                warc_headers_dict={"WARC-Date": captured, "Archiver-Metadata": "items/1", "WARC-Refers-To": record}))
+            versions.append((spec, pid, acct, text, captured, record, meta, vhash, row))
+        path = self.tmp / "spool" / key.replace("/", "_")
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(buf.getvalue())
+        sha = hashlib.sha256(buf.getvalue()).hexdigest()
+        self.store.put(key, path, sha)
+        dates = [r[4] for r in rows]
+        conn.execute("INSERT INTO objects (key, account, run_id, sha256, size, stored_at, first_date, last_date)"
+                     " VALUES (?,?,?,?,?,?,?,?)", (key, account, "run-" + key, sha, len(buf.getvalue()),
+                                                   "2017-03-06T00:00:00Z", min(dates, default=None),
+                                                   max(dates, default=None)))
+        conn.executemany("INSERT INTO records (record_id, object_key, offset, length, type, date) VALUES (?,?,?,?,?,?)",
+                         [(rid, key, off, length, kind, day) for rid, off, length, kind, day in rows])
+        for spec, pid, acct, text, captured, record, meta, vhash, row in versions:
             row = conn.execute("SELECT rowid, versions FROM items WHERE account = ? AND platform_id = ?",
                                (acct, pid)).fetchone()
             if row is None:
@@ -68,16 +120,16 @@ class Archive:
                     " created_at, status, versions, first_seen, last_seen, record_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (item_id("facebook", acct, pid), acct, "facebook", pid, spec.get("kind", "post"),
                      spec.get("root", pid), spec.get("author", "Oak Creek PD" if spec.get("dept", True) else "Jo Public"),
-                     int(spec.get("dept", True)), text, spec["created"], "live", 1, spec["created"], spec["created"],
+                     int(spec.get("dept", True)), text, spec["created"], "live", 1, captured, captured,
                      record)).lastrowid
                 n = 1
             else:
                 rowid, n = row[0], row[1] + 1
-                conn.execute("UPDATE items SET versions = ?, text = ?, record_id = ? WHERE rowid = ?",
-                             (n, text, record, rowid))
-            conn.execute("INSERT INTO versions (item_rowid, n, hash, text, first_seen, last_seen, record_id)"
-                         " VALUES (?,?,?,?,?,?,?)", (rowid, n, hashlib.sha256(text.encode()).hexdigest(), text,
-                                                     spec["created"], spec["created"], record))
+                conn.execute("UPDATE items SET versions = ?, text = ?, record_id = ?, last_seen = ? WHERE rowid = ?",
+                             (n, text, record, captured, rowid))
+            conn.execute("INSERT INTO versions (item_rowid, n, hash, text, first_seen, last_seen, record_id,"
+                         " meta_record_id) VALUES (?,?,?,?,?,?,?,?)",
+                         (rowid, n, vhash, text, captured, captured, record, meta))
         return key
 
     def item(self, pid: str, account: str = "ocpd-facebook") -> str:

@@ -68,3 +68,28 @@ def test_malformed_agency_schedule_is_an_error_naming_the_line(local_archive):
     res = _cli(archive, "retention", "recompute")
     assert res.returncode == 1
     assert "agency-schedule.toml:11: series[1].whs_notice" in res.stderr
+
+
+def test_plan_output_names_reasons_and_notice_and_request_close_partly_denied(local_archive):
+    archive = local_archive()
+    archive.add_object("o1.warc.gz", [{"pid": "p1", "created": "2017-03-05T18:00:00Z", "text": "parade route"},
+                                      {"pid": "c1", "kind": "comment", "root": "p1", "dept": False,
+                                       "created": "2017-03-05T19:00:00Z", "text": "call 414-555-0100"}])
+    archive.add_object("o2.warc.gz", [{"pid": "p2", "created": "2017-03-20T18:00:00Z"},
+                                      {"pid": "p3", "created": "2023-03-20T18:00:00Z"}])
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    res = _cli(archive, "request", "log", "--name", "R-5", "--requester", "J. Doe", "--received", "2024-10-15",
+               "--description", "parade posts", "--query", "parade")
+    assert res.returncode == 0 and "2 item(s) held" in res.stdout, res.stderr
+    res = _cli(archive, "request", "close", "R-5", "--partly-denied", "2024-11-01", "--withheld", archive.item("c1"))
+    assert res.returncode == 0, res.stderr
+    assert "partly-denied; the 1 withheld item(s) are held through 2025-02-03, the rest released" in res.stdout
+    res = _cli(archive, "dispose", "plan", "--as-of", "2024-11-01")
+    assert res.returncode == 0, res.stderr
+    assert "held back: 1 item: under hold request:R-5:withheld" in res.stdout
+    assert "held back o1.warc.gz: 1 item: under hold request:R-5:withheld" in res.stderr
+    assert "held back o2.warc.gz: 1 item: not due until 2030-03-20 (WI-SM-DEFAULT CR+7)" in res.stderr
+    assert "Historical Society notice for WI-SM-DEFAULT: needed" not in res.stderr  # nothing eligible, no series
+    assert "2 object(s) with due items held back" in res.stderr and "will refuse" in res.stderr
+    both = _cli(archive, "request", "close", "R-5", "--granted", "2024-11-01", "--denied", "2024-11-01")
+    assert both.returncode == 2

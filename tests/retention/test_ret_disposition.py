@@ -19,6 +19,7 @@ from archiver.retention.disposition import apply_plan, approve_plan, make_plan, 
 from archiver.retention.holds import add_hold
 from archiver.retention.selection import make_query
 from archiver.store import LocalStore
+from tests.retention.conftest import adopted_schedule
 
 
 def at(day: str, hour: int = 15) -> datetime:
@@ -47,7 +48,7 @@ class RefusingStore(LocalStore):
 
 @pytest.fixture
 def archive(local_archive, tmp_path):
-    a = local_archive()  # the shipped placeholder: CR+7, notify
+    a = local_archive(schedule=adopted_schedule())  # the shipped series, adopted: CR+7, notify
     a.store = RefusingStore(tmp_path / "store")
     a.add_object("2017/o1.warc.gz", [{"pid": "p1", "created": "2017-03-05T18:00:00Z"},
                                      {"pid": "c1", "kind": "comment", "dept": False, "created": "2017-03-06T02:00:00Z"}])
@@ -70,11 +71,11 @@ def test_plan_lists_only_whole_due_unheld_objects(archive):
     assert [o["key"] for o in plan["objects"]] == ["2017/o1.warc.gz", "2017/o4.warc.gz", "2017/o5.warc.gz",
                                                    "2017/o6.warc.gz"]
     blocked = {b["key"]: " ".join(b["reasons"]) for b in plan["blocked"]}
-    assert "retained until 2027-01-01" in blocked["2017/o2.warc.gz"]
-    assert "under a hold" in blocked["2017/o3.warc.gz"]
+    assert blocked["2017/o2.warc.gz"] == "1 item: not due until 2027-01-01 (WI-SM-DEFAULT CR+7)"
+    assert blocked["2017/o3.warc.gz"] == "1 item: under hold smith-v-city"
     assert "2020/o7.warc.gz" in blocked  # p7 is due, p8 is not
     assert plan["series"][0]["series"] == "WI-SM-DEFAULT" and plan["series"][0]["whs_notice"] == "notify"
-    assert plan["schedule"]["placeholder"] is True
+    assert plan["schedule"]["placeholder"] is False
     # One day earlier, o1 is not due yet (c1 was created Mar 5 in Chicago, due 2024-03-05)
     early = make_plan(archive.db, archive.settings, date(2024, 3, 4), actor="rec", now=at("2024-03-04"))
     assert "2017/o1.warc.gz" not in [o["key"] for o in early["objects"]]
@@ -136,7 +137,7 @@ def test_full_cycle_with_certificate(archive, tmp_path):
                       ("2017/o6.warc.gz", "p7")}
     assert all(len(o["sha256"]) == 64 and all(len(i["sha256"]) == 64 for i in o["items"]) for o in cert["objects"])
     assert cert["approved_by"] == "Chief A. Example" and cert["applied_by"] == "rec"
-    assert cert["schedule"]["name"] == "wisconsin-default" and cert["schedule"]["placeholder"] is True
+    assert cert["schedule"]["name"] == "oak-creek-pd" and cert["schedule"]["placeholder"] is False
     assert "19.21(4)(b)" in cert["series"][0]["citation"]
     assert [n["key"] for n in cert["not_destroyed"]] == ["2017/o4.warc.gz"]
     pdf_text = "".join(p.extract_text() for p in PdfReader(str(tmp_path / "cert" / f"certificate-of-destruction-"
@@ -144,7 +145,7 @@ def test_full_cycle_with_certificate(archive, tmp_path):
     for key in gone:
         assert key in pdf_text
     flat = "".join(pdf_text.split())  # long hashes wrap inside table cells
-    assert archive.item("c1") in flat and "ChiefA.Example" in flat and "placeholder" in pdf_text
+    assert archive.item("c1") in flat and "ChiefA.Example" in flat
     assert all(i["sha256"] in flat for o in cert["objects"] for i in o["items"])
 
     # Once the store lets go, applying the same plan again destroys the rest -- and nothing else.
@@ -214,3 +215,147 @@ def test_interrupted_apply_is_completed_from_the_store(archive):
     assert certified["2017/o1.warc.gz"] == {"p1", "c1"} and len(certified) == 4
     statuses = [r[0] for r in db.conn.execute("SELECT status FROM dispositions ORDER BY id")]
     assert statuses == ["interrupted", "done"]
+
+
+def pdftotext(path) -> str:
+    import subprocess
+
+    run = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
+    return " ".join(run.stdout.split())
+
+
+def test_plan_lists_objects_held_back_and_whether_notice_is_needed(archive):
+    db, settings = archive.db, archive.settings
+    plan = make_plan(db, settings, date(2024, 4, 1), actor="rec", now=at("2024-04-01"))
+    assert plan["totals"]["held_back"] == 3 and {b["key"] for b in plan["blocked"]} == {
+        "2017/o2.warc.gz", "2017/o3.warc.gz", "2020/o7.warc.gz"}
+    assert plan["series"][0]["notice"].startswith("needed: no notice sent yet")
+    send_notice(db, settings, plan["plan"], date(2024, 4, 2), contact="Pat", actor="rec", now=at("2024-04-02"))
+    again = make_plan(db, settings, date(2024, 4, 1), actor="rec", now=at("2024-04-03"))
+    assert again["series"][0]["notice"] == "sent 2024-04-02; no reply yet: destruction from 2024-06-01"
+
+
+def test_counts_are_of_distinct_items_in_plan_notice_and_certificate(archive, tmp_path):
+    """p1 has versions in o1 and o5: one item, two objects -- not two records."""
+    db, settings, store = archive.db, archive.settings, archive.store
+    plan = make_plan(db, settings, date(2024, 4, 1), actor="rec", now=at("2024-04-01"))
+    assert plan["totals"]["objects"] == 4 and plan["totals"]["items"] == 4  # p1, c1, p6, p7 (5 item-object pairs)
+    assert plan["series"][0]["items"] == 4 and plan["series"][0]["objects"] == 4
+    letter = send_notice(db, settings, plan["plan"], date(2024, 4, 2), contact="Pat Records", actor="rec",
+                         now=at("2024-04-02"))
+    _, pdf = write_notice(letter, tmp_path / "letters")
+    text = pdftotext(pdf)
+    assert "4 social media items (posts, comments and replies, each with all its archived versions) in 4 " \
+           "web-archive (WARC) files" in text
+    assert "electronic records" not in text and "5 social" not in text
+    assert text.startswith("April 2, 2024") and "not be destroyed before June 1, 2024" in text
+
+
+def test_certificate_pdf_has_real_values_and_the_historical_society_evidence(archive, tmp_path):
+    db, settings, store = archive.db, archive.settings, archive.store
+    plan = make_plan(db, settings, date(2024, 4, 1), actor="rec", now=at("2024-04-01"))
+    send_notice(db, settings, plan["plan"], date(2024, 4, 2), contact="Pat", actor="rec", now=at("2024-04-02"))
+    record_reply(db, "WI-SM-DEFAULT", "declined", date(2024, 4, 20), actor="rec", now=at("2024-04-22"))
+    approve_plan(db, plan["plan"], approver="Chief A. Example", now=at("2024-04-23"))
+    store.refuse = {"2017/o4.warc.gz"}
+    result = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, out_dir=tmp_path / "cert",
+                        now=at("2024-04-24"))
+    text = pdftotext(tmp_path / "cert" / f"certificate-of-destruction-{result['disposition']}.pdf")
+    assert "built-in method" not in text and "<" not in text
+    # o1 (p1, c1), o5 (p1), o6 (p7): three distinct items; p7 keeps a version in o7, so two are gone entirely.
+    assert "3 stored object(s) (WARC files)" in text and "holding records of 3 distinct item(s)" in text
+    assert "2 of them no longer exist anywhere in the archive" in text
+    flat = "".join(text.split())  # table cells wrap
+    notice = flat[flat.index("NoticetotheWisconsinHistoricalSociety"):flat.index("Storedobjectsanditemsdestroyed")]
+    for value in ("19.21(4)", "2024-04-02", "2024-06-01", "declined", "2024-04-20"):
+        assert value in notice, (value, notice)
+    assert "authority: Ordinance 24-101" in text and "adopted by Wis. Stat" not in text
+    authority = flat[flat.index("Authority"):flat.index("NoticetotheWisconsinHistoricalSociety")]
+    assert "CR+7" in authority and "destroy" in authority and "required" in authority
+    assert result["certificate"]["series"][0]["item_count"] == 3
+    cert = result["certificate"]
+    assert cert["totals"] == {"objects": 3, "item_count": 3, "items_removed": 2, "bytes": cert["totals"]["bytes"]}
+    assert cert["notices"] == [{"series": "WI-SM-DEFAULT", "citation": "Wis. Stat. 19.21(4)(a)",
+                                "letter_date": "2024-04-02", "not_before": "2024-06-01", "reply": "declined",
+                                "reply_date": "2024-04-20"}]
+
+
+def test_county_agency_cites_19_21_5_d(local_archive, tmp_path):
+    a = local_archive(schedule=adopted_schedule())
+    settings = write_county(tmp_path)
+    a.settings = settings
+    a.add_object("o1.warc.gz", [{"pid": "p1", "created": "2010-03-05T18:00:00Z"}])
+    assign_new_items(a.db, settings, now=at("2020-02-01"))
+    plan = make_plan(a.db, settings, date(2024, 4, 1), actor="rec", now=at("2024-04-01"))
+    letter = send_notice(a.db, settings, plan["plan"], date(2024, 4, 2), contact="Pat", actor="rec",
+                         now=at("2024-04-02"))
+    _, pdf = write_notice(letter, tmp_path / "letters")
+    text = pdftotext(pdf)
+    assert "Notice of intent to destroy obsolete public records (Wis. Stat. 19.21(5)(d))" in text
+    assert "In accordance with Wis. Stat. 19.21(5)(d)," in text
+
+
+def write_county(tmp_path):
+    from archiver.config import load_settings
+
+    cfg = tmp_path / "archiver.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[archive]\n", '[archive]\nagency_type = "county"\n', 1),
+                   encoding="utf-8")
+    return load_settings(cfg, environ={})
+
+
+def test_no_destruction_under_the_placeholder_schedule(local_archive, tmp_path):
+    a = local_archive()  # the shipped placeholder
+    a.add_object("o1.warc.gz", [{"pid": "p1", "created": "2010-03-05T18:00:00Z"}])
+    assign_new_items(a.db, a.settings, now=at("2020-02-01"))
+    plan = make_plan(a.db, a.settings, date(2024, 4, 1), actor="rec", now=at("2024-04-01"))
+    send_notice(a.db, a.settings, plan["plan"], date(2024, 4, 2), contact="Pat", actor="rec", now=at("2024-04-02"))
+    record_reply(a.db, "WI-SM-DEFAULT", "waived", date(2024, 4, 9), actor="rec", now=at("2024-04-10"))
+    approve_plan(a.db, plan["plan"], approver="Chief", now=at("2024-04-10"))
+    dry = apply_plan(a.db, a.store, a.settings, plan["plan"], actor="rec", now=at("2024-04-11"))
+    assert dry["placeholder"] and [o["key"] for o in dry["would_destroy"]] == ["o1.warc.gz"]
+    with pytest.raises(RetentionError, match="placeholder") as err:
+        apply_plan(a.db, a.store, a.settings, plan["plan"], actor="rec", confirm=True, now=at("2024-04-11"))
+    assert "[retention]" in str(err.value) and "placeholder = true" in str(err.value)
+    assert a.store_keys() == {"o1.warc.gz"} == a.index_keys()
+
+
+def test_an_edit_is_kept_its_period_from_its_own_capture(local_archive):
+    """A 2017 post edited (first archived) in 2023: the object with the edit is kept until 2030,
+    not destroyed in 2024 with the 2017 original."""
+    a = local_archive(schedule=adopted_schedule())
+    a.add_object("2017.warc.gz", [{"pid": "p1", "created": "2017-01-10T12:00:00Z"}])
+    a.add_object("2023.warc.gz", [{"pid": "p1", "created": "2017-01-10T12:00:00Z", "text": "corrected",
+                                   "captured": "2023-06-01T12:00:00Z"}])
+    assign_new_items(a.db, a.settings, now=at("2023-06-02"))
+    plan = make_plan(a.db, a.settings, date(2024, 6, 1), actor="rec", now=at("2024-06-01"))
+    assert [o["key"] for o in plan["objects"]] == ["2017.warc.gz"]
+    blocked = {b["key"]: b["reasons"] for b in plan["blocked"]}
+    assert blocked["2023.warc.gz"] == ["1 item: not due until 2030-06-01 (WI-SM-DEFAULT CR+7) "
+                                       "(an edit first archived 2023-06-01)"]
+    later = make_plan(a.db, a.settings, date(2030, 6, 1), actor="rec", now=at("2030-06-01"))
+    assert [o["key"] for o in later["objects"]] == ["2017.warc.gz", "2023.warc.gz"]
+
+
+def test_an_edited_index_never_makes_a_record_destroyable_early(archive):
+    """Someone edits index.db by hand: p4 (created 2020, due 2027) made to look due. The plan
+    believes the index; apply reads the archived records and keeps the object."""
+    import sqlite3
+
+    db, settings, store = archive.db, archive.settings, archive.store
+    edit = sqlite3.connect(archive.settings.index_path)
+    p4 = archive.item("p4")
+    edit.execute("UPDATE items SET created_at = '2001-01-01T00:00:00Z' WHERE id = ?", (p4,))
+    edit.execute("UPDATE retention_assignments SET disposition_date = '2008-01-01', trigger_date = '2001-01-01'"
+                 " WHERE item_id = ?", (p4,))
+    edit.execute("UPDATE objects SET retain_until = NULL")
+    edit.commit()
+    edit.close()
+    plan = _noticed_and_approved(archive)
+    assert "2017/o2.warc.gz" in [o["key"] for o in plan["objects"]]  # the index was fooled
+    result = apply_plan(db, store, settings, plan["plan"], actor="rec", confirm=True, now=at("2024-06-01"))
+    refused = {r["key"]: " ".join(r["reasons"]) for r in result["refused"]}
+    assert f"item {p4}: not due until 2027-01-01 by its archived records; the index said 2008-01-01" \
+        in refused["2017/o2.warc.gz"]
+    assert "2017/o2.warc.gz" in archive.store_keys() and "2017/o2.warc.gz" not in result["destroyed"]
+    assert {"2017/o1.warc.gz", "2017/o4.warc.gz", "2017/o5.warc.gz", "2017/o6.warc.gz"} == set(result["destroyed"])

@@ -15,6 +15,7 @@ from archiver.retention.disposition import apply_plan, approve_plan, make_plan, 
 from archiver.retention.holds import add_hold, release_hold
 from archiver.retention.selection import make_query
 from archiver.store import open_store
+from tests.retention.conftest import adopted_schedule
 from tests.retention.test_ret_schedule import GOOD
 
 TOKEN = "EAAGtestPAGEtoken"
@@ -25,8 +26,10 @@ def test_capture_then_dispose(replay, make_config, tmp_path):
     sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
     base = replay.mount(sim)
     facebook_sample(sim, NOW - timedelta(days=1))
+    schedule = tmp_path / "adopted.toml"
+    schedule.write_text(adopted_schedule(), encoding="utf-8")
     cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001", "token_env": "FB_TOKEN",
-                        "api_base": f"{base}/{sim.version}"}])
+                        "api_base": f"{base}/{sim.version}"}], extra=f'[retention]\nschedule = "{schedule}"\n')
     settings = load_settings(cfg, environ={})
     assert collect(settings, environ={"FB_TOKEN": TOKEN}, now=NOW).ok
     facebook_next_night(sim, NOW)

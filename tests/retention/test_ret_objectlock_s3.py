@@ -64,6 +64,19 @@ def test_an_object_holding_only_new_versions_gets_its_lock(s3_archive):
     assert _head(archive, "c.warc.gz")[0] == datetime(2037, 3, 1, tzinfo=timezone.utc) + CHICAGO_MIDNIGHT
 
 
+def test_an_edit_archived_later_is_locked_from_its_own_capture(s3_archive):
+    """A 2030 post edited in 2033: the 2033 WARC is locked until 2040 (CR+7 from the edit),
+    not 2037 (from the post's creation) -- the store enforces what disposition does."""
+    archive = s3_archive(schedule=WAIVED)
+    archive.add_object("a.warc.gz", [{"pid": "p2", "created": "2030-03-01T12:00:00Z"}])
+    assign_new_items(archive.db, archive.settings, store=archive.store, now=NOW)
+    archive.add_object("c.warc.gz", [{"pid": "p2", "created": "2030-03-01T12:00:00Z", "text": "edited",
+                                      "captured": "2033-05-10T12:00:00Z"}])
+    assign_new_items(archive.db, archive.settings, store=archive.store, keys=["c.warc.gz"], now=NOW)
+    assert _head(archive, "c.warc.gz")[0] == datetime(2040, 5, 10, 5, tzinfo=timezone.utc)  # midnight CDT
+    assert _head(archive, "a.warc.gz")[0] == datetime(2037, 3, 1, tzinfo=timezone.utc) + CHICAGO_MIDNIGHT
+
+
 def test_legal_holds_on_and_off(s3_archive):
     archive = s3_archive(schedule=WAIVED)
     archive.add_object("a.warc.gz", [{"pid": "p1", "created": "2030-01-01T12:00:00Z"},

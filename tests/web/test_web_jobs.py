@@ -97,6 +97,13 @@ def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role
     actions = [a for (a,) in db.conn.execute(
         "SELECT action FROM audit_log WHERE actor = 'records' AND action IN ('web.bundle', 'export.request')")]
     assert "web.bundle" in actions and "export.request" in actions
+    # Logged as `archiver request log` would: the request, and a 19.35(5) hold on what the bundle released.
+    logged = db.conn.execute("SELECT requester, received, status, hold_id FROM records_requests WHERE name = ?",
+                             (FORM["request_id"],)).fetchone()
+    assert logged[:3] == (FORM["requester"], FORM["received"], "open")
+    held = {r[0] for r in db.conn.execute("SELECT item_id FROM hold_items WHERE hold_id = ?", (logged[3],))}
+    assert held == whole
+    assert bag.info["WI-Request-Log-Status"] == "open"
 
 
 def test_a_failing_export_is_recorded_on_the_job(archive):
