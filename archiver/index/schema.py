@@ -635,3 +635,22 @@ def m_web_fts_porter(db):
         INSERT INTO items_fts(items_fts) VALUES ('rebuild');
         """
     )
+
+
+@migrations()
+def m_web_login_throttle(db):
+    # Failed web logins, for throttling by account and by client address (archiver.web.throttle,
+    # OWASP ASVS 2.2.1). The account is kept as a sha256 of the name typed: people type their
+    # password into the name field, and this table must not keep it.
+    _script(db,
+        """
+        CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            account_hash TEXT NOT NULL,
+            address TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_account ON login_failures(account_hash, at);
+        CREATE INDEX login_failures_address ON login_failures(address, at);
+        """
+    )

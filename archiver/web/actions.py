@@ -1,10 +1,13 @@
 """Actions started from a result set: place a legal hold, start a request bundle; the jobs page.
 
-Both actions are POST forms carrying the search's own parameters, so the hold or bundle
-covers exactly the result set on screen (re-run through ``query_from_args``). Each is wired
-to its library (retention, exporters) through ``ACTIONS``; when that library is not installed
-the button fails with a message saying so — it never pretends to have done something. A
-bundle runs as a job in its own process (``archiver.exporters.jobs``); ``/jobs`` follows it.
+Both actions are POST forms carrying the search's own parameters (``pages.SEARCH_PARAMS``, and
+nothing else), so the hold or bundle covers exactly the result set on screen (re-run through
+``query_from_args``) -- or, when results are ticked, only those (``item`` fields). The fields
+the user fills in (a hold's name, a request's number) are read once from the form: sent twice
+they are refused (``typed_fields``). Each action is wired to its library (retention,
+exporters) through ``ACTIONS``; when that library is not installed the button fails with a
+message saying so -- it never pretends to have done something. A bundle runs as a job in its
+own process (``archiver.exporters.jobs``); ``/jobs`` follows it.
 """
 
 from __future__ import annotations
@@ -14,15 +17,17 @@ from importlib import import_module
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from .. import search as searching
-from ..errors import ArchiverError
+from ..errors import ArchiverError, QueryError
 from .auth import requires
 from .context import audit, db, now
-from .pages import query_from_args
+from .pages import SEARCH_PARAMS, one_value, query_from_args
 
 bp = Blueprint("actions", __name__)
+MAX_TICKED = 5_000
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,15 @@ class Action:
     function: str    # its entry point: fn(db, settings, filters, form, actor, now) -> str
     what: str        # for the "not available" message
     instead: str     # what to do meanwhile
+    fields: tuple[str, ...]  # what the user types on the form
 
 
 ACTIONS = {
     "hold": Action("Legal hold", "archiver.retention.holds", "place_hold_from_web",
-                   "legal holds (the retention feature)", "use `archiver hold add`"),
+                   "legal holds (the retention feature)", "use `archiver hold add`", ("hold_name", "matter")),
     "bundle": Action("Request bundle", "archiver.exporters.web", "start_request_bundle",
-                     "request bundles from the web UI", "use `archiver export request` on the server"),
+                     "request bundles from the web UI", "use `archiver export request` on the server",
+                     ("request_id", "requester", "received")),
 }
 
 
@@ -54,24 +61,51 @@ def _entry_point(action: Action) -> Callable:
     return fn
 
 
+def typed_fields(form, names) -> dict[str, str]:
+    """The fields the user filled in, each read exactly once from the form body."""
+    return {name: one_value(form, name) for name in names}
+
+
+def ticked(form) -> list[str]:
+    ids = sorted({v for v in form.getlist("item") if v})
+    if len(ids) > MAX_TICKED:
+        raise QueryError(f"more than {MAX_TICKED:,} results ticked; untick all to act on the whole search")
+    return ids
+
+
+def selection(form):
+    """The search of the form plus the ticked results (none ticked: every match)."""
+    return replace(query_from_args(form, paged=False), ids=ticked(form))
+
+
 def _filters(q) -> dict:
-    return {k: v for k, v in asdict(q).items()
-            if k in ("date_from", "date_to", "text", "platform", "account", "author", "kind", "status", "has_media")
-            and v not in (None, [], "")}
+    out = {k: v for k, v in asdict(q).items()
+           if k in ("date_from", "date_to", "text", "platform", "account", "author", "kind", "status", "has_media")
+           and v not in (None, [], "")}
+    if q.ids:
+        out["ids"] = list(q.ids)
+    return out
+
+
+def search_url(form) -> str:
+    """The results page the action was started from (its search, not the ticks)."""
+    args = MultiDict([(k, v) for k in SEARCH_PARAMS for v in form.getlist(k)])
+    return url_for("pages.search", **args.to_dict(flat=False))
 
 
 def _run(name: str):
     action = ACTIONS[name]
-    q = query_from_args(request.form, paged=False)
+    q = selection(request.form)
+    typed = typed_fields(request.form, action.fields)
     fn = _entry_point(action)
     try:
-        message = fn(db(), current_app.config["SETTINGS"], _filters(q), request.form, actor=g.user.name, now=now())
+        message = fn(db(), current_app.config["SETTINGS"], _filters(q), typed, actor=g.user.name, now=now())
         ok = True
     except ArchiverError as exc:
         message, ok = str(exc), False
     audit(f"web.{name}", {"query": q.describe(), "ok": ok, "message": message})
-    return render_template("action.html", title=action.title, message=message, ok=ok, jobs=name == "bundle" and ok), \
-        (200 if ok else 400)
+    return render_template("action.html", title=action.title, message=message, ok=ok,
+                           jobs=name == "bundle" and ok, back=search_url(request.form)), (200 if ok else 400)
 
 
 @bp.post("/actions/hold")
@@ -80,21 +114,41 @@ def hold():
     return _run("hold")
 
 
+def _bundle_form(args):
+    q = selection(args)
+    settings = current_app.config["SETTINGS"]
+    count = searching.search(db(), replace(q, limit=1, sort="date"), settings.timezone)
+    return render_template("bundle.html", args=args, ids=q.ids, query=describe_query(q), count=count,
+                           back=search_url(args),
+                           today=now().astimezone(ZoneInfo(settings.timezone)).date().isoformat())
+
+
 @bp.get("/actions/bundle")
 @requires("records")
 def bundle_form():
     """What identifies the request; the search itself rides along in hidden fields."""
-    q = query_from_args(request.args, paged=False)
-    settings = current_app.config["SETTINGS"]
-    count = searching.search(db(), replace(q, limit=1, sort="date"), settings.timezone)
-    return render_template("bundle.html", args=request.args, query=q.describe(), count=count,
-                           today=now().astimezone(ZoneInfo(settings.timezone)).date().isoformat())
+    return _bundle_form(request.args)
+
+
+@bp.post("/actions/bundle/prepare")
+@requires("records")
+def bundle_prepare():
+    """The same form, reached from the results with some of them ticked (a POST: the ticks
+    travel in the body, beside the CSRF token)."""
+    return _bundle_form(request.form)
 
 
 @bp.post("/actions/bundle")
 @requires("records")
 def bundle():
     return _run("bundle")
+
+
+def describe_query(q) -> str:
+    """The filter in words, as a records officer would say it (not ``date_from='…'``)."""
+    from .words import query_in_words
+
+    return query_in_words(q, current_app.config["SETTINGS"].timezone)
 
 
 @bp.get("/jobs")

@@ -16,6 +16,7 @@ from ..index import queries
 from ..timefmt import day_range_utc
 from .auth import requires
 from .context import audit, db
+from .pages import page_number
 
 bp = Blueprint("items", __name__)
 GONE_EVENTS = ("hidden", "deleted")
@@ -103,11 +104,11 @@ def moderation():
     basis = args.get("basis", "detected")
     if basis not in ("detected", "posted"):
         abort(400, "basis must be detected or posted")
-    error, rows, page = None, [], 1
+    error, rows = None, []
     try:
-        page = max(1, int(args.get("page", "1") or 1))
-    except ValueError:
-        abort(400, "page must be a number")
+        page = page_number(args)
+    except QueryError as exc:
+        abort(400, str(exc))
     offset = (page - 1) * MODERATION_PAGE
     try:
         lo, hi = day_range_utc(args.get("from") or None, args.get("to") or None,

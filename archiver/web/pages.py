@@ -15,9 +15,11 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
+from werkzeug.datastructures import MultiDict
 
 from ..collectors.base import KINDS
 from ..errors import QueryError
@@ -25,7 +27,7 @@ from .. import search as searching
 from ..search import MARK_CLOSE, MARK_OPEN, RESULT_FIELDS, SORTS, STATUSES, SearchQuery
 from ..timefmt import agency_time
 from .auth import public, requires
-from .context import audit, db
+from .context import audit, db, now
 
 bp = Blueprint("pages", __name__)
 PAGE_SIZE = 50
@@ -34,10 +36,32 @@ _STATIC = {"app.css": "text/css; charset=utf-8"}
 _MARKS = re.compile(f"({MARK_OPEN}|{MARK_CLOSE})")
 
 
+# The search form's fields: all an action form carries of the search (``carry`` in _macros).
+SEARCH_PARAMS = ("q", "from", "to", "author", "account", "platform", "kind", "status", "has_media", "sort")
+SINGLE_PARAMS = ("q", "from", "to", "author", "has_media", "sort", "page")
+MAX_PAGE = 100_000
+
+
+def one_value(args, name: str) -> str:
+    """A single-valued field, read once: sent twice (a crafted link adding a copy of a field
+    the user fills in) it is refused, never resolved by taking one of them."""
+    values = args.getlist(name)
+    if len(values) > 1:
+        raise QueryError(f"the field {name!r} was sent {len(values)} times; send the form again from the page")
+    return values[0] if values else ""
+
+
+def page_number(args) -> int:
+    raw = one_value(args, "page").strip() or "1"
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise QueryError(f"page must be a number from 1 to {MAX_PAGE:,}")
+    return int(raw)
+
+
 def query_from_args(args, *, paged: bool = True) -> SearchQuery:
     """The form's GET parameters as a SearchQuery (unknown values raise QueryError)."""
     def one(name):
-        value = args.get(name, "").strip()
+        value = one_value(args, name).strip()
         return value or None
 
     def many(name):
@@ -46,10 +70,7 @@ def query_from_args(args, *, paged: bool = True) -> SearchQuery:
     media = one("has_media")
     if media not in (None, "yes", "no"):
         raise QueryError("has_media must be yes or no")
-    try:
-        page = max(1, int(args.get("page", "1") or 1))
-    except ValueError:
-        raise QueryError("page must be a number") from None
+    page = page_number(args)
     return SearchQuery(
         date_from=one("from"), date_to=one("to"), text=one("q"),
         platform=many("platform"), account=many("account"), author=one("author"),
@@ -100,9 +121,24 @@ class Hit:
     snippet: Markup | None
     root_href: str | None
     root_text: str | None
+    held: bool = False
 
 
-def hits(result, roots: dict, tz: str) -> list[Hit]:
+def held_among(conn, ids: list[str], today: str) -> set[str]:
+    """Which of ``ids`` an active hold (legal or records-request) covers today."""
+    if not ids:
+        return set()
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT hi.item_id FROM hold_items hi JOIN holds h ON h.id = hi.hold_id "
+        "WHERE hi.item_id IN (SELECT value FROM json_each(?)) AND h.released_at IS NULL "
+        "AND (h.ends_on IS NULL OR h.ends_on >= ?)", (json.dumps(ids), today))}
+
+
+def today_iso(tz: str) -> str:
+    return now().astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def hits(result, roots: dict, tz: str, held: set[str] = frozenset()) -> list[Hit]:
     """What the results list shows for each row, computed once here: a page of 50 is
     thousands of template operations otherwise, on every search's critical path."""
     base = url_for("items.item", item_id="x")[:-1]
@@ -116,6 +152,7 @@ def hits(result, roots: dict, tz: str) -> list[Hit]:
             when=agency_time(r["created_at"], tz), snippet=highlighted(snippet) if snippet else None,
             root_href=base + quote(root["id"], safe="") if root else None,
             root_text=(root["text"] or "(post without text)") if root else None,
+            held=r["id"] in held,
         ))
     return out
 
@@ -133,13 +170,14 @@ def search():
         page = q.offset // PAGE_SIZE + 1
         if searched:
             result = searching.search(db(), q, tz)
-            rows = hits(result, searching.thread_roots(db(), result.rows), tz)
+            held = held_among(db().conn, [r["id"] for r in result.rows], today_iso(tz))
+            rows = hits(result, searching.thread_roots(db(), result.rows), tz, held)
             audit("web.search", {"query": q.describe(), "sort": q.sort, "page": page, "total": result.total,
                                  "exact": result.exact})
     except QueryError as exc:
         error = str(exc)
     return render_template(
-        "search.html", args=args, result=result, hits=rows, error=error, page=page,
+        "search.html", args=MultiDict([(k, v) for k in SEARCH_PARAMS for v in args.getlist(k)]), result=result, hits=rows, error=error, page=page,
         page_size=PAGE_SIZE, accounts=_accounts(), kinds=KINDS, statuses=STATUSES,
         sorts=[(s, SORT_LABELS[s]) for s in SORTS],
     ), (400 if error else 200)

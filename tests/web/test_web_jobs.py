@@ -44,7 +44,9 @@ def latest_job(settings) -> dict:
 
 def test_form_shows_the_search_it_will_cover(as_role):
     html = as_role("records").get("/actions/bundle?q=closure&account=sample-facebook&kind=post").get_data(as_text=True)
-    assert "text=&#39;closure&#39;" in html and "kind=post" in html and "account=sample-facebook" in html
+    # the filter in words, not date_from='…'
+    assert "Posts of any date, on sample-facebook, matching the words “closure”" in html
+    assert "text=" not in html and "&#39;" not in html
     assert 'name="request_id"' in html and 'name="requester"' in html and 'type="date" name="received"' in html
     assert 'type="hidden" name="kind" value="post"' in html  # the filter rides along to the POST
 

@@ -142,7 +142,7 @@ def test_original_warc_record_download(archive, as_role):
 def test_actions_fail_clearly_when_not_wired(as_role, web, monkeypatch):
     monkeypatch.setitem(__import__("archiver.web.actions", fromlist=["ACTIONS"]).ACTIONS, "hold",
                         __import__("archiver.web.actions", fromlist=["Action"]).Action(
-                            "Legal hold", "archiver.no_such_module", "nope", "legal holds (test)", "wait"))
+                            "Legal hold", "archiver.no_such_module", "nope", "legal holds (test)", "wait", ("hold_name",)))
     client = as_role("legal")
     token = web.csrf_of(client.get("/").get_data(as_text=True))
     resp = client.post("/actions/hold", data={"csrf_token": token, "q": "closure", "hold_name": "m"})
