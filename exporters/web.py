@@ -22,7 +22,7 @@ from . import jobs
 from .request import RequestSpec
 from .select import Selection
 
-FILTER_FIELDS = ("date_from", "date_to", "text", "platform", "account", "author", "kind", "status", "has_media")
+FILTER_FIELDS = ("date_from", "date_to", "text", "platform", "account", "author", "kind", "status", "has_media", "ids")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_TEXT = 200
 

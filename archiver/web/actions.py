@@ -114,19 +114,26 @@ def hold():
     return _run("hold")
 
 
-def _bundle_form(args):
+def _bundle_form(args, known: dict | None = None):
     q = selection(args)
     settings = current_app.config["SETTINGS"]
     count = searching.search(db(), replace(q, limit=1, sort="date"), settings.timezone)
+    today = now().astimezone(ZoneInfo(settings.timezone)).date().isoformat()
     return render_template("bundle.html", args=args, ids=q.ids, query=describe_query(q), count=count,
-                           back=search_url(args),
-                           today=now().astimezone(ZoneInfo(settings.timezone)).date().isoformat())
+                           back=search_url(args), known=known or {"received": today})
 
 
 @bp.get("/actions/bundle")
 @requires("records")
 def bundle_form():
-    """What identifies the request; the search itself rides along in hidden fields."""
+    """What identifies the request; the search itself rides along in hidden fields. From the
+    request log (``?request=NAME``) the scope and the request's identity come from the index."""
+    name = request.args.get("request")
+    if name:
+        from .holds import request_bundle_args
+
+        fields, known = request_bundle_args(name)
+        return _bundle_form(MultiDict([(k, v) for k, values in fields.items() for v in values]), known)
     return _bundle_form(request.args)
 
 

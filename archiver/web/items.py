@@ -15,7 +15,9 @@ from ..errors import QueryError
 from ..index import queries
 from ..timefmt import day_range_utc
 from .auth import requires
-from .context import audit, db
+from ..retention.dates import today_in
+from ..retention.holds import holds_on_item
+from .context import audit, db, now
 from .pages import page_number
 
 bp = Blueprint("items", __name__)
@@ -72,9 +74,11 @@ def item(item_id: str):
     record_ids = [detail["item"].get("record_id")] + [v["record_id"] for v in versions] + \
                  [m["record_id"] for m in media]
     record_ids += [r[0] for r in conn.execute("SELECT meta_record_id FROM versions WHERE item_rowid = ?", (rowid,))]
+    settings = current_app.config["SETTINGS"]
+    on_hold = holds_on_item(db(), item_id, today_in(now(), settings.timezone))
     audit("web.view", {"item": item_id})
     return render_template("item.html", d=detail, it=detail["item"], versions=versions, diffs=diffs,
-                           gone=gone, media=media, records=_records(conn, record_ids))
+                           gone=gone, media=media, records=_records(conn, record_ids), on_hold=on_hold)
 
 
 def moderation_rows(conn, lo: str | None, hi: str | None, basis: str, *, limit: int, offset: int = 0) -> list[dict]:

@@ -31,6 +31,12 @@ ROUTES = {
     "actions.bundle_form": ("records", "GET", "/actions/bundle?q=closure"),
     "actions.jobs": ("records", "GET", "/jobs"),
     "actions.bundle_prepare": ("records", "POST", "/actions/bundle/prepare"),
+    "holds.holds": ("legal", "GET", "/holds"),
+    "holds.hold": ("legal", "GET", "/holds/no-such-hold"),
+    "holds.release": ("legal", "POST", "/holds/no-such-hold/release"),
+    "holds.requests": ("records", "GET", "/requests"),
+    "holds.log_request": ("records", "POST", "/requests"),
+    "holds.close_request": ("records", "POST", "/requests/no-such-request/close"),
 }
 RANK = ["viewer", "legal", "records", "admin"]
 
