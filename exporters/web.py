@@ -63,7 +63,7 @@ def start_request_bundle(db, settings, filters: Mapping[str, Any], form: Mapping
         jobs.fail(db, job_id, str(exc), now=now)
         raise
     return (f"Request bundle for {request['request_id']} ({request['requester']}) started as job {job_id}: "
-            f"{selection.describe()}. It is written to {base} when done; follow it on the jobs page.")
+            f"{selection.describe()}. Follow it on the jobs page, which offers it as a download when done.")
 
 
 def request_spec(settings, job: dict[str, Any]) -> RequestSpec:

@@ -58,6 +58,7 @@ def create_app(settings, now: Callable[[], datetime] | None = None, *,
                                  search_params=pages.SEARCH_PARAMS)
     app.context_processor(lambda: {"user": g.get("user")})
     app.jinja_env.filters["agency_time"] = lambda value: agency_time(value, tz)
+    app.jinja_env.filters["filesize"] = _filesize
     return app
 
 
@@ -66,6 +67,14 @@ class _Sessions(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app) -> bool:
         return secure_cookies()
+
+
+def _filesize(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
 
 
 def _security_headers(resp):

@@ -12,17 +12,20 @@ own process (``archiver.exporters.jobs``); ``/jobs`` follows it.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict, dataclass, replace
 from importlib import import_module
+from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 
 from .. import search as searching
 from ..errors import ArchiverError, QueryError
 from .auth import requires
+from .bagzip import BagZip, bag_zip
 from .context import audit, db, now
 from .pages import SEARCH_PARAMS, one_value, query_from_args
 
@@ -158,13 +161,56 @@ def describe_query(q) -> str:
     return query_in_words(q, current_app.config["SETTINGS"].timezone)
 
 
+def _download(job) -> BagZip | None:
+    """A finished job's bag as a zip (None when its output is gone)."""
+    output = Path(job["output"])
+    if job["status"] != "done" or not (output / "bagit.txt").is_file():
+        return None
+    return bag_zip(output)
+
+
+def _no_paths(text: str | None, settings) -> str | None:
+    """A message without the server's folders in it (the page is for people, not the server)."""
+    from ..exporters.jobs import exports_dir
+
+    if not text:
+        return text
+    return text.replace(str(exports_dir(settings)), "the exports folder").replace(
+        str(Path(settings.index_path).parent), "the archive folder")
+
+
 @bp.get("/jobs")
 @requires("records")
 def jobs():
-    """Exports started here, newest first; the page reloads itself while any is unfinished."""
+    """Exports started here, newest first, each finished one as a download; the page reloads
+    itself while any is unfinished."""
     from ..exporters.jobs import list_jobs, reap
 
     conn_db = db()
+    settings = current_app.config["SETTINGS"]
     reap(conn_db, now=now())
     rows = list_jobs(conn_db)
+    for job in rows:
+        job["download"] = _download(job)
+        job["error"] = _no_paths(job["error"], settings)
     return render_template("jobs.html", jobs=rows, busy=any(j["status"] in ("queued", "running") for j in rows))
+
+
+@bp.get("/jobs/<int(max=4611686018427387904):job_id>/download")
+@requires("records")
+def download(job_id: int):
+    """The bag as one zip, streamed from disk, with its sha256 as ``Repr-Digest``."""
+    from ..exporters.jobs import get_job
+
+    try:
+        job = get_job(db(), job_id)
+    except ArchiverError as exc:
+        abort(404, str(exc))
+    bz = _download(job)
+    if bz is None:
+        abort(404, f"job {job_id} has no finished bag to download ({job['status']})")
+    audit("web.download.bundle", {"job": job_id, "file": bz.name, "bytes": bz.size, "sha256": bz.sha256})
+    resp = send_file(bz.path, mimetype="application/zip", as_attachment=True, download_name=bz.name,
+                     conditional=False, etag=False)
+    resp.headers["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(bz.sha256)).decode()}:"
+    return resp

@@ -31,6 +31,7 @@ ROUTES = {
     "actions.bundle_form": ("records", "GET", "/actions/bundle?q=closure"),
     "actions.jobs": ("records", "GET", "/jobs"),
     "actions.bundle_prepare": ("records", "POST", "/actions/bundle/prepare"),
+    "actions.download": ("records", "GET", "/jobs/999999/download"),
     "holds.holds": ("legal", "GET", "/holds"),
     "holds.hold": ("legal", "GET", "/holds/no-such-hold"),
     "holds.release": ("legal", "POST", "/holds/no-such-hold/release"),

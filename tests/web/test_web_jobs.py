@@ -3,11 +3,16 @@ jobs page, and a bag that covers exactly the search's result set (every filter o
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
+import io
 import json
+import re
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import bagit
@@ -65,7 +70,7 @@ def test_bad_form_is_refused_and_starts_nothing(archive, as_role, web, data, mes
     assert len(jobs.list_jobs(open_index(archive.index_path))) == before
 
 
-def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role, web):
+def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role, web, tmp_path):
     client = as_role("records")
     # Filters beyond dates/words/accounts: hidden or deleted comments only, on one platform.
     search = {"status": ["hidden", "deleted"], "kind": ["comment"], "platform": ["facebook"]}
@@ -94,8 +99,21 @@ def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role
     assert job["summary"]["items"] == len(whole)
 
     html = client.get("/jobs").get_data(as_text=True)
-    assert f'id="job-{job["id"]}-status">done<' in html and job["output"] in html
-    assert f"{len(whole)} item(s)" in html
+    assert f'id="job-{job["id"]}-status">done<' in html and f"{len(whole)} item(s)" in html
+    # a download, never a server path
+    assert job["output"] not in html and str(Path(archive.index_path).parent) not in html
+    sha = re.search(rf'id="job-{job["id"]}-sha256">([0-9a-f]{{64}})<', html).group(1)
+    resp = client.get(f"/jobs/{job['id']}/download")
+    assert resp.status_code == 200 and resp.mimetype == "application/zip" and resp.is_streamed
+    body = resp.get_data()
+    assert hashlib.sha256(body).hexdigest() == sha and f"({len(body) / 1024:,.1f} KB)" in html
+    assert resp.headers["Repr-Digest"] == f"sha-256=:{base64.b64encode(bytes.fromhex(sha)).decode()}:"
+    unzipped = tmp_path / "unzipped"
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        assert all(not n.startswith("/") and ".." not in n for n in zf.namelist())
+        zf.extractall(unzipped)
+    bagit.Bag(str(unzipped / Path(job["output"]).name)).validate()  # the requester's copy checks out
+    assert client.get(f"/jobs/{job['id']}/download").get_data() == body  # made once, the same bytes
     actions = [a for (a,) in db.conn.execute(
         "SELECT action FROM audit_log WHERE actor = 'records' AND action IN ('web.bundle', 'export.request')")]
     assert "web.bundle" in actions and "export.request" in actions
