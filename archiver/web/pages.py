@@ -25,7 +25,7 @@ from ..collectors.base import KINDS
 from ..errors import QueryError
 from .. import search as searching
 from ..search import MARK_CLOSE, MARK_OPEN, RESULT_FIELDS, SORTS, STATUSES, SearchQuery
-from ..timefmt import agency_time
+from ..timefmt import agency_time, parse_platform_time
 from .auth import public, requires
 from .context import audit, db, now
 
@@ -196,6 +196,7 @@ def export(fmt: str):
     first = next(rows, None)
     audit("web.download.results", {"query": q.describe(), "format": fmt})
     rows = itertools.chain([first] if first is not None else [], rows)
+    rows = enriched(db(), rows, current_app.config["SETTINGS"].timezone)
     if fmt == "json":
         body, ctype = _json_chunks(rows), "application/json; charset=utf-8"
     else:
@@ -203,6 +204,48 @@ def export(fmt: str):
     resp = Response(body, content_type=ctype)
     resp.headers["Content-Disposition"] = f'attachment; filename="search-results.{fmt}"'
     return resp
+
+
+# The download's columns: the search's fields, each UTC time followed by the same instant in
+# agency time (ISO 8601 with its offset), when the item was found hidden or deleted, and the
+# post a comment or reply belongs to.
+LOCAL = "_local"
+EXPORT_FIELDS = tuple(itertools.chain.from_iterable(
+    (f, f + LOCAL) if f in ("created_at", "first_seen", "last_seen") else (f,) for f in RESULT_FIELDS)) + (
+    "hidden_detected", "hidden_detected" + LOCAL, "deleted_detected", "deleted_detected" + LOCAL,
+    "post_id", "post_text")
+
+
+def _local(value: str | None, zone: ZoneInfo) -> str | None:
+    dt = parse_platform_time(value) if value else None
+    return dt.astimezone(zone).isoformat() if dt else None
+
+
+def enriched(conn_db, rows, tz: str, batch: int = 200):
+    """The rows with the export's extra columns, looked up a batch at a time (memory stays flat)."""
+    zone = ZoneInfo(tz)
+    while chunk := list(itertools.islice(rows, batch)):
+        ids = json.dumps([r["id"] for r in chunk])
+        found: dict[tuple[str, str], str] = {}
+        for item, event, at in conn_db.conn.execute(
+                "SELECT i.id, e.event, min(e.at) FROM events e JOIN items i ON i.rowid = e.item_rowid "
+                "WHERE i.id IN (SELECT value FROM json_each(?)) AND e.event IN ('hidden', 'deleted') "
+                "GROUP BY i.id, e.event", (ids,)):
+            found[(item, event)] = at
+        roots = searching.thread_roots(conn_db, chunk)
+        for row in chunk:
+            out = {}
+            for key, value in row.items():
+                out[key] = value
+                if key in ("created_at", "first_seen", "last_seen"):
+                    out[key + LOCAL] = _local(value, zone)
+            for event in ("hidden", "deleted"):
+                at = found.get((row["id"], event))
+                out[f"{event}_detected"], out[f"{event}_detected{LOCAL}"] = at, _local(at, zone)
+            root = roots.get(row["id"])
+            out["post_id"], out["post_text"] = (root["id"], root["text"]) if root and root["id"] != row["id"] \
+                else (None, None)
+            yield out
 
 
 def _json_chunks(rows, per_chunk: int = 200):
@@ -219,7 +262,7 @@ def _json_chunks(rows, per_chunk: int = 200):
 def _csv_chunks(rows, per_chunk: int = 200):
     buf = io.StringIO()
     buf.write("\ufeff")  # BOM: Excel reads the file as UTF-8
-    writer = csv.DictWriter(buf, fieldnames=RESULT_FIELDS, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for n, row in enumerate(rows, 1):
         # A cell starting with = + - @ runs as a formula in a spreadsheet (CSV injection,
