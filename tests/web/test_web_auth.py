@@ -32,6 +32,8 @@ ROUTES = {
     "actions.jobs": ("records", "GET", "/jobs"),
     "actions.bundle_prepare": ("records", "POST", "/actions/bundle/prepare"),
     "actions.download": ("records", "GET", "/jobs/999999/download"),
+    "auditlog.audit_log": ("admin", "GET", "/audit"),
+    "auditlog.verify": ("admin", "POST", "/audit/verify"),
     "holds.holds": ("legal", "GET", "/holds"),
     "holds.hold": ("legal", "GET", "/holds/no-such-hold"),
     "holds.release": ("legal", "POST", "/holds/no-such-hold/release"),
