@@ -121,3 +121,64 @@ def test_login_next_cannot_leave_the_site_in_chromium(browser, server, march):  
     browser.find_element(By.ID, "login").click()
     WebDriverWait(browser, 10).until(lambda b: "/login" not in b.current_url)
     assert browser.current_url.startswith(server + "/") and "evil" not in browser.current_url
+
+
+@pytest.fixture(scope="module")
+def clocked(archive):
+    """A second server whose clock the test moves (throttling waits without sleeping)."""
+    import threading
+
+    from waitress import create_server
+
+    from archiver.web import create_app
+
+    from .conftest import Clock
+
+    clock = Clock()
+    app = create_app(archive, now=clock, environ={"ARCHIVER_WEB_SECRET": "clocked-secret"})
+    srv = create_server(app, host="127.0.0.1", port=0, threads=2)
+    threading.Thread(target=srv.run, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.effective_port}", clock
+    srv.close()
+
+
+def _attempt(browser, url, name, password):
+    browser.get(f"{url}/login")
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.ID, "login").click()
+    # the login page before the click has no banner: wait for the answer (a banner, or away)
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".banner.bad")
+                                     or "/login" not in b.current_url)
+    banner = browser.find_elements(By.CSS_SELECTOR, ".banner.bad")
+    return banner[0].text if banner else ""
+
+
+def test_login_throttle_and_lock_in_chromium(browser, clocked, archive):  # noqa: F811
+    from archiver.web.users import add_user
+
+    url, clock = clocked
+    add_user(open_index(archive.index_path), "chromium-lock", "viewer", "correct horse battery staple")
+    browser.delete_all_cookies()
+    for _ in range(3):
+        assert "Wrong name or password" in _attempt(browser, url, "chromium-lock", "wrong password")
+    assert "wait 1 second" in _attempt(browser, url, "chromium-lock", "wrong password")
+    for _ in range(7):  # failures 4..10, each after its wait has passed
+        clock.advance(seconds=70)
+        assert "Wrong name or password" in _attempt(browser, url, "chromium-lock", "wrong password")
+    clock.advance(seconds=70)
+    assert "locked" in _attempt(browser, url, "chromium-lock", "correct horse battery staple")
+    assert "/login" in browser.current_url
+    clock.advance(minutes=16)
+    _attempt(browser, url, "chromium-lock", "correct horse battery staple")
+    assert "/login" not in browser.current_url
+
+
+def test_a_form_posted_from_another_site_is_refused_in_chromium(browser, server, march):  # noqa: F811
+    _log_in(browser, server, "legal")
+    browser.get(f"data:text/html,<form method=post action='{server}/logout'><input name=csrf_token value=x>"
+                "</form><script>document.forms[0].submit()</script>")
+    WebDriverWait(browser, 10).until(lambda b: b.current_url.startswith(server))
+    assert "another site" in browser.page_source
+    browser.get(f"{server}/")
+    assert "/login" not in browser.current_url  # still logged in: the forged logout did nothing
