@@ -158,3 +158,27 @@ def test_start_request_bundle_refuses_without_a_config_file(archive):
     with pytest.raises(ExportError, match="without a config file"):
         start_request_bundle(db, settings, {"text": "closure"}, FORM, actor="records", now=jobs.utcnow())
     assert latest_job(archive)["status"] == "failed"
+
+
+def test_bundle_of_ticked_results_covers_only_their_threads(archive, as_role, web):
+    client = as_role("records")
+    db = open_index(archive.index_path)
+    ticked = db.conn.execute("SELECT id, account, root FROM items WHERE kind = 'comment' AND account = 'sample-mastodon' "
+                             "LIMIT 1").fetchone()
+    assert ticked, "the demo archive has Mastodon comments"
+    token = web.csrf_of(client.get("/").get_data(as_text=True))
+    form = client.post("/actions/bundle/prepare", data={"csrf_token": token, "from": "2000-01-01", "item": ticked[0]})
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200 and "only the 1 result ticked" in html
+    assert f'type="hidden" name="item" value="{ticked[0]}"' in html
+    resp = client.post("/actions/bundle", data={"csrf_token": token, "from": "2000-01-01", "item": ticked[0],
+                                                 **{**FORM, "request_id": "PRR-TICKED-1"}})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    job = next(j for j in jobs.list_jobs(db) if j["params"]["request_id"] == "PRR-TICKED-1")
+    assert job["params"]["filters"]["ids"] == [ticked[0]]
+    job = wait_for_job(archive, job["id"])
+    assert job["status"] == "done", job["error"]
+    with open(Path(job["output"]) / "data" / "index.csv", encoding="utf-8") as fh:
+        shipped = {r["id"] for r in csv.DictReader(fh)}
+    thread = {i for (i,) in db.conn.execute("SELECT id FROM items WHERE account = ? AND root = ?", ticked[1:])}
+    assert shipped == thread  # the ticked comment's whole thread, nothing else
