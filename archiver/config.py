@@ -93,6 +93,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("retention", "schedule", "", "Agency schedule file (default: the shipped placeholder)", path=True),
         Setting("web", "secret_env", "ARCHIVER_WEB_SECRET", "Environment variable holding the session key"),
         Setting("web", "session_minutes", 480, "Idle minutes before a web session expires", int),
+        Setting("web", "session_max_hours", 12, "Hours after login when a web session ends, active or not", int),
+        Setting("web", "secure_cookies", "auto",
+                "Secure-flag the session cookie: auto (when the request came over TLS, directly or as"
+                " X-Forwarded-Proto: https), on, or off"),
         Setting("web", "trust_proxy_header", "", "Header with the SSO user from a reverse proxy (empty: off)"),
         Setting("web", "exports_dir", "", "Where bundles started in the web UI are written (default <index dir>/exports)",
                 path=True),

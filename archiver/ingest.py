@@ -24,6 +24,7 @@ from typing import IO, Any, Iterator
 from warcio.archiveiterator import ArchiveIterator
 
 from .errors import WarcError
+from .ftsquery import index_form
 from .index import item_id, transaction, tune_for_ingest
 from .sightings import page_entries
 from .textsafe import db_text, json_text, loads
@@ -272,7 +273,8 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
         fields["status_at"] = date
     if "version" in change:
         fields.update({
-            "text": db_text(change["version"].get("text")), "search_text": db_text(item.get("search_text")),
+            "text": db_text(change["version"].get("text")),
+            "search_text": index_form(db_text(change["version"].get("text")), db_text(item.get("search_text"))),
             "last_seen": date, "record_id": source_id,
             "counts": json_text(item.get("counts") or {}),
         })
@@ -317,7 +319,8 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
         items.append((
             rowid, iid, account, platform, item["platform_id"],
             item["kind"], item.get("parent"), item["root"], db_text(item.get("author")), item.get("author_id"),
-            item.get("is_department"), db_text(change["version"].get("text")), db_text(item.get("search_text")),
+            item.get("is_department"), db_text(change["version"].get("text")),
+            index_form(db_text(change["version"].get("text")), db_text(item.get("search_text"))),
             item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
             int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
             json_text(item.get("counts") or {}), source_id))

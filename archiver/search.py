@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from .collectors.base import KINDS
 from .errors import QueryError
-from .ftsquery import to_fts
+from .ftsquery import parse
 from .index.searchplan import (Arm, Filters, author_id_known, author_terms, key_range, plan, union_keys,
                                where_clause)
 from .timefmt import day_range_utc
@@ -53,6 +53,7 @@ class SearchQuery:
     kind: list[str] = field(default_factory=list)
     status: list[str] = field(default_factory=list)
     has_media: bool | None = None
+    ids: list[str] = field(default_factory=list)  # only these items (ticked results)
     sort: str = "date"
     limit: int | None = 100
     offset: int = 0
@@ -69,6 +70,8 @@ class SearchQuery:
                 parts.append(f"{name}={','.join(getattr(self, name))}")
         if self.has_media is not None:
             parts.append(f"has_media={self.has_media}")
+        if self.ids:
+            parts.append(f"{len(self.ids)} item(s) ticked")
         return "; ".join(parts) or "all items"
 
 
@@ -96,7 +99,9 @@ def filters(q: SearchQuery, tz: str) -> Filters:
     words = like = None
     if q.author:
         words, like = author_terms(q.author)
-    return Filters(key_lo=key_lo, key_hi=key_hi, text=to_fts(q.text or ""), author_words=words,
+    parsed = parse(q.text)
+    return Filters(key_lo=key_lo, key_hi=key_hi, text=parsed.match, exact=parsed.exact, ids=list(q.ids),
+                   author_words=words,
                    author_like=like, author_text=q.author or None,
                    columns={"platform": list(q.platform), "account": list(q.account), "kind": list(q.kind),
                             "status": list(q.status)},

@@ -33,17 +33,19 @@ class Selection:
     kinds: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     has_media: bool | None = None
+    ids: tuple[str, ...] = ()  # only these items (results ticked in the web UI)
 
     @classmethod
     def from_query(cls, q: SearchQuery, tz: str) -> "Selection":
         return cls(q.date_from, q.date_to, q.text, tuple(q.account), tz, platforms=tuple(q.platform),
-                   author=q.author, kinds=tuple(q.kind), statuses=tuple(q.status), has_media=q.has_media)
+                   author=q.author, kinds=tuple(q.kind), statuses=tuple(q.status), has_media=q.has_media,
+                   ids=tuple(q.ids))
 
     def search_query(self) -> SearchQuery:
         return SearchQuery(date_from=self.date_from, date_to=self.date_to, text=self.query,
                            account=list(self.accounts), platform=list(self.platforms), author=self.author,
                            kind=list(self.kinds), status=list(self.statuses), has_media=self.has_media,
-                           limit=None)
+                           ids=list(self.ids), limit=None)
 
     def describe(self) -> str:
         """The filter in words, for bag-info, the README and the audit log."""
@@ -56,7 +58,7 @@ class Selection:
         # Only the filters that are set, so a CLI export's record reads as before.
         for name, value in (("platforms", list(self.platforms)), ("author", self.author),
                             ("kinds", list(self.kinds)), ("statuses", list(self.statuses)),
-                            ("has_media", self.has_media)):
+                            ("has_media", self.has_media), ("ids", list(self.ids))):
             if value not in (None, []):
                 out[name] = value
         return out

@@ -22,7 +22,7 @@ from . import jobs
 from .request import RequestSpec
 from .select import Selection
 
-FILTER_FIELDS = ("date_from", "date_to", "text", "platform", "account", "author", "kind", "status", "has_media")
+FILTER_FIELDS = ("date_from", "date_to", "text", "platform", "account", "author", "kind", "status", "has_media", "ids")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_TEXT = 200
 
@@ -64,7 +64,7 @@ def start_request_bundle(db, settings, filters: Mapping[str, Any], form: Mapping
         jobs.fail(db, job_id, str(exc), now=now)
         raise
     return (f"Request bundle for {request['request_id']} ({request['requester']}) started as job {job_id}: "
-            f"{selection.describe()}. It is written to {base} when done; follow it on the jobs page.")
+            f"{selection.describe()}. Follow it on the jobs page, which offers it as a download when done.")
 
 
 def _log_request(db, settings, request: dict[str, str], filters: Mapping[str, Any], selection: Selection, *,

@@ -75,8 +75,9 @@ def test_malformed_queries_are_query_errors(db, text, message):
 
 
 def test_quoting_keeps_fts_syntax_out():
-    assert to_fts('C++ NEAR(x) col:y "a""b"') == '"C++" AND "NEAR" AND ( "x" ) AND "col:y" AND "a" AND "b"'
-    assert to_fts("and or not") == '"and" AND "or" AND "not"'
+    assert to_fts('C++ NEAR(x) col:y "a""b"') == ('fts_text : "C++" AND fts_text : "NEAR" AND ( fts_text : "x" ) '
+                                                 'AND fts_text : "col:y" AND fts_text : "a" AND fts_text : "b"')
+    assert to_fts("and or not") == 'fts_text : "and" AND fts_text : "or" AND fts_text : "not"'
     assert to_fts("   ") is None
 
 

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from .. import journal
 from ..errors import IndexError_
+from ..ftsquery import register_functions
 from .schema import migrations
 
 
@@ -44,6 +45,7 @@ def open_index(path: str | Path, *, create: bool = True) -> sqlite_utils.Databas
         # that size after a checkpoint, so it never stays larger.
         conn.execute("PRAGMA wal_autocheckpoint=16384")
         conn.execute("PRAGMA journal_size_limit=67108864")
+        register_functions(conn)
         db = sqlite_utils.Database(conn)
         migrations.apply(db)
         journal.watch(conn)  # records-management changes are journaled (archiver.journal)

@@ -609,6 +609,56 @@ def m_durability_journal(db):
             stored_at TEXT
         );
         CREATE INDEX journal_unsent ON journal(seq) WHERE stored_at IS NULL;
+
+
+@migrations()
+def m_web_fts_porter(db):
+    # Search finds what a lawyer means (issue 20): "lawsuit" finds "Lawsuits". The full-text
+    # index stems English words (FTS5's porter tokenizer over the same unicode61 with
+    # diacritics removed), and what it indexes is the NFKC form of the text, with hyphenated
+    # words also written together (archiver.ftsquery.index_form, kept in items.search_text
+    # where it differs from the text), so full-width "ｌａｗｓｕｉｔ" and "law-suit" are found
+    # too. Table options and triggers are those of m_search_date_key and m_fts_after_ingest;
+    # the triggers are dropped first so that re-folding search_text does not file every item.
+    from ..ftsquery import index_form
+
+    _script(db,
+        """
+        DROP TRIGGER items_ai;
+        DROP TRIGGER items_ad;
+        DROP TRIGGER items_au;
+        DROP TABLE items_fts;
+        """
+    )
+    changed = [
+        (new, rowid) for rowid, text, search_text in
+        db.conn.execute("SELECT rowid, text, search_text FROM items WHERE text IS NOT NULL OR search_text IS NOT NULL")
+        if (new := index_form(text, search_text)) != search_text
+    ]
+    db.conn.executemany("UPDATE items SET search_text = ? WHERE rowid = ?", changed)
+    _script(db,
+        """
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            fts_text, author, content='items', content_rowid='date_key', columnsize=0,
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 8);
+        CREATE TRIGGER items_ai AFTER INSERT ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE new.rowid > after_rowid) BEGIN
+            INSERT INTO items_fts(rowid, fts_text, author) VALUES (new.date_key, coalesce(new.search_text, new.text), new.author);
+        END;
+        CREATE TRIGGER items_ad AFTER DELETE ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE old.rowid > after_rowid) BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author)
+                VALUES ('delete', old.date_key, coalesce(old.search_text, old.text), old.author);
+        END;
+        CREATE TRIGGER items_au AFTER UPDATE OF text, search_text, author, created_at ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE old.rowid > after_rowid) BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author)
+                VALUES ('delete', old.date_key, coalesce(old.search_text, old.text), old.author);
+            INSERT INTO items_fts(rowid, fts_text, author) VALUES (new.date_key, coalesce(new.search_text, new.text), new.author);
+        END;
+        INSERT INTO items_fts(items_fts) VALUES ('rebuild');
         """
     )
 
@@ -641,5 +691,22 @@ def m_production_bates_ranges(db):
             produced_by TEXT NOT NULL
         );
         CREATE INDEX production_bates_ranges_prefix ON production_bates_ranges(prefix, first);
+
+
+@migrations()
+def m_web_login_throttle(db):
+    # Failed web logins, for throttling by account and by client address (archiver.web.throttle,
+    # OWASP ASVS 2.2.1). The account is kept as a sha256 of the name typed: people type their
+    # password into the name field, and this table must not keep it.
+    _script(db,
+        """
+        CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            account_hash TEXT NOT NULL,
+            address TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_account ON login_failures(account_hash, at);
+        CREATE INDEX login_failures_address ON login_failures(address, at);
         """
     )

@@ -25,10 +25,13 @@ which take every match and need no plan.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from ..ftsquery import EXACT_FUNCTION
 
 KEY_BITS = 31
 UNDATED_SECONDS = -(2**32)  # undated items sort before every date (see the migration)
@@ -66,10 +69,19 @@ class Filters:
     author_text: str | None = None          # the author typed, as an exact author id
     columns: dict[str, list[str]] = field(default_factory=dict)   # platform/account/kind/status IN
     has_media: bool | None = None
+    exact: list[str] = field(default_factory=list)   # quoted phrases, checked on the item's text
+    ids: list[str] = field(default_factory=list)     # only these items (results ticked on screen)
 
     def item_clauses(self) -> tuple[list[str], list[Any]]:
         """Conditions on ``items i`` other than dates, text and author."""
         clauses, params = [], []
+        if self.ids:
+            clauses.append("i.id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(self.ids))
+        for phrase in self.exact:
+            # FTS5 matched the phrase's word forms (porter); this keeps the exact words only.
+            clauses.append(f"{EXACT_FUNCTION}(i.fts_text, ?)")
+            params.append(phrase)
         for column in FILTER_COLUMNS:
             values = self.columns.get(column)
             if values:

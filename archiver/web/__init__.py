@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Callable, Mapping
 
 from flask import Flask, g, render_template
+from flask.sessions import SecureCookieSessionInterface
 from jinja2 import PackageLoader, StrictUndefined
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ArchiverError
 from ..timefmt import agency_time, utcnow
-from . import actions, items, login, media, pages
-from .auth import check_request, csrf_token, session_secret
+from . import actions, auditlog, holds, items, login, media, pages
+from .auth import check_request, csrf_token, on_tls, secure_cookies, session_secret
 from .context import db, new_connections
 
 # default-src 'none' forbids scripts, frames, fonts, connections; only our own stylesheet
@@ -44,25 +45,47 @@ def create_app(settings, now: Callable[[], datetime] | None = None, *,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
+    app.session_interface = _Sessions()
     app.extensions["archiver.connections"] = new_connections()
-    for module in (login, pages, items, media, actions):
+    for module in (login, pages, items, media, actions, holds, auditlog):
         app.register_blueprint(module.bp)
     app.before_request(lambda: check_request(db))
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ArchiverError, _archiver_error)
     tz = settings.timezone
-    app.jinja_env.globals.update(csrf_token=csrf_token, agency=settings.agency, tz=tz)
+    app.jinja_env.globals.update(csrf_token=csrf_token, agency=settings.agency, tz=tz,
+                                 search_params=pages.SEARCH_PARAMS)
     app.context_processor(lambda: {"user": g.get("user")})
     app.jinja_env.filters["agency_time"] = lambda value: agency_time(value, tz)
+    app.jinja_env.filters["filesize"] = _filesize
     return app
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """The session cookie is Secure per request (``web.secure_cookies``, default: on TLS)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return secure_cookies()
+
+
+def _filesize(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
 
 
 def _security_headers(resp):
     resp.headers.setdefault("Content-Security-Policy", CSP)
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin: our own form posts carry Origin/Referer (checked on every POST); nothing
+    # about the archive's addresses goes to another site.
+    resp.headers["Referrer-Policy"] = "same-origin"
+    if on_tls():
+        resp.headers["Strict-Transport-Security"] = "max-age=31536000"
     # Records and search results are sensitive: no shared or disk caches.
     resp.headers.setdefault("Cache-Control", "no-store")
     return resp

@@ -6,7 +6,13 @@ so a new route without a role check fails closed instead of open.
 
 Sessions live in the ``sessions`` table (only a sha256 of the token); the browser holds the
 token inside Flask's signed session cookie, which also carries the CSRF token. A session
-expires after ``web.session_minutes`` without a request, and on logout.
+expires after ``web.session_minutes`` without a request, ``web.session_max_hours`` after login
+however active (ASVS 3.3.1/3.3.2), and on logout. The cookie is Secure when the request came
+over TLS (``on_tls``, or always/never by ``web.secure_cookies``).
+
+Every POST passes two checks: the CSRF token, and an Origin (else Referer) header naming this
+site when the browser sent one (ASVS 4.2.2; pages send ``Referrer-Policy: same-origin`` so
+that our own forms carry it). Any value with a NUL character is refused with a 400.
 
 Single sign-on: when ``web.trust_proxy_header`` names a header (e.g. ``X-Remote-User``), a
 request carrying it is taken as that (local) user without a password. This is only safe when
@@ -23,6 +29,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
@@ -104,13 +111,16 @@ def session_user(db) -> User | None:
     if not token:
         return None
     key = _token_hash(token)
-    row = db.conn.execute("SELECT user, last_seen FROM sessions WHERE token_hash = ?", (key,)).fetchone()
+    row = db.conn.execute("SELECT user, last_seen, created_at FROM sessions WHERE token_hash = ?",
+                          (key,)).fetchone()
     if row is None:
         return None
     now = current_app.config["NOW"]()
-    idle = timedelta(minutes=current_app.config["SETTINGS"]["web.session_minutes"])
-    last = parse_platform_time(row[1])
-    if last is None or now - last > idle:
+    settings = current_app.config["SETTINGS"]
+    idle = timedelta(minutes=settings["web.session_minutes"])
+    longest = timedelta(hours=settings["web.session_max_hours"])
+    last, created = parse_platform_time(row[1]), parse_platform_time(row[2])
+    if last is None or created is None or now - last > idle or now - created > longest:
         with transaction(db):
             db.conn.execute("DELETE FROM sessions WHERE token_hash = ?", (key,))
         return None
@@ -153,12 +163,53 @@ def check_csrf() -> None:
                    "reload the page and try again")
 
 
+def forwarded_proto() -> str:
+    return request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+
+
+def on_tls() -> bool:
+    """Whether this request reached us over TLS, directly or through a proxy that says so."""
+    return request.is_secure or forwarded_proto() == "https"
+
+
+def secure_cookies() -> bool:
+    mode = str(current_app.config["SETTINGS"]["web.secure_cookies"]).strip().lower()
+    if mode in ("on", "true", "yes", "1"):
+        return True
+    if mode in ("off", "false", "no", "0"):
+        return False
+    return on_tls()
+
+
+def check_origin() -> None:
+    """A POST must come from a page of this site when the browser says where it came from."""
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source is None:
+        return  # not a browser (or a very old one): the CSRF token alone decides
+    parts = urlsplit(source)
+    schemes = {request.scheme, forwarded_proto()}
+    if source == "null" or parts.netloc.lower() != request.host.lower() or parts.scheme not in schemes:
+        abort(403, "this form was sent from another site (Origin/Referer check failed); "
+                   "open the archive's own page and try again")
+
+
+def check_nul() -> None:
+    if "\0" in request.path:
+        abort(400, "the address contains a NUL character")
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\0" in key or "\0" in value:
+                abort(400, f"the field {key.replace(chr(0), '')!r} contains a NUL character; type it again")
+
+
 def check_request(db_of) -> object | None:
-    """``before_request``: CSRF on every POST, then the view's declared role."""
+    """``before_request``: NUL refusal, Origin and CSRF on every POST, then the view's declared role."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if view is None:
         return None  # 404 / 405 follow from routing itself
+    check_nul()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_origin()
         check_csrf()
     if not hasattr(view, "required_role"):
         abort(403, "this page declares no role; refusing by default")

@@ -7,6 +7,7 @@ as (operation, text) pairs; the template escapes the text, so a diff can never i
 from __future__ import annotations
 
 import difflib
+import json
 import re
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
@@ -15,7 +16,10 @@ from ..errors import QueryError
 from ..index import queries
 from ..timefmt import day_range_utc
 from .auth import requires
-from .context import audit, db
+from ..retention.dates import today_in
+from ..retention.holds import holds_on_item
+from .context import audit, db, now
+from .pages import page_number
 
 bp = Blueprint("items", __name__)
 GONE_EVENTS = ("hidden", "deleted")
@@ -55,6 +59,46 @@ def _records(conn, ids) -> list[dict]:
     return [dict(zip(names, r)) for r in cur]
 
 
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def conversation(conn, thread: list[dict]) -> list[dict]:
+    """The thread as the platform shows it: the post, then each comment with its replies under
+    it (depth for indentation), each with its reply count and archived images."""
+    ids = [t["id"] for t in thread]
+    thumbs: dict[str, list[int]] = {}
+    counts: dict[str, dict] = {}
+    if ids:
+        for item, media_id, ctype in conn.execute(
+                "SELECT i.id, m.id, m.content_type FROM media m JOIN items i ON i.rowid = m.item_rowid "
+                "WHERE i.id IN (SELECT value FROM json_each(?)) AND m.status = 'fetched' ORDER BY m.id",
+                (json.dumps(ids),)):
+            if (ctype or "").split(";")[0].strip().lower() in IMAGE_TYPES:
+                thumbs.setdefault(item, []).append(media_id)
+        for item, raw in conn.execute("SELECT id, counts FROM items WHERE id IN (SELECT value FROM json_each(?))",
+                                      (json.dumps(ids),)):
+            counts[item] = json.loads(raw) if raw else {}
+    by_pid = {t["platform_id"]: t for t in thread}
+    children: dict[str | None, list[dict]] = {}
+    for t in thread:
+        parent = t["parent"] if t["kind"] != "post" and t["parent"] in by_pid else None
+        children.setdefault(parent if t["kind"] != "post" else "__root__", []).append(t)
+    out: list[dict] = []
+
+    def walk(node: dict, depth: int) -> None:
+        kids = children.get(node["platform_id"], [])
+        out.append({**node, "depth": min(depth, 6), "replies": len(kids), "thumbs": thumbs.get(node["id"], []),
+                    "counts": {k: v for k, v in counts.get(node["id"], {}).items() if isinstance(v, int)}})
+        for kid in kids:
+            walk(kid, depth + 1)
+
+    for root in children.get("__root__", []):
+        walk(root, 0)
+    for orphan in children.get(None, []):  # its parent was never archived: shown at the top level
+        walk(orphan, 1)
+    return out
+
+
 @bp.get("/item/<item_id>")
 @requires("viewer")
 def item(item_id: str):
@@ -71,9 +115,12 @@ def item(item_id: str):
     record_ids = [detail["item"].get("record_id")] + [v["record_id"] for v in versions] + \
                  [m["record_id"] for m in media]
     record_ids += [r[0] for r in conn.execute("SELECT meta_record_id FROM versions WHERE item_rowid = ?", (rowid,))]
+    settings = current_app.config["SETTINGS"]
+    on_hold = holds_on_item(db(), item_id, today_in(now(), settings.timezone))
     audit("web.view", {"item": item_id})
     return render_template("item.html", d=detail, it=detail["item"], versions=versions, diffs=diffs,
-                           gone=gone, media=media, records=_records(conn, record_ids))
+                           gone=gone, media=media, records=_records(conn, record_ids), on_hold=on_hold,
+                           conversation=conversation(conn, detail["thread"]))
 
 
 def moderation_rows(conn, lo: str | None, hi: str | None, basis: str, *, limit: int, offset: int = 0) -> list[dict]:
@@ -103,11 +150,11 @@ def moderation():
     basis = args.get("basis", "detected")
     if basis not in ("detected", "posted"):
         abort(400, "basis must be detected or posted")
-    error, rows, page = None, [], 1
+    error, rows = None, []
     try:
-        page = max(1, int(args.get("page", "1") or 1))
-    except ValueError:
-        abort(400, "page must be a number")
+        page = page_number(args)
+    except QueryError as exc:
+        abort(400, str(exc))
     offset = (page - 1) * MODERATION_PAGE
     try:
         lo, hi = day_range_utc(args.get("from") or None, args.get("to") or None,

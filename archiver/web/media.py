@@ -87,7 +87,7 @@ def media_response(p: Payload, name: str) -> Response:
     return resp
 
 
-@bp.get("/media/<int:media_id>")
+@bp.get("/media/<int(max=4611686018427387904):media_id>")
 @requires("viewer")
 def media(media_id: int):
     conn = db().conn

@@ -15,17 +15,19 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
+from werkzeug.datastructures import MultiDict
 
 from ..collectors.base import KINDS
 from ..errors import QueryError
 from .. import search as searching
 from ..search import MARK_CLOSE, MARK_OPEN, RESULT_FIELDS, SORTS, STATUSES, SearchQuery
-from ..timefmt import agency_time
+from ..timefmt import agency_time, parse_platform_time
 from .auth import public, requires
-from .context import audit, db
+from .context import audit, db, now
 
 bp = Blueprint("pages", __name__)
 PAGE_SIZE = 50
@@ -34,10 +36,32 @@ _STATIC = {"app.css": "text/css; charset=utf-8"}
 _MARKS = re.compile(f"({MARK_OPEN}|{MARK_CLOSE})")
 
 
+# The search form's fields: all an action form carries of the search (``carry`` in _macros).
+SEARCH_PARAMS = ("q", "from", "to", "author", "account", "platform", "kind", "status", "has_media", "sort")
+SINGLE_PARAMS = ("q", "from", "to", "author", "has_media", "sort", "page")
+MAX_PAGE = 100_000
+
+
+def one_value(args, name: str) -> str:
+    """A single-valued field, read once: sent twice (a crafted link adding a copy of a field
+    the user fills in) it is refused, never resolved by taking one of them."""
+    values = args.getlist(name)
+    if len(values) > 1:
+        raise QueryError(f"the field {name!r} was sent {len(values)} times; send the form again from the page")
+    return values[0] if values else ""
+
+
+def page_number(args) -> int:
+    raw = one_value(args, "page").strip() or "1"
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise QueryError(f"page must be a number from 1 to {MAX_PAGE:,}")
+    return int(raw)
+
+
 def query_from_args(args, *, paged: bool = True) -> SearchQuery:
     """The form's GET parameters as a SearchQuery (unknown values raise QueryError)."""
     def one(name):
-        value = args.get(name, "").strip()
+        value = one_value(args, name).strip()
         return value or None
 
     def many(name):
@@ -46,10 +70,7 @@ def query_from_args(args, *, paged: bool = True) -> SearchQuery:
     media = one("has_media")
     if media not in (None, "yes", "no"):
         raise QueryError("has_media must be yes or no")
-    try:
-        page = max(1, int(args.get("page", "1") or 1))
-    except ValueError:
-        raise QueryError("page must be a number") from None
+    page = page_number(args)
     return SearchQuery(
         date_from=one("from"), date_to=one("to"), text=one("q"),
         platform=many("platform"), account=many("account"), author=one("author"),
@@ -100,9 +121,24 @@ class Hit:
     snippet: Markup | None
     root_href: str | None
     root_text: str | None
+    held: bool = False
 
 
-def hits(result, roots: dict, tz: str) -> list[Hit]:
+def held_among(conn, ids: list[str], today: str) -> set[str]:
+    """Which of ``ids`` an active hold (legal or records-request) covers today."""
+    if not ids:
+        return set()
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT hi.item_id FROM hold_items hi JOIN holds h ON h.id = hi.hold_id "
+        "WHERE hi.item_id IN (SELECT value FROM json_each(?)) AND h.released_at IS NULL "
+        "AND (h.ends_on IS NULL OR h.ends_on >= ?)", (json.dumps(ids), today))}
+
+
+def today_iso(tz: str) -> str:
+    return now().astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def hits(result, roots: dict, tz: str, held: set[str] = frozenset()) -> list[Hit]:
     """What the results list shows for each row, computed once here: a page of 50 is
     thousands of template operations otherwise, on every search's critical path."""
     base = url_for("items.item", item_id="x")[:-1]
@@ -116,6 +152,7 @@ def hits(result, roots: dict, tz: str) -> list[Hit]:
             when=agency_time(r["created_at"], tz), snippet=highlighted(snippet) if snippet else None,
             root_href=base + quote(root["id"], safe="") if root else None,
             root_text=(root["text"] or "(post without text)") if root else None,
+            held=r["id"] in held,
         ))
     return out
 
@@ -133,13 +170,14 @@ def search():
         page = q.offset // PAGE_SIZE + 1
         if searched:
             result = searching.search(db(), q, tz)
-            rows = hits(result, searching.thread_roots(db(), result.rows), tz)
+            held = held_among(db().conn, [r["id"] for r in result.rows], today_iso(tz))
+            rows = hits(result, searching.thread_roots(db(), result.rows), tz, held)
             audit("web.search", {"query": q.describe(), "sort": q.sort, "page": page, "total": result.total,
                                  "exact": result.exact})
     except QueryError as exc:
         error = str(exc)
     return render_template(
-        "search.html", args=args, result=result, hits=rows, error=error, page=page,
+        "search.html", args=MultiDict([(k, v) for k in SEARCH_PARAMS for v in args.getlist(k)]), result=result, hits=rows, error=error, page=page,
         page_size=PAGE_SIZE, accounts=_accounts(), kinds=KINDS, statuses=STATUSES,
         sorts=[(s, SORT_LABELS[s]) for s in SORTS],
     ), (400 if error else 200)
@@ -158,6 +196,7 @@ def export(fmt: str):
     first = next(rows, None)
     audit("web.download.results", {"query": q.describe(), "format": fmt})
     rows = itertools.chain([first] if first is not None else [], rows)
+    rows = enriched(db(), rows, current_app.config["SETTINGS"].timezone)
     if fmt == "json":
         body, ctype = _json_chunks(rows), "application/json; charset=utf-8"
     else:
@@ -165,6 +204,48 @@ def export(fmt: str):
     resp = Response(body, content_type=ctype)
     resp.headers["Content-Disposition"] = f'attachment; filename="search-results.{fmt}"'
     return resp
+
+
+# The download's columns: the search's fields, each UTC time followed by the same instant in
+# agency time (ISO 8601 with its offset), when the item was found hidden or deleted, and the
+# post a comment or reply belongs to.
+LOCAL = "_local"
+EXPORT_FIELDS = tuple(itertools.chain.from_iterable(
+    (f, f + LOCAL) if f in ("created_at", "first_seen", "last_seen") else (f,) for f in RESULT_FIELDS)) + (
+    "hidden_detected", "hidden_detected" + LOCAL, "deleted_detected", "deleted_detected" + LOCAL,
+    "post_id", "post_text")
+
+
+def _local(value: str | None, zone: ZoneInfo) -> str | None:
+    dt = parse_platform_time(value) if value else None
+    return dt.astimezone(zone).isoformat() if dt else None
+
+
+def enriched(conn_db, rows, tz: str, batch: int = 200):
+    """The rows with the export's extra columns, looked up a batch at a time (memory stays flat)."""
+    zone = ZoneInfo(tz)
+    while chunk := list(itertools.islice(rows, batch)):
+        ids = json.dumps([r["id"] for r in chunk])
+        found: dict[tuple[str, str], str] = {}
+        for item, event, at in conn_db.conn.execute(
+                "SELECT i.id, e.event, min(e.at) FROM events e JOIN items i ON i.rowid = e.item_rowid "
+                "WHERE i.id IN (SELECT value FROM json_each(?)) AND e.event IN ('hidden', 'deleted') "
+                "GROUP BY i.id, e.event", (ids,)):
+            found[(item, event)] = at
+        roots = searching.thread_roots(conn_db, chunk)
+        for row in chunk:
+            out = {}
+            for key, value in row.items():
+                out[key] = value
+                if key in ("created_at", "first_seen", "last_seen"):
+                    out[key + LOCAL] = _local(value, zone)
+            for event in ("hidden", "deleted"):
+                at = found.get((row["id"], event))
+                out[f"{event}_detected"], out[f"{event}_detected{LOCAL}"] = at, _local(at, zone)
+            root = roots.get(row["id"])
+            out["post_id"], out["post_text"] = (root["id"], root["text"]) if root and root["id"] != row["id"] \
+                else (None, None)
+            yield out
 
 
 def _json_chunks(rows, per_chunk: int = 200):
@@ -181,7 +262,7 @@ def _json_chunks(rows, per_chunk: int = 200):
 def _csv_chunks(rows, per_chunk: int = 200):
     buf = io.StringIO()
     buf.write("\ufeff")  # BOM: Excel reads the file as UTF-8
-    writer = csv.DictWriter(buf, fieldnames=RESULT_FIELDS, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for n, row in enumerate(rows, 1):
         # A cell starting with = + - @ runs as a formula in a spreadsheet (CSV injection,

@@ -30,6 +30,16 @@ ROUTES = {
     "actions.bundle": ("records", "POST", "/actions/bundle"),
     "actions.bundle_form": ("records", "GET", "/actions/bundle?q=closure"),
     "actions.jobs": ("records", "GET", "/jobs"),
+    "actions.bundle_prepare": ("records", "POST", "/actions/bundle/prepare"),
+    "actions.download": ("records", "GET", "/jobs/999999/download"),
+    "auditlog.audit_log": ("admin", "GET", "/audit"),
+    "auditlog.verify": ("admin", "POST", "/audit/verify"),
+    "holds.holds": ("legal", "GET", "/holds"),
+    "holds.hold": ("legal", "GET", "/holds/no-such-hold"),
+    "holds.release": ("legal", "POST", "/holds/no-such-hold/release"),
+    "holds.requests": ("records", "GET", "/requests"),
+    "holds.log_request": ("records", "POST", "/requests"),
+    "holds.close_request": ("records", "POST", "/requests/no-such-request/close"),
 }
 RANK = ["viewer", "legal", "records", "admin"]
 
@@ -134,7 +144,7 @@ def test_session_expires_after_idle_minutes(app, archive, clock, web):
     idle = archive["web.session_minutes"]
     clock.advance(minutes=idle - 1)
     assert client.get("/").status_code == 200  # activity keeps it alive
-    clock.advance(minutes=idle - 1)
+    clock.advance(minutes=60)
     assert client.get("/").status_code == 200
     clock.advance(minutes=idle + 1)
     resp = client.get("/")

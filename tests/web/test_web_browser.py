@@ -6,6 +6,7 @@ the templates escape; a sentinel script would change document.title or set a glo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -147,7 +148,7 @@ def test_viewer_is_refused_export_and_hold(browser, server):
 
 
 
-def test_records_officer_starts_a_bundle_and_sees_the_job_finish(browser, server, archive):
+def test_records_officer_starts_a_bundle_and_sees_the_job_finish(browser, server, archive, downloads):
     import bagit
 
     from archiver.exporters.jobs import list_jobs
@@ -171,6 +172,18 @@ def test_records_officer_starts_a_bundle_and_sees_the_job_finish(browser, server
         return cells and cells[0].text.lower() in ("done", "failed") and cells[0].text.lower()
 
     assert WebDriverWait(browser, 180, poll_frequency=0.5).until(finished) == "done"
-    assert job["output"] in browser.find_element(By.ID, f"job-{job['id']}").text
+    row = browser.find_element(By.ID, f"job-{job['id']}").text
+    assert job["output"] not in row and "/" not in row.split("sha256")[0].replace("thread(s)", "")  # no server path
     browser.save_screenshot(str(ARTIFACTS / "jobs-page.png"))
     bagit.Bag(job["output"]).validate()
+    # the download is the zip the page describes (size and sha256), saved by the browser
+    sha = browser.find_element(By.ID, f"job-{job['id']}-sha256").text
+    link = browser.find_element(By.ID, f"job-{job['id']}-download")
+    name = link.text.removeprefix("Download ")
+    link.click()
+    target = downloads / name
+    for _ in range(200):
+        if target.exists() and not (downloads / (name + ".crdownload")).exists():
+            break
+        time.sleep(0.05)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == sha

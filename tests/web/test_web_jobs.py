@@ -3,11 +3,16 @@ jobs page, and a bag that covers exactly the search's result set (every filter o
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
+import io
 import json
+import re
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import bagit
@@ -44,7 +49,9 @@ def latest_job(settings) -> dict:
 
 def test_form_shows_the_search_it_will_cover(as_role):
     html = as_role("records").get("/actions/bundle?q=closure&account=sample-facebook&kind=post").get_data(as_text=True)
-    assert "text=&#39;closure&#39;" in html and "kind=post" in html and "account=sample-facebook" in html
+    # the filter in words, not date_from='…'
+    assert "Posts of any date, on sample-facebook, matching the words “closure”" in html
+    assert "text=" not in html and "&#39;" not in html
     assert 'name="request_id"' in html and 'name="requester"' in html and 'type="date" name="received"' in html
     assert 'type="hidden" name="kind" value="post"' in html  # the filter rides along to the POST
 
@@ -63,7 +70,7 @@ def test_bad_form_is_refused_and_starts_nothing(archive, as_role, web, data, mes
     assert len(jobs.list_jobs(open_index(archive.index_path))) == before
 
 
-def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role, web):
+def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role, web, tmp_path):
     client = as_role("records")
     # Filters beyond dates/words/accounts: hidden or deleted comments only, on one platform.
     search = {"status": ["hidden", "deleted"], "kind": ["comment"], "platform": ["facebook"]}
@@ -92,8 +99,21 @@ def test_bundle_runs_as_a_job_and_covers_exactly_the_result_set(archive, as_role
     assert job["summary"]["items"] == len(whole)
 
     html = client.get("/jobs").get_data(as_text=True)
-    assert f'id="job-{job["id"]}-status">done<' in html and job["output"] in html
-    assert f"{len(whole)} item(s)" in html
+    assert f'id="job-{job["id"]}-status">done<' in html and f"{len(whole)} item(s)" in html
+    # a download, never a server path
+    assert job["output"] not in html and str(Path(archive.index_path).parent) not in html
+    sha = re.search(rf'id="job-{job["id"]}-sha256">([0-9a-f]{{64}})<', html).group(1)
+    resp = client.get(f"/jobs/{job['id']}/download")
+    assert resp.status_code == 200 and resp.mimetype == "application/zip" and resp.is_streamed
+    body = resp.get_data()
+    assert hashlib.sha256(body).hexdigest() == sha and f"({len(body) / 1024:,.1f} KB)" in html
+    assert resp.headers["Repr-Digest"] == f"sha-256=:{base64.b64encode(bytes.fromhex(sha)).decode()}:"
+    unzipped = tmp_path / "unzipped"
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        assert all(not n.startswith("/") and ".." not in n for n in zf.namelist())
+        zf.extractall(unzipped)
+    bagit.Bag(str(unzipped / Path(job["output"]).name)).validate()  # the requester's copy checks out
+    assert client.get(f"/jobs/{job['id']}/download").get_data() == body  # made once, the same bytes
     actions = [a for (a,) in db.conn.execute(
         "SELECT action FROM audit_log WHERE actor = 'records' AND action IN ('web.bundle', 'export.request')")]
     assert "web.bundle" in actions and "export.request" in actions
@@ -145,3 +165,27 @@ def test_start_request_bundle_refuses_without_a_config_file(archive):
     with pytest.raises(ExportError, match="without a config file"):
         start_request_bundle(db, settings, {"text": "closure"}, FORM, actor="records", now=jobs.utcnow())
     assert latest_job(archive)["status"] == "failed"
+
+
+def test_bundle_of_ticked_results_covers_only_their_threads(archive, as_role, web):
+    client = as_role("records")
+    db = open_index(archive.index_path)
+    ticked = db.conn.execute("SELECT id, account, root FROM items WHERE kind = 'comment' AND account = 'sample-mastodon' "
+                             "LIMIT 1").fetchone()
+    assert ticked, "the demo archive has Mastodon comments"
+    token = web.csrf_of(client.get("/").get_data(as_text=True))
+    form = client.post("/actions/bundle/prepare", data={"csrf_token": token, "from": "2000-01-01", "item": ticked[0]})
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200 and "only the 1 result ticked" in html
+    assert f'type="hidden" name="item" value="{ticked[0]}"' in html
+    resp = client.post("/actions/bundle", data={"csrf_token": token, "from": "2000-01-01", "item": ticked[0],
+                                                 **{**FORM, "request_id": "PRR-TICKED-1"}})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    job = next(j for j in jobs.list_jobs(db) if j["params"]["request_id"] == "PRR-TICKED-1")
+    assert job["params"]["filters"]["ids"] == [ticked[0]]
+    job = wait_for_job(archive, job["id"])
+    assert job["status"] == "done", job["error"]
+    with open(Path(job["output"]) / "data" / "index.csv", encoding="utf-8") as fh:
+        shipped = {r["id"] for r in csv.DictReader(fh)}
+    thread = {i for (i,) in db.conn.execute("SELECT id FROM items WHERE account = ? AND root = ?", ticked[1:])}
+    assert shipped == thread  # the ticked comment's whole thread, nothing else

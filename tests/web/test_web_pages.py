@@ -142,7 +142,7 @@ def test_original_warc_record_download(archive, as_role):
 def test_actions_fail_clearly_when_not_wired(as_role, web, monkeypatch):
     monkeypatch.setitem(__import__("archiver.web.actions", fromlist=["ACTIONS"]).ACTIONS, "hold",
                         __import__("archiver.web.actions", fromlist=["Action"]).Action(
-                            "Legal hold", "archiver.no_such_module", "nope", "legal holds (test)", "wait"))
+                            "Legal hold", "archiver.no_such_module", "nope", "legal holds (test)", "wait", ("hold_name",)))
     client = as_role("legal")
     token = web.csrf_of(client.get("/").get_data(as_text=True))
     resp = client.post("/actions/hold", data={"csrf_token": token, "q": "closure", "hold_name": "m"})
@@ -181,3 +181,19 @@ def test_moderation_view_pages_through_every_removal(as_role, monkeypatch):
         nxt = re.search(r'id="next" href="([^"]+)"', html)
         url = html_unescape(nxt.group(1)) if nxt else None
     assert seen == everything and pages == (len(everything) + 1) // 2
+
+
+def test_thread_reads_as_a_conversation_with_records_folded(archive, as_role, web):
+    """Replies sit under the comment they answer (indented), with authors, badges and counts;
+    the WARC record list is folded into a <details> for the technical reader."""
+    db = open_index(archive.index_path)
+    reply = db.conn.execute("SELECT i.id, p.id FROM items i JOIN items p ON p.account = i.account AND "
+                            "p.platform_id = i.parent WHERE i.kind = 'reply' AND p.kind = 'comment' LIMIT 1").fetchone()
+    assert reply, "the demo archive has a reply to a comment"
+    html = as_role("viewer").get(f"/item/{reply[0]}").get_data(as_text=True)
+    cards = re.findall(r'<div class="card (\w+) [^"]*" style="margin-left: ([\d.]+)em"', html)
+    assert cards[0] == ("post", "0.0")
+    depth = {kind: float(margin) for kind, margin in cards}
+    assert depth["comment"] > 0 and depth["reply"] > depth["comment"]
+    assert "archived" in html and 'class="badge ' in html
+    assert re.search(r'<details class="records" id="records">\s*<summary>Original WARC records', html)
