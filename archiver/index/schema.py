@@ -609,6 +609,8 @@ def m_durability_journal(db):
             stored_at TEXT
         );
         CREATE INDEX journal_unsent ON journal(seq) WHERE stored_at IS NULL;
+        """
+    )
 
 
 @migrations()
@@ -691,6 +693,8 @@ def m_production_bates_ranges(db):
             produced_by TEXT NOT NULL
         );
         CREATE INDEX production_bates_ranges_prefix ON production_bates_ranges(prefix, first);
+        """
+    )
 
 
 @migrations()
