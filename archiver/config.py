@@ -73,6 +73,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("collect", "media", True, "Download attached media in the same run", bool),
         Setting("collect", "max_media_bytes", 500_000_000, "Skip (and report) media larger than this", int),
         Setting("retention", "schedule", "", "Agency schedule file (default: the shipped placeholder)", path=True),
+        Setting("moderation", "policy", "", "The agency's posted comment policy file (default: the shipped example)",
+                path=True),
         Setting("web", "secret_env", "ARCHIVER_WEB_SECRET", "Environment variable holding the session key"),
         Setting("web", "session_minutes", 480, "Idle minutes before a web session expires", int),
         Setting("web", "trust_proxy_header", "", "Header with the SSO user from a reverse proxy (empty: off)"),

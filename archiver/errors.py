@@ -19,6 +19,7 @@ happened and what to do, and never contain a credential.
     │   └── TransientError     5xx / network errors still failing after bounded retries
     ├── RetentionError         schedules, holds, disposition refused or malformed
     ├── ExportError            an export could not be produced
+    ├── ModerationError        a moderation reason refused (unknown item or category: exit 2)
     └── VerifyError            a bundle/production failed verification
 """
 
@@ -90,6 +91,11 @@ class RetentionError(ArchiverError):
 
 class ExportError(ArchiverError):
     pass
+
+
+class ModerationError(ArchiverError):
+    # Every refusal names a value the user typed (an item id, a category): a usage error.
+    exit_code = 2
 
 
 class VerifyError(ArchiverError):

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import ArchiverError
 from ..timefmt import agency_time, utcnow
-from . import actions, items, login, media, pages
+from . import actions, items, login, media, moderation, pages
 from .auth import check_request, csrf_token, session_secret
 from .context import db, new_connections
 
@@ -45,7 +45,7 @@ def create_app(settings, now: Callable[[], datetime] | None = None, *,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.extensions["archiver.connections"] = new_connections()
-    for module in (login, pages, items, media, actions):
+    for module in (login, pages, items, media, actions, moderation):
         app.register_blueprint(module.bp)
     app.before_request(lambda: check_request(db))
     app.after_request(_security_headers)
