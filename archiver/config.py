@@ -91,6 +91,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("collect", "media", True, "Download attached media in the same run", bool),
         Setting("collect", "max_media_bytes", 500_000_000, "Skip (and report) media larger than this", int),
         Setting("retention", "schedule", "", "Agency schedule file (default: the shipped placeholder)", path=True),
+        Setting("moderation", "policy", "", "The agency's posted comment policy file (default: the shipped example)",
+                path=True),
         Setting("web", "secret_env", "ARCHIVER_WEB_SECRET", "Environment variable holding the session key"),
         Setting("web", "session_minutes", 480, "Idle minutes before a web session expires", int),
         Setting("web", "session_max_hours", 12, "Hours after login when a web session ends, active or not", int),

@@ -24,6 +24,7 @@ happened and what to do, and never contain a credential.
     ├── RetentionError         schedules, holds, disposition refused or malformed
     ├── ExportError            an export could not be produced
     │   └── ExportValueError   an option's value cannot be used (e.g. a --start inside issued Bates numbers)
+    ├── ModerationError        a moderation reason refused (unknown item or category: exit 2)
     └── VerifyError            a bundle/production failed verification
 """
 
@@ -110,6 +111,11 @@ class RetentionError(ArchiverError):
 
 class ExportError(ArchiverError):
     pass
+
+
+class ModerationError(ArchiverError):
+    # Every refusal names a value the user typed (an item id, a category): a usage error.
+    exit_code = 2
 
 
 class VerifyError(ArchiverError):

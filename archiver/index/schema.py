@@ -714,3 +714,45 @@ def m_web_login_throttle(db):
         CREATE INDEX login_failures_address ON login_failures(address, at);
         """
     )
+
+
+@migrations()
+def m_moderation_reasons(db):
+    # The moderation record (docs/moderation.md). Every version of the agency's posted comment
+    # policy ever loaded is kept exactly as read, so a reason names the rule text in force when
+    # it was recorded. Reasons are append-only: a correction is a new row that supersedes the
+    # earlier one, and the triggers refuse any UPDATE or DELETE. Items are named by their
+    # stable id (rowids change on reindex).
+    _script(db,
+        """
+        CREATE TABLE moderation_policies (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            effective TEXT NOT NULL,       -- first day in force (agency timezone), YYYY-MM-DD
+            sha256 TEXT NOT NULL UNIQUE,   -- of the version's canonical JSON
+            content TEXT NOT NULL,         -- the version as canonical JSON
+            placeholder INTEGER NOT NULL,
+            loaded_at TEXT NOT NULL
+        );
+        CREATE TABLE moderation_reasons (
+            id INTEGER PRIMARY KEY,
+            item_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            category_title TEXT NOT NULL,
+            policy_id INTEGER NOT NULL REFERENCES moderation_policies(id),
+            decided_by TEXT NOT NULL,      -- who decided the removal
+            note TEXT NOT NULL DEFAULT '',
+            recorded_by TEXT NOT NULL,     -- who recorded this entry
+            recorded_at TEXT NOT NULL,
+            supersedes INTEGER REFERENCES moderation_reasons(id)
+        );
+        CREATE INDEX moderation_reasons_item ON moderation_reasons(item_id, id);
+        CREATE TRIGGER moderation_reasons_no_update BEFORE UPDATE ON moderation_reasons BEGIN
+            SELECT RAISE(ABORT, 'moderation reasons are append-only: record a correction as a new entry');
+        END;
+        CREATE TRIGGER moderation_reasons_no_delete BEFORE DELETE ON moderation_reasons BEGIN
+            SELECT RAISE(ABORT, 'moderation reasons are append-only: record a correction as a new entry');
+        END;
+        """
+    )

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import ArchiverError
 from ..timefmt import agency_time, utcnow
-from . import actions, auditlog, holds, items, login, media, pages
+from . import actions, auditlog, holds, items, login, media, moderation, pages
 from .auth import check_request, csrf_token, on_tls, secure_cookies, session_secret
 from .context import db, new_connections
 
@@ -47,7 +47,7 @@ def create_app(settings, now: Callable[[], datetime] | None = None, *,
     )
     app.session_interface = _Sessions()
     app.extensions["archiver.connections"] = new_connections()
-    for module in (login, pages, items, media, actions, holds, auditlog):
+    for module in (login, pages, items, media, actions, holds, auditlog, moderation):
         app.register_blueprint(module.bp)
     app.before_request(lambda: check_request(db))
     app.after_request(_security_headers)

@@ -1,4 +1,4 @@
-"""One item as it looked (versions, thread, media, original records) and the moderation view.
+"""One item as it looked (versions, thread, media, original records).
 
 Text differences between versions are computed here with difflib and handed to the template
 as (operation, text) pairs; the template escapes the text, so a diff can never inject markup.
@@ -10,20 +10,17 @@ import difflib
 import json
 import re
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template
 
 from ..errors import QueryError
 from ..index import queries
-from ..timefmt import day_range_utc
 from .auth import requires
 from ..retention.dates import today_in
 from ..retention.holds import holds_on_item
 from .context import audit, db, now
-from .pages import page_number
 
 bp = Blueprint("items", __name__)
 GONE_EVENTS = ("hidden", "deleted")
-MODERATION_PAGE = 200  # rows per page of the moderation view
 _WORDS = re.compile(r"\s+|[^\s]+")
 
 
@@ -122,51 +119,3 @@ def item(item_id: str):
                            gone=gone, media=media, records=_records(conn, record_ids), on_hold=on_hold,
                            conversation=conversation(conn, detail["thread"]))
 
-
-def moderation_rows(conn, lo: str | None, hi: str | None, basis: str, *, limit: int, offset: int = 0) -> list[dict]:
-    """Every comment or reply found hidden or gone: its last text, when first seen, and the
-    hide/delete event — the record of comment removal (a First Amendment question). One page
-    of ``limit`` rows from ``offset``, in the order the removals were found."""
-    column = "e.at" if basis == "detected" else "i.created_at"
-    clauses, params = ["e.event IN ('hidden', 'deleted')", "i.kind != 'post'"], []
-    if lo:
-        clauses.append(f"{column} >= ?")
-        params.append(lo)
-    if hi:
-        clauses.append(f"{column} < ?")
-        params.append(hi)
-    cur = conn.execute(
-        "SELECT i.id, i.account, i.platform, i.kind, i.author, i.text, i.created_at, i.first_seen, "
-        "i.last_seen, i.status, i.url, e.event, e.at AS found_at FROM events e JOIN items i ON i.rowid = e.item_rowid "
-        f"WHERE {' AND '.join(clauses)} ORDER BY e.at, e.id LIMIT ? OFFSET ?", params + [limit, offset])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur]
-
-
-@bp.get("/moderation")
-@requires("viewer")
-def moderation():
-    args = request.args
-    basis = args.get("basis", "detected")
-    if basis not in ("detected", "posted"):
-        abort(400, "basis must be detected or posted")
-    error, rows = None, []
-    try:
-        page = page_number(args)
-    except QueryError as exc:
-        abort(400, str(exc))
-    offset = (page - 1) * MODERATION_PAGE
-    try:
-        lo, hi = day_range_utc(args.get("from") or None, args.get("to") or None,
-                               current_app.config["SETTINGS"].timezone)
-        rows = moderation_rows(db().conn, lo, hi, basis, limit=MODERATION_PAGE + 1, offset=offset)
-        audit("web.moderation", {"from": args.get("from"), "to": args.get("to"), "basis": basis, "page": page,
-                                 "rows": min(len(rows), MODERATION_PAGE)})
-    except QueryError as exc:
-        error = str(exc)
-    more = len(rows) > MODERATION_PAGE
-    rows = rows[:MODERATION_PAGE]
-    links = {key: url_for("items.moderation", **{**args.to_dict(), "page": n})
-             for key, n in (("prev", page - 1), ("next", page + 1)) if (key == "prev" and page > 1) or (key == "next" and more)}
-    return render_template("moderation.html", args=args, rows=rows, basis=basis, first=offset + 1, links=links,
-                           error=error), (400 if error else 200)

@@ -109,7 +109,7 @@ def test_moderation_view_lists_hidden_and_deleted_comments(as_role):
     assert "Troll Account" in html and "Spam Bot 3000" in html
     assert "&lt;script&gt;" in html and "<script>alert" not in html
     html = as_role("viewer").get("/moderation?from=2000-01-01&to=2000-01-02").get_data(as_text=True)
-    assert "No hidden or removed comments" in html
+    assert "No hidden or deleted comments were found in this period" in html
 
 
 def test_media_served_with_safe_types(archive, as_role):
@@ -164,23 +164,6 @@ def test_hold_from_result_set_is_placed_and_audited(archive, as_role, web):
     assert resp.status_code == 200 and "drexel-matter" in body and "2 item" in body, body
     actor, detail = _audit(archive, "web.hold")
     assert actor == "legal" and '"ok": true' in detail
-
-
-def test_moderation_view_pages_through_every_removal(as_role, monkeypatch):
-    client = as_role("viewer")
-    everything = re.findall(r'href="/item/([^"]+)"', client.get("/moderation?from=2000-01-01").get_data(as_text=True))
-    assert len(everything) >= 3
-    monkeypatch.setattr("archiver.web.items.MODERATION_PAGE", 2)
-    seen, url, pages = [], "/moderation?from=2000-01-01", 0
-    while url:
-        html = client.get(url).get_data(as_text=True)
-        on_page = re.findall(r'href="/item/([^"]+)"', html)
-        assert 1 <= len(on_page) <= 2 and ('id="prev"' in html) == (pages > 0)
-        seen += on_page
-        pages += 1
-        nxt = re.search(r'id="next" href="([^"]+)"', html)
-        url = html_unescape(nxt.group(1)) if nxt else None
-    assert seen == everything and pages == (len(everything) + 1) // 2
 
 
 def test_thread_reads_as_a_conversation_with_records_folded(archive, as_role, web):

@@ -1,0 +1,92 @@
+"""The moderation report: every removal, attribution in words, reasons, totals, method; as a bundle."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+import bagit
+import pytest
+from pypdf import PdfReader
+
+from archiver.moderation.policy import load_policy
+from archiver.moderation.reasons import record_reason
+from archiver.moderation.report import build_report
+from tests.helpers import run_cli
+
+from .conftest import removed
+
+NOW = datetime(2026, 12, 6, 15, 0, tzinfo=timezone.utc)
+PERIOD = ("--from", "2000-01-01", "--to", "2999-12-31")
+
+
+@pytest.fixture(scope="module")
+def reasoned(demo):
+    from archiver.index import open_index
+
+    db = open_index(demo.index_path)
+    item = removed(db, "facebook", "hidden")
+    record_reason(db, demo, load_policy(None), item, "threats", note="<b>bold</b> note", actor="records1", now=NOW)
+    return item
+
+
+def test_every_removal_is_listed_once_with_attribution_and_unrecorded_first(demo, db, reasoned):
+    report = build_report(db, demo, load_policy(None), date_from="2000-01-01", date_to="2999-12-31")
+    removals = db.conn.execute("SELECT count(DISTINCT i.id) FROM events e JOIN items i ON i.rowid = e.item_rowid "
+                               "WHERE e.event IN ('hidden', 'deleted') AND i.kind != 'post'").fetchone()[0]
+    assert len(report.rows) == removals and len({r["item_id"] for r in report.rows}) == removals
+    assert report.rows[-1]["item_id"] == reasoned and report.rows[-1]["category"] == "threats"
+    assert all(r["category"] is None for r in report.rows[:-1]) and report.unrecorded == removals - 1
+    by_platform = {(r["platform"], r["removal"]): r["attribution"] for r in report.rows}
+    assert by_platform[("facebook", "hidden")] == "hidden_by_page"
+    assert by_platform[("facebook", "deleted")] == "deleted_by_unknown"
+    assert by_platform[("bluesky", "deleted")] == "gone_from_public_view"
+    totals = {name: n for name, _, n in report.totals}
+    assert totals["threats"] == 1 and totals["(no reason recorded)"] == removals - 1
+    assert all(r["detected_at"] and r["posted_at"] for r in report.rows)
+    one_account = build_report(db, demo, load_policy(None), date_from="2000-01-01", date_to="2999-12-31",
+                               accounts=["sample-bluesky"])
+    assert {r["account"] for r in one_account.rows} == {"sample-bluesky"}
+
+
+def test_cli_json_has_the_documented_fields(demo, reasoned):
+    out = run_cli("--config", str(demo.config_path), "report", "moderation", *PERIOD, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for row in data["removals"]:
+        assert {"item_id", "attribution", "category", "recorded_by", "attribution_text", "detected_at"} <= set(row)
+    mine = next(r for r in data["removals"] if r["item_id"] == reasoned)
+    assert mine["recorded_by"] == "records1" and mine["category"] == "threats"
+    assert data["method"] and data["totals"]
+    csv_out = run_cli("--config", str(demo.config_path), "report", "moderation", *PERIOD, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    assert len(rows) == len(data["removals"]) and rows[-1]["category"] == "threats"
+    unknown = run_cli("--config", str(demo.config_path), "report", "moderation", *PERIOD, "--account", "nosuch")
+    assert unknown.returncode == 2 and "no account named 'nosuch'" in unknown.stderr
+    bad_date = run_cli("--config", str(demo.config_path), "report", "moderation", "--from", "2024-03-31",
+                       "--to", "2024-03-01")
+    assert bad_date.returncode != 0 and "Error:" in bad_date.stderr and "Traceback" not in bad_date.stderr
+
+
+def test_the_bundle_verifies_and_its_pdf_reads_right(demo, reasoned, tmp_path):
+    out = tmp_path / "report"
+    made = run_cli("--config", str(demo.config_path), "report", "moderation", *PERIOD, "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    assert run_cli("verify", str(out)).returncode == 0
+    bagit.Bag(str(out)).validate()  # the reference implementation agrees
+    text = "\n".join(page.extract_text() for page in PdfReader(out / "data" / "moderation-report.pdf").pages)
+    flat = " ".join(text.split())
+    assert "Moderation report" in text and "No reason recorded" in text
+    assert "Threats or incitement" in flat and "<b>bold</b>note" in flat.replace(" ", "")  # staff text, as typed
+    assert "Spam Bot 3000" in flat and "onerror=alert(1)" in flat.replace(" ", "")  # hostile text, as text
+    assert "does not say by whom" in flat and "Method: what the archive can and cannot see" in flat
+    assert "example shipped with the software" in flat  # the placeholder policy is flagged
+    assert "<built-in" not in text and "None" not in text.split()
+    info = (out / "bag-info.txt").read_text()
+    assert "Moderation-Removals:" in info and "Moderation-Unrecorded:" in info
+    policy = json.loads((out / "data" / "comment-policy.json").read_text())
+    assert policy["versions"][0]["categories"][0]["name"] == "off-topic"
+    (out / "data" / "moderation-report.csv").write_text("tampered")
+    assert run_cli("verify", str(out)).returncode == 1
