@@ -156,6 +156,7 @@ class CaptureSession:
         self.upload_error: str | None = None  # a commit failed: keep closed files in the spool
         self.failure = "storage failed"  # what failed, for messages: the store, or indexing
         self.kept: list[Path] = []
+        self.driver = "nightly"  # which capture driver runs this session: nightly | listen
 
     # -- WARC --------------------------------------------------------------------------------
     def _open(self) -> WarcFile:
@@ -221,6 +222,11 @@ class CaptureSession:
 
     def _write_items(self, uri: str, payload: dict, refers_to: str | None) -> None:
         self._spool(lambda: self._open().write_metadata("items/1", uri, payload, utcnow(), refers_to=refers_to))
+
+    def note(self, kind: str, uri: str, payload: dict) -> None:
+        """A record of something the platform pushed (a webhook delivery, exactly as received): kept
+        in the WARC as evidence; the index takes its items from the capture it triggers."""
+        self._spool(lambda: self._open().write_metadata(kind, uri, payload, utcnow()))
 
     def _count_sighted(self, record_id: str) -> int:
         return self.db.conn.execute("SELECT COUNT(*) FROM items WHERE record_id = ?", (record_id,)).fetchone()[0]
@@ -492,9 +498,9 @@ class CaptureSession:
             # Nothing was captured (e.g. the token variable is unset): record the run itself.
             self.db.conn.execute(
                 "INSERT OR REPLACE INTO runs (id, account, platform, started_at, finished_at, status, problems,"
-                " message) VALUES (?,?,?,?,?,?,?,?)",
+                " message, driver) VALUES (?,?,?,?,?,?,?,?,?)",
                 (self.run_id, self.account.name, self.account.platform, summary["started_at"],
-                 summary["finished_at"], status, json.dumps(self.problems), message),
+                 summary["finished_at"], status, json.dumps(self.problems), message, self.driver),
             )
             return
         self._spool(lambda: self._open().write_metadata("run/1", f"urn:archiver:run:{self.run_id}", summary,
@@ -514,7 +520,7 @@ class CaptureSession:
             "requests": fetcher.requests_made if fetcher else 0, "retries": fetcher.retries if fetcher else 0,
             "throttled": fetcher.throttle_events if fetcher else 0,
             "bytes": self.counts["bytes"] + (self.warc.size if self.warc else 0),
-            "problems": self.problems, "message": message,
+            "problems": self.problems, "message": message, "driver": self.driver,
         }
 
 
@@ -554,7 +560,11 @@ def _since(db, account: str, now: datetime, rescan_days: int) -> datetime | None
 def run_account(settings: Settings, db, store: Store, account: AccountConfig, *, environ: Mapping[str, str],
                 now: datetime, sleep: Callable[[float], None] = time.sleep,
                 should_stop: Callable[[], bool] = lambda: False, after_ingest=None,
-                session=None, committer: Committer | None = None) -> AccountResult:
+                session=None, committer: Committer | None = None, targets: list[str] | None = None,
+                notes: Iterable[tuple[str, str, dict]] = (), driver: str = "nightly") -> AccountResult:
+    """One account's run. ``targets`` (a listener's capture): read only these posts and their
+    threads, record ``notes`` (kind, uri, payload: what the platform pushed) first, leave the
+    account's checkpoint alone, and mark the run with its ``driver``."""
     run_id = new_run_id(account.name, now)
     result = AccountResult(account.name, account.platform, run_id, "ok")
     cls = collector_class(account.platform)
@@ -562,8 +572,8 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
         "INSERT OR REPLACE INTO accounts (name, platform, platform_account_id, api_base) VALUES (?,?,?,?)",
         (account.name, account.platform, account.id, account.api_base),
     )
-    db.conn.execute("INSERT INTO runs (id, account, platform, started_at, status) VALUES (?,?,?,?, 'running')",
-                    (run_id, account.name, account.platform, iso(now)))
+    db.conn.execute("INSERT INTO runs (id, account, platform, started_at, status, driver) VALUES (?,?,?,?, 'running', ?)",
+                    (run_id, account.name, account.platform, iso(now), driver))
     token = None
     fetcher = None
     collector = None
@@ -577,7 +587,10 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     collector = cls(account, token)
     capture = CaptureSession(settings, db, store, account, collector, run_id, now, should_stop, after_ingest,
                              committer)
-    checkpoint = _load_checkpoint(db, account.name)
+    capture.driver = driver
+    for kind, uri, payload in notes:
+        capture.note(kind, uri, payload)
+    checkpoint = {} if targets is not None else _load_checkpoint(db, account.name)
     ctx = None
     if result.status == "ok":
         secrets = [token] if token else []
@@ -593,7 +606,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
         )
         ctx = CollectContext(account=account, http=fetcher, now=now,
                              since=_since(db, account.name, now, settings["collect.rescan_days"]),
-                             page_limit=settings["collect.page_limit"], checkpoint=checkpoint)
+                             page_limit=settings["collect.page_limit"], checkpoint=checkpoint, targets=targets)
         try:
             for event in collector.collect(ctx):
                 capture.handle(event, ctx)
@@ -624,7 +637,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                               "the WARC stays in the spool and the next run commits it")
         db.conn.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = ?, problems = ? WHERE id = ?",
                         (result.message, iso(utcnow()), json.dumps(capture.problems), run_id))
-    if ctx is not None and not capture.spool_error:
+    if ctx is not None and not capture.spool_error and targets is None:
         # After a spool failure the torn WARC may lack threads the checkpoint calls done.
         _save_checkpoint(db, account.name, run_id, ctx.checkpoint)
     result.counts = dict(capture.counts)

@@ -44,7 +44,10 @@ def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0,
     report = HealthReport()
     for name in accounts:
         row = db.conn.execute(
-            "SELECT status, started_at, message FROM runs WHERE account = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+            # The nightly sweep's runs: a listener capturing a thread every few minutes
+            # (driver 'listen') must not hide a night that failed or never ran.
+            "SELECT status, started_at, message FROM runs WHERE account = ? AND driver = 'nightly' "
+            "ORDER BY started_at DESC, id DESC LIMIT 1",
             (name,)).fetchone()
         if row is None:
             report.accounts.append(AccountHealth(name, False, None, None, "never captured: run `archiver collect`"))

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "archiver.cli.ops",
     "archiver.cli.web",
     "archiver.cli.retention",
+    "archiver.cli.listen",
 ]
 
 

@@ -170,6 +170,9 @@ class CollectContext:
     # collector updates it as it goes and the pipeline saves it if the run is cut short.
     checkpoint: dict[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # A listener's targeted capture (archiver.listen): only these posts and their threads are
+    # read, named by platform notifications; None is the nightly walk of the whole account.
+    targets: list[str] | None = None
 
 
 class Collector:
@@ -348,6 +351,20 @@ def walk_posts(
 
 
 _END = object()
+
+
+def walk_targets(posts: Iterator["Item | Problem"], thread: Callable[["Item"], Iterator[Event]]) -> Iterator[Event]:
+    """A listener's walk (``ctx.targets``): each post a notification named, then its thread.
+
+    Never yields ``PostsDone``: posts not named were not looked at, so none of them may become
+    a deletion candidate; a post that could not be read is a ``Problem`` and the walk goes on.
+    The account's checkpoint is not consulted: a notification asks for a fresh read."""
+    for post in posts:
+        if isinstance(post, Problem):
+            yield post
+            continue
+        yield Observed(post)
+        yield from thread(post)
 
 
 def _before_window(ctx: CollectContext, post: "Item") -> bool:

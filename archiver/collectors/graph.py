@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import CollectError
 from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, parse_json_header, throttled, transient
-from .base import CollectContext, Collector, Event, Item, KnownItem, Problem, renew_message, walk_posts
+from .base import CollectContext, Collector, Event, Item, KnownItem, Problem, renew_message, walk_posts, walk_targets
 
 # Branch on error.code, never the HTTP status: 403 and 400 both occur for code 4.
 # 4/17/32/613 app, user, page and API limits; 80001 Pages and 80002 Instagram
@@ -87,11 +87,28 @@ class GraphCollector(Collector):
         raise NotImplementedError
 
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
+        if ctx.targets is not None:
+            return walk_targets(self.targeted_posts(ctx), lambda post: self.thread(ctx, post))
         url, params = self.listing(ctx)
         # The listing is not read ahead: the walk may stop at the re-scan window mid-page.
         posts = self.parsed(self.pages(ctx, url, params, "post listing", read_ahead=False), self.parse_post)
         return walk_posts(ctx, posts, lambda post: self.thread(ctx, post),
                           lambda post: self.comments_edge(ctx, post))
+
+    def targeted_posts(self, ctx: CollectContext) -> Iterator[Item | Problem]:
+        """Each post a webhook named, read as its own object (``GET /{id}``) with the listing's fields."""
+        fields = {"fields": self.listing(ctx)[1]["fields"]}
+        for post_id in ctx.targets or []:
+            resp = ctx.http.get(f"{self.api_base}/{post_id}", fields, classify=self.classify)
+            err = graph_error(resp)
+            if err is not None and err.get("code") == 100:
+                # Gone or not readable: the nightly sweep decides which, with its second signal.
+                yield Problem(f"post {post_id} named by a notification is unavailable: {err.get('message')}", resp.url)
+                continue
+            try:
+                yield self.parse_post(self.body(resp))
+            except MalformedResponse as exc:
+                yield Problem(f"post {post_id} named by a notification: {exc}", resp.url)
 
     # -- signals ------------------------------------------------------------------------------
     def classify(self, resp: Response) -> Outcome:

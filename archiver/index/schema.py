@@ -583,3 +583,11 @@ def m_fts_after_ingest(db):
         END;
         """
     )
+
+
+@migrations()
+def m_listen_run_driver(db):
+    # Which capture driver made a run: the nightly sweep or the listener's targeted capture
+    # (archiver.listen). The morning check judges the nightly runs; a listener's run every few
+    # minutes must not hide a failed night.
+    _script(db, "ALTER TABLE runs ADD COLUMN driver TEXT NOT NULL DEFAULT 'nightly';")
