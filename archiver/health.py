@@ -5,12 +5,15 @@ alerts on a non-zero exit. An account is unhealthy when it has never run, when i
 failed or was cut short, when its last run started longer ago than ``max_age`` (the nightly
 job stopped running), or when a run is stuck in ``running`` past that age (a hung process).
 A throttled run is healthy but reported: it is checkpointed and resumes the next night.
+With ``streams_dir`` (the listener's spool folder), a platform stream of ``archiver listen``
+that has been down for more than ``max_stream_down`` minutes is reported too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Iterable
 
 from .timefmt import iso, utcnow
@@ -37,7 +40,8 @@ class HealthReport:
 
 
 def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0,
-                 now: datetime | None = None) -> HealthReport:
+                 now: datetime | None = None, streams_dir: Path | None = None,
+                 max_stream_down: float = 15.0) -> HealthReport:
     """One verdict per configured account, from the runs table."""
     now = now or utcnow()
     oldest = iso(now - timedelta(hours=max_age_hours))
@@ -64,4 +68,9 @@ def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0,
         else:
             verdict = (True, "running now" if status == "running" else "ok")
         report.accounts.append(AccountHealth(name, verdict[0], status, started, verdict[1]))
+    if streams_dir is not None:
+        from .listen.streams import stream_problems
+
+        for problem in stream_problems(streams_dir, now=now, max_down_minutes=max_stream_down):
+            report.accounts.append(AccountHealth("(listener)", False, "down", None, problem))
     return report

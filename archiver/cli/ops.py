@@ -89,7 +89,8 @@ def health(ctx: typer.Context,
     from ..health import check_health
 
     settings = common.settings(ctx)
-    report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age)
+    report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age,
+                          streams_dir=settings.spool_dir / "listen")
     common.emit([a.__dict__ for a in report.accounts], fmt, ["account", "ok", "status", "started_at", "message"])
     raise typer.Exit(0 if report.ok else 1)
 

@@ -184,6 +184,8 @@ class Collector:
     needs_token: bool = True
     # Query parameters and headers that carry credentials; scrubbed from everything written.
     secret_params: tuple[str, ...] = ("access_token", "appsecret_proof", "key")
+    # Reads only ``ctx.targets`` (the posts a listener was told about) when they are given.
+    supports_targets: bool = False
 
     def __init__(self, account: "AccountConfig", token: str | None):
         self.account = account

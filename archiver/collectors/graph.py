@@ -66,6 +66,7 @@ class GraphCollector(Collector):
 
     default_api_base = "https://graph.facebook.com/v21.0"
     label = "Graph API"
+    supports_targets = True
 
     def auth(self) -> dict:
         return {"params": {"access_token": self.token}} if self.token else {}

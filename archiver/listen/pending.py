@@ -21,8 +21,11 @@ from typing import Any
 class Delivery:
     path: Path
     received_at: str
-    body: str         # exactly as received (verified UTF-8 JSON)
+    body: str         # exactly as received (verified UTF-8 JSON); a stream event as JSON
     signature: str
+    source: str = "graph"                  # graph (a webhook) | stream
+    account: str | None = None             # a stream's account
+    targets: tuple[str, ...] = ()          # a stream's posts to capture
 
     def payload(self) -> Any:
         return json.loads(self.body)
@@ -34,19 +37,30 @@ class Pending:
         self.unmatched_dir = self.root / "unmatched"
 
     def put(self, body: bytes, signature: str, received_at: str) -> bool:
-        """Keep one delivery durably; False when it could not be written (disk full)."""
+        """Keep one webhook delivery durably; False when it could not be written (disk full)."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return self._write({"received_at": received_at, "source": "graph", "signature": signature, "body": text})
+
+    def put_targets(self, account: str, targets: list[str], event: Any, received_at: str) -> bool:
+        """Keep one stream event with the posts it names."""
+        return self._write({"received_at": received_at, "source": "stream", "account": account,
+                            "targets": list(targets), "body": json.dumps(event, ensure_ascii=False)})
+
+    def _write(self, record: dict) -> bool:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
             tmp = self.root / f".{name}.tmp"
-            record = {"received_at": received_at, "signature": signature, "body": body.decode("utf-8")}
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(record, fh, ensure_ascii=False)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.root / name)
             return True
-        except (OSError, UnicodeDecodeError):
+        except OSError:
             return False
 
     def waiting(self) -> list[Delivery]:
@@ -55,7 +69,8 @@ class Pending:
         for path in sorted(self.root.glob("*.json")) if self.root.exists() else []:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                out.append(Delivery(path, data["received_at"], data["body"], data.get("signature", "")))
+                out.append(Delivery(path, data["received_at"], data["body"], data.get("signature", ""),
+                                    data.get("source", "graph"), data.get("account"), tuple(data.get("targets", ()))))
             except (OSError, ValueError, KeyError):
                 self.set_aside(path)
         return out
