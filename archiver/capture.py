@@ -38,6 +38,7 @@ from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
 from .retention.assign import AfterIngest
 from .lock import writer_lock
+from .quota import BudgetedHttp, budget_for, reserve_for
 from .store import Store, open_store
 from .textsafe import json_text
 from .timefmt import iso, utcnow
@@ -156,7 +157,8 @@ class CaptureSession:
         self.upload_error: str | None = None  # a commit failed: keep closed files in the spool
         self.failure = "storage failed"  # what failed, for messages: the store, or indexing
         self.kept: list[Path] = []
-        self.driver = "nightly"  # which capture driver runs this session: nightly | listen
+        self.driver = "nightly"  # which capture driver runs this session: nightly | listen | poll:<tier>
+        self.budget = None  # the platform's quota budget (archiver.quota), charged per API response
 
     # -- WARC --------------------------------------------------------------------------------
     def _open(self) -> WarcFile:
@@ -208,6 +210,10 @@ class CaptureSession:
         record_id, digest = self._spool(lambda: self._open().write_exchange(exchange))
         if not exchange.media:
             self.last_api = (record_id, exchange.url)
+            if self.budget is not None:
+                exchange.body.seek(0)
+                self.budget.charge(exchange.body.read())
+                exchange.body.seek(0)
         return record_id, digest
 
     def _safe_point(self) -> None:
@@ -521,6 +527,7 @@ class CaptureSession:
             "throttled": fetcher.throttle_events if fetcher else 0,
             "bytes": self.counts["bytes"] + (self.warc.size if self.warc else 0),
             "problems": self.problems, "message": message, "driver": self.driver,
+            "quota_spent": self.budget.spent_now if self.budget is not None else 0,
         }
 
 
@@ -561,10 +568,12 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                 now: datetime, sleep: Callable[[float], None] = time.sleep,
                 should_stop: Callable[[], bool] = lambda: False, after_ingest=None,
                 session=None, committer: Committer | None = None, targets: list[str] | None = None,
-                notes: Iterable[tuple[str, str, dict]] = (), driver: str = "nightly") -> AccountResult:
+                notes: Iterable[tuple[str, str, dict]] = (), driver: str = "nightly",
+                rescan_days: int | None = None) -> AccountResult:
     """One account's run. ``targets`` (a listener's capture): read only these posts and their
     threads, record ``notes`` (kind, uri, payload: what the platform pushed) first, leave the
-    account's checkpoint alone, and mark the run with its ``driver``."""
+    account's checkpoint alone, and mark the run with its ``driver``. ``rescan_days`` overrides
+    collect.rescan_days (a poller's tier). Every driver stays inside the platform's quota budget."""
     run_id = new_run_id(account.name, now)
     result = AccountResult(account.name, account.platform, run_id, "ok")
     cls = collector_class(account.platform)
@@ -588,6 +597,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     capture = CaptureSession(settings, db, store, account, collector, run_id, now, should_stop, after_ingest,
                              committer)
     capture.driver = driver
+    capture.budget = budget_for(settings, db, account.platform, now)
     for kind, uri, payload in notes:
         capture.note(kind, uri, payload)
     checkpoint = {} if targets is not None else _load_checkpoint(db, account.name)
@@ -604,8 +614,11 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                 timeout=settings["collect.timeout"], max_media_bytes=settings["collect.max_media_bytes"],
             ),
         )
-        ctx = CollectContext(account=account, http=fetcher, now=now,
-                             since=_since(db, account.name, now, settings["collect.rescan_days"]),
+        http = fetcher if capture.budget is None else \
+            BudgetedHttp(fetcher, capture.budget, reserve_for(settings, account.platform))
+        ctx = CollectContext(account=account, http=http, now=now,
+                             since=_since(db, account.name, now,
+                                          settings["collect.rescan_days"] if rescan_days is None else rescan_days),
                              page_limit=settings["collect.page_limit"], checkpoint=checkpoint, targets=targets)
         try:
             for event in collector.collect(ctx):

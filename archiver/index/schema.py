@@ -591,3 +591,10 @@ def m_listen_run_driver(db):
     # (archiver.listen). The morning check judges the nightly runs; a listener's run every few
     # minutes must not hide a failed night.
     _script(db, "ALTER TABLE runs ADD COLUMN driver TEXT NOT NULL DEFAULT 'nightly';")
+
+
+@migrations()
+def m_listen_run_quota(db):
+    # What a run spent of its platform's quota (archiver.quota): YouTube units, X post reads,
+    # Graph calls. Budgets sum it over the period; it comes back with the run on reindex.
+    _script(db, "ALTER TABLE runs ADD COLUMN quota_spent INTEGER NOT NULL DEFAULT 0;")

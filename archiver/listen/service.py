@@ -244,6 +244,17 @@ def serve(settings: Settings, environ: Mapping[str, str], *, stop: threading.Eve
     for stream in listener.streams():
         threading.Thread(target=stream.run, args=(stop,), name=f"listen-{stream.name}", daemon=True).start()
         log.info("stream %s started", stream.name)
+    from .poller import Poller
+
+    poller = Poller(settings, environ)
+    if poller.accounts:
+        def poll_loop() -> None:
+            while not stop.is_set():
+                poller.tick()
+                stop.wait(settings["poll.tick_seconds"])
+
+        threading.Thread(target=poll_loop, name="listen-poll", daemon=True).start()
+        log.info("polling %s", ", ".join(a.name for a in poller.accounts))
     log.info("listening on http://%s:%d/webhooks/graph", settings["listen.bind"], server.effective_port)
     try:
         while not stop.is_set():
