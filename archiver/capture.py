@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import SOFTWARE
 from .collectors import collector_class
-from .collectors.base import (CollectContext, Collector, Item, KnownItem, Observed, PostsDone, Problem,
+from .collectors.base import (CollectContext, Collector, Item, Known, KnownItem, Observed, PostsDone, Problem,
                               ThreadDone, content_digest)
 from .committer import Committer
 from .config import AccountConfig, Settings, resolve_secret
@@ -41,7 +41,7 @@ from .lock import writer_lock
 from .quota import BudgetedHttp, budget_for, reserve_for
 from .store import Store, open_store
 from .textsafe import json_text
-from .timefmt import iso, utcnow
+from .timefmt import iso, parse_platform_time, utcnow
 from .sightings import Sightings
 from .spool import UnavailableStore, commit_spool_file, recover_spool
 from .warc import WarcFile, warc_key, warc_name
@@ -466,8 +466,9 @@ class CaptureSession:
     def thread_done(self, event: ThreadDone, ctx: CollectContext) -> None:
         seen = self.thread_seen.pop(event.root, set())
         self.known.pop(event.root, None)
-        # On the account's first run nothing was known before it, so nothing can be missing now.
-        rows = [] if self.first_run else [r for r in self.db.conn.execute(
+        # On the account's first run nothing was known before it, so nothing can be missing now;
+        # after a read of only what is new (since_id), an archived reply not returned proves nothing.
+        rows = [] if self.first_run or event.partial else [r for r in self.db.conn.execute(
             "SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND root = ?"
             " AND kind != 'post' AND status != 'deleted'", (self.account.name, event.root),
         ) if r[0] not in seen and self.run_state.get(r[0], _Prev("", False, "")).status != "deleted"]
@@ -569,11 +570,12 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                 should_stop: Callable[[], bool] = lambda: False, after_ingest=None,
                 session=None, committer: Committer | None = None, targets: list[str] | None = None,
                 notes: Iterable[tuple[str, str, dict]] = (), driver: str = "nightly",
-                rescan_days: int | None = None) -> AccountResult:
+                rescan_days: float | None = None, incremental: bool = False) -> AccountResult:
     """One account's run. ``targets`` (a listener's capture): read only these posts and their
     threads, record ``notes`` (kind, uri, payload: what the platform pushed) first, leave the
     account's checkpoint alone, and mark the run with its ``driver``. ``rescan_days`` overrides
-    collect.rescan_days (a poller's tier). Every driver stays inside the platform's quota budget."""
+    collect.rescan_days (a poller's tier); with ``incremental`` a collector that can reads only
+    what is newer than the archive holds. Every driver stays inside the platform's quota budget."""
     run_id = new_run_id(account.name, now)
     result = AccountResult(account.name, account.platform, run_id, "ok")
     cls = collector_class(account.platform)
@@ -620,6 +622,8 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                              since=_since(db, account.name, now,
                                           settings["collect.rescan_days"] if rescan_days is None else rescan_days),
                              page_limit=settings["collect.page_limit"], checkpoint=checkpoint, targets=targets)
+        if incremental and collector.supports_incremental and ctx.since is not None:
+            ctx.known = known_to(db, account.name, ctx.since)
         try:
             for event in collector.collect(ctx):
                 capture.handle(event, ctx)
@@ -664,6 +668,29 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
             account.name, result.status, result.counts["seen"], result.counts["new"], result.counts["edited"],
             result.counts["hidden"], result.counts["deleted"], len(result.problems), extra={"fields": summary})
     return result
+
+
+def known_to(db, account: str, since: datetime) -> Known:
+    """What the index holds of an account, for a read of only what is new (``ctx.known``). X ids
+    grow with time, so the newest is the longest, then the greatest."""
+    posts = []
+    for pid, created, native in db.conn.execute(
+            "SELECT i.platform_id, i.created_at, (SELECT v.native FROM versions v WHERE v.item_rowid = i.rowid "
+            "ORDER BY v.n DESC LIMIT 1) FROM items i WHERE i.account = ? AND i.kind = 'post' "
+            "AND i.status != 'deleted' AND i.created_at >= ? ORDER BY i.created_at DESC", (account, iso(since))):
+        try:
+            versions = (json.loads(native) or {}).get("edit_history_tweet_ids") if native else None
+        except (ValueError, AttributeError):
+            versions = None
+        posts.append((pid, parse_platform_time(created), [str(v) for v in versions or [pid]]))
+    newest = "SELECT platform_id FROM items WHERE account = ? AND {} ORDER BY length(platform_id) DESC, platform_id DESC LIMIT 1"
+
+    def newest_reply(root: str) -> str | None:
+        row = db.conn.execute(newest.format("root = ? AND kind != 'post'"), (account, root)).fetchone()
+        return row[0] if row else None
+
+    row = db.conn.execute(newest.format("kind = 'post'"), (account,)).fetchone()
+    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply)
 
 
 def _load_checkpoint(db, account: str) -> dict:

@@ -129,6 +129,8 @@ class Observed:
 class ThreadDone:
     root: str
     expected: int | None = None  # the platform's own count of comments+replies, when given
+    # Only what is new was read (``since_id``): an archived reply not returned proves nothing.
+    partial: bool = False
 
 
 @dataclass
@@ -173,6 +175,16 @@ class CollectContext:
     # A listener's targeted capture (archiver.listen): only these posts and their threads are
     # read, named by platform notifications; None is the nightly walk of the whole account.
     targets: list[str] | None = None
+    # What the archive holds, for a collector that then reads only what is new (the poller's
+    # fresh tier on platforms that bill each post returned); None: read everything.
+    known: "Known | None" = None
+
+
+@dataclass(frozen=True)
+class Known:
+    posts: list[tuple[str, datetime | None, list[str]]]  # (post id, created_at, its version ids), in the window
+    newest_post: str | None                              # the newest archived post id of the account
+    newest_reply: Callable[[str], str | None]            # thread root -> the newest archived reply id
 
 
 class Collector:
@@ -186,6 +198,8 @@ class Collector:
     secret_params: tuple[str, ...] = ("access_token", "appsecret_proof", "key")
     # Reads only ``ctx.targets`` (the posts a listener was told about) when they are given.
     supports_targets: bool = False
+    # Reads only what is new when ``ctx.known`` is given (the poller's fresh tier).
+    supports_incremental: bool = False
 
     def __init__(self, account: "AccountConfig", token: str | None):
         self.account = account

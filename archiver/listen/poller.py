@@ -121,7 +121,7 @@ class Poller:
         db = open_index(self.settings.index_path)
         store = None
         for account in self.accounts:
-            if not db.conn.execute("SELECT 1 FROM runs WHERE account = ? AND status = 'ok' LIMIT 1",
+            if not db.conn.execute("SELECT 1 FROM runs WHERE account = ? AND status IN ('ok', 'partial') LIMIT 1",
                                    (account.name,)).fetchone():
                 report.skipped.append(f"{account.name}: not polled before its first complete capture "
                                       "(run `archiver collect`)")
@@ -141,9 +141,12 @@ class Poller:
                     store = open_store(self.settings)
                 except StoreError as exc:
                     store = UnavailableStore(str(exc), self.settings.storage_url)
+            # The narrowest tier reads only what is new where the collector can (X bills every post
+            # returned); the wider tiers re-read whole threads and find edits and deletions.
             result = run_account(self.settings, db, store, account, environ=self.environ, now=now,
                                  after_ingest=AfterIngest(self.settings, store, now), driver=tier.driver,
-                                 rescan_days=tier.max_age.total_seconds() / 86400)
+                                 rescan_days=tier.max_age.total_seconds() / 86400,
+                                 incremental=tier is self.tiers[0])
             report.ran[f"{account.name} {tier.name}"] = result.status
             if result.status == "throttled":
                 report.skipped.append(f"{account.name}: {result.message}")

@@ -119,3 +119,37 @@ def test_poll_command_runs_one_tick(channel):
     sim, settings, _ = channel()
     out = run_cli("--config", str(settings.config_path), "poll", env=ENV)
     assert out.returncode == 0 and "not polled before its first complete capture" in out.stderr
+
+
+def test_x_fresh_polls_read_only_what_is_new_and_wider_tiers_find_deletions(replay, make_config):
+    from archiver.replay.x import XSimulator, sample_world as x_world
+
+    sim = XSimulator(token="x-bearer", now=NOW)
+    replay.mount(sim)
+    x_world(sim)
+    fresh = sim.post("Fresh: shelter in place lifted", NOW - timedelta(hours=5))
+    early = sim.reply(fresh, "Thank you!", NOW - timedelta(hours=4), "resident1")
+    cfg = make_config([{"name": "pd-x", "platform": "x", "id": sim.user_id, "token_env": "PD_X",
+                        "api_base": sim.api_base}], extra="[quota]\nx_reads_per_month = 15000\n")
+    settings = load_settings(cfg, environ={})
+    env = {"PD_X": "x-bearer"}
+    assert collect(settings, environ=env, now=NOW).ok
+    late = sim.reply(fresh, "Is the school open tomorrow?", NOW + timedelta(minutes=5), "resident2")
+    early.deleted = True
+    clock = [NOW + timedelta(minutes=16)]
+    sim.now = clock[0]
+    poller = Poller(settings, env, now=lambda: clock[0])
+    assert poller.tick().ran == {"pd-x 48h": "ok"}
+    db = open_index(settings.index_path)
+    status = dict(db.conn.execute("SELECT platform_id, status FROM items"))
+    assert status[late.id] == "live"
+    assert status[early.id] == "live", "a reply not returned since the newest one proves nothing"
+    searches = replay.requests_matching(rf"conversation_id(%3A|:){fresh.id}")
+    assert f"since_id={early.id}" in searches[-1]
+    assert any("since_id=" in r for r in replay.requests_matching(rf"users/{sim.user_id}/tweets"))
+    spent = db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'poll:48h'").fetchone()[0]
+    nightly = db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'nightly'").fetchone()[0]
+    assert 0 < spent <= 2 < nightly  # the new reply and the post it answers, not the whole threads again
+    clock[0] = sim.now = NOW + timedelta(days=1, minutes=1)
+    assert poller.tick().ran == {"pd-x 7d": "ok"}
+    assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (early.id,)).fetchone() == ("deleted",)
