@@ -602,7 +602,10 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     capture.budget = budget_for(settings, db, account.platform, now)
     for kind, uri, payload in notes:
         capture.note(kind, uri, payload)
-    checkpoint = {} if targets is not None else _load_checkpoint(db, account.name)
+    # The resume point of an interrupted night belongs to the nightly sweep: a listener's or a
+    # poller's run neither skips threads by it nor overwrites it.
+    own_checkpoint = targets is None and driver == "nightly"
+    checkpoint = _load_checkpoint(db, account.name) if own_checkpoint else {}
     ctx = None
     if result.status == "ok":
         secrets = [token] if token else []
@@ -654,7 +657,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                               "the WARC stays in the spool and the next run commits it")
         db.conn.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = ?, problems = ? WHERE id = ?",
                         (result.message, iso(utcnow()), json.dumps(capture.problems), run_id))
-    if ctx is not None and not capture.spool_error and targets is None:
+    if ctx is not None and not capture.spool_error and own_checkpoint:
         # After a spool failure the torn WARC may lack threads the checkpoint calls done.
         _save_checkpoint(db, account.name, run_id, ctx.checkpoint)
     result.counts = dict(capture.counts)
@@ -689,8 +692,16 @@ def known_to(db, account: str, since: datetime) -> Known:
         row = db.conn.execute(newest.format("root = ? AND kind != 'post'"), (account, root)).fetchone()
         return row[0] if row else None
 
+    def comments(root: str) -> int | None:
+        row = db.conn.execute("SELECT counts FROM items WHERE account = ? AND platform_id = ?", (account, root)).fetchone()
+        try:
+            value = (json.loads(row[0]) or {}).get("comments") if row and row[0] else None
+        except ValueError:
+            return None
+        return value if isinstance(value, int) else None
+
     row = db.conn.execute(newest.format("kind = 'post'"), (account,)).fetchone()
-    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply)
+    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply, comments=comments)
 
 
 def _load_checkpoint(db, account: str) -> dict:

@@ -296,6 +296,9 @@ def measure(settings, world: World, days: int, wall: float) -> dict:
         for started, _, _, spent, _ in runs:
             per_day[started[:10]] += spent or 0
         minimum = minimum_reads(world, platform, runs)
+        # X bills posts: each post and reply must be returned at least once (and each edit).
+        billed_minimum = sum(1 for c in world.comments if c.platform == platform and c.id) + \
+            len({c.post for c in world.comments if c.platform == platform and c.post})
         deleted = [c for c in world.comments if c.platform == platform and c.id and c.deleted]
         shares, lower = {}, timedelta(0)
         for label, upper in BUCKETS:
@@ -309,6 +312,7 @@ def measure(settings, world: World, days: int, wall: float) -> dict:
             "requests_per_day": round(requests / days, 1), "units_per_day": round(units / days, 1),
             "max_units_in_a_day": max(per_day.values(), default=0), "units_total": units,
             "minimum_reads": minimum, "ratio": round(requests / minimum, 2) if minimum else None,
+            "minimum_units": billed_minimum if platform == "x" else minimum,
             "deleted_archived": shares,
             "lived_1min_archived": (sum(c.id in archived for c in lived), len(lived)),
             "comments": sum(1 for c in world.comments if c.platform == platform and c.id),
@@ -317,13 +321,15 @@ def measure(settings, world: World, days: int, wall: float) -> dict:
 
 
 def minimum_reads(world: World, platform: str, runs) -> int:
-    """The fewest reads that see every change at this schedule: per run, one listing read plus one
-    read of each thread that changed since the previous run."""
+    """The fewest reads that see every change at this schedule: per run, the listing (one read;
+    two on YouTube, whose playlist does not carry the comment counts: playlistItems + videos)
+    plus one read of each thread that changed since the previous run."""
     threads = {c.post for c in world.comments if c.platform == platform and c.post}
+    listing = 2 if platform == "youtube" else 1
     total, previous = 0, None
     for started, *_ in runs:
         now = datetime.fromisoformat(started.replace("Z", "+00:00"))
-        total += 1
+        total += listing
         if previous is not None:
             total += sum(1 for th in threads if any(previous < ch <= now for ch in world.changes.get(th, [])))
         previous = now
@@ -356,6 +362,9 @@ def main() -> None:
         print(f"{platform:10} {p['runs']:>6} {p['requests_per_day']:>9} {p['units_per_day']:>10} "
               f"{p['max_units_in_a_day']:>8} {p['minimum_reads']:>8} {str(p['ratio']):>6}  {held:5}  "
               f"{a}/{n} ({100 * a / n if n else 0:.1f} %)")
+    x = result["platforms"]["x"]
+    print(f"\nX post reads: {x['units_total']} for {x['minimum_units']} posts and replies that had to be returned "
+          f"at least once ({x['units_total'] / x['minimum_units']:.2f}x)")
     print("\ndeleted comments archived, by how long they lived:")
     for platform, p in result["platforms"].items():
         cells = ", ".join(f"{label}: {a}/{n}" for label, (a, n) in p["deleted_archived"].items())

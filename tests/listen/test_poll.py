@@ -153,3 +153,23 @@ def test_x_fresh_polls_read_only_what_is_new_and_wider_tiers_find_deletions(repl
     clock[0] = sim.now = NOW + timedelta(days=1, minutes=1)
     assert poller.tick().ran == {"pd-x 7d": "ok"}
     assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (early.id,)).fetchone() == ("deleted",)
+
+
+def test_youtube_fresh_polls_skip_threads_whose_comment_count_is_unchanged(channel, replay):
+    sim, settings, fresh = channel()
+    assert collect(settings, environ=ENV, now=NOW).ok
+    clock = [NOW + timedelta(minutes=16)]
+    poller = Poller(settings, ENV, now=lambda: clock[0])
+    threads = len(replay.requests_matching(f"commentThreads.*videoId={fresh.id}"))
+    channels = len(replay.requests_matching(r"/youtube/v3/channels"))
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}
+    assert len(replay.requests_matching(f"commentThreads.*videoId={fresh.id}")) == threads  # count unchanged
+    assert len(replay.requests_matching(r"/youtube/v3/channels")) == channels  # UC... -> UU..., no lookup
+    sim.add_comment(fresh, "Still closed at noon?", NOW + timedelta(minutes=20), author="Commuter")
+    clock[0] = NOW + timedelta(minutes=32)
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}
+    assert len(replay.requests_matching(f"commentThreads.*videoId={fresh.id}")) == threads + 1
+    db = open_index(settings.index_path)
+    assert db.conn.execute("SELECT status FROM items WHERE text = 'Still closed at noon?'").fetchone() == ("live",)
+    spent = [r[0] for r in db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'poll:48h' ORDER BY started_at")]
+    assert spent == [2, 3]  # playlistItems + videos, then the one thread that changed
