@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import SOFTWARE
 from .collectors import collector_class
-from .collectors.base import (CollectContext, Collector, Gone, Item, KnownItem, Observed, PostsDone, Problem,
+from .collectors.base import (CollectContext, Collector, Gone, Item, Known, KnownItem, Observed, PostsDone, Problem,
                               ThreadDone, content_digest)
 from .committer import Committer
 from .config import AccountConfig, Settings, resolve_secret
@@ -40,9 +40,10 @@ from .retention.assign import AfterIngest
 from .lock import writer_lock
 from .outcome import known_items, retry_window, run_status
 from .progress import report as report_progress
+from .quota import BudgetedHttp, budget_for, reserve_for
 from .store import Store, open_store
 from .textsafe import json_text
-from .timefmt import iso, utcnow
+from .timefmt import iso, parse_platform_time, utcnow
 from .sightings import Sightings
 from .spool import UnavailableStore, commit_spool_file, recover_spool
 from .warc import WarcFile, warc_key, warc_name
@@ -161,6 +162,8 @@ class CaptureSession:
         self.upload_error: str | None = None  # a commit failed: keep closed files in the spool
         self.failure = "storage failed"  # what failed, for messages: the store, or indexing
         self.kept: list[Path] = []
+        self.driver = "nightly"  # which capture driver runs this session: nightly | listen | poll:<tier>
+        self.budget = None  # the platform's quota budget (archiver.quota), charged per API response
 
     # -- WARC --------------------------------------------------------------------------------
     def _open(self) -> WarcFile:
@@ -212,6 +215,10 @@ class CaptureSession:
         record_id, digest = self._spool(lambda: self._open().write_exchange(exchange))
         if not exchange.media:
             self.last_api = (record_id, exchange.url)
+            if self.budget is not None:
+                exchange.body.seek(0)
+                self.budget.charge(exchange.body.read())
+                exchange.body.seek(0)
         return record_id, digest
 
     def _safe_point(self) -> None:
@@ -226,6 +233,11 @@ class CaptureSession:
 
     def _write_items(self, uri: str, payload: dict, refers_to: str | None) -> None:
         self._spool(lambda: self._open().write_metadata("items/1", uri, payload, self.clock(), refers_to=refers_to))
+
+    def note(self, kind: str, uri: str, payload: dict) -> None:
+        """A record of something the platform pushed (a webhook delivery, exactly as received): kept
+        in the WARC as evidence; the index takes its items from the capture it triggers."""
+        self._spool(lambda: self._open().write_metadata(kind, uri, payload, utcnow()))
 
     def _count_sighted(self, record_id: str) -> int:
         return self.db.conn.execute("SELECT COUNT(*) FROM items WHERE record_id = ?", (record_id,)).fetchone()[0]
@@ -468,8 +480,9 @@ class CaptureSession:
     def thread_done(self, event: ThreadDone, ctx: CollectContext) -> None:
         seen = self.thread_seen.pop(event.root, set())
         self.known.pop(event.root, None)
-        # On the account's first run nothing was known before it, so nothing can be missing now.
-        rows = [] if self.first_run else [r for r in self.db.conn.execute(
+        # On the account's first run nothing was known before it, so nothing can be missing now;
+        # after a read of only what is new (since_id), an archived reply not returned proves nothing.
+        rows = [] if self.first_run or event.partial else [r for r in self.db.conn.execute(
             "SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND root = ?"
             " AND kind != 'post' AND status != 'deleted'", (self.account.name, event.root),
         ) if r[0] not in seen and self.run_state.get(r[0], _Prev("", False, "")).status != "deleted"]
@@ -506,9 +519,9 @@ class CaptureSession:
             # Nothing was captured (e.g. the token variable is unset): record the run itself.
             self.db.conn.execute(
                 "INSERT OR REPLACE INTO runs (id, account, platform, started_at, finished_at, status, problems,"
-                " message) VALUES (?,?,?,?,?,?,?,?)",
+                " message, driver) VALUES (?,?,?,?,?,?,?,?,?)",
                 (self.run_id, self.account.name, self.account.platform, summary["started_at"],
-                 summary["finished_at"], status, json.dumps(self.problems), message),
+                 summary["finished_at"], status, json.dumps(self.problems), message, self.driver),
             )
             return
         self._spool(lambda: self._open().write_metadata("run/1", f"urn:archiver:run:{self.run_id}", summary,
@@ -528,7 +541,8 @@ class CaptureSession:
             "requests": fetcher.requests_made if fetcher else 0, "retries": fetcher.retries if fetcher else 0,
             "throttled": fetcher.throttle_events if fetcher else 0,
             "bytes": self.counts["bytes"] + (self.warc.size if self.warc else 0),
-            "problems": self.problems, "message": message,
+            "problems": self.problems, "message": message, "driver": self.driver,
+            "quota_spent": self.budget.spent_now if self.budget is not None else 0,
         }
 
 
@@ -570,9 +584,16 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                 now: datetime, sleep: Callable[[float], None] = time.sleep,
                 should_stop: Callable[[], bool] = lambda: False, after_ingest=None,
                 session=None, committer: Committer | None = None,
-                clock: Callable[[], datetime] | None = None) -> AccountResult:
-    """``clock``: the time of each capture (WARC-Date, first and last seen); the wall clock by
-    default, a simulated night's in the demo and in tests."""
+                clock: Callable[[], datetime] | None = None, targets: list[str] | None = None,
+                notes: Iterable[tuple[str, str, dict]] = (), driver: str = "nightly",
+                rescan_days: float | None = None, incremental: bool = False) -> AccountResult:
+    """One account's run. ``clock``: the time of each capture (WARC-Date, first and last seen);
+    the wall clock by default, a simulated night's in the demo and in tests. ``targets`` (a
+    listener's capture): read only these posts and their threads, record ``notes`` (kind, uri,
+    payload: what the platform pushed) first, leave the account's checkpoint alone, and mark the
+    run with its ``driver``. ``rescan_days`` overrides collect.rescan_days (a poller's tier);
+    with ``incremental`` a collector that can reads only what is newer than the archive holds.
+    Every driver stays inside the platform's quota budget."""
     clock = clock or utcnow
     run_id = new_run_id(account.name, now)
     result = AccountResult(account.name, account.platform, run_id, "ok")
@@ -581,8 +602,8 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
         "INSERT OR REPLACE INTO accounts (name, platform, platform_account_id, api_base) VALUES (?,?,?,?)",
         (account.name, account.platform, account.id, account.api_base),
     )
-    db.conn.execute("INSERT INTO runs (id, account, platform, started_at, status) VALUES (?,?,?,?, 'running')",
-                    (run_id, account.name, account.platform, iso(now)))
+    db.conn.execute("INSERT INTO runs (id, account, platform, started_at, status, driver) VALUES (?,?,?,?, 'running', ?)",
+                    (run_id, account.name, account.platform, iso(now), driver))
     token = None
     fetcher = None
     collector = None
@@ -597,7 +618,14 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     capture = CaptureSession(settings, db, store, account, collector, run_id, now, should_stop, after_ingest,
                              committer)
     capture.clock = clock
-    checkpoint = _load_checkpoint(db, account.name)
+    capture.driver = driver
+    capture.budget = budget_for(settings, db, account.platform, now)
+    for kind, uri, payload in notes:
+        capture.note(kind, uri, payload)
+    # The resume point of an interrupted night belongs to the nightly sweep: a listener's or a
+    # poller's run neither skips threads by it nor overwrites it.
+    own_checkpoint = targets is None and driver == "nightly"
+    checkpoint = _load_checkpoint(db, account.name) if own_checkpoint else {}
     ctx = None
     if result.status == "ok":
         secrets = [token] if token else []
@@ -612,11 +640,16 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                 timeout=settings["collect.timeout"], max_media_bytes=settings["collect.max_media_bytes"],
             ),
         )
-        ctx = CollectContext(account=account, http=fetcher, now=now,
-                             since=retry_window(_since(db, account.name, now, settings["collect.rescan_days"]),
-                                                checkpoint),
+        http = fetcher if capture.budget is None else \
+            BudgetedHttp(fetcher, capture.budget, reserve_for(settings, account.platform))
+        ctx = CollectContext(account=account, http=http, now=now,
+                             since=retry_window(_since(db, account.name, now,
+                                                       settings["collect.rescan_days"] if rescan_days is None
+                                                       else rescan_days), checkpoint),
                              page_limit=settings["collect.page_limit"], checkpoint=checkpoint,
-                             known=known_items(db, account.name))
+                             known=known_items(db, account.name), targets=targets)
+        if incremental and collector.supports_incremental and ctx.since is not None:
+            ctx.archived = archived_to(db, account.name, ctx.since)
         try:
             for event in collector.collect(ctx):
                 capture.handle(event, ctx)
@@ -650,7 +683,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                               "the WARC stays in the spool and the next run commits it")
         db.conn.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = ?, problems = ? WHERE id = ?",
                         (result.message, iso(clock()), json.dumps(capture.problems), run_id))
-    if ctx is not None and not capture.spool_error:
+    if ctx is not None and not capture.spool_error and own_checkpoint:
         # After a spool failure the torn WARC may lack threads the checkpoint calls done.
         _save_checkpoint(db, account.name, run_id, ctx.checkpoint)
     result.counts = dict(capture.counts)
@@ -664,6 +697,37 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
             account.name, result.status, result.counts["seen"], result.counts["new"], result.counts["edited"],
             result.counts["hidden"], result.counts["deleted"], len(result.problems), extra={"fields": summary})
     return result
+
+
+def archived_to(db, account: str, since: datetime) -> Known:
+    """What the index holds of an account, for a read of only what is new (``ctx.archived``). X ids
+    grow with time, so the newest is the longest, then the greatest."""
+    posts = []
+    for pid, created, native in db.conn.execute(
+            "SELECT i.platform_id, i.created_at, (SELECT v.native FROM versions v WHERE v.item_rowid = i.rowid "
+            "ORDER BY v.n DESC LIMIT 1) FROM items i WHERE i.account = ? AND i.kind = 'post' "
+            "AND i.status != 'deleted' AND i.created_at >= ? ORDER BY i.created_at DESC", (account, iso(since))):
+        try:
+            versions = (json.loads(native) or {}).get("edit_history_tweet_ids") if native else None
+        except (ValueError, AttributeError):
+            versions = None
+        posts.append((pid, parse_platform_time(created), [str(v) for v in versions or [pid]]))
+    newest = "SELECT platform_id FROM items WHERE account = ? AND {} ORDER BY length(platform_id) DESC, platform_id DESC LIMIT 1"
+
+    def newest_reply(root: str) -> str | None:
+        row = db.conn.execute(newest.format("root = ? AND kind != 'post'"), (account, root)).fetchone()
+        return row[0] if row else None
+
+    def comments(root: str) -> int | None:
+        row = db.conn.execute("SELECT counts FROM items WHERE account = ? AND platform_id = ?", (account, root)).fetchone()
+        try:
+            value = (json.loads(row[0]) or {}).get("comments") if row and row[0] else None
+        except ValueError:
+            return None
+        return value if isinstance(value, int) else None
+
+    row = db.conn.execute(newest.format("kind = 'post'"), (account,)).fetchone()
+    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply, comments=comments)
 
 
 def _load_checkpoint(db, account: str) -> dict:

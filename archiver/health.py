@@ -14,6 +14,9 @@ Beside the accounts, two things need a person and make the check fail until they
 * the records-management journal (``archiver.journal``): a broken chain in the index, or
   entries not pushed to the store for longer than ``max_age`` (the store refused them, or
   only the web UI, which has no store credentials, has run since).
+
+With ``streams_dir`` (the listener's spool folder), a platform stream of ``archiver listen``
+that has been down for more than ``max_stream_down`` minutes is reported too.
 """
 
 from __future__ import annotations
@@ -60,15 +63,19 @@ class HealthReport:
 
 
 def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0, quarantine: Path | None = None,
-                 now: datetime | None = None) -> HealthReport:
+                 now: datetime | None = None, streams_dir: Path | None = None,
+                 max_stream_down: float = 15.0) -> HealthReport:
     """One verdict per configured account, from the runs table; then the quarantine folder
-    (``quarantine``: ``spool.quarantine_dir``) and the journal."""
+    (``quarantine``: ``spool.quarantine_dir``), the journal and the listener's streams."""
     now = now or utcnow()
     oldest = iso(now - timedelta(hours=max_age_hours))
     report = HealthReport()
     for name in accounts:
         row = db.conn.execute(
-            "SELECT status, started_at, message FROM runs WHERE account = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+            # The nightly sweep's runs: a listener capturing a thread every few minutes
+            # (driver 'listen') must not hide a night that failed or never ran.
+            "SELECT status, started_at, message FROM runs WHERE account = ? AND driver = 'nightly' "
+            "ORDER BY started_at DESC, id DESC LIMIT 1",
             (name,)).fetchone()
         if row is None:
             report.accounts.append(AccountHealth(name, False, None, None, "never captured: run `archiver collect`"))
@@ -88,6 +95,11 @@ def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0, qu
     if quarantine is not None:
         report.findings += quarantined(quarantine)
     report.findings += _journal(db, now, max_age_hours)
+    if streams_dir is not None:
+        from .listen.streams import stream_problems
+
+        for problem in stream_problems(streams_dir, now=now, max_down_minutes=max_stream_down):
+            report.accounts.append(AccountHealth("(listener)", False, "down", None, problem))
     return report
 
 

@@ -136,8 +136,10 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
 def _apply_run(conn, doc: dict) -> None:
     cols = ["id", "account", "platform", "started_at", "finished_at", "status", "items_seen", "items_new",
             "items_edited", "items_hidden", "items_deleted", "media_fetched", "media_failed", "requests",
-            "retries", "throttled", "bytes", "problems", "message"]
+            "retries", "throttled", "bytes", "problems", "message", "driver", "quota_spent"]
     values = [json.dumps(doc.get(c, [])) if c == "problems" else doc.get(c) for c in cols]
+    values[-2] = values[-2] or "nightly"  # runs written before there was a listener
+    values[-1] = values[-1] or 0
     conn.execute(
         f"INSERT OR REPLACE INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values
     )

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "archiver.cli.web",
     "archiver.cli.retention",
     "archiver.cli.moderation",
+    "archiver.cli.listen",
 ]
 
 

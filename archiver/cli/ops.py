@@ -107,7 +107,8 @@ def health(ctx: typer.Context,
         raise ConfigError(f"no accounts are configured in {settings.config_path}: add [[accounts]] "
                           "(see docs/admin.md) — nothing is being archived")
     report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age,
-                          quarantine=quarantine_dir(settings.spool_dir))
+                          quarantine=quarantine_dir(settings.spool_dir),
+                          streams_dir=settings.spool_dir / "listen")
     common.emit([a.__dict__ for a in report.accounts], fmt, ["account", "ok", "status", "started_at", "message"])
     for finding in report.findings:
         typer.echo(f"{finding.what}: {finding.message}", err=True)

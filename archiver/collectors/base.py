@@ -136,6 +136,8 @@ class Observed:
 class ThreadDone:
     root: str
     expected: int | None = None  # the platform's own count of comments+replies, when given
+    # Only what is new was read (``since_id``): an archived reply not returned proves nothing.
+    partial: bool = False
 
 
 @dataclass
@@ -195,6 +197,20 @@ class CollectContext:
     # root -> what the archive holds of that thread (not deleted); nothing on a first run.
     known: Callable[[str], list[KnownItem]] = field(default=lambda root: [])
     thread_failures: int = 0  # threads in a row that failed this run (once_per_checkpoint)
+    # A listener's targeted capture (archiver.listen): only these posts and their threads are
+    # read, named by platform notifications; None is the nightly walk of the whole account.
+    targets: list[str] | None = None
+    # What the archive holds, for a collector that then reads only what is new (the poller's
+    # fresh tier on platforms that bill each post returned); None: read everything.
+    archived: "Known | None" = None
+
+
+@dataclass(frozen=True)
+class Known:
+    posts: list[tuple[str, datetime | None, list[str]]]  # (post id, created_at, its version ids), in the window
+    newest_post: str | None                              # the newest archived post id of the account
+    newest_reply: Callable[[str], str | None]            # thread root -> the newest archived reply id
+    comments: Callable[[str], int | None] = lambda root: None  # the platform's comment count at last sight
 
 
 class Collector:
@@ -206,6 +222,10 @@ class Collector:
     needs_token: bool = True
     # Query parameters and headers that carry credentials; scrubbed from everything written.
     secret_params: tuple[str, ...] = ("access_token", "appsecret_proof", "key")
+    # Reads only ``ctx.targets`` (the posts a listener was told about) when they are given.
+    supports_targets: bool = False
+    # Reads only what is new when ``ctx.archived`` is given (the poller's fresh tier).
+    supports_incremental: bool = False
 
     def __init__(self, account: "AccountConfig", token: str | None):
         self.account = account
@@ -444,6 +464,20 @@ def walk_posts(
 
 
 _END = object()
+
+
+def walk_targets(posts: Iterator["Item | Problem"], thread: Callable[["Item"], Iterator[Event]]) -> Iterator[Event]:
+    """A listener's walk (``ctx.targets``): each post a notification named, then its thread.
+
+    Never yields ``PostsDone``: posts not named were not looked at, so none of them may become
+    a deletion candidate; a post that could not be read is a ``Problem`` and the walk goes on.
+    The account's checkpoint is not consulted: a notification asks for a fresh read."""
+    for post in posts:
+        if isinstance(post, Problem):
+            yield post
+            continue
+        yield Observed(post)
+        yield from thread(post)
 
 
 def _before_window(ctx: CollectContext, post: "Item") -> bool:

@@ -44,6 +44,7 @@ class BlueskyCollector(Collector):
     platform = "bluesky"
     default_api_base = "https://public.api.bsky.app/xrpc"
     needs_token = False  # the public AppView reads without one; token_env is for a PDS
+    supports_targets = True  # ctx.targets: root post URIs named by Jetstream events
 
     def auth(self) -> dict:
         return {"headers": {"Authorization": f"Bearer {self.token}"}} if self.token else {}
@@ -69,6 +70,13 @@ class BlueskyCollector(Collector):
 
     # -- capture ------------------------------------------------------------------------------
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
+        if ctx.targets is not None:
+            # A listener's capture: each named root post with its whole reply tree, and no
+            # PostsDone (posts not looked at are not deletion candidates).
+            seen_targets: set[str] = set()
+            for uri in ctx.targets:
+                yield from self._thread(ctx, uri, seen_targets)
+            return
         seen: set[str] = set()  # a reply met in the listing and again in its thread is one item
         cursor: str | None = None
         listed: set[str] = set()

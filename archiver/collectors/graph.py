@@ -26,7 +26,7 @@ from ..errors import AccessError, CollectError
 from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, parse_json_header, throttled, transient
 from .base import (
     CollectContext, Collector, Event, Item, KnownItem, Observed, PostsDone, Problem, ThreadDone, renew_message,
-    retry_after, walk_posts,
+    retry_after, walk_posts, walk_targets,
 )
 
 # Branch on error.code, never the HTTP status: 403 and 400 both occur for code 4.
@@ -127,6 +127,7 @@ class GraphCollector(Collector):
     label = "Graph API"
     # The permissions to name when an object answers 100/33 but its parent still lists it.
     read_permissions = "the permissions to read the account's posts and comments"
+    supports_targets = True
 
     def __init__(self, account, token):
         super().__init__(account, token)
@@ -153,6 +154,11 @@ class GraphCollector(Collector):
 
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
         self.listings = Listings()
+        if ctx.targets is not None:
+            for event in walk_targets(self.targeted_posts(ctx), lambda post: self.thread(ctx, post)):
+                self.listings.note(event)
+                yield event
+            return
         url, params = self.listing(ctx)
         # The listing is not read ahead: the walk may stop at the re-scan window mid-page.
         posts = self.parsed(self.pages(ctx, url, params, "post listing", read_ahead=False), self.parse_post)
@@ -160,6 +166,21 @@ class GraphCollector(Collector):
                                 lambda post: self.comments_edge(ctx, post)):
             self.listings.note(event)
             yield event
+
+    def targeted_posts(self, ctx: CollectContext) -> Iterator[Item | Problem]:
+        """Each post a webhook named, read as its own object (``GET /{id}``) with the listing's fields."""
+        fields = {"fields": self.listing(ctx)[1]["fields"]}
+        for post_id in ctx.targets or []:
+            resp = ctx.http.get(f"{self.api_base}/{post_id}", fields, classify=self.classify)
+            err = graph_error(resp)
+            if err is not None and err.get("code") == 100:
+                # Gone or not readable: the nightly sweep decides which, with its second signal.
+                yield Problem(f"post {post_id} named by a notification is unavailable: {err.get('message')}", resp.url)
+                continue
+            try:
+                yield self.parse_post(self.body(resp))
+            except MalformedResponse as exc:
+                yield Problem(f"post {post_id} named by a notification: {exc}", resp.url)
 
     # -- signals ------------------------------------------------------------------------------
     def classify(self, resp: Response) -> Outcome:

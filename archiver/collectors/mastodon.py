@@ -84,6 +84,7 @@ def cut_branches(root: str, descendants: list[dict]) -> list[str]:
 class MastodonCollector(Collector):
     platform = "mastodon"
     default_api_base = "https://mastodon.social/api/v1"
+    supports_targets = True
     needs_token = False  # public reads work without one unless the instance limits its API
 
     def __init__(self, account, token):
@@ -116,6 +117,9 @@ class MastodonCollector(Collector):
 
     # -- capture ------------------------------------------------------------------------------
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
+        if ctx.targets is not None:
+            yield from self._targeted(ctx)
+            return
         account_id = self._resolve(ctx)
         seen: set[str] = set()
         own_replies: list[dict] = []  # archived after the listing, unless a thread walk met them
@@ -157,6 +161,36 @@ class MastodonCollector(Collector):
             forget_unlisted(ctx, listed)
             yield PostsDone()
             ctx.checkpoint.pop("threads_done", None)  # the next run walks every thread again
+
+    def _targeted(self, ctx: CollectContext) -> Iterator[Event]:
+        """A listener's capture: each status a stream event named, read up to its thread's root
+        (``/context`` ancestors); only the department's own posts are walked (with their
+        threads), and no PostsDone: posts not looked at are not deletion candidates."""
+        account_id = self._resolve(ctx)
+        seen: set[str] = set()
+        roots: list[str] = []
+        for status_id in ctx.targets or []:
+            url = f"{self.api_base}/statuses/{status_id}"
+            try:
+                resp = ctx.http.get(url, classify=self.classify)
+                if error_body(resp):
+                    yield Problem(f"status {status_id} named by the stream is unavailable ({resp.status})", resp.url)
+                    continue
+                raw = api_body(resp, self.account, "Mastodon")
+                if raw.get("in_reply_to_id"):
+                    resp = ctx.http.get(f"{url}/context", classify=self.classify)
+                    ancestors = api_body(resp, self.account, "Mastodon").get("ancestors") or []
+                    raw = ancestors[0] if ancestors else raw
+            except MalformedResponse as exc:
+                yield Problem(f"status {status_id} named by the stream: {exc}", url)
+                continue
+            if str((raw.get("account") or {}).get("id")) != account_id or raw.get("in_reply_to_id"):
+                continue  # not a thread of the department's posts
+            if str(raw["id"]) not in roots:
+                roots.append(str(raw["id"]))
+                item = self.parse_status(raw, str(raw["id"]))
+                yield from self._observe(ctx, item, seen)
+                yield from self._thread(ctx, item.platform_id, seen)
 
     def _resolve(self, ctx: CollectContext) -> str:
         """The numeric account id; a configured ``@user`` is looked up once."""

@@ -74,6 +74,7 @@ class Includes:
 class XCollector(Collector):
     platform = "x"
     default_api_base = "https://api.x.com/2"
+    supports_incremental = True  # X bills every post returned: the fresh tier reads only what is new
 
     def auth(self) -> dict:
         # X has no query-string credential: app-only bearer token in the header only.
@@ -115,6 +116,9 @@ class XCollector(Collector):
 
     # -- capture ------------------------------------------------------------------------------
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
+        if ctx.archived is not None:
+            yield from self._incremental(ctx)
+            return
         stale: list[Item] = []
         yield from walk_posts(ctx, self._timeline(ctx), lambda post: self.thread(ctx, post, stale))
         unreachable = sum((p.counts.get("replies") or 0) for p in stale)
@@ -124,6 +128,26 @@ class XCollector(Collector):
                 "replies could not be read (full-archive search needs a Pro or Enterprise project: set "
                 'search = "all" on the account)'
             )
+
+    def _incremental(self, ctx: CollectContext) -> Iterator[Event]:
+        """The poller's fresh tier: posts newer than the newest archived one (their whole threads),
+        then, in the threads of the posts archived in the window, only replies newer than the
+        newest archived (``since_id``). Nothing is re-read, so nothing is billed twice; edits and
+        deletions of archived replies are found by the wider tiers, which read whole threads."""
+        stale: list[Item] = []
+        new: set[str] = set()
+        for post in self._timeline(ctx, since_id=ctx.archived.newest_post):
+            if isinstance(post, Problem):
+                yield post
+                return
+            new.add(post.platform_id)
+            yield Observed(post)
+            yield from self.thread(ctx, post, stale)
+        for post_id, created, versions in ctx.archived.posts:
+            if post_id not in new:
+                post = Item(post_id, "post", post_id, created_at=created,
+                            native={"edit_history_tweet_ids": versions or [post_id]})
+                yield from self.thread(ctx, post, stale, since_id=ctx.archived.newest_reply(post_id))
 
     def _get(self, ctx: CollectContext, path: str, params: dict) -> tuple[dict, Includes]:
         resp = ctx.http.get(f"{self.api_base}/{path}", params, classify=self.classify)
@@ -147,10 +171,12 @@ class XCollector(Collector):
             return (body, inc), (body.get("meta") or {}).get("next_token")
         return cursor_pages(params, cursor, fetch, label, f"{self.api_base}/{path}")
 
-    def _timeline(self, ctx: CollectContext) -> Iterator[Item | Problem]:
+    def _timeline(self, ctx: CollectContext, since_id: str | None = None) -> Iterator[Item | Problem]:
         params = {"max_results": max(5, min(100, ctx.page_limit)), "exclude": "retweets,replies", **FIELDS}
         if ctx.since is not None:
             params["start_time"] = iso(ctx.since.replace(microsecond=0))
+        if since_id:
+            params["since_id"] = since_id
         for page in self._pages(ctx, f"users/{self.account.id}/tweets", params, "pagination_token", "post listing"):
             if isinstance(page, Problem):
                 yield page
@@ -161,9 +187,12 @@ class XCollector(Collector):
             for raw in tweets:
                 yield self.parse_tweet(raw, inc)
 
-    def thread(self, ctx: CollectContext, post: Item, stale: list[Item]) -> Iterator[Event]:
+    def thread(self, ctx: CollectContext, post: Item, stale: list[Item], since_id: str | None = None
+               ) -> Iterator[Event]:
         root = post.platform_id
         params = {"query": f"conversation_id:{root}", "max_results": max(10, min(100, ctx.page_limit)), **FIELDS}
+        if since_id:
+            params["since_id"] = since_id
         raws: list[dict] = []
         inc = Includes()
         complete = True
@@ -192,7 +221,7 @@ class XCollector(Collector):
         if not young:
             stale.append(post)
         elif complete:
-            yield ThreadDone(root, None)
+            yield ThreadDone(root, None, partial=since_id is not None)
 
     def _fill_history(self, ctx: CollectContext, tweets: list[dict], inc: Includes) -> Iterator[Event]:
         """Re-read (``/tweets?ids=``) earlier versions of edited tweets that ``includes`` lacks."""

@@ -59,6 +59,7 @@ def google_error(resp: Response) -> tuple[set[str], str] | None:
 class YouTubeCollector(Collector):
     platform = "youtube"
     default_api_base = "https://www.googleapis.com/youtube/v3"
+    supports_incremental = True  # 10,000 units a day: the fresh tier skips threads whose count is unchanged
 
     @property
     def oauth(self) -> bool:
@@ -97,6 +98,19 @@ class YouTubeCollector(Collector):
 
     # -- capture ------------------------------------------------------------------------------
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
+        if ctx.archived is not None and str(self.account.id).startswith("UC"):
+            # The poller's fresh tier: the uploads playlist is the channel id with UU for UC (no
+            # channels call), and a video whose commentCount is what the archive last saw keeps
+            # its threads unread (walked without a ThreadDone: nothing becomes a deletion
+            # candidate). An edit or a deletion offset by a new comment leaves the count alone:
+            # the wider tiers re-read every thread.
+            def thread(video: Item) -> Iterator[Event]:
+                if video.counts.get("comments") is not None and video.counts.get("comments") == \
+                        ctx.archived.comments(video.platform_id):
+                    return iter(())
+                return self.thread(ctx, video)
+            yield from walk_posts(ctx, self._videos(ctx, "UU" + str(self.account.id)[2:]), thread)
+            return
         uploads = self._uploads_playlist(ctx)
         yield from walk_posts(ctx, self._videos(ctx, uploads), lambda video: self.thread(ctx, video))
 

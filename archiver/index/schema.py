@@ -756,3 +756,18 @@ def m_moderation_reasons(db):
         END;
         """
     )
+
+
+@migrations()
+def m_listen_run_driver(db):
+    # Which capture driver made a run: the nightly sweep or the listener's targeted capture
+    # (archiver.listen). The morning check judges the nightly runs; a listener's run every few
+    # minutes must not hide a failed night.
+    _script(db, "ALTER TABLE runs ADD COLUMN driver TEXT NOT NULL DEFAULT 'nightly';")
+
+
+@migrations()
+def m_listen_run_quota(db):
+    # What a run spent of its platform's quota (archiver.quota): YouTube units, X post reads,
+    # Graph calls. Budgets sum it over the period; it comes back with the run on reindex.
+    _script(db, "ALTER TABLE runs ADD COLUMN quota_spent INTEGER NOT NULL DEFAULT 0;")

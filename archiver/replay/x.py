@@ -228,6 +228,7 @@ class XSimulator(Simulator):
         start = request.param("start_time")
         if start:
             rows = [t for t in rows if t.times[0] >= datetime.fromisoformat(start.replace("Z", "+00:00"))]
+        rows = _since_id(request, rows)
         rows.sort(key=lambda t: t.times[0], reverse=True)
         return self._page(request, rows, "pagination_token", 5)
 
@@ -240,6 +241,7 @@ class XSimulator(Simulator):
         window = self.now - timedelta(days=7)
         rows = [t for t in self.tweets if t.conversation_id == conv and t.reply_to and not t.deleted
                 and (not recent or t.times[-1] >= window)]
+        rows = _since_id(request, rows)
         rows.sort(key=lambda t: t.times[-1], reverse=True)
         return self._page(request, rows, "next_token", 10)
 
@@ -274,6 +276,12 @@ def cut_text(text: str) -> str:
 
 def wants_notes(request: Request) -> bool:
     return "note_tweet" in (request.param("tweet.fields") or "").split(",")
+
+
+def _since_id(request: Request, rows: list[XTweet]) -> list[XTweet]:
+    """``since_id``: only posts whose (latest version's) id is greater, as X answers."""
+    since = request.param("since_id")
+    return [t for t in rows if int(t.id) > int(since)] if since and since.isdigit() else rows
 
 
 def _encode(n: int) -> str:

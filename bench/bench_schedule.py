@@ -1,0 +1,378 @@
+"""Capture as it happens, within quota: a simulated month of a typical department.
+
+    .venv/bin/python bench/bench_schedule.py                  # 30 days, seed 1
+    .venv/bin/python bench/bench_schedule.py --days 7 --seed 2
+
+A world of posts and comments unfolds on a simulated clock, minute by minute, in the platform
+simulators (``archiver.replay``) on loopback. The real drivers capture it: the Graph webhook
+listener for Facebook (each change delivered, signed, when it happens; a flush every minute),
+the poller for YouTube and X (a tick every 5 minutes, tiers 48h:15m,7d:1d,90d:7d), and the
+nightly sweep at 02:00 agency time for every account. Everything runs through the real
+collectors, capture pipeline, WARC files and index.
+
+The model of a department (per day, Poisson-distributed; times of day uniform 07:00-21:00):
+- Facebook: 2 posts; 25 comments each, arriving after the post with an exponential delay
+  (mean 4 h); each comment is edited (3 %, after ~30 min), hidden by the department (2 %, after
+  ~30 min), removed by the department (1 %, after ~20 min) or deleted by its author (4 %,
+  after a log-normal lifetime with a median of 2 hours: from minutes to weeks).
+- YouTube: 0.3 videos; 10 comments each (mean delay 12 h); 4 % deleted by their authors.
+- X: 3 posts; 6 replies each (mean delay 2 h); 5 % deleted by their authors.
+
+It prints, per platform: API requests and quota units per day (and per month for X), the
+minimum needed to see every change at the schedule (each due read of a thread that changed
+since its last read, plus one listing read per run), the ratio, whether the quota held, and
+the share of deleted comments that were archived, by how long they lived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import io
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from archiver.capture import collect  # noqa: E402
+from archiver.config import load_settings  # noqa: E402
+from archiver.index import open_index  # noqa: E402
+from archiver.listen.poller import Poller  # noqa: E402
+from archiver.listen.service import Listener  # noqa: E402
+from archiver.replay import ReplayServer  # noqa: E402
+from archiver.replay.facebook import FacebookSimulator, FbComment  # noqa: E402
+from archiver.replay.x import XSimulator  # noqa: E402
+from archiver.replay.youtube import YouTubeSimulator  # noqa: E402
+
+START = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)  # midnight in Chicago
+TZ = ZoneInfo("America/Chicago")
+SECRET, VERIFY = "bench-app-secret", "bench-verify"
+TOKENS = {"FB": "fb-bench-token", "YT": "yt-bench-key", "X": "x-bench-bearer"}
+BUCKETS = [("< 10 min", timedelta(minutes=10)), ("10 min - 1 h", timedelta(hours=1)),
+           ("1 h - 1 day", timedelta(days=1)), ("> 1 day", timedelta(days=3650))]
+
+
+@dataclass
+class Comment:
+    platform: str
+    post: str               # the thread (post id)
+    id: str | None = None   # the platform id, set when it appears
+    created: datetime | None = None
+    deleted: datetime | None = None
+    by: str = ""            # author | department
+
+
+@dataclass
+class World:
+    """Timed changes, applied to the simulators as the clock passes them."""
+    events: list[tuple[datetime, int, callable]] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    changes: dict[str, list[datetime]] = field(default_factory=lambda: defaultdict(list))  # thread -> change times
+    seq: int = 0
+
+    def at(self, when: datetime, action) -> None:
+        self.seq += 1
+        self.events.append((when, self.seq, action))
+
+
+def day_time(rng: random.Random, day: datetime) -> datetime:
+    return day + timedelta(hours=7 + 14 * rng.random())
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p < limit:
+            return k
+        k += 1
+
+
+def build_world(rng: random.Random, days: int, sims: dict, deliver) -> World:
+    world = World()
+    fb, yt, x = sims["facebook"], sims["youtube"], sims["x"]
+    for d in range(days):
+        day = START + timedelta(days=d)
+        for _ in range(poisson(rng, 2)):
+            _facebook_post(rng, world, fb, day_time(rng, day), deliver)
+        for _ in range(poisson(rng, 0.3)):
+            _youtube_video(rng, world, yt, day_time(rng, day))
+        for _ in range(poisson(rng, 3)):
+            _x_post(rng, world, x, day_time(rng, day))
+    world.events.sort(key=lambda e: (e[0], e[1]))
+    return world
+
+
+def _lifetime(rng: random.Random) -> timedelta:
+    return timedelta(minutes=min(120 * math.exp(rng.gauss(0, 2.5)), 60 * 24 * 60))
+
+
+def _facebook_post(rng, world, fb, when, deliver) -> None:
+    box = {}
+
+    def create_post():
+        post = fb.add_post(str(len(fb.posts) + 100), f"Post at {when:%Y-%m-%d %H:%M}", when)
+        box["post"] = post
+        deliver("add", post.id, post.id, "status")
+    world.at(when, create_post)
+    for n in range(poisson(rng, 25)):
+        created = when + timedelta(hours=rng.expovariate(1 / 4))
+        c = Comment("facebook", "", created=created)
+        world.comments.append(c)
+        fate = rng.random()
+
+        def add(c=c, n=n):
+            post = box["post"]
+            com = FbComment(id=f"{post.id.split('_')[1]}_{len(post.comments) + 1000 + n}",
+                            message=f"comment {n} at {c.created:%H:%M}", created_time=c.created)
+            post.comments.append(com)
+            c.id, c.post, box[n] = com.id, post.id, com
+            world.changes[post.id].append(c.created)
+            deliver("add", post.id, com.id)
+        world.at(created, add)
+        if fate < 0.03:
+            edit_at = created + timedelta(minutes=rng.expovariate(1 / 30))
+
+            def edit(n=n, c=c, at=edit_at):
+                box[n].message += " (edited)"
+                world.changes[c.post].append(at)
+                deliver("edited", c.post, box[n].id)
+            world.at(edit_at, edit)
+        elif fate < 0.05:
+            hide_at = created + timedelta(minutes=rng.expovariate(1 / 30))
+
+            def hide(n=n, c=c, at=hide_at):
+                box[n].is_hidden = True
+                world.changes[c.post].append(at)
+                deliver("hide", c.post, box[n].id)
+            world.at(hide_at, hide)
+        elif fate < 0.10:
+            by = "department" if fate < 0.06 else "author"
+            gone = created + (timedelta(minutes=rng.expovariate(1 / 20)) if by == "department" else _lifetime(rng))
+            c.deleted, c.by = gone, by
+
+            def delete(n=n, c=c):
+                box[n].deleted = True
+                world.changes[c.post].append(c.deleted)
+                deliver("remove", c.post, box[n].id)
+            world.at(gone, delete)
+
+
+def _youtube_video(rng, world, yt, when) -> None:
+    box = {}
+
+    def create():
+        box["video"] = yt.add_video(f"Video {when:%Y-%m-%d}", when)
+    world.at(when, create)
+    for n in range(poisson(rng, 10)):
+        created = when + timedelta(hours=rng.expovariate(1 / 12))
+        c = Comment("youtube", "", created=created)
+        world.comments.append(c)
+
+        def add(c=c, n=n):
+            com = yt.add_comment(box["video"], f"yt comment {n}", c.created)
+            c.id, c.post, box[n] = com.id, box["video"].id, com
+            world.changes[c.post].append(c.created)
+        world.at(created, add)
+        if rng.random() < 0.04:
+            c.deleted, c.by = created + _lifetime(rng), "author"
+
+            def delete(n=n, c=c):
+                box[n].deleted = True
+                world.changes[c.post].append(c.deleted)
+            world.at(c.deleted, delete)
+
+
+def _x_post(rng, world, x, when) -> None:
+    box = {}
+
+    def create():
+        box["post"] = x.post(f"X post at {when:%H:%M}", when)
+    world.at(when, create)
+    for n in range(poisson(rng, 6)):
+        created = when + timedelta(hours=rng.expovariate(1 / 2))
+        c = Comment("x", "", created=created)
+        world.comments.append(c)
+
+        def add(c=c, n=n):
+            tweet = x.reply(box["post"], f"reply {n}", c.created, username=f"resident{n}")
+            c.id, c.post, box[n] = tweet.id, box["post"].id, tweet
+            world.changes[c.post].append(c.created)
+        world.at(created, add)
+        if rng.random() < 0.05:
+            c.deleted, c.by = created + _lifetime(rng), "author"
+
+            def delete(n=n, c=c):
+                box[n].deleted = True
+                world.changes[c.post].append(c.deleted)
+            world.at(c.deleted, delete)
+
+
+def config(tmp: Path, sims: dict) -> Path:
+    fb, yt, x = sims["facebook"], sims["youtube"], sims["x"]
+    accounts = [
+        ("pd-facebook", "facebook", fb.page_id, "FB", f"{fb.base_url}/{fb.version}"),
+        ("pd-youtube", "youtube", yt.channel_id, "YT", yt.api_base),
+        ("pd-x", "x", x.user_id, "X", x.api_base),
+    ]
+    lines = ["[archive]", 'agency = "Bench PD"', 'timezone = "America/Chicago"', "", "[storage]",
+             f'url = "{tmp / "store"}"', "", "[index]", f'path = "{tmp / "index.db"}"', "",
+             "[collect]", "retry_delay = 0.0", "max_backoff = 0.01", "media = false", "",
+             "[quota]", "youtube_units_per_day = 10000", "x_reads_per_month = 15000", "",
+             "[listen]", "streams = false", ""]
+    for name, platform, pid, env, base in accounts:
+        lines += ["[[accounts]]", f'name = "{name}"', f'platform = "{platform}"', f'id = "{pid}"',
+                  f'token_env = "{env}"', f'api_base = "{base}"', ""]
+    path = tmp / "archiver.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def run(days: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-schedule-"))
+    env = {**TOKENS, "ARCHIVER_LISTEN_APP_SECRET": SECRET, "ARCHIVER_LISTEN_VERIFY_TOKEN": VERIFY}
+    with ReplayServer() as server:
+        sims = {"facebook": FacebookSimulator("1000001", token=TOKENS["FB"]),
+                "youtube": YouTubeSimulator(token=TOKENS["YT"], now=START),
+                "x": XSimulator(token=TOKENS["X"], now=START)}
+        for sim in sims.values():
+            server.mount(sim)
+        settings = load_settings(config(tmp, sims), environ={})
+        clock = [START]
+        listener = Listener(settings, env, now=lambda: clock[0])
+        poller = Poller(settings, env, now=lambda: clock[0])
+        client = listener.app.test_client()
+
+        def deliver(verb, post_id, comment_id, item="comment"):
+            body = json.dumps({"object": "page", "entry": [{"id": "1000001", "time": int(clock[0].timestamp()),
+                               "changes": [{"field": "feed", "value": {"item": item, "verb": verb, "post_id": post_id,
+                                                                        "comment_id": comment_id}}]}]}).encode()
+            sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sig}).status_code == 200
+
+        world = build_world(rng, days, sims, deliver)
+        reads: dict[str, list[tuple[datetime, str]]] = defaultdict(list)  # platform -> (run time, driver)
+        started, i, end = time.perf_counter(), 0, START + timedelta(days=days)
+        t = START
+        while t < end:
+            clock[0] = t
+            sims["youtube"].now = sims["x"].now = t
+            while i < len(world.events) and world.events[i][0] <= t:
+                world.events[i][2]()
+                i += 1
+            if listener.pending.waiting():
+                listener.flush()
+            if t.minute % 5 == 0:
+                poller.tick()
+            local = t.astimezone(TZ)
+            if local.hour == 2 and local.minute == 0:
+                collect(settings, environ=env, now=t)
+            t += timedelta(minutes=1)
+        wall = time.perf_counter() - started
+    return measure(settings, world, days, wall)
+
+
+def measure(settings, world: World, days: int, wall: float) -> dict:
+    db = open_index(settings.index_path)
+    archived = {r[0] for r in db.conn.execute("SELECT platform_id FROM items")}
+    out = {"days": days, "wall_seconds": round(wall, 1), "platforms": {}}
+    for platform, account in (("facebook", "pd-facebook"), ("youtube", "pd-youtube"), ("x", "pd-x")):
+        runs = db.conn.execute("SELECT started_at, driver, requests, quota_spent, status FROM runs WHERE account = ? "
+                               "ORDER BY started_at", (account,)).fetchall()
+        requests = sum(r[2] or 0 for r in runs)
+        units = sum(r[3] or 0 for r in runs)
+        per_day = defaultdict(int)
+        for started, _, _, spent, _ in runs:
+            per_day[started[:10]] += spent or 0
+        minimum = minimum_reads(world, platform, runs)
+        # X bills posts: each post and reply must be returned at least once (and each edit).
+        billed_minimum = sum(1 for c in world.comments if c.platform == platform and c.id) + \
+            len({c.post for c in world.comments if c.platform == platform and c.post})
+        deleted = [c for c in world.comments if c.platform == platform and c.id and c.deleted]
+        shares, lower = {}, timedelta(0)
+        for label, upper in BUCKETS:
+            group = [c for c in deleted if lower <= c.deleted - c.created < upper]
+            shares[label] = (sum(c.id in archived for c in group), len(group))
+            lower = upper
+        lived = [c for c in world.comments if c.platform == platform and c.id
+                 and (c.deleted is None or c.deleted - c.created >= timedelta(minutes=1))]
+        out["platforms"][platform] = {
+            "runs": len(runs), "throttled_runs": sum(r[4] == "throttled" for r in runs),
+            "requests_per_day": round(requests / days, 1), "units_per_day": round(units / days, 1),
+            "max_units_in_a_day": max(per_day.values(), default=0), "units_total": units,
+            "minimum_reads": minimum, "ratio": round(requests / minimum, 2) if minimum else None,
+            "minimum_units": billed_minimum if platform == "x" else minimum,
+            "deleted_archived": shares,
+            "lived_1min_archived": (sum(c.id in archived for c in lived), len(lived)),
+            "comments": sum(1 for c in world.comments if c.platform == platform and c.id),
+        }
+    return out
+
+
+def minimum_reads(world: World, platform: str, runs) -> int:
+    """The fewest reads that see every change at this schedule: per run, the listing (one read;
+    two on YouTube, whose playlist does not carry the comment counts: playlistItems + videos)
+    plus one read of each thread that changed since the previous run."""
+    threads = {c.post for c in world.comments if c.platform == platform and c.post}
+    listing = 2 if platform == "youtube" else 1
+    total, previous = 0, None
+    for started, *_ in runs:
+        now = datetime.fromisoformat(started.replace("Z", "+00:00"))
+        total += listing
+        if previous is not None:
+            total += sum(1 for th in threads if any(previous < ch <= now for ch in world.changes.get(th, [])))
+        previous = now
+    return total
+
+
+def main() -> None:
+    import logging
+
+    logging.disable(logging.WARNING)  # skipped reads are counted below, not logged line by line
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    result = run(args.days, args.seed)
+    print(f"simulated {result['days']} days in {result['wall_seconds']} s of wall time (2-core machine)")
+    header = (f"{'platform':10} {'runs':>6} {'req/day':>9} {'units/day':>10} {'max/day':>8} {'minimum':>8} "
+              f"{'ratio':>6}  quota  lived>=1min archived")
+    print(header)
+    caps = {"youtube": ("per day", 10000), "x": ("per month", 15000)}
+    for platform, p in result["platforms"].items():
+        cap = caps.get(platform)
+        if cap is None:
+            held = "n/a"
+        elif cap[0] == "per day":
+            held = "held" if p["max_units_in_a_day"] <= cap[1] else "EXCEEDED"
+        else:
+            held = "held" if p["units_total"] * 30 / result["days"] <= cap[1] else "over (projected)"
+        a, n = p["lived_1min_archived"]
+        print(f"{platform:10} {p['runs']:>6} {p['requests_per_day']:>9} {p['units_per_day']:>10} "
+              f"{p['max_units_in_a_day']:>8} {p['minimum_reads']:>8} {str(p['ratio']):>6}  {held:5}  "
+              f"{a}/{n} ({100 * a / n if n else 0:.1f} %)")
+    x = result["platforms"]["x"]
+    print(f"\nX post reads: {x['units_total']} for {x['minimum_units']} posts and replies that had to be returned "
+          f"at least once ({x['units_total'] / x['minimum_units']:.2f}x)")
+    print("\ndeleted comments archived, by how long they lived:")
+    for platform, p in result["platforms"].items():
+        cells = ", ".join(f"{label}: {a}/{n}" for label, (a, n) in p["deleted_archived"].items())
+        print(f"  {platform:10} {cells}")
+    if result["platforms"]["x"]["throttled_runs"]:
+        print(f"\nX: {result['platforms']['x']['throttled_runs']} run(s) stopped at the monthly read budget")
+    print("\n" + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

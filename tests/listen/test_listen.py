@@ -1,0 +1,215 @@
+"""The Graph webhook listener on loopback: handshake, signatures, durable deliveries, and the
+targeted capture each delivery triggers, through the nightly pipeline, against the simulator."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from archiver.capture import collect
+from archiver.config import load_settings
+from archiver.health import check_health
+from archiver.index import open_index
+from archiver.listen.graph import targets_of
+from archiver.listen.service import Listener
+from archiver.lock import writer_lock
+from archiver.replay.facebook import FacebookSimulator, FbComment
+from archiver.replay.samples import facebook_sample
+from tests.helpers import files_containing, warc_files
+
+TOKEN = "EAAGlistenTOKEN+/="
+SECRET = "app-secret-\u00e9-9f8e"
+VERIFY = "verify-me-42"
+ENV = {"OCPD_FB_TOKEN": TOKEN, "ARCHIVER_LISTEN_APP_SECRET": SECRET, "ARCHIVER_LISTEN_VERIFY_TOKEN": VERIFY}
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def feed_change(post_id: str, verb: str, comment_id: str, *, item: str = "comment", page: str = "1000001") -> bytes:
+    """A Page ``feed`` delivery in Graph's shape."""
+    return json.dumps({"object": "page", "entry": [{"id": page, "time": int(NOW.timestamp()), "changes": [
+        {"field": "feed", "value": {"item": item, "verb": verb, "post_id": post_id, "comment_id": comment_id,
+                                    "parent_id": post_id, "created_time": int(NOW.timestamp()),
+                                    "from": {"id": "9001", "name": "Jane Public"}, "message": "hi"}}]}]}).encode()
+
+
+@pytest.fixture
+def page(replay, make_config):
+    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
+    base = replay.mount(sim)
+    facebook_sample(sim, NOW - timedelta(days=1))
+    cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001",
+                        "token_env": "OCPD_FB_TOKEN", "api_base": f"{base}/{sim.version}"}])
+    settings = load_settings(cfg, environ={})
+    assert collect(settings, environ=ENV, now=NOW).ok  # the nightly sweep, first night
+    return sim, settings
+
+
+def test_handshake_answers_only_the_right_verify_token(page):
+    _, settings = page
+    client = Listener(settings, ENV).app.test_client()
+    ok = client.get("/webhooks/graph?hub.mode=subscribe&hub.verify_token=verify-me-42&hub.challenge=1158201444")
+    assert ok.status_code == 200 and ok.get_data(as_text=True) == "1158201444"
+    assert client.get("/webhooks/graph?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1").status_code == 403
+    assert client.get("/webhooks/graph?hub.mode=unsubscribe&hub.verify_token=verify-me-42&hub.challenge=1").status_code == 403
+    evil = client.get("/webhooks/graph?hub.mode=subscribe&hub.verify_token=verify-me-42&hub.challenge=<script>")
+    assert evil.status_code == 400 and b"<script>" not in evil.data
+
+
+def test_unsigned_and_wrongly_signed_deliveries_are_refused_and_counted(page):
+    sim, settings = page
+    listener = Listener(settings, ENV)
+    client = listener.app.test_client()
+    body = feed_change(sim.posts[0].id, "add", sim.posts[0].comments[0].id)
+    assert client.post("/webhooks/graph", data=body).status_code == 403
+    assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body, "other")}).status_code == 403
+    assert client.post("/webhooks/graph", data=body + b" ", headers={"X-Hub-Signature-256": sign(body)}).status_code == 403
+    assert listener.counters.refused == 3 and listener.pending.waiting() == []
+    assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)}).status_code == 200
+    assert listener.counters.accepted == 1 and len(listener.pending.waiting()) == 1
+
+
+def test_a_delivery_is_captured_through_the_nightly_pipeline_within_one_flush(page, replay):
+    sim, settings = page
+    post = sim.posts[0]
+    hidden, removed = post.comments[0], post.comments[2]
+    hidden.is_hidden = True
+    removed.deleted = True
+    post.comments.append(FbComment(id="101_8888", message="threat posted at 9:00", created_time=NOW,
+                                   author_name="Angry Person", author_id="777"))
+    listener = Listener(settings, ENV, now=lambda: NOW + timedelta(minutes=20))
+    client = listener.app.test_client()
+    for verb, comment in (("add", "101_8888"), ("hide", hidden.id), ("remove", removed.id)):
+        body = feed_change(post.id, verb, comment)
+        assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)}).status_code == 200
+    before = len(replay.requests_matching(r"/1000001/posts"))
+    other = len(replay.requests_matching(r"1000001_103/comments"))
+    report = listener.flush()
+    assert report.captured == {"ocpd-facebook": "ok"} and report.waiting == 0
+    assert listener.pending.waiting() == []
+    db = open_index(settings.index_path)
+    status = dict(db.conn.execute("SELECT platform_id, status FROM items"))
+    assert status["101_8888"] == "live" and status[hidden.id] == "hidden" and status[removed.id] == "deleted"
+    # Only the named thread was read: no listing of the page's posts, no other post's comments.
+    assert len(replay.requests_matching(r"/1000001/posts")) == before
+    assert len(replay.requests_matching(r"1000001_103/comments")) == other
+    run = db.conn.execute("SELECT driver, status FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+    assert run == ("listen", "ok")
+    # The three deliveries are in the WARC, exactly as received, beside the capture.
+    notes = [n for p in warc_files(settings.index_path.parent) for n in _webhook_notes(p)]
+    assert len(notes) == 3 and all(json.loads(n["body"])["object"] == "page" for n in notes)
+    assert not files_containing(settings.index_path.parent, TOKEN)
+    assert not files_containing(settings.index_path.parent, SECRET)
+
+
+def _webhook_notes(path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(path, "rb") as fh:
+        for rec in ArchiveIterator(fh):
+            if rec.rec_headers.get_header("Archiver-Metadata") == "webhook/1":
+                yield json.loads(rec.content_stream().read())
+
+
+def test_deliveries_wait_while_the_nightly_job_holds_the_archive(page):
+    sim, settings = page
+    listener = Listener(settings, ENV)
+    body = feed_change(sim.posts[1].id, "add", sim.posts[1].comments[0].id)
+    listener.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
+    with writer_lock(settings.index_path, "collect"):
+        report = listener.flush()
+    assert report.waiting == 1 and report.captured == {} and len(listener.pending.waiting()) == 1
+    assert listener.flush().captured == {"ocpd-facebook": "ok"} and listener.pending.waiting() == []
+
+
+def test_a_listener_run_never_hides_a_failed_night_from_the_morning_check(page):
+    sim, settings = page
+    sim.expired = True
+    assert not collect(settings, environ=ENV, now=NOW + timedelta(days=1)).ok
+    sim.expired = False
+    listener = Listener(settings, ENV, now=lambda: NOW + timedelta(days=1, hours=1))
+    body = feed_change(sim.posts[1].id, "add", sim.posts[1].comments[0].id)
+    listener.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
+    assert listener.flush().captured == {"ocpd-facebook": "ok"}
+    health = check_health(open_index(settings.index_path), ["ocpd-facebook"], now=NOW + timedelta(days=1, hours=2))
+    assert not health.ok and "failed" in health.accounts[0].message
+
+
+def test_a_delivery_for_no_configured_account_is_set_aside(page):
+    _, settings = page
+    listener = Listener(settings, ENV)
+    body = feed_change("555_1", "add", "1_2", page="555")
+    listener.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
+    report = listener.flush()
+    assert report.unmatched == 1 and listener.pending.waiting() == []
+    assert len(list(listener.pending.unmatched_dir.glob("*.json"))) == 1
+
+
+def test_instagram_comment_deliveries_name_the_media(page):
+    from archiver.config import AccountConfig
+
+    accounts = [AccountConfig("ig", "instagram", "17841400001")]
+    payload = {"object": "instagram", "entry": [{"id": "17841400001", "time": 1, "changes": [
+        {"field": "comments", "value": {"id": "1790", "text": "hi", "from": {"id": "1", "username": "u"},
+                                        "media": {"id": "1789", "media_product_type": "FEED"}}}]}]}
+    assert targets_of(payload, accounts).posts == {"ig": ["1789"]}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_command_serves_refuses_unsigned_and_stops_cleanly(page, tmp_path):
+    _, settings = page
+    port = _free_port()
+    cfg = settings.config_path
+    cfg.write_text(cfg.read_text() + f"\n[listen]\nport = {port}\nflush_seconds = 0.5\n")
+    env = {**os.environ, **ENV}
+    proc = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(cfg), "listen"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/graph"
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{url}?hub.mode=subscribe&hub.verify_token={VERIFY}&hub.challenge=77") as r:
+                    assert r.read() == b"77"
+                break
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the listener did not start")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, data=b'{"object":"page"}', method="POST"))
+        assert refused.value.code == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "listener stopped" in err and TOKEN not in err and SECRET not in err
+
+
+def test_the_command_refuses_to_start_without_the_app_secret(page):
+    from tests.helpers import run_cli
+
+    _, settings = page
+    out = run_cli("--config", str(settings.config_path), "listen", env={"ARCHIVER_LISTEN_APP_SECRET": "",
+                                                                        "ARCHIVER_LISTEN_VERIFY_TOKEN": VERIFY})
+    assert out.returncode != 0 and "Error: listen.app_secret_env" in out.stderr and "Traceback" not in out.stderr
