@@ -62,7 +62,7 @@ GENESIS = "0" * 64
 # from the WARC files. Retention assignments are recomputed from the schedule.
 TABLES = ("retention_schedules", "retention_overrides", "retention_event_dates", "holds", "hold_items",
           "records_requests", "disposition_plans", "whs_notices", "dispositions", "disposition_objects",
-          "tombstones", "object_tombstones", "audit_log")
+          "tombstones", "object_tombstones", "moderation_policies", "moderation_reasons", "audit_log")
 _KEY = re.compile(r"^journal/\d{4}/\d{2}/(\d{12})-[A-Za-z0-9._-]+\.json$")
 
 

@@ -41,6 +41,7 @@ from typing import IO, Iterator
 from .. import audit
 from ..timefmt import iso
 from . import signing
+from ..moderation.entries import write_moderation_csv
 from ..progress import report as report_progress
 from . import bates as bates_ranges
 from .bates import Bates
@@ -193,6 +194,12 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
                                            tz=settings.timezone).encode("utf-8"))
     privilege.write(out, dict(ctx, spec=spec, agency=settings.agency, generated=iso(now)))
     result.withheld = len(privilege.rows)
+    # The moderation record of the produced comments (hidden or deleted, and why).
+    produced = [i for (i,) in db.conn.execute(
+        f"SELECT id FROM items WHERE (account, root) IN (VALUES {', '.join(['(?, ?)'] * len(keys))})",
+        [v for k in keys for v in k])] if (keys := list(thread_keys(db, spec.selection))) else []
+    write_moderation_csv(db, [i for i in produced if i not in privilege.withheld_ids],
+                         out / "DATA" / "moderation.csv")
     if redactor:
         refuse_if_leaking(out, redactor.withheld_values, redactor.label)
     write_manifest(out)

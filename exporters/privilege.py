@@ -29,10 +29,12 @@ class PrivilegeLog:
     volume: str
     redactor: Redactor
     rows: list[dict] = field(default_factory=list)
+    withheld_ids: set[str] = field(default_factory=set)  # archive ids of the withheld items
 
     def add(self, entry: Entry, thread: Thread, redaction: Redaction) -> None:
         """Log a withheld item (``entry`` as archived; every value is scrubbed of what other
         redactions withhold, so the log itself cannot leak a redacted name)."""
+        self.withheld_ids.add(entry.id)
         by_pid = {e.platform_id: e for e in thread.entries}
         parent = by_pid.get(entry.parent) if entry.parent else None
         scrub = self.redactor.scrub

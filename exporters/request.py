@@ -31,6 +31,7 @@ from pathlib import Path
 from .. import audit
 from ..timefmt import agency_time, iso
 from . import bagit_bundle, signing
+from ..moderation.entries import write_moderation_csv
 from ..progress import report as report_progress
 from .letter import FeeInputs, denial_reasons, fee_worksheet, letter_context, load_deny_reasons, REVIEW_NOTICE
 from .records import RecordReader, Thread, iter_threads, source_record_ids
@@ -98,6 +99,7 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
               "redacted": bool(redactor), "css": stylesheet()}
 
     (out / "records").mkdir()
+    exported: list[str] = []
     with open(out / "index.csv", "w", newline="", encoding="utf-8") as fh:
         index = csv.DictWriter(fh, fieldnames=INDEX_COLUMNS)
         index.writeheader()
@@ -113,12 +115,16 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
             for entry, source in zip(thread.entries, original.entries):
                 native_sha = _write_natives(out, entry, redacted=entry is not source)
                 index.writerow(_index_row(entry, native_sha, doc, tz))
+                exported.append(source.id)
                 result.items += 1
             report_progress("documents", advance=1) or report_progress("pages", advance=count if spec.pdf else 0)
             if ship_warc:
                 record_ids.extend(source_record_ids(db, original))
                 pages.extend(_pages(reader, original))
             result.threads += 1
+
+    # The moderation record of the exported comments (hidden or deleted, and why): moderation.csv.
+    write_moderation_csv(db, exported, out / "moderation.csv")
 
     if ship_warc and record_ids:
         (out / "warc").mkdir()

@@ -90,3 +90,22 @@ def test_the_bundle_verifies_and_its_pdf_reads_right(demo, reasoned, tmp_path):
     assert policy["versions"][0]["categories"][0]["name"] == "off-topic"
     (out / "data" / "moderation-report.csv").write_text("tampered")
     assert run_cli("verify", str(out)).returncode == 1
+
+
+def test_exports_carry_the_moderation_record_of_their_comments(demo, reasoned, tmp_path):
+    bundle = tmp_path / "bundle"
+    made = run_cli("--config", str(demo.config_path), "export", "request", "--request-id", "PRR-9", "--requester",
+                   "A. Requester", "--received", "2026-11-20", *PERIOD, "--account", "sample-facebook",
+                   "--out", str(bundle))
+    assert made.returncode == 0, made.stderr
+    rows = list(csv.DictReader(open(bundle / "data" / "moderation.csv", encoding="utf-8")))
+    mine = next(r for r in rows if r["item_id"] == reasoned)
+    assert mine["category"] == "threats" and mine["attribution"] == "hidden_by_page" and mine["recorded_by"] == "records1"
+    assert {r["removal"] for r in rows} >= {"hidden", "deleted"}
+    volume = tmp_path / "volume"
+    made = run_cli("--config", str(demo.config_path), "export", "ediscovery", "--matter", "M-1",
+                   "--bates-prefix", "PD-", *PERIOD, "--account", "sample-facebook", "--out", str(volume))
+    assert made.returncode == 0, made.stderr
+    rows = list(csv.DictReader(open(volume / "DATA" / "moderation.csv", encoding="utf-8")))
+    assert any(r["item_id"] == reasoned and r["category"] == "threats" for r in rows)
+    assert run_cli("verify", str(volume)).returncode == 0

@@ -99,3 +99,20 @@ def test_the_morning_check_reports_journal_problems(two_nights):
     found = check_health(db, ["ocpd-facebook"], now=later).findings
     assert [f.what for f in found] == ["journal"] and "changed in the index" in found[0].message
     assert any("differs" in p for p in journal.verify(db, open_store(settings)))
+
+
+def test_a_moderation_reason_survives_losing_the_index(two_nights):
+    settings, cfg = two_nights
+    db = index_of(settings)
+    hidden = db.conn.execute("SELECT id FROM items WHERE status = 'hidden' LIMIT 1").fetchone()[0]
+    _cli(cfg, "moderation", "reason", hidden, "--category", "threats", "--note", "threat to an officer",
+         "--decided-by", "Lt. Example", "--by", "records1")
+    before = db.conn.execute("SELECT item_id, category, decided_by, note, recorded_by, recorded_at FROM "
+                             "moderation_reasons").fetchall()
+    assert len(before) == 1
+    _lose_index(settings)
+    _cli(cfg, "reindex")
+    rebuilt = open_index(settings.index_path)
+    assert rebuilt.conn.execute("SELECT item_id, category, decided_by, note, recorded_by, recorded_at FROM "
+                                "moderation_reasons").fetchall() == before
+    assert rebuilt.conn.execute("SELECT count(*) FROM moderation_policies").fetchone()[0] == 1
