@@ -78,8 +78,8 @@ def history(ctx: typer.Context, item_id: str = typer.Argument(...),
 
 
 def report(ctx: typer.Context,
-           date_from: str = typer.Option(..., "--from", help="First day removals were found (agency timezone)"),
-           date_to: str = typer.Option(..., "--to", help="Last day, inclusive"),
+           date_from: str = common.date_option(..., "--from", help="First day removals were found (agency timezone)"),
+           date_to: str = common.date_option(..., "--to", help="Last day, inclusive"),
            account: Optional[List[str]] = typer.Option(None, "--account", help="Only this account (repeatable)"),
            fmt: str = typer.Option("table", "--format", callback=common.check_format),
            out: Optional[Path] = typer.Option(None, "--out", help="Write the verifiable bundle (BagIt: PDF, CSV, "
@@ -91,6 +91,7 @@ def report(ctx: typer.Context,
     from ..timefmt import utcnow
 
     settings = common.settings(ctx)
+    common.check_range(date_from, date_to, settings.timezone)
     db = common.index(settings)
     rep = build_report(db, settings, _policy(settings), date_from=date_from, date_to=date_to, accounts=account or [])
     if out is not None:

@@ -173,6 +173,7 @@ def log_request(db, settings, name: str, *, requester: str, received: date, desc
 
 
 OUTCOMES = ("granted", "denied", "partly-denied")
+CLOSE_OUTCOMES = OUTCOMES  # what the web UI's requests page offers
 
 
 def close_request(db, settings, name: str, outcome: str, on: date, *, actor: str, store=None,

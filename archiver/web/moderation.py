@@ -80,7 +80,9 @@ def reason(item_id: str):
                               note=form.get("note", ""), decided_by=form.get("decided_by") or None,
                               actor=g.user.name, now=now())
     except ArchiverError as exc:
-        return render_template("action.html", title="Moderation reason", message=str(exc), ok=False, jobs=False), 400
+        back = url_for("moderation.moderation", **{"from": p["from"], "to": p["to"], "account": p["account"]})
+        return render_template("action.html", title="Moderation reason", message=str(exc), ok=False, jobs=False,
+                               back=back), 400
     audit("web.moderation.reason", {"item": item_id, "entry": entry["id"]})
     return redirect(url_for("moderation.moderation", **{"from": p["from"], "to": p["to"], "account": p["account"]})
                     + f"#item-{item_id}", code=303)

@@ -254,6 +254,7 @@ def test_letter_is_prose_for_a_person(plain):
 def test_granted_in_part_only_when_something_was_withheld(archive, export_settings, tmp_path):
     (tmp_path / "redactions.toml").write_text(
         '[[redaction]]\nitem = "*"\nterm = "no such words anywhere"\nwhat = "telephone number"\n'
+        'reason = "a private caller would be exposed to unwanted contact"\n'
         'basis = "balancing test"\n', encoding="utf-8")
     out, result = request_bundle(archive, export_settings, tmp_path / "bag", Selection("2024-03-01", "2024-03-31"),
                                  redactions=tmp_path / "redactions.toml", pdf=False)

@@ -133,7 +133,7 @@ def test_a_crafted_link_cannot_prefill_what_the_user_types(archive, as_role, web
     ("/?q=clo%00sure", 400),
     ("/?author=a%00b", 400),
     ("/?q=closure&q=other", 400),
-    ("/moderation?page=99999999999999999999999", 400),
+    ("/moderation?from=2026-13-40", 400),
     ("/export.csv?q=closure&page=99999999999999999999999", 400),
     ("/media/99999999999999999999999999", 404),
     ("/item/%00", 400),
