@@ -41,6 +41,7 @@ from typing import IO, Iterator
 from .. import audit
 from ..timefmt import iso
 from . import signing
+from .. import journal
 from ..moderation.entries import write_moderation_csv
 from ..progress import report as report_progress
 from . import bates as bates_ranges
@@ -211,6 +212,10 @@ def export_ediscovery(settings, db, store, spec: EdiscoverySpec, *, now: datetim
         "bates": [result.first_bates, result.last_bates], "documents": result.documents,
         "families": result.families, "signed": result.fingerprint,
     }, now=now)
+    if redactor:  # the redaction and privilege decisions of the production, in the store's journal
+        journal.append(db, "export.redactions", {"matter": spec.matter, "volume": spec.volume, "out": str(out),
+                                                 "redactions": redactor.log, "privilege_log": privilege.rows},
+                       actor=spec.actor, now=now)
     return result
 
 

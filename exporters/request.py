@@ -31,6 +31,7 @@ from pathlib import Path
 from .. import audit
 from ..timefmt import agency_time, iso
 from . import bagit_bundle, signing
+from .. import journal
 from ..moderation.entries import write_moderation_csv
 from ..progress import report as report_progress
 from .letter import FeeInputs, denial_reasons, fee_worksheet, letter_context, load_deny_reasons, REVIEW_NOTICE
@@ -187,6 +188,11 @@ def export_request(settings, db, store, spec: RequestSpec, *, now: datetime) -> 
         "redactions": result.redactions, "warc_records": result.records, "signed": result.fingerprint,
         "request_log": logged,
     }, now=now)
+    if redactor:
+        # The custodian's redaction decisions of a released bundle are records-management
+        # events: kept in the store's journal, so they outlive the index and the bundle.
+        journal.append(db, "export.redactions", {"request_id": spec.request_id, "out": str(out),
+                                                 "redactions": redactor.log}, actor=spec.actor, now=now)
     return result
 
 

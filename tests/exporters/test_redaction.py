@@ -356,3 +356,14 @@ def test_every_author_means_every_private_author(platforms):
     assert {e.author for e in released if e.is_department} >= {"Oak Creek Police Department", "oakcreekpd"}
     assert {e.author for e in released if not e.is_department} == {"[REDACTED]"}
     db.conn.close()
+
+
+def test_the_redaction_decisions_of_a_release_are_kept_in_the_journal(released, platforms):
+    out, result = released
+    db = open_index(platforms.index_path)
+    entries = [json.loads(body) for (body,) in db.conn.execute(
+        "SELECT body FROM journal WHERE kind = 'export.request' OR kind = 'export.redactions' ORDER BY seq")]
+    events = [e for entry in entries for e in entry.get("events", []) if e.get("kind") == "export.redactions"]
+    assert events, entries
+    logged = events[-1]["data"]
+    assert logged["request_id"] == "PRR-2024-031" and len(logged["redactions"]) == result.redactions > 0
