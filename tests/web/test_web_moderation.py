@@ -10,6 +10,7 @@ from archiver.index import open_index
 from .test_web_browser import ARTIFACTS, _log_in, browser, downloads, server  # noqa: F401 (fixtures)
 
 selenium = pytest.importorskip("selenium")
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -30,7 +31,9 @@ def test_records_officer_records_a_reason_and_the_report_shows_it(browser, serve
     row.find_element(By.NAME, "note").send_keys("threatened an officer <b>")
     row.find_element(By.NAME, "decided_by").send_keys("Lt. Example")
     row.find_element(By.CSS_SELECTOR, "form.reason button").click()
-    WebDriverWait(browser, 10).until(lambda b: "Threats or incitement" in b.find_element(By.ID, f"item-{item}").text)
+    # The form posts and the page reloads: the old row goes stale while it does.
+    WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(
+        lambda b: "Threats or incitement" in b.find_element(By.ID, f"item-{item}").text)
     row = browser.find_element(By.ID, f"item-{item}")
     assert "decided by Lt. Example; recorded by records" in row.text and "threatened an officer <b>" in row.text
     assert "pwned" not in browser.title
