@@ -364,6 +364,6 @@ def test_the_redaction_decisions_of_a_release_are_kept_in_the_journal(released, 
     entries = [json.loads(body) for (body,) in db.conn.execute(
         "SELECT body FROM journal WHERE kind = 'export.request' OR kind = 'export.redactions' ORDER BY seq")]
     events = [e for entry in entries for e in entry.get("events", []) if e.get("kind") == "export.redactions"]
-    assert events, entries
-    logged = events[-1]["data"]
-    assert logged["request_id"] == "PRR-2024-031" and len(logged["redactions"]) == result.redactions > 0
+    mine = [e["data"] for e in events if e["data"].get("request_id") == "PRR-2024-031"]  # other tests export too
+    assert mine, entries
+    assert len(mine[-1]["redactions"]) == result.redactions > 0
