@@ -10,7 +10,8 @@ from archiver.index import open_index
 from .test_web_browser import ARTIFACTS, _log_in, browser, downloads, server  # noqa: F401 (fixtures)
 
 selenium = pytest.importorskip("selenium")
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,  # noqa: E402
+                                        WebDriverException)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -31,8 +32,13 @@ def test_records_officer_records_a_reason_and_the_report_shows_it(browser, serve
     row.find_element(By.NAME, "note").send_keys("threatened an officer <b>")
     row.find_element(By.NAME, "decided_by").send_keys("Lt. Example")
     row.find_element(By.CSS_SELECTOR, "form.reason button").click()
-    # The form posts and the page reloads: the old row goes stale while it does.
-    WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(
+    # The form posts and the server redirects back to the row (#item-ID): wait for that page to
+    # finish loading before reading it (the old page's nodes go stale meanwhile).
+    WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException,
+                                                   WebDriverException)).until(
+        lambda b: f"#item-{item}" in b.current_url and b.execute_script("return document.readyState") == "complete")
+    WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException,
+                                                   WebDriverException)).until(
         lambda b: "Threats or incitement" in b.find_element(By.ID, f"item-{item}").text)
     row = browser.find_element(By.ID, f"item-{item}")
     assert "decided by Lt. Example; recorded by records" in row.text and "threatened an officer <b>" in row.text
