@@ -45,7 +45,7 @@ class AccountHealth:
 
 @dataclass
 class Finding:
-    """Something other than an account's runs: ``what`` is quarantine or journal."""
+    """Something other than an account's runs: ``what`` is quarantine, journal or listener."""
 
     what: str
     ok: bool
@@ -98,8 +98,8 @@ def check_health(db, accounts: Iterable[str], *, max_age_hours: float = 26.0, qu
     if streams_dir is not None:
         from .listen.streams import stream_problems
 
-        for problem in stream_problems(streams_dir, now=now, max_down_minutes=max_stream_down):
-            report.accounts.append(AccountHealth("(listener)", False, "down", None, problem))
+        report.findings += [Finding("listener", False, problem)
+                            for problem in stream_problems(streams_dir, now=now, max_down_minutes=max_stream_down)]
     return report
 
 

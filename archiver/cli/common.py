@@ -105,6 +105,11 @@ def check_names(settings: Settings, db=None, *, accounts: Iterable[str] = (), pl
         raise UsageError(f"unknown account {wrong[0]!r} (known: {listed})")
 
 
+def actor(by: str | None) -> str:
+    """Who does a records-management act from the command line: ``--by``, else the login name."""
+    return by or os.environ.get("USER") or os.environ.get("USERNAME") or "cli"
+
+
 def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")

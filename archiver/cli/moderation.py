@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -27,9 +26,6 @@ def register(app: typer.Typer) -> None:
     report_app.command("moderation")(report)
 
 
-def _actor(by: Optional[str]) -> str:
-    return by or os.environ.get("USER") or os.environ.get("USERNAME") or "cli"
-
 
 def _policy(settings):
     from ..moderation.policy import load_policy
@@ -48,7 +44,7 @@ def reason(ctx: typer.Context, item_id: str = typer.Argument(..., help="The arch
 
     settings = common.settings(ctx)
     entry = record_reason(common.index(settings), settings, _policy(settings), item_id, category, note=note,
-                          decided_by=decided_by, actor=_actor(by))
+                          decided_by=decided_by, actor=common.actor(by))
     corrected = f" (corrects entry {entry['supersedes']})" if entry["supersedes"] else ""
     typer.echo(f"recorded: {item_id} {entry['removal']} — {entry['category_title']} ({entry['category']}, policy "
                f"{entry['policy']} version {entry['policy_version']}), decided by {entry['decided_by']}{corrected}")
@@ -95,7 +91,7 @@ def report(ctx: typer.Context,
     db = common.index(settings)
     rep = build_report(db, settings, _policy(settings), date_from=date_from, date_to=date_to, accounts=account or [])
     if out is not None:
-        path = write_bundle(db, settings, rep, out, actor=_actor(by), now=utcnow())
+        path = write_bundle(db, settings, rep, out, actor=common.actor(by), now=utcnow())
         typer.echo(f"{len(rep.rows)} removal(s), {rep.unrecorded} without a recorded reason; bundle written to {path}"
                    " (check it with `archiver verify`)", err=True)
         return

@@ -5,7 +5,6 @@ function, and renders; the rules live in ``archiver.retention``."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -52,9 +51,6 @@ def _filters(date_from, date_to, query, account, platform, author, kind, ids=Non
     return make_query(date_from=date_from, date_to=date_to, text=query, accounts=account or [],
                       platforms=platform or [], author=author, kinds=kind or [], item_ids=ids or [])
 
-
-def _actor(by: Optional[str]) -> str:
-    return by or os.environ.get("USER") or os.environ.get("USERNAME") or "cli"
 
 
 def _day(value: str, option: str) -> date:
@@ -125,7 +121,7 @@ def retention_assign(ctx: typer.Context, series: Optional[str] = typer.Option(No
         raise typer.BadParameter("select items with --id or search filters")
     settings, db, store = _open(ctx)
     common.check_names(settings, db, accounts=account, platforms=platform)
-    result = override(db, settings, filters, None if clear else series, reason=reason, actor=_actor(by), store=store)
+    result = override(db, settings, filters, None if clear else series, reason=reason, actor=common.actor(by), store=store)
     typer.echo(f"{result['items']} item(s) now {'follow the rules' if clear else 'in series ' + series}")
 
 
@@ -142,7 +138,7 @@ def retention_event(ctx: typer.Context, name: str = typer.Option(..., "--name", 
         raise typer.BadParameter("select items with --id or search filters")
     settings, db, store = _open(ctx)
     common.check_names(settings, db, accounts=account)
-    result = record_event(db, settings, filters, name, _day(on, "--date"), actor=_actor(by), store=store)
+    result = record_event(db, settings, filters, name, _day(on, "--date"), actor=common.actor(by), store=store)
     typer.echo(f"event {name!r} on {result['date']} recorded for {result['items']} item(s)")
 
 
@@ -152,7 +148,7 @@ def retention_recompute(ctx: typer.Context, by: Optional[str] = BY):
     from ..retention.assign import recompute
 
     settings, db, store = _open(ctx)
-    result = recompute(db, settings, actor=_actor(by), store=store)
+    result = recompute(db, settings, actor=common.actor(by), store=store)
     typer.echo(f"{result['items']} item(s) under {result['schedule']}"
                f"{' (schedule changed: recorded)' if result['schedule_changed'] else ''}; "
                f"{result['newly_held']} newly held")
@@ -175,7 +171,7 @@ def hold_add(ctx: typer.Context, name: str = typer.Option(..., "--name"), matter
     settings, db, store = _open(ctx)
     common.check_names(settings, db, accounts=account, platforms=platform)
     filters = _filters(date_from, date_to, query, account, platform, author, kind, ids)
-    result = add_hold(db, settings, name, matter, filters, actor=_actor(by), store=store)
+    result = add_hold(db, settings, name, matter, filters, actor=common.actor(by), store=store)
     typer.echo(f"hold {name!r} placed on {result['items']} item(s) ({result['filters']})")
 
 
@@ -195,7 +191,7 @@ def hold_release(ctx: typer.Context, name: str = typer.Argument(...), by: Option
     from ..retention.holds import release_hold
 
     settings, db, store = _open(ctx)
-    result = release_hold(db, settings, name, actor=_actor(by), store=store)
+    result = release_hold(db, settings, name, actor=common.actor(by), store=store)
     typer.echo(f"hold {name!r} released at {result['released_at']}")
 
 
@@ -217,7 +213,7 @@ def request_log(ctx: typer.Context, name: str = typer.Option(..., "--name", help
     common.check_names(settings, db, accounts=account, platforms=platform)
     filters = _filters(date_from, date_to, query, account, platform, author, kind)
     result = log_request(db, settings, name, requester=requester, received=_day(received, "--received"),
-                         description=description, filters=filters, committed=committed, actor=_actor(by), store=store)
+                         description=description, filters=filters, committed=committed, actor=common.actor(by), store=store)
     typer.echo(f"request {name!r} logged; {result['items_held']} item(s) held")
 
 
@@ -240,7 +236,7 @@ def request_close(ctx: typer.Context, name: str = typer.Argument(...),
         raise typer.BadParameter("give exactly one of --granted DATE, --denied DATE or --partly-denied DATE")
     outcome, on = given[0]
     settings, db, store = _open(ctx)
-    result = close_request(db, settings, name, outcome, _day(on, f"--{outcome}"), actor=_actor(by), store=store,
+    result = close_request(db, settings, name, outcome, _day(on, f"--{outcome}"), actor=common.actor(by), store=store,
                            withheld=withheld or [])
     if not result["held_through"]:
         held = "; hold ended"
@@ -269,7 +265,7 @@ def dispose_plan(ctx: typer.Context, as_of: str = common.date_option(..., "--as-
     from ..retention.disposition import make_plan
 
     settings, db, _ = _open(ctx, with_store=False)
-    plan = make_plan(db, settings, _day(as_of, "--as-of"), actor=_actor(by))
+    plan = make_plan(db, settings, _day(as_of, "--as-of"), actor=common.actor(by))
     if fmt == "json":
         return _json(plan)
     rows = [{"object": o["key"], "items": len({i["id"] for i in o["items"]}), "bytes": o["size"],
@@ -301,7 +297,7 @@ def dispose_notice(ctx: typer.Context, plan: int = typer.Option(..., "--plan"),
     from ..retention.disposition import send_notice
 
     settings, db, _ = _open(ctx, with_store=False)
-    letter = send_notice(db, settings, plan, _day(letter_date, "--date"), contact=contact, actor=_actor(by))
+    letter = send_notice(db, settings, plan, _day(letter_date, "--date"), contact=contact, actor=common.actor(by))
     paths = write_notice(letter, out)
     typer.echo("\n".join(str(p) for p in paths))
     typer.echo(f"mail it; destruction of these series is refused before {letter['not_before']} "
@@ -316,7 +312,7 @@ def dispose_reply(ctx: typer.Context, series: str = typer.Option(..., "--series"
     from ..retention.disposition import record_reply
 
     _, db, _ = _open(ctx, with_store=False)
-    count = record_reply(db, series, reply, _day(on, "--date"), actor=_actor(by))
+    count = record_reply(db, series, reply, _day(on, "--date"), actor=common.actor(by))
     typer.echo(f"reply {reply!r} recorded on {count} notice(s) for {series}")
 
 
@@ -342,7 +338,7 @@ def dispose_apply(ctx: typer.Context, plan: int = typer.Option(..., "--plan"),
     settings, db, store = _open(ctx)
     out = out or settings.index_path.parent / "certificates"
     with on_terminal():
-        result = apply_plan(db, store, settings, plan, actor=_actor(by), confirm=yes, out_dir=out)
+        result = apply_plan(db, store, settings, plan, actor=common.actor(by), confirm=yes, out_dir=out)
     keys = [o["key"] for o in result["would_destroy"]] if result["dry_run"] else result["destroyed"]
     common.emit([{"object": k, "action": "would destroy" if result["dry_run"] else "destroyed"} for k in keys]
                 + [{"object": r["key"], "action": "kept: " + "; ".join(r["reasons"])} for r in result["refused"]],

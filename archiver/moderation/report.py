@@ -86,27 +86,21 @@ def build_report(db, settings, policy: Policy, *, date_from: str | None, date_to
         if name not in known:
             raise ModerationError(f"no account named {name!r}: configured accounts are {', '.join(known) or '(none)'}")
     lo, hi = day_range_utc(date_from, date_to, settings.timezone)
-    clauses, params = ["e.event IN ('hidden', 'deleted')", "i.kind != 'post'"], []
-    if lo:
-        clauses.append("e.at >= ?")
-        params.append(lo)
-    if hi:
-        clauses.append("e.at < ?")
-        params.append(hi)
+    clauses, params = _within("e.at", lo, hi)
+    clauses = ["e.event IN ('hidden', 'deleted')", "i.kind != 'post'", *clauses]
     if accounts:
         clauses.append(f"i.account IN ({', '.join('?' * len(accounts))})")
         params += accounts
     # The latest removal in the period per item: an item hidden and later deleted is one row.
+    inner, inner_params = _within("e2.at", lo, hi)
     sql = (
         "SELECT i.id, i.account, i.platform, i.kind, i.author, i.text, i.created_at, i.last_seen, i.status, i.url, "
         "i.root, e.event, e.at FROM events e JOIN items i ON i.rowid = e.item_rowid "
         f"WHERE {' AND '.join(clauses)} AND e.id = (SELECT max(e2.id) FROM events e2 WHERE e2.item_rowid = e.item_rowid "
-        "AND e2.event IN ('hidden', 'deleted')" + (" AND e2.at >= ?" if lo else "") + (" AND e2.at < ?" if hi else "")
-        + ") ORDER BY e.at, i.id")
-    inner = ([lo] if lo else []) + ([hi] if hi else [])
+        "AND e2.event IN ('hidden', 'deleted')" + "".join(f" AND {c}" for c in inner) + ") ORDER BY e.at, i.id")
     rows = []
     for (item_id, account, platform, kind, author, text, created, last_seen, status, url, root, event,
-         at) in db.conn.execute(sql, params + inner):
+         at) in db.conn.execute(sql, params + inner_params):
         row = {"item_id": item_id, "account": account, "platform": platform, "kind": kind, "author": author,
                "text": text, "posted_at": created, "detected_at": at, "removal": event, "status_now": status,
                "url": url, "root": root,
@@ -150,17 +144,24 @@ def _parent_texts(db, rows: list[dict[str, Any]]) -> dict[tuple[str, str], str |
 
 def _captures(db, account: str, lo: str | None, hi: str | None) -> dict[str, Any]:
     """How often the account was captured in the period, and the longest gap between captures."""
-    clauses, params = ["account = ?"], [account]
-    if lo:
-        clauses.append("started_at >= ?")
-        params.append(lo)
-    if hi:
-        clauses.append("started_at < ?")
-        params.append(hi)
+    clauses, params = _within("started_at", lo, hi)
+    clauses, params = ["account = ?", *clauses], [account, *params]
     starts = [r[0] for r in db.conn.execute(
         f"SELECT started_at FROM runs WHERE {' AND '.join(clauses)} ORDER BY started_at", params)]
     gaps = [(_dt(b) - _dt(a)).total_seconds() / 3600 for a, b in zip(starts, starts[1:])]
     return {"captures": len(starts), "longest_gap_hours": round(max(gaps), 1) if gaps else None}
+
+
+def _within(column: str, lo: str | None, hi: str | None) -> tuple[list[str], list[str]]:
+    """SQL conditions (and parameters) for ``column`` in the half-open UTC range [lo, hi)."""
+    clauses, params = [], []
+    if lo:
+        clauses.append(f"{column} >= ?")
+        params.append(lo)
+    if hi:
+        clauses.append(f"{column} < ?")
+        params.append(hi)
+    return clauses, params
 
 
 def _dt(value: str) -> datetime:

@@ -47,20 +47,19 @@ def _period(args) -> dict[str, str | list[str]]:
     return out
 
 
-def _report(p):
-    return build_report(db(), _settings(), _policy(), date_from=p["from"], date_to=p["to"], accounts=p["account"])
+def _report(p, policy):
+    return build_report(db(), _settings(), policy, date_from=p["from"], date_to=p["to"], accounts=p["account"])
 
 
 @bp.get("/moderation")
 @requires("viewer")
 def moderation():
     p = _period(request.args)
-    error, report = None, None
+    error, report, policy = None, None, _policy()
     try:
-        report = _report(p)
+        report = _report(p, policy)
     except QueryError as exc:
         error = str(exc)
-    policy = _policy()
     audit("web.moderation", {"from": p["from"], "to": p["to"], "accounts": p["account"],
                              "removals": len(report.rows) if report else 0})
     suggestions = {r["item_id"]: suggested_words(r["text"]) for r in report.rows} if report else {}
@@ -95,7 +94,7 @@ def report_file(fmt: str):
         abort(404)
     p = _period(request.args)
     try:
-        report = _report(p)
+        report = _report(p, _policy())
     except QueryError as exc:
         abort(400, str(exc))
     audit("web.moderation.export", {"from": p["from"], "to": p["to"], "accounts": p["account"], "format": fmt})

@@ -184,6 +184,8 @@ def test_the_morning_check_reports_a_stream_down_too_long(tmp_path):
     board = StatusBoard(tmp_path)
     board.update("jetstream", connected=False, since="2026-11-20T07:00:00Z", last_error="ConnectionRefusedError")
     assert stream_problems(tmp_path, now=NOW, max_down_minutes=15)[0].startswith("stream jetstream has been down")
+    report = check_health(open_index(tmp_path / "index.db"), [], now=NOW, streams_dir=tmp_path)
+    assert not report.ok and [(f.what, f.ok) for f in report.findings if f.what == "listener"] == [("listener", False)]
     assert stream_problems(tmp_path, now=NOW.replace(minute=0, hour=7) + timedelta(minutes=5)) == []
     board.update("jetstream", connected=True, since="2026-11-20T07:59:00Z")
     assert stream_problems(tmp_path, now=NOW) == []
