@@ -8,7 +8,11 @@ nor compete for the web server's interpreter lock. That process claims the job (
 once), runs the exporter and records the outcome. A worker that dies without recording one
 (killed, out of memory) is noticed when its process is gone (``reap``) and marked failed.
 
+An export made on the command line is recorded the same way (``run_recorded``), so the jobs
+page lists every bundle and production with its download, wherever it was started.
+
     run_job(settings, db, store, job_id, now=...)   # what `archiver jobs run` calls
+    run_recorded(kind, settings, db, store, spec, params, now=...)   # `archiver export ...`
 """
 
 from __future__ import annotations
@@ -119,8 +123,26 @@ def run_job(settings, db, store, job_id: int, *, now: Callable[[], datetime] = u
 
     job = _claim(db, job_id, now())
     exporter, build = JOB_KINDS[job["kind"]]
+    _run_claimed(job, exporter, lambda: build(settings, job), settings, db, store, now=now)
+    return get_job(db, job_id)
+
+
+def run_recorded(kind: str, settings, db, store, spec, params: dict[str, Any], *,
+                 now: Callable[[], datetime] = utcnow):
+    """Run an export started on the command line as a job of its own: recorded, claimed at once
+    by this process, its outcome kept, so the jobs page offers its download like a web job's.
+    ``params`` says what identifies it (request number, matter) in the page."""
+    job_id = create_job(db, kind, {**params, "source": "command line"}, lambda _: Path(spec.out).resolve(),
+                        actor=spec.actor, now=now())
+    job = _claim(db, job_id, now())
+    return _run_claimed(job, kind, lambda: spec, settings, db, store, now=now)
+
+
+def _run_claimed(job: dict[str, Any], exporter: str, build: Callable[[], Any], settings, db, store, *,
+                 now: Callable[[], datetime]):
+    job_id = job["id"]
     try:
-        spec = build(settings, job)
+        spec = build()
         result = registry.run(exporter, settings, db, store, spec, now=now())
     except BaseException as exc:
         # Recorded, then raised on: the job must not stay "running" after its process ends.
@@ -129,15 +151,14 @@ def run_job(settings, db, store, job_id: int, *, now: Callable[[], datetime] = u
         with transaction(db):
             audit.append(db, job["requested_by"], "export.job.failed", {"job": job_id, "error": message}, now=now())
         raise
-    summary = summarize(result)
-    finish(db, job_id, summary, now=now())
-    return get_job(db, job_id)
+    finish(db, job_id, summarize(result), now=now())
+    return result
 
 
 def summarize(result) -> dict[str, Any]:
     """The numbers of an exporter's result worth showing on the jobs page."""
     keep = ("threads", "items", "records", "redactions", "pages", "denied", "fingerprint", "warnings",
-            "documents", "families")
+            "documents", "families", "first_bates", "last_bates", "withheld")
     return {k: getattr(result, k) for k in keep if hasattr(result, k)}
 
 

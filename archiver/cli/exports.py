@@ -79,8 +79,8 @@ def export_request(
     actor: Optional[str] = typer.Option(None, "--actor", help="Who is exporting (default: the OS user)"),
 ):
     """Wisconsin 19.35 request bundle: a BagIt bag with rendered records, natives, WARC/WACZ, letter and fees."""
+    from ..exporters.jobs import run_recorded
     from ..exporters.letter import FeeInputs
-    from ..exporters.registry import run
     from ..exporters.request import RequestSpec
     from ..timefmt import utcnow
 
@@ -92,7 +92,8 @@ def export_request(
                        sign_key=sign, actor=_actor(actor))
     typer.echo(f"exporting request {request_id} to {out} ...", err=True)
     with on_terminal():
-        result = run("request", settings, db, store, spec, now=utcnow())
+        result = run_recorded("request", settings, db, store, spec,
+                              {"request_id": request_id, "requester": requester, "received": received}, now=utcnow)
     for warning in result.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     common.emit([{"bag": str(result.path), "threads": result.threads, "items": result.items,
@@ -124,7 +125,7 @@ def export_ediscovery(
 ):
     """E-discovery production: DAT/OPT load files, Bates-stamped PDFs, NATIVES, TEXT, chain of custody."""
     from ..exporters.ediscovery import EdiscoverySpec
-    from ..exporters.registry import run
+    from ..exporters.jobs import run_recorded
     from ..timefmt import utcnow
 
     settings, db, store = _open(ctx, date_from, date_to, account)
@@ -133,7 +134,8 @@ def export_ediscovery(
                           images=images, confidentiality=confidentiality)
     typer.echo(f"producing {matter} to {out} ...", err=True)
     with on_terminal():
-        result = run("ediscovery", settings, db, store, spec, now=utcnow())
+        result = run_recorded("ediscovery", settings, db, store, spec,
+                              {"matter": matter, "bates_prefix": bates_prefix}, now=utcnow)
     common.emit([{"volume": str(result.path), "documents": result.documents, "families": result.families,
                   "pages": result.pages, "bates": f"{result.first_bates}–{result.last_bates}",
                   "next_start": result.next_start, "signed": result.fingerprint or ""}], "table")

@@ -75,14 +75,15 @@ def users_remove(ctx: typer.Context, name: str = typer.Argument(...)):
 
 @jobs_app.command("list")
 def jobs_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", callback=common.check_format)):
-    """The export jobs started from the web UI, newest first, with their status."""
+    """Request bundles and productions (started in the web UI or with `archiver export`), newest first."""
     from ..exporters.jobs import list_jobs, reap
     from ..timefmt import utcnow
 
     db = common.index(common.settings(ctx))
     reap(db, now=utcnow())
-    rows = [{**j, "request": j["params"].get("request_id"), "error": j["error"] or ""} for j in list_jobs(db)]
-    common.emit(rows, fmt, ["id", "kind", "status", "request", "requested_by", "requested_at", "finished_at",
+    rows = [{**j, "for": j["params"].get("request_id") or j["params"].get("matter"),
+             "from": j["params"].get("source", "web"), "error": j["error"] or ""} for j in list_jobs(db)]
+    common.emit(rows, fmt, ["id", "kind", "status", "for", "requested_by", "from", "requested_at", "finished_at",
                             "output", "error"])
 
 

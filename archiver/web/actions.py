@@ -1,4 +1,5 @@
-"""Actions started from a result set: place a legal hold, start a request bundle; the jobs page.
+"""Actions started from a result set: place a legal hold, start a request bundle or a
+production; the jobs page.
 
 Both actions are POST forms carrying the search's own parameters (``pages.SEARCH_PARAMS``, and
 nothing else), so the hold or bundle covers exactly the result set on screen (re-run through
@@ -6,8 +7,9 @@ nothing else), so the hold or bundle covers exactly the result set on screen (re
 the user fills in (a hold's name, a request's number) are read once from the form: sent twice
 they are refused (``typed_fields``). Each action is wired to its library (retention,
 exporters) through ``ACTIONS``; when that library is not installed the button fails with a
-message saying so -- it never pretends to have done something. A bundle runs as a job in its
-own process (``archiver.exporters.jobs``); ``/jobs`` follows it.
+message saying so -- it never pretends to have done something. A bundle or production runs as
+a job in its own process (``archiver.exporters.jobs``); ``/jobs`` follows it, and lists the
+exports made on the command line too.
 """
 
 from __future__ import annotations
@@ -49,7 +51,11 @@ ACTIONS = {
     "bundle": Action("Request bundle", "archiver.exporters.web", "start_request_bundle",
                      "request bundles from the web UI", "use `archiver export request` on the server",
                      ("request_id", "requester", "received")),
+    "production": Action("Production", "archiver.exporters.web", "start_production",
+                         "productions from the web UI", "use `archiver export ediscovery` on the server",
+                         ("matter", "bates_prefix", "images", "confidentiality")),
 }
+EXPORTS = ("bundle", "production")
 
 
 def _entry_point(action: Action) -> Callable:
@@ -108,7 +114,7 @@ def _run(name: str):
         message, ok = str(exc), False
     audit(f"web.{name}", {"query": q.describe(), "ok": ok, "message": message})
     return render_template("action.html", title=action.title, message=message, ok=ok,
-                           jobs=name == "bundle" and ok, back=search_url(request.form)), (200 if ok else 400)
+                           jobs=name in EXPORTS and ok, back=search_url(request.form)), (200 if ok else 400)
 
 
 @bp.post("/actions/hold")
@@ -161,29 +167,69 @@ def describe_query(q) -> str:
     return query_in_words(q, current_app.config["SETTINGS"].timezone)
 
 
+@bp.post("/actions/production")
+@requires("legal")
+def production():
+    return _run("production")
+
+
+def _production_form(args):
+    from ..exporters.pageimages import FORMATS
+
+    q = selection(args)
+    settings = current_app.config["SETTINGS"]
+    count = searching.search(db(), replace(q, limit=1, sort="date"), settings.timezone)
+    return render_template("production.html", args=args, ids=q.ids, query=describe_query(q), count=count,
+                           back=search_url(args), formats=list(FORMATS))
+
+
+@bp.get("/actions/production")
+@requires("legal")
+def production_form():
+    """Matter, Bates prefix, images and stamp; the search rides along in hidden fields."""
+    return _production_form(request.args)
+
+
+@bp.post("/actions/production/prepare")
+@requires("legal")
+def production_prepare():
+    return _production_form(request.form)
+
+
+# What marks a finished export's folder: a request bundle is a BagIt bag, a production a volume
+# with its sha256 manifest.
+FINISHED = ("bagit.txt", "manifest-sha256.txt")
+
+
 def _download(job) -> BagZip | None:
-    """A finished job's bag as a zip (None when its output is gone)."""
+    """A finished job's export as a zip (None when its output is gone or cannot be zipped)."""
     output = Path(job["output"])
-    if job["status"] != "done" or not (output / "bagit.txt").is_file():
+    if job["status"] != "done" or not any((output / name).is_file() for name in FINISHED):
         return None
-    return bag_zip(output)
+    try:
+        return bag_zip(output)
+    except OSError:  # a command-line export in a folder the web server may not write beside
+        current_app.logger.warning("cannot zip export job %s", job["id"], exc_info=True)
+        return None
 
 
-def _no_paths(text: str | None, settings) -> str | None:
+def _no_paths(text: str | None, settings, output: str) -> str | None:
     """A message without the server's folders in it (the page is for people, not the server)."""
     from ..exporters.jobs import exports_dir
 
     if not text:
         return text
-    return text.replace(str(exports_dir(settings)), "the exports folder").replace(
-        str(Path(settings.index_path).parent), "the archive folder")
+    for path, words in ((output, "the export's folder"), (str(exports_dir(settings)), "the exports folder"),
+                        (str(Path(settings.index_path).parent), "the archive folder")):
+        text = text.replace(path, words)
+    return text
 
 
 @bp.get("/jobs")
-@requires("records")
+@requires("legal")
 def jobs():
-    """Exports started here, newest first, each finished one as a download; the page reloads
-    itself while any is unfinished."""
+    """Every export (started here or on the command line), newest first, each finished one as a
+    download; the page reloads itself while any is unfinished."""
     from ..exporters.jobs import list_jobs, reap
 
     conn_db = db()
@@ -192,12 +238,12 @@ def jobs():
     rows = list_jobs(conn_db)
     for job in rows:
         job["download"] = _download(job)
-        job["error"] = _no_paths(job["error"], settings)
+        job["error"] = _no_paths(job["error"], settings, job["output"])
     return render_template("jobs.html", jobs=rows, busy=any(j["status"] in ("queued", "running") for j in rows))
 
 
 @bp.get("/jobs/<int(max=4611686018427387904):job_id>/download")
-@requires("records")
+@requires("legal")
 def download(job_id: int):
     """The bag as one zip, streamed from disk, with its sha256 as ``Repr-Digest``."""
     from ..exporters.jobs import get_job

@@ -3,7 +3,8 @@
 Roles are ranked; each grants everything the ones below it do:
 
     viewer   search, read items, media and the moderation view
-    legal    + download result sets (CSV/JSON) and original WARC records, place legal holds
+    legal    + download result sets (CSV/JSON) and original WARC records, place legal holds,
+             start e-discovery productions and download finished exports (the jobs page)
     records  + start a public-records request bundle (Wis. Stat. 19.35)
     admin    everything (user management stays on the command line)
 

@@ -187,3 +187,42 @@ def test_records_officer_starts_a_bundle_and_sees_the_job_finish(browser, server
             break
         time.sleep(0.05)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == sha
+
+
+def test_legal_staff_start_a_production_and_download_it(browser, server, archive, downloads):
+    from archiver.exporters.jobs import list_jobs
+    from archiver.exporters.verify import verify
+    from archiver.index import open_index
+
+    _log_in(browser, server, "legal")
+    browser.get(f"{server}/?q=closure&account=sample-facebook")
+    browser.find_element(By.ID, "start-production").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "production-form"))
+    assert "closure" in browser.find_element(By.ID, "production-query").text
+    browser.find_element(By.ID, "matter").send_keys("Browser v. City")
+    browser.find_element(By.ID, "bates_prefix").send_keys("BRW-")
+    browser.find_element(By.ID, "production-go").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "outcome"))
+    assert "started as job" in browser.find_element(By.ID, "outcome").text
+    browser.find_element(By.ID, "to-jobs").click()
+    job = next(j for j in list_jobs(open_index(archive.index_path)) if j["params"].get("matter") == "Browser v. City")
+
+    def finished(b):
+        cells = b.find_elements(By.ID, f"job-{job['id']}-status")
+        return cells and cells[0].text.lower() in ("done", "failed") and cells[0].text.lower()
+
+    assert WebDriverWait(browser, 180, poll_frequency=0.5).until(finished) == "done"
+    row = browser.find_element(By.ID, f"job-{job['id']}").text
+    assert "production" in row and "Browser v. City" in row and "Bates BRW-0000001" in row
+    browser.save_screenshot(str(ARTIFACTS / "jobs-page-production.png"))
+    assert verify(job["output"]).ok
+    sha = browser.find_element(By.ID, f"job-{job['id']}-sha256").text
+    link = browser.find_element(By.ID, f"job-{job['id']}-download")
+    name = link.text.removeprefix("Download ")
+    link.click()
+    target = downloads / name
+    for _ in range(200):
+        if target.exists() and not (downloads / (name + ".crdownload")).exists():
+            break
+        time.sleep(0.05)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == sha

@@ -189,3 +189,113 @@ def test_bundle_of_ticked_results_covers_only_their_threads(archive, as_role, we
         shipped = {r["id"] for r in csv.DictReader(fh)}
     thread = {i for (i,) in db.conn.execute("SELECT id FROM items WHERE account = ? AND root = ?", ticked[1:])}
     assert shipped == thread  # the ticked comment's whole thread, nothing else
+
+
+PRODUCTION = {"matter": "Doe v. City", "bates_prefix": "WEB-", "images": "pdf", "confidentiality": "CONFIDENTIAL"}
+
+
+def _unzip(body: bytes, into: Path) -> None:
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        assert all(not n.startswith("/") and ".." not in n for n in zf.namelist())
+        zf.extractall(into)
+
+
+def test_production_runs_as_a_job_from_the_results(archive, as_role, web, tmp_path):
+    from archiver.exporters.verify import verify
+
+    client = as_role("legal")  # legal staff produce; a request bundle needs the records role
+    form = client.get("/actions/production?platform=mastodon").get_data(as_text=True)
+    assert "Items of any date, on mastodon" in form  # the filter in words
+    assert 'name="matter"' in form and 'name="bates_prefix"' in form and '<option value="tiff">' in form
+    token = web.csrf_of(client.get("/").get_data(as_text=True))
+    resp = client.post("/actions/production", data={"csrf_token": token, "platform": "mastodon", **PRODUCTION})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "started as job" in body and 'id="to-jobs"' in body, body
+    job = wait_for_job(archive, latest_job(archive)["id"])
+    assert job["kind"] == "ediscovery" and job["status"] == "done", job["error"]
+    assert job["requested_by"] == "legal" and job["params"]["filters"] == {"platform": ["mastodon"]}
+
+    report = verify(job["output"])
+    assert report.ok and report.kind == "e-discovery volume", report.problems
+    with open(Path(job["output"]) / "DATA" / "VOL001.dat", encoding="utf-8") as fh:
+        dat = fh.read()
+    db = open_index(archive.index_path)
+    mastodon = db.conn.execute("SELECT count(*) FROM items WHERE platform = 'mastodon'").fetchone()[0]
+    assert mastodon and dat.count("\u00feWEB-") >= 2 * mastodon  # BEGBATES and ENDBATES of every item
+    assert "CONFIDENTIAL" in dat and "facebook" not in dat.lower().split("\u00fePLATFORM")[0]
+
+    html = client.get("/jobs").get_data(as_text=True)
+    assert f'id="job-{job["id"]}-status">done<' in html and "Doe v. City" in html and "Bates prefix WEB-" in html
+    assert f"Bates {job['summary']['first_bates']}–{job['summary']['last_bates']}" in html
+    assert job["output"] not in html
+    sha = re.search(rf'id="job-{job["id"]}-sha256">([0-9a-f]{{64}})<', html).group(1)
+    zipped = client.get(f"/jobs/{job['id']}/download").get_data()
+    assert hashlib.sha256(zipped).hexdigest() == sha
+    _unzip(zipped, tmp_path / "copy")
+    assert verify(tmp_path / "copy" / Path(job["output"]).name).ok  # the recipient's copy checks out
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"matter": " "}, "name the matter"),
+    ({"bates_prefix": "PD SM"}, "no spaces"),
+    ({"images": "bmp"}, "page images must be one of"),
+    ({"confidentiality": "X" * 41}, "at most 40"),
+])
+def test_bad_production_form_is_refused_and_starts_nothing(archive, as_role, web, change, message):
+    before = len(jobs.list_jobs(open_index(archive.index_path)))
+    client = as_role("legal")
+    token = web.csrf_of(client.get("/").get_data(as_text=True))
+    resp = client.post("/actions/production", data={"csrf_token": token, "q": "closure", **PRODUCTION, **change})
+    assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    assert len(jobs.list_jobs(open_index(archive.index_path))) == before
+
+
+def test_viewers_neither_produce_nor_see_exports(as_role, web):
+    client = as_role("viewer")
+    assert client.get("/jobs").status_code == 403
+    assert client.get("/actions/production?q=closure").status_code == 403
+    assert "start-production" not in client.get("/?q=closure").get_data(as_text=True)
+    assert "start-production" in as_role("legal").get("/?q=closure").get_data(as_text=True)
+
+
+def test_exports_made_on_the_command_line_are_on_the_jobs_page(archive, as_role, tmp_path):
+    from tests.helpers import run_cli
+
+    out = tmp_path / "cli-volume"
+    made = run_cli("--config", str(archive.config_path), "export", "ediscovery", "--matter", "Roe v. County",
+                   "--bates-prefix", "CLI-", "--from", "2000-01-01", "--to", "2100-12-31", "--account",
+                   "sample-mastodon", "--out", str(out), "--actor", "clerk")
+    assert made.returncode == 0, made.stderr
+    bundle = tmp_path / "cli-bundle"
+    made = run_cli("--config", str(archive.config_path), "export", "request", "--request-id", "PRR-CLI-1",
+                   "--requester", "John Roe", "--received", "2024-05-01", "--from", "2000-01-01", "--to",
+                   "2100-12-31", "--account", "sample-mastodon", "--out", str(bundle), "--actor", "clerk")
+    assert made.returncode == 0, made.stderr
+    again = run_cli("--config", str(archive.config_path), "export", "request", "--request-id", "PRR-CLI-1",
+                    "--requester", "John Roe", "--received", "2024-05-01", "--from", "2000-01-01", "--to",
+                    "2100-12-31", "--out", str(bundle), "--actor", "clerk")
+    assert again.returncode != 0 and "not empty" in again.stderr
+
+    db = open_index(archive.index_path)
+    rows = [j for j in jobs.list_jobs(db) if j["params"].get("source") == "command line"]
+    failed, request, production = rows[:3]  # newest first
+    assert production["kind"] == "ediscovery" and production["status"] == "done"
+    assert production["output"] == str(out.resolve()) and production["requested_by"] == "clerk"
+    assert request["kind"] == "request" and request["status"] == "done" and request["summary"]["items"] > 0
+    assert failed["status"] == "failed" and "not empty" in failed["error"]
+    listed = json.loads(run_cli("--config", str(archive.config_path), "jobs", "list", "--format", "json").stdout)
+    assert {"id": production["id"], "for": "Roe v. County", "from": "command line", "status": "done"}.items() <= next(
+        j for j in listed if j["id"] == production["id"]).items()
+
+    client = as_role("legal")
+    html = client.get("/jobs").get_data(as_text=True)
+    assert "Roe v. County" in html and "PRR-CLI-1" in html and "on the command line" in html
+    assert str(out) not in html and str(tmp_path) not in html
+    for job, check in ((production, lambda p: (p / "manifest-sha256.txt").is_file()),
+                       (request, lambda p: bagit.Bag(str(p)).validate())):
+        sha = re.search(rf'id="job-{job["id"]}-sha256">([0-9a-f]{{64}})<', html).group(1)
+        zipped = client.get(f"/jobs/{job['id']}/download").get_data()
+        assert hashlib.sha256(zipped).hexdigest() == sha
+        copy = tmp_path / f"copy-{job['id']}"
+        _unzip(zipped, copy)
+        assert check(copy / Path(job["output"]).name) is not False
