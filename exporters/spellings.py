@@ -12,7 +12,10 @@ zero-width characters or full-width letters. So a string is searched in two deco
   by tags (``alert(<b>'xss'</b>)``) is found.
 
 Both views are folded the same way as the secrets: Unicode compatibility forms, accents and
-case ignored, zero-width characters dropped, runs of white space equal. Every view character
+case ignored, zero-width characters dropped, runs of white space equal. A secret that is a
+number written with separators (a telephone, social security, case or licence number) is
+found however it is grouped: ``608-555-0142`` also as ``(608) 555-0142``, ``608.555.0142``,
+``6085550142`` or ``+1 608 555 0142``. Every view character
 remembers the raw characters it came from, so a match removes exactly those raw characters
 (markup inside a match is kept, so the HTML stays well formed).
 """
@@ -127,7 +130,17 @@ class Spellings:
             if len(norm.replace(" ", "")) >= 2:
                 forms.setdefault(norm, secret)
         self.forms = forms
+        # a number's digits -> its form, to name the secret a differently grouped match is
+        self.numbers = {_digits(f): f for f in forms if _is_number(f)}
         self.pattern = re.compile("|".join(_piece(f) for f in sorted(forms, key=len, reverse=True))) if forms else None
+
+    def _form(self, matched: str) -> str:
+        """The normalized secret a match is a spelling of."""
+        form = " ".join(matched.split())
+        if form in self.forms:
+            return form
+        digits = _digits(form)
+        return self.numbers.get(digits) or self.numbers.get(digits[1:] if digits[:1] == "1" else "", form)
 
     def __bool__(self) -> bool:
         return self.pattern is not None
@@ -142,7 +155,7 @@ class Spellings:
         """(raw start, raw end, normalized secret) of every match, in either view."""
         if not raw or self.pattern is None:
             return []
-        return [(view.start[m.start()], view.end[m.end() - 1], " ".join(m.group(0).split()))
+        return [(view.start[m.start()], view.end[m.end() - 1], self._form(m.group(0)))
                 for view in self._views(raw) for m in self.pattern.finditer(view.text)]
 
     def redact(self, raw: str | None) -> tuple[str | None, set[str]]:
@@ -162,7 +175,7 @@ class Spellings:
                 bit = 2 if view.markup else 1
                 for i in range(a, b):
                     cut[i] |= bit
-                found.add(" ".join(m.group(0).split()))
+                found.add(self._form(m.group(0)))
         if not found:
             return raw, found
         out, i = [], 0
@@ -192,10 +205,33 @@ def _merge_marks(text: str) -> str:
         text = merged
 
 
+# Separators people group a number's digits with: space, brackets, dot, slash, hyphens and
+# dashes (U+2010..U+2015), at most three between two digits ("608) - 555").
+_NUMBER_SEPARATORS = r"[ ().\\/\-\u2010-\u2015]{0,3}"
+_NUMBER = re.compile(r"[0-9][0-9 ().\/\-\u2010-\u2015+]*[0-9]")
+MIN_NUMBER_DIGITS = 7  # a shorter run of digits (a year, a badge number) is matched as written
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def _is_number(form: str) -> bool:
+    """A secret that is a number with separators (telephone, SSN, case number): only digits
+    and separators, and enough digits that grouping it differently cannot hit a stranger."""
+    return bool(_NUMBER.fullmatch(form.lstrip("+"))) and len(_digits(form)) >= MIN_NUMBER_DIGITS
+
+
 def _piece(form: str) -> str:
     """Regex for one normalized secret: white space matches a run, and a secret that starts
     or ends with a letter or digit only matches at a word boundary (``Ann`` is not in
-    ``Annual``; ``driver27`` is in ``@driver27``)."""
+    ``Annual``; ``driver27`` is in ``@driver27``). A number matches with any grouping of its
+    digits, but not inside a longer run of digits."""
+    if _is_number(form):
+        digits = _digits(form)
+        # a ten-digit (North American) number may carry its country code 1 with no separator
+        country = f"(?:1{_NUMBER_SEPARATORS})?" if len(digits) == 10 else ""
+        return r"(?<!\d)" + country + _NUMBER_SEPARATORS.join(digits) + r"(?!\d)"
     body = " +".join(re.escape(part) for part in form.split(" "))
     before = r"(?<!\w)" if re.match(r"\w", form) else ""
     after = r"(?!\w)" if re.search(r"\w$", form) else ""

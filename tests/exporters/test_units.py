@@ -196,3 +196,28 @@ def test_html_text_reads_as_a_person_reads_it():
     assert readable(markup, "mastodon") == ("Crash at Howell & Rawson.\n\nSee the page (https://example.gov/t)\n"
                                            "and example.gov/x")
     assert readable(markup, "facebook") == markup  # text of other platforms is shown as archived
+
+
+def test_a_withheld_number_is_found_however_its_digits_are_grouped(tmp_path):
+    from archiver.exporters.releasecheck import find_leaks
+    from archiver.exporters.spellings import Spellings
+
+    find = Spellings(["608-555-0142", "123-45-6789", "2024"])
+    for raw, expected in [
+        ("call (608) 555-0142 today", "call ([REDACTED] today"),
+        ("608.555.0142 / 608 555 0142", "[REDACTED] / [REDACTED]"),
+        ("6085550142", "[REDACTED]"),
+        ("+1 608-555-0142", "+[REDACTED]"),  # with its country code
+        ("16085550142", "[REDACTED]"),
+        ("608\u2013555\u20130142", "[REDACTED]"),  # en dashes
+        ("\uff16\uff10\uff18 555 0142", "[REDACTED]"),  # full-width digits
+        ("608-555-0\u200b142", "[REDACTED]"),  # a zero-width space inside
+        ("SSN 123 45 6789", "SSN [REDACTED]"),
+        # not the number: longer runs of digits, and a short number matched only as written
+        ("46085550142 and 608-555-01429", "46085550142 and 608-555-01429"),
+        ("in 2024, 20 24", "in [REDACTED], 20 24"),
+    ]:
+        assert find.redact(raw)[0] == expected, raw
+    # the release check names the redaction the spelling belongs to
+    (tmp_path / "letter.txt").write_text("reach me at (608) 555 0142")
+    assert find_leaks(tmp_path, find, lambda form: f"value {form}") == ["letter.txt, line 1: value 608-555-0142"]
