@@ -148,81 +148,66 @@ def test_viewer_is_refused_export_and_hold(browser, server):
 
 
 
-def test_records_officer_starts_a_bundle_and_sees_the_job_finish(browser, server, archive, downloads):
-    import bagit
-
+def _start_export(browser, server, archive, role, button, form, fields, go, match):
+    """From a search's results, fill the export form, follow the job page until it is done;
+    the job and its row's text."""
     from archiver.exporters.jobs import list_jobs
     from archiver.index import open_index
 
-    _log_in(browser, server, "records")
+    _log_in(browser, server, role)
     browser.get(f"{server}/?q=closure&account=sample-facebook")
-    browser.find_element(By.ID, "start-bundle").click()
-    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "bundle-form"))
-    assert "closure" in browser.find_element(By.ID, "bundle-query").text
-    browser.find_element(By.ID, "request_id").send_keys("PRR-BROWSER-1")
-    browser.find_element(By.ID, "requester").send_keys("Pat Requester")
-    browser.find_element(By.ID, "bundle-go").click()
+    browser.find_element(By.ID, button).click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, f"{form}-form"))
+    assert "closure" in browser.find_element(By.ID, f"{form}-query").text
+    for field, value in fields.items():
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.ID, go).click()
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "outcome"))
     assert "started as job" in browser.find_element(By.ID, "outcome").text
     browser.find_element(By.ID, "to-jobs").click()
-    job = next(j for j in list_jobs(open_index(archive.index_path)) if j["params"]["request_id"] == "PRR-BROWSER-1")
+    job = next(j for j in list_jobs(open_index(archive.index_path)) if match(j["params"]))
 
     def finished(b):  # the page reloads itself (meta refresh) until the job is over
         cells = b.find_elements(By.ID, f"job-{job['id']}-status")
         return cells and cells[0].text.lower() in ("done", "failed") and cells[0].text.lower()
 
     assert WebDriverWait(browser, 180, poll_frequency=0.5).until(finished) == "done"
-    row = browser.find_element(By.ID, f"job-{job['id']}").text
+    return job, browser.find_element(By.ID, f"job-{job['id']}").text
+
+
+def _download_matches_the_page(browser, downloads, job) -> None:
+    """The download is the zip the page describes (its sha256), saved by the browser."""
+    sha = browser.find_element(By.ID, f"job-{job['id']}-sha256").text
+    link = browser.find_element(By.ID, f"job-{job['id']}-download")
+    name = link.text.removeprefix("Download ")
+    link.click()
+    target = downloads / name
+    for _ in range(200):
+        if target.exists() and not (downloads / (name + ".crdownload")).exists():
+            break
+        time.sleep(0.05)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == sha
+
+
+def test_records_officer_starts_a_bundle_and_sees_the_job_finish(browser, server, archive, downloads):
+    import bagit
+
+    job, row = _start_export(browser, server, archive, "records", "start-bundle", "bundle",
+                             {"request_id": "PRR-BROWSER-1", "requester": "Pat Requester"}, "bundle-go",
+                             lambda p: p.get("request_id") == "PRR-BROWSER-1")
     assert job["output"] not in row and "/" not in row.split("sha256")[0].replace("thread(s)", "")  # no server path
     browser.save_screenshot(str(ARTIFACTS / "jobs-page.png"))
     bagit.Bag(job["output"]).validate()
-    # the download is the zip the page describes (size and sha256), saved by the browser
-    sha = browser.find_element(By.ID, f"job-{job['id']}-sha256").text
-    link = browser.find_element(By.ID, f"job-{job['id']}-download")
-    name = link.text.removeprefix("Download ")
-    link.click()
-    target = downloads / name
-    for _ in range(200):
-        if target.exists() and not (downloads / (name + ".crdownload")).exists():
-            break
-        time.sleep(0.05)
-    assert hashlib.sha256(target.read_bytes()).hexdigest() == sha
+    _download_matches_the_page(browser, downloads, job)
 
 
 def test_legal_staff_start_a_production_and_download_it(browser, server, archive, downloads):
-    from archiver.exporters.jobs import list_jobs
     from archiver.exporters.verify import verify
-    from archiver.index import open_index
 
-    _log_in(browser, server, "legal")
-    browser.get(f"{server}/?q=closure&account=sample-facebook")
-    browser.find_element(By.ID, "start-production").click()
-    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "production-form"))
-    assert "closure" in browser.find_element(By.ID, "production-query").text
-    browser.find_element(By.ID, "matter").send_keys("Browser v. City")
-    browser.find_element(By.ID, "bates_prefix").send_keys("BRW-")
-    browser.find_element(By.ID, "production-go").click()
-    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "outcome"))
-    assert "started as job" in browser.find_element(By.ID, "outcome").text
-    browser.find_element(By.ID, "to-jobs").click()
-    job = next(j for j in list_jobs(open_index(archive.index_path)) if j["params"].get("matter") == "Browser v. City")
-
-    def finished(b):
-        cells = b.find_elements(By.ID, f"job-{job['id']}-status")
-        return cells and cells[0].text.lower() in ("done", "failed") and cells[0].text.lower()
-
-    assert WebDriverWait(browser, 180, poll_frequency=0.5).until(finished) == "done"
-    row = browser.find_element(By.ID, f"job-{job['id']}").text
+    job, row = _start_export(browser, server, archive, "legal", "start-production", "production",
+                             {"matter": "Browser v. City", "bates_prefix": "BRW-"}, "production-go",
+                             lambda p: p.get("matter") == "Browser v. City")
     assert "production" in row and "Browser v. City" in row and "Bates BRW-0000001" in row
     browser.save_screenshot(str(ARTIFACTS / "jobs-page-production.png"))
     assert verify(job["output"]).ok
-    sha = browser.find_element(By.ID, f"job-{job['id']}-sha256").text
-    link = browser.find_element(By.ID, f"job-{job['id']}-download")
-    name = link.text.removeprefix("Download ")
-    link.click()
-    target = downloads / name
-    for _ in range(200):
-        if target.exists() and not (downloads / (name + ".crdownload")).exists():
-            break
-        time.sleep(0.05)
-    assert hashlib.sha256(target.read_bytes()).hexdigest() == sha
+    _download_matches_the_page(browser, downloads, job)
