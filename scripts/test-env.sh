@@ -4,8 +4,9 @@
 # test extras. Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# poppler-utils: tests read produced PDFs back with pdftotext, a reader that is not our renderer.
 # fonts-noto-color-emoji: the exports' PDFs draw emoji with it (as images) instead of empty boxes.
-PKGS="chromium chromium-driver libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
+PKGS="chromium chromium-driver poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
       fonts-noto-color-emoji"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

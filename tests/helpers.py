@@ -57,6 +57,13 @@ def cdxj_index(path: Path) -> list[str]:
     return [line for line in res.stdout.splitlines() if line.strip()]
 
 
+def pdftotext(path: Path) -> str:
+    """A PDF's text as poppler's pdftotext reads it (an outside reader, not our renderer),
+    whitespace collapsed."""
+    run = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
+    return " ".join(run.stdout.split())
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
     """Run the real ``archiver`` command in a subprocess (what cron runs)."""
     import os

@@ -20,7 +20,7 @@ from archiver.exporters.select import Selection
 from archiver.index import open_index
 from tests.exporters.archive_fixture import PHONE
 from tests.exporters.conftest import NOW
-from tests.helpers import warcio_check
+from tests.helpers import pdftotext, warcio_check
 
 BIN = Path(sys.executable).parent
 
@@ -210,12 +210,6 @@ def test_output_directory_is_never_reused(plain, archive, export_settings):
 
     with pytest.raises(ExportError, match="not empty"):
         bundle(archive, export_settings, plain[0])
-
-
-def pdftotext(path: Path) -> str:
-    """The PDF's text as pdftotext (poppler) reads it, whitespace collapsed."""
-    run = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
-    return " ".join(run.stdout.split())
 
 
 def request_bundle(archive, settings, out: Path, selection: Selection, **kw):

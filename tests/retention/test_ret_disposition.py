@@ -19,6 +19,7 @@ from archiver.retention.disposition import apply_plan, approve_plan, make_plan, 
 from archiver.retention.holds import add_hold
 from archiver.retention.selection import make_query
 from archiver.store import LocalStore
+from tests.helpers import pdftotext
 from tests.retention.conftest import adopted_schedule
 
 
@@ -215,13 +216,6 @@ def test_interrupted_apply_is_completed_from_the_store(archive):
     assert certified["2017/o1.warc.gz"] == {"p1", "c1"} and len(certified) == 4
     statuses = [r[0] for r in db.conn.execute("SELECT status FROM dispositions ORDER BY id")]
     assert statuses == ["interrupted", "done"]
-
-
-def pdftotext(path) -> str:
-    import subprocess
-
-    run = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
-    return " ".join(run.stdout.split())
 
 
 def test_plan_lists_objects_held_back_and_whether_notice_is_needed(archive):
