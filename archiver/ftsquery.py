@@ -1,6 +1,6 @@
 """What a person types in the search box, checked and turned into a safe FTS5 MATCH string.
 
-The accepted syntax (docs/readme/search.md):
+The accepted syntax (docs/legal-staff.md):
 
     drexel town square        all three words, anywhere (implicit AND)
     "town square"             the exact phrase

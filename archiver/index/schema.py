@@ -227,7 +227,7 @@ def m_web_users(db):
 
 @migrations()
 def m_retention(db):
-    # Retention, holds, requests and disposition (issue 4; docs/readme/retention.md). Items are
+    # Retention, holds, requests and disposition (issue 4; docs/requests-and-retention.md). Items are
     # referred to by their stable id, never by rowid: `reindex` rebuilds items from the WARC
     # files and rowids may change, while holds and assignments must survive it.
     _script(db,

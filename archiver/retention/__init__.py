@@ -1,4 +1,4 @@
-"""Retention schedules, legal holds and disposition under Wisconsin law (docs/readme/retention.md).
+"""Retention schedules, legal holds and disposition under Wisconsin law (docs/requests-and-retention.md).
 
     schedule     parse and validate a schedule file (schedules/*.toml), refused whole if wrong
     dates        offsets (leap days), CR/EVT/FIS triggers, Wisconsin business days (19.345)

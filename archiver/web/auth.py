@@ -17,7 +17,7 @@ that our own forms carry it). Any value with a NUL character is refused with a 4
 Single sign-on: when ``web.trust_proxy_header`` names a header (e.g. ``X-Remote-User``), a
 request carrying it is taken as that (local) user without a password. This is only safe when
 the archiver is reachable solely through a proxy that authenticates users and strips the
-header from what clients send — see docs/readme/web.md.
+header from what clients send — see docs/admin.md ("Single sign-on through a reverse proxy").
 """
 
 from __future__ import annotations
