@@ -37,7 +37,7 @@ from pathlib import Path
 
 from archiver.index import open_index
 from archiver.ftsquery import to_fts
-from archiver.index.searchplan import scope_token
+from archiver.index.searchplan import Filters
 from archiver.search import COUNT_CAP, RESULT_FIELDS, SearchQuery, search
 from archiver.timefmt import day_range_utc
 from archiver.web.users import add_user
@@ -197,31 +197,13 @@ def to_query(p: dict) -> SearchQuery:
                        kind=list(p.get("kind", [])), status=list(p.get("status", [])), limit=PAGE, snippets=True)
 
 
-def _scope(p: dict) -> list[str]:
-    """The filters as scope-column terms of items_fts (migration m_search_scope), written out:
-    status with the account (else the platform) as one token."""
-    groups = []
-    status, plats, accts = p.get("status", []), p.get("platform", []), p.get("account", [])
-    if status and accts:
-        groups.append([scope_token(("status", "account"), (s, a)) for s in status for a in accts])
-        accts = []
-    elif status and plats:
-        groups.append([scope_token(("status", "platform"), (s, v)) for s in status for v in plats])
-        plats = []
-    elif status:
-        groups.append([scope_token(("status",), (s,)) for s in status])
-    for col, values in (("platform", plats), ("account", accts), ("kind", p.get("kind", []))):
-        if values:
-            groups.append([scope_token((col,), (v,)) for v in values])
-    return ["(" + " OR ".join(f'fts_scope : "{t}"' for t in g) + ")" for g in groups]
-
-
 def raw_floor(conn, p: dict, snippets: bool = True) -> None:
     """What the search page shows from the index -- the page of rows, their snippets, the post
     each comment belongs to, and the (capped) count -- as hand-written SQL over the same index,
     without the library (the floor). Dates become keys of items.date_key / the items_fts rowid
     (Unix seconds << 31, see migration m_search_date_key); words, author words and the filters
-    (as scope tokens) go to FTS5 with the key range and order. ``snippets=False`` leaves out
+    (as the index's scope tokens, migration m_search_scope) go to FTS5 with the key range and
+    order. ``snippets=False`` leaves out
     the snippets and thread posts (reported as "floor: rows and count only")."""
     lo, hi = day_range_utc(p.get("from"), p.get("to"), TZ)
     k_lo = int(datetime.fromisoformat(lo.replace("Z", "+00:00")).timestamp()) << 31 if lo else None
@@ -232,7 +214,8 @@ def raw_floor(conn, p: dict, snippets: bool = True) -> None:
     if p.get("author"):  # the name words as a phrase, the last one a prefix
         words = " ".join(re.findall(r"[^\W_]+", p["author"]))
         matches.append(f'author : "{words}"*')
-    matches += _scope(p)
+    scope = Filters(columns={c: p.get(c, []) for c in ("platform", "account", "kind", "status")}).scope_match()
+    matches += [scope] if scope else []
     cols = ", ".join(f"i.{c}" for c in RESULT_FIELDS)
     if matches:
         key, params = "items_fts.rowid", [" AND ".join(f"({m})" for m in matches)]

@@ -241,6 +241,10 @@ SCOPED = [
     SearchQuery(kind=["post"], author="jane"),
     SearchQuery(status=["live"], author="%"),
     SearchQuery(platform=["facebook"], author="Jane Pub", text="fire", sort="relevance"),
+    SearchQuery(status=["live", "edited", "hidden", "deleted"], kind=["post", "comment", "reply"],
+                account=["pd-fb", "pd-x"], platform=["x"], text="town"),
+    SearchQuery(status=["hidden", "deleted"], kind=["reply"]),
+    SearchQuery(kind=["comment"], platform=["facebook"], date_to="2024-06-30"),
 ]
 
 
@@ -257,6 +261,18 @@ def test_scope_tokens_give_what_row_checks_give(db, q, monkeypatch):
         assert sorted(scoped) == sorted(oracle(q))
     else:
         assert scoped == oracle(q)
+
+
+def test_too_many_combinations_fall_back_to_smaller_tokens(db, monkeypatch):
+    q = SearchQuery(status=["live", "deleted"], kind=["comment", "reply"], account=["pd-fb", "pd-x"], limit=None)
+    widest = Filters(columns={"status": q.status, "kind": q.kind, "account": q.account}).scope_match()
+    assert widest.count(" OR ") == 7 and " AND " not in widest  # one status x kind x account group
+    monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 4)
+    narrower = Filters(columns={"status": q.status, "kind": q.kind, "account": q.account}).scope_match()
+    assert narrower.count(" AND ") == 1  # a pair of two values each, and the third filter
+    assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)
+    monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 1)
+    assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)  # single tokens only
 
 
 def _fts_bytes(db) -> tuple[int, int]:

@@ -30,7 +30,9 @@ which take every match and need no plan.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,14 +47,19 @@ UNDATED_SECONDS = -(2**32)  # undated items sort before every date (see the migr
 FIRST_DATED_KEY = (UNDATED_SECONDS + 1) << KEY_BITS
 FILTER_COLUMNS = ("platform", "account", "kind", "status")
 
-# The scope column of items_fts (migration m_search_scope): one token per filter value and per
-# status x platform and status x account pair. A token is its tag, the hex of the UTF-8
-# value(s) joined by 0x1f, and "x" (see the migration for why). SCOPE_SQL builds the column
-# from the row; scope_token builds the same token from the values typed.
+# The scope column of items_fts (migration m_search_scope): one token per filter value, and
+# one per combination of status and kind with the account or the platform, so the usual
+# legal-staff filters ("deleted comments on the Facebook page") are one rare token instead of
+# an AND with a common one (an AND walks the common token's long doclist). A token is its tag,
+# the hex of the UTF-8 value(s) joined by 0x1f, and "x" (see the migration for why). SCOPE_SQL
+# builds the column from the row; scope_token builds the same token from the values typed.
 SCOPE_TAGS = {("platform",): "p", ("account",): "u", ("kind",): "k", ("status",): "s",
-              ("status", "platform"): "sp", ("status", "account"): "su"}
+              ("status", "platform"): "sp", ("status", "account"): "su", ("kind", "platform"): "kp",
+              ("kind", "account"): "ku", ("status", "kind"): "sk", ("status", "kind", "platform"): "skp",
+              ("status", "kind", "account"): "sku"}
 SCOPE_SQL = " || ' ' || ".join(
     f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'" for cols, tag in SCOPE_TAGS.items())
+_MAX_SCOPE_TERMS = 64  # past this many tokens in one OR, a smaller combination is used
 
 
 def scope_token(columns: tuple[str, ...], values: tuple[str, ...]) -> str:
@@ -92,20 +99,16 @@ class Filters:
 
     def scope_match(self) -> str | None:
         """The platform/account/kind/status filters as an FTS5 expression over the scope
-        column (None without such filters): an OR of tokens per filter, the filters ANDed.
-        A status goes with the account, else with the platform, as one pair token."""
-        cols = {c: list(dict.fromkeys(self.columns.get(c) or [])) for c in FILTER_COLUMNS}
+        column (None without such filters): the widest combination token the filters allow
+        (an OR over their values), ANDed with a token group for each filter left over."""
+        cols = {c: list(dict.fromkeys(v)) for c in FILTER_COLUMNS if (v := self.columns.get(c))}
         groups: list[list[str]] = []
-        status = cols.pop("status")
-        pair = "account" if status and cols["account"] else "platform" if status and cols["platform"] else None
-        if pair:
-            paired = cols.pop(pair)
-            groups.append([scope_token(("status", pair), (s, v)) for s in status for v in paired])
-        elif status:
-            groups.append([scope_token(("status",), (s,)) for s in status])
-        for column, values in cols.items():
-            if values:
-                groups.append([scope_token((column,), (v,)) for v in values])
+        while cols:
+            combo = max((c for c in SCOPE_TAGS if all(x in cols for x in c)
+                         and (len(c) == 1 or math.prod(len(cols[x]) for x in c) <= _MAX_SCOPE_TERMS)), key=len)
+            groups.append([scope_token(combo, values) for values in itertools.product(*(cols[x] for x in combo))])
+            for x in combo:
+                del cols[x]
         if not groups:
             return None
         return " AND ".join("(" + " OR ".join(f'fts_scope : "{t}"' for t in g) + ")" for g in groups)
