@@ -116,8 +116,8 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
                     account = doc.get("account") or account
                     run_id = doc.get("id") or run_id
                     _apply_run(conn, doc)
-        conn.execute("INSERT INTO items_fts(rowid, fts_text, author) SELECT date_key, coalesce(search_text, text),"
-                     " author FROM items WHERE rowid > ? ORDER BY date_key", (after_rowid,))
+        conn.execute("INSERT INTO items_fts(rowid, fts_text, author, fts_scope) SELECT date_key, fts_text, author,"
+                     " fts_scope FROM items WHERE rowid > ? ORDER BY date_key", (after_rowid,))
         conn.execute("DELETE FROM fts_deferred")
         conn.execute(
             "INSERT OR REPLACE INTO objects (key, account, run_id, sha256, size, stored_at, first_date, last_date,"

@@ -22,7 +22,6 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from .collectors.base import KINDS
 from .errors import QueryError
 from .ftsquery import parse
 from .index.searchplan import (Arm, Filters, author_id_known, author_terms, key_range, plan, union_keys,
@@ -92,7 +91,10 @@ def _check(values: list[str], allowed: tuple[str, ...], name: str) -> None:
 
 def filters(q: SearchQuery, tz: str) -> Filters:
     """The query's conditions, validated (a bad date, status or text query is a QueryError)."""
-    _check(q.kind, KINDS, "kind")
+    if q.kind:  # the collectors' module is not needed (nor imported) by a search without kinds
+        from .collectors.base import KINDS
+
+        _check(q.kind, KINDS, "kind")
     _check(q.status, STATUSES, "status")
     lo, hi = day_range_utc(q.date_from, q.date_to, tz)
     key_lo, key_hi = key_range(lo, hi)

@@ -92,7 +92,10 @@ def commands_markdown() -> str:
                 opts, text = record
                 text = text.replace("[required]", "").strip()
                 required = "**required.** " if p.required else ""
-                out.append(f"| `{_cell(_metavars(opts))}` | {required}{_cell(text)} |")
+                shown = _metavars(opts)
+                if p.multiple and "(repeatable)" not in shown:  # typer before 0.29 shows a list as TEXT
+                    shown += " (repeatable)"
+                out.append(f"| `{_cell(shown)}` | {required}{_cell(text)} |")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import pytest
 
 from archiver.index import open_index
-from archiver.index.searchplan import plan, Filters
+from archiver.index.searchplan import Filters, plan, scope_token
 from archiver.search import SearchQuery, build_where, iter_matches, search
 from archiver.timefmt import day_range_utc
 
@@ -180,9 +180,14 @@ def test_plan_picks_the_index_the_filters_need():
         return [re.search(r"FROM (items_fts|items i INDEXED BY (\w+))", a.body).group(0) for a in plan(f, **kw)]
 
     assert indexes(Filters(), author_id_exists=False) == ["FROM items i INDEXED BY items_date"]
-    assert indexes(Filters(columns={"status": ["hidden"]}), author_id_exists=False) == \
+    # filters without words: their scope tokens drive FTS5, with no row read to check them
+    hidden = plan(Filters(columns={"status": ["hidden"], "platform": ["x"]}), author_id_exists=False)
+    assert [a.body.split(" WHERE ")[0] for a in hidden] == ["FROM items_fts"]
+    assert hidden[0].params == [f'(fts_scope : "{scope_token(("status", "platform"), ("hidden", "x"))}")']
+    # the reference path, row by row
+    assert indexes(Filters(columns={"status": ["hidden"]}), author_id_exists=False, scope=False) == \
         ["FROM items i INDEXED BY items_status"]
-    assert indexes(Filters(columns={"status": ["hidden", "live"]}), author_id_exists=False) == \
+    assert indexes(Filters(columns={"status": ["hidden", "live"]}), author_id_exists=False, scope=False) == \
         ["FROM items i INDEXED BY items_date"]
     words = Filters(author_words='author : "x"*', author_like="%x%", author_text="x")
     assert indexes(words, author_id_exists=True) == ["FROM items_fts", "FROM items i INDEXED BY items_author_id"]
@@ -223,3 +228,101 @@ def test_all_combinations_of_two_filters_agree_with_the_oracle(db):
     for a, b in itertools.combinations(pieces, 2):
         q = SearchQuery(**pieces[a], **pieces[b], limit=None)
         assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q), (a, b)
+
+
+SCOPED = [
+    SearchQuery(status=["deleted"], platform=["facebook"], kind=["comment"], text="fire"),
+    SearchQuery(status=["deleted"], account=["pd-x"], kind=["comment"]),
+    SearchQuery(status=["hidden", "deleted"], platform=["facebook", "x"], date_from="2024-03-01"),
+    SearchQuery(status=["edited"], account=["pd-fb"], platform=["x"], text="town"),
+    SearchQuery(account=["pd-fb"], kind=["comment", "reply"], text="the", date_from="2024-06-01",
+                date_to="2024-06-30"),
+    SearchQuery(platform=["x"], text="drexel", has_media=True),
+    SearchQuery(kind=["post"], author="jane"),
+    SearchQuery(status=["live"], author="%"),
+    SearchQuery(platform=["facebook"], author="Jane Pub", text="fire", sort="relevance"),
+    SearchQuery(status=["live", "edited", "hidden", "deleted"], kind=["post", "comment", "reply"],
+                account=["pd-fb", "pd-x"], platform=["x"], text="town"),
+    SearchQuery(status=["hidden", "deleted"], kind=["reply"]),
+    SearchQuery(kind=["comment"], platform=["facebook"], date_to="2024-06-30"),
+]
+
+
+@pytest.mark.parametrize("q", SCOPED, ids=lambda q: q.describe())
+def test_scope_tokens_give_what_row_checks_give(db, q, monkeypatch):
+    """Filters answered inside FTS5 by scope tokens find exactly what checking each row finds
+    (and what the README's definitions give), in the same order."""
+    q = SearchQuery(**{**q.__dict__, "limit": None})
+    scoped = [r["id"] for r in search(db, q, TZ).rows]
+    monkeypatch.setattr("archiver.search.plan", lambda *a, **kw: plan(*a, **kw, scope=False))
+    checked = [r["id"] for r in search(db, q, TZ).rows]
+    assert scoped == checked
+    if q.sort == "relevance":
+        assert sorted(scoped) == sorted(oracle(q))
+    else:
+        assert scoped == oracle(q)
+
+
+def test_too_many_combinations_fall_back_to_smaller_tokens(db, monkeypatch):
+    q = SearchQuery(status=["live", "deleted"], kind=["comment", "reply"], account=["pd-fb", "pd-x"], limit=None)
+    widest = Filters(columns={"status": q.status, "kind": q.kind, "account": q.account}).scope_match()
+    assert widest.count(" OR ") == 7 and " AND " not in widest  # one status x kind x account group
+    monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 4)
+    narrower = Filters(columns={"status": q.status, "kind": q.kind, "account": q.account}).scope_match()
+    assert narrower.count(" AND ") == 1  # a pair of two values each, and the third filter
+    assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)
+    monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 1)
+    assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)  # single tokens only
+
+
+def _fts_bytes(db) -> tuple[int, int]:
+    return db.conn.execute("SELECT count(*), total(length(block)) FROM items_fts_data").fetchone()
+
+
+def test_a_status_change_moves_the_item_between_scopes(db):
+    """Hiding or deleting an item re-files it under its new scope tokens; setting the same
+    values again (ingest sets status on every item it sees) files nothing."""
+    item, platform = db.conn.execute("SELECT id, platform FROM items WHERE status = 'live' AND text LIKE '%fire%'"
+                                     " LIMIT 1").fetchone()
+
+    def found(status):
+        q = SearchQuery(status=[status], platform=[platform], text="fire", limit=None)
+        return item in {r["id"] for r in search(db, q, TZ).rows}
+
+    assert found("live") and not found("deleted")
+    db.conn.execute("UPDATE items SET status = 'deleted' WHERE id = ?", (item,))
+    try:
+        assert found("deleted") and not found("live")
+        db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+        before = _fts_bytes(db)
+        db.conn.execute("UPDATE items SET status = 'deleted', text = text, last_seen = 'y' WHERE id = ?", (item,))
+        assert _fts_bytes(db) == before
+    finally:
+        db.conn.execute("UPDATE items SET status = 'live' WHERE id = ?", (item,))
+    assert found("live") and not found("deleted")
+    db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_migration_files_the_scope_of_an_existing_index(tmp_path):
+    """An index made before m_search_scope gets the scope column filled for every item."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from archiver.ftsquery import register_functions
+    from archiver.index.schema import migrations
+
+    conn = sqlite3.connect(tmp_path / "index.db", isolation_level=None)
+    register_functions(conn)
+    migrations.apply(sqlite_utils.Database(conn), stop_before="m_search_scope")
+    for n, it in enumerate(ITEMS):
+        conn.execute(
+            "INSERT INTO items (id, account, platform, platform_id, kind, root, author, author_id, text, created_at,"
+            " status, has_media, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'x','x')",
+            (it["id"], it["account"], it["platform"], str(n), it["kind"], str(n), it["author"], it["author_id"],
+             it["text"], it["created_at"], it["status"], it["has_media"]))
+    conn.close()
+    db = open_index(tmp_path / "index.db")
+    for q in SCOPED[:5]:
+        assert [r["id"] for r in search(db, SearchQuery(**{**q.__dict__, "limit": None}), TZ).rows] == oracle(q)
+    db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")

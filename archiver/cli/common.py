@@ -30,10 +30,14 @@ def index(settings: Settings):
     created empty to answer "nothing found"."""
     from .. import journal
     from ..index import open_index
-    from ..store import open_store
+
+    def store():  # imported and opened only when an entry is to be pushed (not for a search)
+        from ..store import open_store
+
+        return open_store(settings)
 
     db = open_index(settings.index_path, create=False)
-    journal.attach(db, lambda: open_store(settings))  # opened only when an entry is to be pushed
+    journal.attach(db, store)
     return db
 
 

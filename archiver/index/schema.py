@@ -10,6 +10,8 @@ import sqlite3
 
 from sqlite_utils import Migrations
 
+from .searchplan import SCOPE_SQL
+
 migrations = Migrations("archiver")
 
 
@@ -771,3 +773,53 @@ def m_listen_run_quota(db):
     # What a run spent of its platform's quota (archiver.quota): YouTube units, X post reads,
     # Graph calls. Budgets sum it over the period; it comes back with the run on reindex.
     _script(db, "ALTER TABLE runs ADD COLUMN quota_spent INTEGER NOT NULL DEFAULT 0;")
+
+
+@migrations()
+def m_search_scope(db):
+    # Search at 10M items (issues 20, 24): a filter on platform, account, kind or status beside
+    # a common word was checked row by row on every match of the word. The full-text index now
+    # carries the item's scope as a third column of tokens, so such a filter is an AND inside
+    # FTS5 (archiver.index.searchplan.scope_match). A token is a tag and the hex of the value(s)
+    # ending in "x": hex keeps any account name one unicode61 token, and no porter rule strips a
+    # final "x", so the token is indexed as written. Status x platform and status x account are
+    # tokens of their own, so "deleted on facebook" is one rare token rather than an AND of a
+    # rare and a common one. The column is generated (nothing stored in items); the triggers
+    # re-file an item when anything it is indexed under changes -- and only then (ingest sets
+    # status on every item it sees). Weight 0 keeps scope tokens out of relevance.
+    _script(db,
+        f"""
+        DROP TRIGGER items_ai;
+        DROP TRIGGER items_ad;
+        DROP TRIGGER items_au;
+        DROP TABLE items_fts;
+        ALTER TABLE items ADD COLUMN fts_scope TEXT GENERATED ALWAYS AS ({SCOPE_SQL}) VIRTUAL;
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            fts_text, author, fts_scope, content='items', content_rowid='date_key', columnsize=0,
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 8);
+        INSERT INTO items_fts(items_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0, 0.0)');
+        CREATE TRIGGER items_ai AFTER INSERT ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE new.rowid > after_rowid) BEGIN
+            INSERT INTO items_fts(rowid, fts_text, author, fts_scope)
+                VALUES (new.date_key, new.fts_text, new.author, new.fts_scope);
+        END;
+        CREATE TRIGGER items_ad AFTER DELETE ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE old.rowid > after_rowid) BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author, fts_scope)
+                VALUES ('delete', old.date_key, old.fts_text, old.author, old.fts_scope);
+        END;
+        CREATE TRIGGER items_au AFTER UPDATE OF text, search_text, author, created_at, status, kind, account,
+            platform ON items
+        WHEN NOT EXISTS (SELECT 1 FROM fts_deferred WHERE old.rowid > after_rowid)
+            AND (old.fts_text IS NOT new.fts_text OR old.author IS NOT new.author
+                 OR old.date_key IS NOT new.date_key OR old.fts_scope IS NOT new.fts_scope) BEGIN
+            INSERT INTO items_fts(items_fts, rowid, fts_text, author, fts_scope)
+                VALUES ('delete', old.date_key, old.fts_text, old.author, old.fts_scope);
+            INSERT INTO items_fts(rowid, fts_text, author, fts_scope)
+                VALUES (new.date_key, new.fts_text, new.author, new.fts_scope);
+        END;
+        INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+        """
+    )

@@ -9,9 +9,14 @@ and the scan stops there, instead of every match being collected, joined and sor
 
 Arms. A query runs as one or two *arms*, each a SELECT of keys driven by one access path:
 
-    fts     MATCH of the words typed plus the author's name words, key range and order pushed
-            into FTS5; the other filters are checked through ``items_date``, which covers them
+    fts     MATCH of the words typed plus the author's name words plus the scope tokens of the
+            platform/account/kind/status filters (``scope_match``), key range and order pushed
+            into FTS5; what is left (has-media, exact phrases, ticked ids, an author id) is
+            checked through ``items_date``, which covers it. With filters but no words, the
+            scope tokens alone drive FTS5: "deleted comments of one account" reads the
+            doclist of one rare token instead of every deleted item.
     status  ``items_status (status, date_key)`` when only rare statuses are asked for (no live)
+            and scope tokens are not used (``scope=False``, which the tests compare against)
     author  ``items_author_id (author_id, date_key)``: the author typed is an author id
     date    ``items_date`` in key order, checking the other filters inside the index
 
@@ -25,7 +30,9 @@ which take every match and need no plan.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,6 +46,24 @@ UNDATED_SECONDS = -(2**32)  # undated items sort before every date (see the migr
 # items without a date never match a date filter (as with created_at < x on NULL).
 FIRST_DATED_KEY = (UNDATED_SECONDS + 1) << KEY_BITS
 FILTER_COLUMNS = ("platform", "account", "kind", "status")
+
+# The scope column of items_fts (migration m_search_scope): one token per filter value, and
+# one per combination of status and kind with the account or the platform, so the usual
+# legal-staff filters ("deleted comments on the Facebook page") are one rare token instead of
+# an AND with a common one (an AND walks the common token's long doclist). A token is its tag,
+# the hex of the UTF-8 value(s) joined by 0x1f, and "x" (see the migration for why). SCOPE_SQL
+# builds the column from the row; scope_token builds the same token from the values typed.
+SCOPE_TAGS = {("platform",): "p", ("account",): "u", ("kind",): "k", ("status",): "s",
+              ("status", "platform"): "sp", ("status", "account"): "su", ("kind", "platform"): "kp",
+              ("kind", "account"): "ku", ("status", "kind"): "sk", ("status", "kind", "platform"): "skp",
+              ("status", "kind", "account"): "sku"}
+SCOPE_SQL = " || ' ' || ".join(
+    f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'" for cols, tag in SCOPE_TAGS.items())
+_MAX_SCOPE_TERMS = 64  # past this many tokens in one OR, a smaller combination is used
+
+
+def scope_token(columns: tuple[str, ...], values: tuple[str, ...]) -> str:
+    return SCOPE_TAGS[columns] + "1f".join(v.encode().hex() for v in values) + "x"
 
 
 def epoch_key(iso_utc: str) -> int:
@@ -72,8 +97,25 @@ class Filters:
     exact: list[str] = field(default_factory=list)   # quoted phrases, checked on the item's text
     ids: list[str] = field(default_factory=list)     # only these items (results ticked on screen)
 
-    def item_clauses(self) -> tuple[list[str], list[Any]]:
-        """Conditions on ``items i`` other than dates, text and author."""
+    def scope_match(self) -> str | None:
+        """The platform/account/kind/status filters as an FTS5 expression over the scope
+        column (None without such filters): the widest combination token the filters allow
+        (an OR over their values), ANDed with a token group for each filter left over."""
+        cols = {c: list(dict.fromkeys(v)) for c in FILTER_COLUMNS if (v := self.columns.get(c))}
+        groups: list[list[str]] = []
+        while cols:
+            combo = max((c for c in SCOPE_TAGS if all(x in cols for x in c)
+                         and (len(c) == 1 or math.prod(len(cols[x]) for x in c) <= _MAX_SCOPE_TERMS)), key=len)
+            groups.append([scope_token(combo, values) for values in itertools.product(*(cols[x] for x in combo))])
+            for x in combo:
+                del cols[x]
+        if not groups:
+            return None
+        return " AND ".join("(" + " OR ".join(f'fts_scope : "{t}"' for t in g) + ")" for g in groups)
+
+    def item_clauses(self, columns: bool = True) -> tuple[list[str], list[Any]]:
+        """Conditions on ``items i`` other than dates, text and author (the platform/account/
+        kind/status filters only with ``columns``: not when the scope tokens carry them)."""
         clauses, params = [], []
         if self.ids:
             clauses.append("i.id IN (SELECT value FROM json_each(?))")
@@ -82,7 +124,7 @@ class Filters:
             # FTS5 matched the phrase's word forms (porter); this keeps the exact words only.
             clauses.append(f"{EXACT_FUNCTION}(i.fts_text, ?)")
             params.append(phrase)
-        for column in FILTER_COLUMNS:
+        for column in FILTER_COLUMNS if columns else ():
             values = self.columns.get(column)
             if values:
                 clauses.append(f"i.{column} IN ({', '.join('?' * len(values))})")
@@ -157,10 +199,15 @@ class Arm:
         return sql
 
 
-def _fts_arm(match: str, f: Filters, extra: list[str], extra_params: list[Any], *, ranked: bool,
-             join: bool = False) -> Arm:
+def _fts_arm(match: str | None, f: Filters, extra: list[str], extra_params: list[Any], *, ranked: bool,
+             join: bool = False, scope: bool = True) -> Arm:
+    """``match`` ANDed with the scope tokens of the filters (``scope``; else they are checked
+    on the row)."""
     rng, rng_params = _range("items_fts.rowid", f)
-    clauses, params = f.item_clauses()
+    scoped = f.scope_match() if scope else None
+    if scoped:
+        match = scoped if match is None else f"({match}) AND {scoped}"
+    clauses, params = f.item_clauses(columns=not scoped)
     clauses += extra
     params += extra_params
     # CROSS JOIN keeps FTS5 as the outer loop (SQLite never reorders it), so the key order
@@ -188,23 +235,30 @@ def author_id_known(conn, author_text: str | None) -> bool:
         "SELECT 1 FROM items WHERE author_id = ? LIMIT 1", (author_text,)).fetchone() is not None
 
 
-def plan(f: Filters, *, author_id_exists: bool, join: bool = False) -> list[Arm]:
+def plan(f: Filters, *, author_id_exists: bool, join: bool = False, scope: bool = True) -> list[Arm]:
     """The arms answering ``f``. ``author_id_exists``: ``author_id_known`` for the author text.
-    ``join``: every arm reaches ``items i`` (to read whole rows)."""
+    ``join``: every arm reaches ``items i`` (to read whole rows). ``scope``: filters go to
+    FTS5 as scope tokens (False checks them on each row: the reference the tests compare)."""
     if f.text:
         if f.author_words is not None and not author_id_exists:
             match = f"({f.text}) AND ({f.author_words})"
-            return [_fts_arm(match, f, [], [], ranked=True, join=join)]
+            return [_fts_arm(match, f, [], [], ranked=True, join=join, scope=scope)]
         author, author_params = _author_clause(f)
-        return [_fts_arm(f.text, f, [author] if author else [], author_params, ranked=True, join=join)]
+        return [_fts_arm(f.text, f, [author] if author else [], author_params, ranked=True, join=join,
+                         scope=scope)]
     if f.author_words is not None:
-        by_name = _fts_arm(f.author_words, f, [], [], ranked=False, join=join)
+        by_name = _fts_arm(f.author_words, f, [], [], ranked=False, join=join, scope=scope)
         if not author_id_exists:
             return [by_name]
         return [by_name, _items_arm(f, "items_author_id", ["i.author_id = ?"], [f.author_text])]
+    has_scope = scope and f.scope_match() is not None
     if f.author_text is not None:  # no words in the author text: substring or id, row by row
         author, author_params = _author_clause(f)
+        if has_scope:
+            return [_fts_arm(None, f, [author], author_params, ranked=False, join=join)]
         return [_items_arm(f, "items_date", [author], author_params)]
+    if has_scope:
+        return [_fts_arm(None, f, [], [], ranked=False, join=join)]
     statuses = f.columns.get("status") or []
     # Most items are live; hidden, edited and deleted ones are few, so for those the status
     # index (in key order per status) reads only them instead of every item in the range.
