@@ -83,18 +83,27 @@ class Poller:
         self.status_path = Path(settings.spool_dir) / "listen" / "poll.json"
 
     def covered_since(self, db, account: str, tier: Tier) -> str | None:
-        """When a finished run last covered ``tier``: a poll of it or a wider tier, or the nightly sweep."""
-        wider = [t.driver for t in self.tiers if t.max_age >= tier.max_age] + ["nightly"]
+        """When a finished run last covered ``tier``: a poll of it or a wider tier, or the nightly
+        sweep when its re-scan window reaches the tier's age."""
+        wider = [t.driver for t in self.tiers if t.max_age >= tier.max_age]
+        if timedelta(days=self.settings["collect.rescan_days"]) >= tier.max_age:
+            wider.append("nightly")
         row = db.conn.execute(
             f"SELECT max(started_at) FROM runs WHERE account = ? AND status IN ('ok', 'partial') "
             f"AND driver IN ({', '.join('?' * len(wider))})", (account, *wider)).fetchone()
         return row[0] if row else None
 
     def due(self, db, account: str, now: datetime) -> Tier | None:
-        """The widest tier whose interval has passed since it was last covered."""
+        """The widest tier whose interval has passed since it was last covered.
+
+        A wider tier falls due one fresh interval late: the nightly sweep, a day after the last
+        one, covers the daily tier at the very time it would fall due, and a poll of it a few
+        minutes before the sweep would read the same threads twice (on X, billed twice). Late
+        by one fresh interval, the tier is read only when the sweep did not run."""
         for tier in reversed(self.tiers):
             last = parse_platform_time(self.covered_since(db, account, tier))
-            if last is None or now - last >= tier.every:
+            grace = self.tiers[0].every if tier is not self.tiers[0] else timedelta(0)
+            if last is None or now - last >= tier.every + grace:
                 return tier
         return None
 

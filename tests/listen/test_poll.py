@@ -78,8 +78,33 @@ def test_poller_reads_fresh_threads_often_and_old_ones_on_their_own_schedule(cha
     clock[0] = NOW + timedelta(minutes=20)
     assert poller.tick().ran == {}  # 4 minutes after the fresh read
     clock[0] = NOW + timedelta(days=1, minutes=1)
-    assert poller.tick().ran == {"pd-youtube 7d": "ok"}  # a day after the nightly: the daily tier
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}  # the daily tier is due one fresh interval late
+    clock[0] = NOW + timedelta(days=1, minutes=16)
+    assert poller.tick().ran == {"pd-youtube 7d": "ok"}  # a day and a fresh interval after the nightly
     assert len(replay.requests_matching(f"videoId={old.id}")) > before_old
+
+
+def test_a_daily_tier_falling_due_at_the_nightly_sweep_is_left_to_the_sweep(channel, replay):
+    sim, settings, _ = channel()
+    assert collect(settings, environ=ENV, now=NOW).ok
+    clock = [NOW + timedelta(days=1)]
+    poller = Poller(settings, ENV, now=lambda: clock[0])
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}  # a day after the sweep: only the fresh tier
+    assert collect(settings, environ=ENV, now=clock[0]).ok  # the next night's sweep, minutes later
+    clock[0] = NOW + timedelta(days=1, minutes=20)
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}  # the sweep read the daily tier: not again
+    clock[0] = NOW + timedelta(days=2, minutes=15)  # no sweep that night: the daily tier runs itself
+    assert poller.tick().ran == {"pd-youtube 7d": "ok"}
+
+
+def test_the_nightly_sweep_covers_only_the_tiers_its_window_reaches(channel, make_config):
+    sim, settings, _ = channel()
+    assert collect(settings, environ=ENV, now=NOW).ok
+    short = load_settings(settings.config_path, environ={"ARCHIVER_COLLECT_RESCAN_DAYS": "7"})
+    poller = Poller(short, ENV, now=lambda: NOW + timedelta(minutes=5))
+    db = open_index(settings.index_path)
+    assert poller.covered_since(db, "pd-youtube", poller.tiers[1]) is not None
+    assert poller.covered_since(db, "pd-youtube", poller.tiers[2]) is None  # 90 days: beyond a 7-day sweep
 
 
 def test_a_read_that_would_not_fit_the_budget_is_skipped_and_said(channel, replay):
@@ -150,7 +175,7 @@ def test_x_fresh_polls_read_only_what_is_new_and_wider_tiers_find_deletions(repl
     spent = db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'poll:48h'").fetchone()[0]
     nightly = db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'nightly'").fetchone()[0]
     assert 0 < spent <= 2 < nightly  # the new reply and the post it answers, not the whole threads again
-    clock[0] = sim.now = NOW + timedelta(days=1, minutes=1)
+    clock[0] = sim.now = NOW + timedelta(days=1, minutes=16)
     assert poller.tick().ran == {"pd-x 7d": "ok"}
     assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (early.id,)).fetchone() == ("deleted",)
 
