@@ -586,13 +586,14 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                 session=None, committer: Committer | None = None,
                 clock: Callable[[], datetime] | None = None, targets: list[str] | None = None,
                 notes: Iterable[tuple[str, str, dict]] = (), driver: str = "nightly",
-                rescan_days: float | None = None, incremental: bool = False) -> AccountResult:
+                rescan_days: float | None = None, incremental: bool | str = False) -> AccountResult:
     """One account's run. ``clock``: the time of each capture (WARC-Date, first and last seen);
     the wall clock by default, a simulated night's in the demo and in tests. ``targets`` (a
     listener's capture): read only these posts and their threads, record ``notes`` (kind, uri,
     payload: what the platform pushed) first, leave the account's checkpoint alone, and mark the
     run with its ``driver``. ``rescan_days`` overrides collect.rescan_days (a poller's tier);
-    with ``incremental`` a collector that can reads only what is newer than the archive holds.
+    with ``incremental`` a collector that can reads only what is newer than the archive holds
+    (``"check"``: and checks the archived items by id, ``Known.check``).
     Every driver stays inside the platform's quota budget."""
     clock = clock or utcnow
     run_id = new_run_id(account.name, now)
@@ -649,7 +650,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                              page_limit=settings["collect.page_limit"], checkpoint=checkpoint,
                              known=known_items(db, account.name), targets=targets)
         if incremental and collector.supports_incremental and ctx.since is not None:
-            ctx.archived = archived_to(db, account.name, ctx.since)
+            ctx.archived = archived_to(db, account.name, ctx.since, check=incremental == "check")
         try:
             for event in collector.collect(ctx):
                 capture.handle(event, ctx)
@@ -699,7 +700,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     return result
 
 
-def archived_to(db, account: str, since: datetime) -> Known:
+def archived_to(db, account: str, since: datetime, check: bool = False) -> Known:
     """What the index holds of an account, for a read of only what is new (``ctx.archived``). X ids
     grow with time, so the newest is the longest, then the greatest."""
     posts = []
@@ -727,7 +728,8 @@ def archived_to(db, account: str, since: datetime) -> Known:
         return value if isinstance(value, int) else None
 
     row = db.conn.execute(newest.format("kind = 'post'"), (account,)).fetchone()
-    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply, comments=comments)
+    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply, comments=comments,
+                 check=check)
 
 
 def _load_checkpoint(db, account: str) -> dict:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..capture import run_account
+from ..collectors import collector_class
 from ..errors import ConfigError, LockError, StoreError
 from ..index import open_index
 from ..lock import writer_lock
@@ -86,7 +87,11 @@ class Poller:
         """When a finished run last covered ``tier``: a poll of it or a wider tier, or the nightly
         sweep when its re-scan window reaches the tier's age."""
         wider = [t.driver for t in self.tiers if t.max_age >= tier.max_age]
-        if timedelta(days=self.settings["collect.rescan_days"]) >= tier.max_age:
+        reach = timedelta(days=self.settings["collect.rescan_days"])
+        config = next((a for a in self.accounts if a.name == account), None)
+        if config is not None:  # X's nightly walk sees 7 days of replies whatever its window
+            reach = min(reach, collector_class(config.platform)(config, None).sweep_reach() or reach)
+        if reach >= tier.max_age:
             wider.append("nightly")
         row = db.conn.execute(
             f"SELECT max(started_at) FROM runs WHERE account = ? AND status IN ('ok', 'partial') "
@@ -100,8 +105,12 @@ class Poller:
         one, covers the daily tier at the very time it would fall due, and a poll of it a few
         minutes before the sweep would read the same threads twice (on X, billed twice). Late
         by one fresh interval, the tier is read only when the sweep did not run."""
+        # A tier no run has covered yet counts from the account's first complete capture, which
+        # read everything the platform showed: the weekly check is due a week after it.
+        first = db.conn.execute("SELECT min(started_at) FROM runs WHERE account = ? AND status IN ('ok', 'partial')",
+                                (account,)).fetchone()[0]
         for tier in reversed(self.tiers):
-            last = parse_platform_time(self.covered_since(db, account, tier))
+            last = parse_platform_time(self.covered_since(db, account, tier) or first)
             grace = self.tiers[0].every if tier is not self.tiers[0] else timedelta(0)
             if last is None or now - last >= tier.every + grace:
                 return tier
@@ -151,11 +160,13 @@ class Poller:
                 except StoreError as exc:
                     store = UnavailableStore(str(exc), self.settings.storage_url)
             # The narrowest tier reads only what is new where the collector can (X bills every post
-            # returned); the wider tiers re-read whole threads and find edits and deletions.
+            # returned); the wider tiers find edits and deletions: by id where the collector checks
+            # known items (X), else by re-reading whole threads.
+            checks = collector_class(account.platform).checks_known
             result = run_account(self.settings, db, store, account, environ=self.environ, now=now,
                                  after_ingest=AfterIngest(self.settings, store, now), driver=tier.driver,
                                  rescan_days=tier.max_age.total_seconds() / 86400,
-                                 incremental=tier is self.tiers[0])
+                                 incremental=True if tier is self.tiers[0] else ("check" if checks else False))
             report.ran[f"{account.name} {tier.name}"] = result.status
             if result.status == "throttled":
                 report.skipped.append(f"{account.name}: {result.message}")

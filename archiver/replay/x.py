@@ -54,6 +54,8 @@ class XTweet:
     media_keys: list[str] = field(default_factory=list)
     deleted: bool = False
     likes: int = 0
+    # Its author protected the account, or it is withheld: a lookup answers "Authorization Error".
+    protected: bool = False
 
     @property
     def id(self) -> str:
@@ -239,17 +241,32 @@ class XSimulator(Simulator):
                                "detail": "unsupported query in this simulator"}, 400)
         conv = query.split(":", 1)[1].split()[0]
         window = self.now - timedelta(days=7)
-        rows = [t for t in self.tweets if t.conversation_id == conv and t.reply_to and not t.deleted
+        rows = [t for t in self.tweets if t.conversation_id == conv and t.reply_to and not t.deleted and not t.protected
                 and (not recent or t.times[-1] >= window)]
         rows = _since_id(request, rows)
         rows.sort(key=lambda t: t.times[-1], reverse=True)
         return self._page(request, rows, "next_token", 10)
 
     def _lookup(self, request: Request) -> Reply:
+        """``/tweets?ids=``: at most 100 ids; each one that cannot be returned is an entry of
+        ``errors[]`` beside ``data`` (HTTP 200): "Not Found Error" for a deleted post,
+        "Authorization Error" for a protected or withheld one."""
         data, errors = [], []
-        for tid in (request.param("ids") or "").split(","):
+        ids = [t for t in (request.param("ids") or "").split(",") if t]
+        if not 1 <= len(ids) <= 100:
+            return json_reply({"errors": [{"parameters": {"ids": [request.param("ids") or ""]},
+                                           "message": f"The number of values in the `ids` query parameter list "
+                                                      f"[{len(ids)}] is not between 1 and 100"}],
+                               "title": "Invalid Request", "detail": "One or more parameters to your request was "
+                               "invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"}, 400)
+        for tid in ids:
             found = self.find_version(tid)
-            if found and not found[0].deleted:
+            if found and found[0].protected and not found[0].deleted:
+                errors.append({"value": tid, "parameter": "ids", "resource_type": "tweet", "section": "data",
+                               "title": "Authorization Error",
+                               "detail": f"Sorry, you are not authorized to see the Tweet with ids: [{tid}].",
+                               "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"})
+            elif found and not found[0].deleted:
                 data.append(self._tweet_json(*found, notes=wants_notes(request)))
             else:
                 errors.append({"value": tid, "detail": f"Could not find tweet with ids: [{tid}].",

@@ -198,3 +198,50 @@ def test_youtube_fresh_polls_skip_threads_whose_comment_count_is_unchanged(chann
     assert db.conn.execute("SELECT status FROM items WHERE text = 'Still closed at noon?'").fetchone() == ("live",)
     spent = [r[0] for r in db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'poll:48h' ORDER BY started_at")]
     assert spent == [2, 3]  # playlistItems + videos, then the one thread that changed
+
+
+def test_x_wider_tiers_check_known_replies_by_id_and_read_only_new_ones(replay, make_config):
+    """The daily and weekly tiers look archived replies up with /tweets?ids= (edits, deletions;
+    a protected reply is not a deleted one) and search conversations only since the newest."""
+    from archiver.replay.x import XSimulator, sample_world as x_world
+
+    sim = XSimulator(token="x-bearer", now=NOW)
+    replay.mount(sim)
+    x_world(sim)
+    old = sim.post("Ten days ago: the parade route", NOW - timedelta(days=10))
+    sim.now = NOW - timedelta(days=10) + timedelta(hours=2)  # its replies were in recent search then
+    old_reply = sim.reply(old, "Which streets?", NOW - timedelta(days=10, minutes=-30), "resident3")
+    cfg = make_config([{"name": "pd-x", "platform": "x", "id": sim.user_id, "token_env": "PD_X",
+                        "api_base": sim.api_base}], extra="[quota]\nx_reads_per_month = 15000\n")
+    settings = load_settings(cfg, environ={})
+    env = {"PD_X": "x-bearer"}
+    assert collect(settings, environ=env, now=sim.now).ok  # ten days ago: the old thread archived
+    sim.now = NOW
+    assert collect(settings, environ=env, now=NOW).ok
+    db = open_index(settings.index_path)
+    alert = next(t for t in sim.tweets if not t.reply_to)
+    replies = [t for t in sim.tweets if t.reply_to and t.conversation_id == alert.conversation_id]
+    gone, shielded, changed = replies[0], replies[1], replies[2]
+    gone.deleted, shielded.protected = True, True
+    sim.edit(changed, "@driver27 Yes, the 27th St ramp is open again.", NOW + timedelta(minutes=10))
+    old_reply.deleted = True
+    late = sim.reply(alert, "Thanks!", NOW + timedelta(hours=3), "resident4")
+    before = len(replay.requests_matching(""))
+    clock = [NOW + timedelta(days=1, minutes=16)]
+    sim.now = clock[0]
+    poller = Poller(settings, env, now=lambda: clock[0])
+    # A week after the first capture; the nightly walk sees 7 days of replies: it never covers 90 days.
+    assert poller.tick().ran == {"pd-x 90d": "ok"}
+    reads = replay.requests_matching("")[before:]
+    assert any("/tweets?ids=" in r and gone.ids[0] in r for r in reads)
+    searches = [r for r in reads if "search/recent" in r and alert.conversation_id in r]
+    assert searches and all("since_id=" in r for r in searches)  # the conversation is not read whole again
+    status = dict(db.conn.execute("SELECT platform_id, status FROM items"))
+    assert status[gone.ids[0]] == "deleted" and status[shielded.ids[0]] == "live"
+    assert status[late.ids[0]] == "live"
+    assert db.conn.execute("SELECT versions FROM items WHERE platform_id = ?", (changed.ids[0],)).fetchone() == (2,)
+    assert status[old_reply.ids[0]] == "deleted"  # older than recent search reaches: found by its id
+    late.deleted = True
+    clock[0] = sim.now = NOW + timedelta(days=2, minutes=31)
+    assert poller.tick().ran == {"pd-x 7d": "ok"}
+    assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (late.ids[0],)).fetchone() == ("deleted",)
