@@ -599,6 +599,9 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     run_id = new_run_id(account.name, now)
     result = AccountResult(account.name, account.platform, run_id, "ok")
     cls = collector_class(account.platform)
+    if driver == "nightly" and targets is None and cls.check_sweep_days and polled(db, account.name, now):
+        # The poller reads this account (X): the sweep is its daily tier, by id; the weekly tier reads further back.
+        incremental, rescan_days = "check", cls.check_sweep_days
     db.conn.execute(
         "INSERT OR REPLACE INTO accounts (name, platform, platform_account_id, api_base) VALUES (?,?,?,?)",
         (account.name, account.platform, account.id, account.api_base),
@@ -698,6 +701,12 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
             account.name, result.status, result.counts["seen"], result.counts["new"], result.counts["edited"],
             result.counts["hidden"], result.counts["deleted"], len(result.problems), extra={"fields": summary})
     return result
+
+
+def polled(db, account: str, now: datetime) -> bool:
+    """Whether the poller (archiver.listen.poller) read the account in the last week."""
+    return db.conn.execute("SELECT 1 FROM runs WHERE account = ? AND driver LIKE 'poll:%' AND started_at >= ? LIMIT 1",
+                           (account, iso(now - timedelta(days=7)))).fetchone() is not None
 
 
 def archived_to(db, account: str, since: datetime, check: bool = False) -> Known:

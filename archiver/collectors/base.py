@@ -231,6 +231,9 @@ class Collector:
     supports_incremental: bool = False
     # The poller's wider tiers check archived items by id (``Known.check``) instead of a full walk.
     checks_known: bool = False
+    # While the poller reads the account, the nightly sweep is such a check of this many days (the
+    # daily tier), not a full walk; the poller's weekly tier reads further back.
+    check_sweep_days: float | None = None
 
     def sweep_reach(self) -> timedelta | None:
         """How far back the nightly walk sees every comment (None: as far as its re-scan window);

@@ -44,6 +44,12 @@ USER_FIELDS = "created_at,description,id,name,username,verified,profile_image_ur
 MEDIA_FIELDS = "media_key,type,url,preview_image_url,variants,alt_text,width,height,duration_ms,public_metrics"
 FIELDS = {"tweet.fields": TWEET_FIELDS, "expansions": EXPANSIONS, "user.fields": USER_FIELDS,
           "media.fields": MEDIA_FIELDS}
+# Reads of what is new or of archived ids: the post a reply answers is archived already, and every
+# tweet in ``includes`` is billed like one in ``data`` — expand neither it nor (for a lookup) the
+# earlier versions of an edit, which are read only when the edit is new.
+LEAN_SEARCH = {**FIELDS, "expansions": ",".join(e for e in EXPANSIONS.split(",") if not e.startswith("referenced_tweets"))}
+LEAN_LOOKUP = {**LEAN_SEARCH, "expansions": ",".join(e for e in LEAN_SEARCH["expansions"].split(",")
+                                                     if e != "edit_history_tweet_ids")}
 RECENT_WINDOW = timedelta(days=7)
 # A post must be this much younger than the window for all its replies to be inside it.
 WINDOW_MARGIN = timedelta(hours=1)
@@ -76,6 +82,7 @@ class XCollector(Collector):
     default_api_base = "https://api.x.com/2"
     supports_incremental = True  # X bills every post returned: the fresh tier reads only what is new
     checks_known = True  # the wider tiers look archived posts and replies up by id (tweets?ids=)
+    check_sweep_days = RECENT_WINDOW.days  # a full walk re-reads (and is billed for) 7 days of replies a night
 
     def sweep_reach(self):
         # Recent search sees replies of the last 7 days only: the nightly walk checks no older one.
@@ -203,7 +210,7 @@ class XCollector(Collector):
 
     def _lookup(self, ctx: CollectContext, ids: list[str], inc: Includes) -> dict[str, dict]:
         """One ``/tweets?ids=`` request: the tweets returned, by the id asked for."""
-        body, more = self._get(ctx, "tweets", {"ids": ",".join(ids), **FIELDS})
+        body, more = self._get(ctx, "tweets", {"ids": ",".join(ids), **LEAN_LOOKUP})
         inc.merge(more)
         return {t["id"]: t for t in body.get("data", []) if isinstance(t, dict) and "id" in t}
 
@@ -248,7 +255,8 @@ class XCollector(Collector):
     def thread(self, ctx: CollectContext, post: Item, stale: list[Item], since_id: str | None = None
                ) -> Iterator[Event]:
         root = post.platform_id
-        params = {"query": f"conversation_id:{root}", "max_results": max(10, min(100, ctx.page_limit)), **FIELDS}
+        params = {"query": f"conversation_id:{root}", "max_results": max(10, min(100, ctx.page_limit)),
+                  **(LEAN_SEARCH if since_id else FIELDS)}
         if since_id:
             params["since_id"] = since_id
         raws: list[dict] = []

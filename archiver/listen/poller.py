@@ -4,11 +4,15 @@ and old ones rarely, inside the platform's budget.
 The schedule is a list of tiers, ``poll.tiers`` (default ``48h:15m,7d:1d,90d:7d``): posts younger
 than 48 hours are re-read every 15 minutes, those younger than 7 days daily, those younger than
 90 days weekly. A tick picks, per account, the widest tier that is due (a wider read covers the
-narrower ones) and runs the account's ordinary walk with that re-scan window
-(``run_account(..., rescan_days=, driver="poll:<age>")``): the listing down to the window and
-every thread in it, with the nightly job's change decisions and deletion checks. A tier counts
-as read by any finished run that covered it — a poll of that tier or a wider one, or the
-nightly sweep.
+narrower ones) and runs the account with that re-scan window (``run_account(..., rescan_days=,
+driver="poll:<age>")``). The fresh tier reads only what is new where the collector can
+(``incremental``); a wider tier runs the ordinary walk — the listing down to the window and
+every thread in it, with the nightly job's change decisions and deletion checks — or, where the
+collector checks archived items by id (X: ``tweets?ids=``, billed per post returned), that
+check plus the new replies only. A tier counts as read by any finished run that covered it — a
+poll of that tier or a wider one, or the nightly sweep as far as its walk sees (X's recent
+search: 7 days) — and a wider tier falls due one fresh interval late, so that the nightly sweep,
+due at the same hour, is not doubled by a poll minutes before it.
 
 Before a run the poller compares what the platform's budget has left with what the same tier
 cost last time, and skips the run (reported, in the log and in ``poll.json``) when it would not

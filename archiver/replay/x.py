@@ -191,20 +191,22 @@ class XSimulator(Simulator):
         if page:
             notes = wants_notes(request)
             body["data"] = [self._tweet_json(t, notes=notes) for t in page]
-            body["includes"] = self._includes(page, notes)
+            body["includes"] = self._includes(page, notes, expansions(request))
             body["meta"].update(newest_id=page[0].id, oldest_id=page[-1].id)
         if start + limit < len(rows):
             body["meta"]["next_token"] = _encode(start + limit)
         return json_reply(body)
 
-    def _includes(self, tweets: list[XTweet], notes: bool = False) -> dict:
+    def _includes(self, tweets: list[XTweet], notes: bool = False, wanted: set[str] | None = None) -> dict:
+        """``includes`` as the request's ``expansions`` ask (all of them when None)."""
         users = {t.author_id for t in tweets}
         tweets_inc = []
         for tweet in tweets:
-            if tweet.reply_to and (found := self.find_version(tweet.reply_to)):
+            if tweet.reply_to and (wanted is None or "referenced_tweets.id" in wanted) and \
+                    (found := self.find_version(tweet.reply_to)):
                 users.add(found[0].author_id)
                 tweets_inc.append(self._tweet_json(found[0], found[1], notes))
-            if self.expand_history:
+            if self.expand_history and (wanted is None or "edit_history_tweet_ids" in wanted):
                 tweets_inc += [self._tweet_json(tweet, n, notes) for n in range(len(tweet.ids) - 1)]
         inc: dict = {"users": [self._user_json(self.users[u]) for u in sorted(users)]}
         media = [{**self.media[k], "url": f"{self.base_url}/media/{k}.jpg"}
@@ -251,7 +253,7 @@ class XSimulator(Simulator):
         """``/tweets?ids=``: at most 100 ids; each one that cannot be returned is an entry of
         ``errors[]`` beside ``data`` (HTTP 200): "Not Found Error" for a deleted post,
         "Authorization Error" for a protected or withheld one."""
-        data, errors = [], []
+        data, errors, returned = [], [], []
         ids = [t for t in (request.param("ids") or "").split(",") if t]
         if not 1 <= len(ids) <= 100:
             return json_reply({"errors": [{"parameters": {"ids": [request.param("ids") or ""]},
@@ -268,6 +270,7 @@ class XSimulator(Simulator):
                                "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"})
             elif found and not found[0].deleted:
                 data.append(self._tweet_json(*found, notes=wants_notes(request)))
+                returned.append(found[0])
             else:
                 errors.append({"value": tid, "detail": f"Could not find tweet with ids: [{tid}].",
                                "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
@@ -275,6 +278,7 @@ class XSimulator(Simulator):
         body: dict = {}
         if data:
             body["data"] = data
+            body["includes"] = self._includes(returned, wants_notes(request), expansions(request))
         if errors:
             body["errors"] = errors
         return json_reply(body)
@@ -289,6 +293,10 @@ NOTE_AFTER = 280
 
 def cut_text(text: str) -> str:
     return text if len(text) <= NOTE_AFTER else text[:NOTE_AFTER - 1] + "\u2026"
+
+
+def expansions(request: Request) -> set[str]:
+    return set((request.param("expansions") or "").split(","))
 
 
 def wants_notes(request: Request) -> bool:

@@ -245,3 +245,36 @@ def test_x_wider_tiers_check_known_replies_by_id_and_read_only_new_ones(replay, 
     clock[0] = sim.now = NOW + timedelta(days=2, minutes=31)
     assert poller.tick().ran == {"pd-x 7d": "ok"}
     assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (late.ids[0],)).fetchone() == ("deleted",)
+
+
+def test_while_the_poller_reads_x_the_nightly_sweep_checks_by_id_over_the_daily_window(replay, make_config):
+    from archiver.replay.x import XSimulator, sample_world as x_world
+
+    sim = XSimulator(token="x-bearer", now=NOW)
+    replay.mount(sim)
+    x_world(sim)
+    cfg = make_config([{"name": "pd-x", "platform": "x", "id": sim.user_id, "token_env": "PD_X",
+                        "api_base": sim.api_base}], extra="[quota]\nx_reads_per_month = 15000\n")
+    settings = load_settings(cfg, environ={})
+    env = {"PD_X": "x-bearer"}
+    assert collect(settings, environ=env, now=NOW).ok  # the first capture: a full walk
+    alert = next(t for t in sim.tweets if not t.reply_to)
+    sim.now = NOW + timedelta(days=1)
+    before = len(replay.requests_matching(""))
+    assert collect(settings, environ=env, now=sim.now).ok  # not polled: the full walk again
+    assert any("search/recent" in r and "since_id" not in r for r in replay.requests_matching("")[before:])
+    clock = [NOW + timedelta(days=1, minutes=20)]
+    sim.now = clock[0]
+    assert Poller(settings, env, now=lambda: clock[0]).tick().ran == {"pd-x 48h": "ok"}
+    gone = next(t for t in sim.tweets if t.reply_to and t.conversation_id == alert.conversation_id)
+    gone.deleted = True
+    sim.now = NOW + timedelta(days=2)
+    before = len(replay.requests_matching(""))
+    assert collect(settings, environ=env, now=sim.now).ok
+    reads = replay.requests_matching("")[before:]
+    assert any("/tweets?ids=" in r for r in reads)
+    assert all("since_id=" in r for r in reads if "search/recent" in r and alert.conversation_id in r)
+    db = open_index(settings.index_path)
+    assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (gone.ids[0],)).fetchone() == ("deleted",)
+    spent = [r[0] for r in db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'nightly' ORDER BY started_at")]
+    assert spent[2] < spent[1]  # no conversation and no answered post returned twice
