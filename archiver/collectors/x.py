@@ -3,8 +3,10 @@
 ``/users/:id/tweets`` (the account's own posts, newest first, ``meta.next_token`` →
 ``pagination_token``), then for each post ``/tweets/search/recent?query=conversation_id:<id>``
 (``next_token``) for the replies. Known ids are re-read with ``/tweets?ids=``: to fetch the
-earlier versions of an edited post the page did not include, and to confirm a deletion —
-which X reports with HTTP 200 and a ``resource-not-found`` entry in ``errors[]``.
+earlier versions of an edited post the page did not include, to confirm a deletion — which X
+reports with HTTP 200 and a ``resource-not-found`` entry in ``errors[]`` — and, on the poller's
+wider tiers, to check every archived post and reply of the window for edits and deletions
+(``_check_known``) while conversation search reads only replies newer than the newest archived.
 
 Identity: an edit creates a new tweet id; ``edit_history_tweet_ids`` lists every version,
 oldest first. An item is keyed by the *first* id, so an edit is a new version of the same
