@@ -728,17 +728,8 @@ def archived_to(db, account: str, since: datetime, check: bool = False) -> Known
         row = db.conn.execute(newest.format("root = ? AND kind != 'post'"), (account, root)).fetchone()
         return row[0] if row else None
 
-    def comments(root: str) -> int | None:
-        row = db.conn.execute("SELECT counts FROM items WHERE account = ? AND platform_id = ?", (account, root)).fetchone()
-        try:
-            value = (json.loads(row[0]) or {}).get("comments") if row and row[0] else None
-        except ValueError:
-            return None
-        return value if isinstance(value, int) else None
-
     row = db.conn.execute(newest.format("kind = 'post'"), (account,)).fetchone()
-    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply, comments=comments,
-                 check=check)
+    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply, check=check)
 
 
 def _load_checkpoint(db, account: str) -> dict:

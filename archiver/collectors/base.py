@@ -210,7 +210,6 @@ class Known:
     posts: list[tuple[str, datetime | None, list[str]]]  # (post id, created_at, its version ids), in the window
     newest_post: str | None                              # the newest archived post id of the account
     newest_reply: Callable[[str], str | None]            # thread root -> the newest archived reply id
-    comments: Callable[[str], int | None] = lambda root: None  # the platform's comment count at last sight
     # A wider poll tier: check the archived items in the window by id (edits, deletions) rather
     # than re-reading their threads, and read only new replies (``Collector.checks_known``).
     check: bool = False

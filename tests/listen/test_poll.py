@@ -196,8 +196,11 @@ def test_youtube_fresh_polls_skip_threads_whose_comment_count_is_unchanged(chann
     assert len(replay.requests_matching(f"commentThreads.*videoId={fresh.id}")) == threads + 1
     db = open_index(settings.index_path)
     assert db.conn.execute("SELECT status FROM items WHERE text = 'Still closed at noon?'").fetchone() == ("live",)
+    clock[0] = NOW + timedelta(minutes=48)
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}
+    assert len(replay.requests_matching(f"commentThreads.*videoId={fresh.id}")) == threads + 1  # archived since
     spent = [r[0] for r in db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'poll:48h' ORDER BY started_at")]
-    assert spent == [2, 3]  # playlistItems + videos, then the one thread that changed
+    assert spent == [2, 3, 2]  # playlistItems + videos, then the one thread that changed, then nothing
 
 
 def test_x_wider_tiers_check_known_replies_by_id_and_read_only_new_ones(replay, make_config):
