@@ -586,18 +586,22 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                 session=None, committer: Committer | None = None,
                 clock: Callable[[], datetime] | None = None, targets: list[str] | None = None,
                 notes: Iterable[tuple[str, str, dict]] = (), driver: str = "nightly",
-                rescan_days: float | None = None, incremental: bool = False) -> AccountResult:
+                rescan_days: float | None = None, incremental: bool | str = False) -> AccountResult:
     """One account's run. ``clock``: the time of each capture (WARC-Date, first and last seen);
     the wall clock by default, a simulated night's in the demo and in tests. ``targets`` (a
     listener's capture): read only these posts and their threads, record ``notes`` (kind, uri,
     payload: what the platform pushed) first, leave the account's checkpoint alone, and mark the
     run with its ``driver``. ``rescan_days`` overrides collect.rescan_days (a poller's tier);
-    with ``incremental`` a collector that can reads only what is newer than the archive holds.
+    with ``incremental`` a collector that can reads only what is newer than the archive holds
+    (``"check"``: and checks the archived items by id, ``Known.check``).
     Every driver stays inside the platform's quota budget."""
     clock = clock or utcnow
     run_id = new_run_id(account.name, now)
     result = AccountResult(account.name, account.platform, run_id, "ok")
     cls = collector_class(account.platform)
+    if driver == "nightly" and targets is None and cls.check_sweep_days and polled(db, account.name, now):
+        # The poller reads this account (X): the sweep is its daily tier, by id; the weekly tier reads further back.
+        incremental, rescan_days = "check", cls.check_sweep_days
     db.conn.execute(
         "INSERT OR REPLACE INTO accounts (name, platform, platform_account_id, api_base) VALUES (?,?,?,?)",
         (account.name, account.platform, account.id, account.api_base),
@@ -649,7 +653,7 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
                              page_limit=settings["collect.page_limit"], checkpoint=checkpoint,
                              known=known_items(db, account.name), targets=targets)
         if incremental and collector.supports_incremental and ctx.since is not None:
-            ctx.archived = archived_to(db, account.name, ctx.since)
+            ctx.archived = archived_to(db, account.name, ctx.since, check=incremental == "check")
         try:
             for event in collector.collect(ctx):
                 capture.handle(event, ctx)
@@ -699,7 +703,13 @@ def run_account(settings: Settings, db, store: Store, account: AccountConfig, *,
     return result
 
 
-def archived_to(db, account: str, since: datetime) -> Known:
+def polled(db, account: str, now: datetime) -> bool:
+    """Whether the poller (archiver.listen.poller) read the account in the last week."""
+    return db.conn.execute("SELECT 1 FROM runs WHERE account = ? AND driver LIKE 'poll:%' AND started_at >= ? LIMIT 1",
+                           (account, iso(now - timedelta(days=7)))).fetchone() is not None
+
+
+def archived_to(db, account: str, since: datetime, check: bool = False) -> Known:
     """What the index holds of an account, for a read of only what is new (``ctx.archived``). X ids
     grow with time, so the newest is the longest, then the greatest."""
     posts = []
@@ -718,16 +728,8 @@ def archived_to(db, account: str, since: datetime) -> Known:
         row = db.conn.execute(newest.format("root = ? AND kind != 'post'"), (account, root)).fetchone()
         return row[0] if row else None
 
-    def comments(root: str) -> int | None:
-        row = db.conn.execute("SELECT counts FROM items WHERE account = ? AND platform_id = ?", (account, root)).fetchone()
-        try:
-            value = (json.loads(row[0]) or {}).get("comments") if row and row[0] else None
-        except ValueError:
-            return None
-        return value if isinstance(value, int) else None
-
     row = db.conn.execute(newest.format("kind = 'post'"), (account,)).fetchone()
-    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply, comments=comments)
+    return Known(posts=posts, newest_post=row[0] if row else None, newest_reply=newest_reply, check=check)
 
 
 def _load_checkpoint(db, account: str) -> dict:

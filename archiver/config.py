@@ -99,6 +99,8 @@ SETTINGS: dict[str, Setting] = {
                 "Environment variable holding the Graph webhook verify token"),
         Setting("listen", "app_secret_env", "ARCHIVER_LISTEN_APP_SECRET",
                 "Environment variable holding the Meta app secret (signs every delivery)"),
+        Setting("listen", "app_id", "", "The Meta app whose subscription `archiver subscribe --check` and `health` "
+                "look for (empty: the app of each Page token)"),
         Setting("listen", "flush_seconds", 60.0, "Capture what deliveries named every N seconds", float),
         Setting("listen", "streams", True, "Also follow Mastodon user streams and Bluesky's Jetstream", bool),
         Setting("listen", "jetstream_url", "wss://jetstream2.us-east.bsky.network/subscribe",

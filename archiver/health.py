@@ -16,7 +16,9 @@ Beside the accounts, two things need a person and make the check fail until they
   only the web UI, which has no store credentials, has run since).
 
 With ``streams_dir`` (the listener's spool folder), a platform stream of ``archiver listen``
-that has been down for more than ``max_stream_down`` minutes is reported too.
+that has been down for more than ``max_stream_down`` minutes is reported too; and with a
+``[listen]`` section, each Facebook Page this app is not subscribed to for ``feed`` (no comment
+would be pushed; ``subscription_findings``), or whose subscription could not be checked.
 """
 
 from __future__ import annotations
@@ -127,3 +129,14 @@ def _journal(db, now: datetime, max_age_hours: float) -> list[Finding]:
                                                f"store since {state.oldest_unsent}: run any `archiver` command with "
                                                "store access (e.g. `archiver collect`) and check the log"))
     return found
+
+
+def subscription_findings(settings, environ) -> list[Finding]:
+    """With ``[listen]`` configured: each Facebook Page whose webhooks this app does not receive
+    (``GET /{page-id}/subscribed_apps``), and each Page whose subscription could not be read."""
+    if "listen" not in settings.raw:
+        return []
+    from .listen.subscribe import check, page_accounts
+
+    states = [check(account, settings, environ) for account in page_accounts(settings)]
+    return [Finding("listener", False, f"{s.account}: {s.message}") for s in states if not s.subscribed]

@@ -21,7 +21,10 @@ The model of a department (per day, Poisson-distributed; times of day uniform 07
 It prints, per platform: API requests and quota units per day (and per month for X), the
 minimum needed to see every change at the schedule (each due read of a thread that changed
 since its last read, plus one listing read per run), the ratio, whether the quota held, and
-the share of deleted comments that were archived, by how long they lived.
+the share of deleted comments that were archived, by how long they lived. X bills posts
+returned, not requests: its reads are also set against the schedule's minimum in posts (each
+post and reply once when new, then once per daily check while its post is under 7 days old and
+once per weekly check to 90 days; a deleted one costs nothing to ask about).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class World:
     events: list[tuple[datetime, int, callable]] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     changes: dict[str, list[datetime]] = field(default_factory=lambda: defaultdict(list))  # thread -> change times
+    x_posts: list[tuple[str, datetime]] = field(default_factory=list)  # (id, created) of the X posts
     seq: int = 0
 
     def at(self, when: datetime, action) -> None:
@@ -198,6 +202,7 @@ def _x_post(rng, world, x, when) -> None:
 
     def create():
         box["post"] = x.post(f"X post at {when:%H:%M}", when)
+        world.x_posts.append((box["post"].id, when))
     world.at(when, create)
     for n in range(poisson(rng, 6)):
         created = when + timedelta(hours=rng.expovariate(1 / 2))
@@ -313,11 +318,32 @@ def measure(settings, world: World, days: int, wall: float) -> dict:
             "max_units_in_a_day": max(per_day.values(), default=0), "units_total": units,
             "minimum_reads": minimum, "ratio": round(requests / minimum, 2) if minimum else None,
             "minimum_units": billed_minimum if platform == "x" else minimum,
+            "scheduled_minimum_units": x_scheduled_minimum(world, days) if platform == "x" else None,
             "deleted_archived": shares,
             "lived_1min_archived": (sum(c.id in archived for c in lived), len(lived)),
             "comments": sum(1 for c in world.comments if c.platform == platform and c.id),
         }
     return out
+
+
+def x_scheduled_minimum(world: World, days: int) -> int:
+    """The fewest posts X must return to see every change at the schedule: each post and reply
+    once when new, and each one still there once per check of its tier — daily while its post is
+    under 7 days old, weekly to 90 days (X returns a post that still exists, and bills it, however
+    it is asked about; a deleted one costs nothing)."""
+    replies = defaultdict(list)
+    for c in world.comments:
+        if c.platform == "x" and c.id:
+            replies[c.post].append(c)
+    total = len(world.x_posts) + sum(len(r) for r in replies.values())
+    for d in range(1, days):
+        check = START + timedelta(days=d)
+        for post, created in world.x_posts:
+            age = check - created
+            if age <= timedelta(0) or not (age < timedelta(days=7) or d % 7 == 0 and age < timedelta(days=90)):
+                continue
+            total += 1 + sum(1 for c in replies[post] if c.created < check and (c.deleted is None or c.deleted > check))
+    return total
 
 
 def minimum_reads(world: World, platform: str, runs) -> int:
@@ -364,7 +390,9 @@ def main() -> None:
               f"{a}/{n} ({100 * a / n if n else 0:.1f} %)")
     x = result["platforms"]["x"]
     print(f"\nX post reads: {x['units_total']} for {x['minimum_units']} posts and replies that had to be returned "
-          f"at least once ({x['units_total'] / x['minimum_units']:.2f}x)")
+          f"at least once ({x['units_total'] / x['minimum_units']:.2f}x); the schedule's minimum (each one "
+          f"once when new, then once per daily check to day 7 and weekly check to day 90): "
+          f"{x['scheduled_minimum_units']} ({x['units_total'] / x['scheduled_minimum_units']:.2f}x)")
     print("\ndeleted comments archived, by how long they lived:")
     for platform, p in result["platforms"].items():
         cells = ", ".join(f"{label}: {a}/{n}" for label, (a, n) in p["deleted_archived"].items())

@@ -14,6 +14,7 @@ from . import common
 def register(app: typer.Typer) -> None:
     app.command("listen")(listen)
     app.command("poll")(poll)
+    app.command("subscribe")(subscribe)
 
 
 def listen(ctx: typer.Context):
@@ -48,3 +49,31 @@ def poll(ctx: typer.Context):
     if report.waiting:
         typer.echo(f"waiting: {report.waiting}", err=True)
     raise typer.Exit(1 if any(s in ("failed", "interrupted") for s in report.ran.values()) else 0)
+
+
+def subscribe(ctx: typer.Context,
+              check: bool = typer.Option(False, "--check", help="Only say whether the app is subscribed; exit 1 "
+                                                                "when a Page is not (or the check fails)")):
+    """Subscribe this app to each Facebook Page's `feed` webhooks (POST /{page-id}/subscribed_apps with the Page
+    token); with --check, read the subscription and say whether this app has it."""
+    from ..errors import UsageError
+    from ..listen.subscribe import SubscribeError, check as check_page, page_accounts, subscribe as subscribe_page
+
+    settings = common.settings(ctx)
+    pages = page_accounts(settings)
+    if not pages:
+        raise UsageError(f"no Facebook account in {settings.config_path}: nothing to subscribe")
+    failed = False
+    for account in pages:
+        if not check:
+            try:
+                typer.echo(f"{account.name}: {subscribe_page(account, os.environ)}")
+            except SubscribeError as exc:
+                typer.echo(f"{account.name}: not subscribed: {exc}", err=True)
+                failed = True
+                continue
+        state = check_page(account, settings, os.environ)
+        failed = failed or not state.subscribed
+        typer.echo(f"{account.name}: {'subscribed' if state.subscribed else 'NOT subscribed'}: {state.message}",
+                   err=not state.subscribed)
+    raise typer.Exit(1 if failed else 0)

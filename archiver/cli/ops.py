@@ -96,7 +96,9 @@ def health(ctx: typer.Context,
            fmt: str = typer.Option("table", "--format", callback=common.check_format)):
     """For monitoring: exit 1 when any account's last run failed or is older than --max-age hours, a damaged
     file is in quarantine, or the records-management journal has a problem."""
-    from ..health import check_health
+    import os
+
+    from ..health import check_health, subscription_findings
     from ..spool import quarantine_dir
 
     from ..errors import ConfigError
@@ -109,6 +111,7 @@ def health(ctx: typer.Context,
     report = check_health(common.index(settings), [a.name for a in settings.accounts], max_age_hours=max_age,
                           quarantine=quarantine_dir(settings.spool_dir),
                           streams_dir=settings.spool_dir / "listen")
+    report.findings += subscription_findings(settings, os.environ)
     common.emit([a.__dict__ for a in report.accounts], fmt, ["account", "ok", "status", "started_at", "message"])
     for finding in report.findings:
         typer.echo(f"{finding.what}: {finding.message}", err=True)

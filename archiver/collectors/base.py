@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
@@ -210,7 +210,9 @@ class Known:
     posts: list[tuple[str, datetime | None, list[str]]]  # (post id, created_at, its version ids), in the window
     newest_post: str | None                              # the newest archived post id of the account
     newest_reply: Callable[[str], str | None]            # thread root -> the newest archived reply id
-    comments: Callable[[str], int | None] = lambda root: None  # the platform's comment count at last sight
+    # A wider poll tier: check the archived items in the window by id (edits, deletions) rather
+    # than re-reading their threads, and read only new replies (``Collector.checks_known``).
+    check: bool = False
 
 
 class Collector:
@@ -226,6 +228,16 @@ class Collector:
     supports_targets: bool = False
     # Reads only what is new when ``ctx.archived`` is given (the poller's fresh tier).
     supports_incremental: bool = False
+    # The poller's wider tiers check archived items by id (``Known.check``) instead of a full walk.
+    checks_known: bool = False
+    # While the poller reads the account, the nightly sweep is such a check of this many days (the
+    # daily tier), not a full walk; the poller's weekly tier reads further back.
+    check_sweep_days: float | None = None
+
+    def sweep_reach(self) -> timedelta | None:
+        """How far back the nightly walk sees every comment (None: as far as its re-scan window);
+        the poller counts the sweep as a read of a tier only up to this age."""
+        return None
 
     def __init__(self, account: "AccountConfig", token: str | None):
         self.account = account

@@ -3,8 +3,10 @@
 ``/users/:id/tweets`` (the account's own posts, newest first, ``meta.next_token`` →
 ``pagination_token``), then for each post ``/tweets/search/recent?query=conversation_id:<id>``
 (``next_token``) for the replies. Known ids are re-read with ``/tweets?ids=``: to fetch the
-earlier versions of an edited post the page did not include, and to confirm a deletion —
-which X reports with HTTP 200 and a ``resource-not-found`` entry in ``errors[]``.
+earlier versions of an edited post the page did not include, to confirm a deletion — which X
+reports with HTTP 200 and a ``resource-not-found`` entry in ``errors[]`` — and, on the poller's
+wider tiers, to check every archived post and reply of the window for edits and deletions
+(``_check_known``) while conversation search reads only replies newer than the newest archived.
 
 Identity: an edit creates a new tweet id; ``edit_history_tweet_ids`` lists every version,
 oldest first. An item is keyed by the *first* id, so an edit is a new version of the same
@@ -28,8 +30,8 @@ from ..errors import CollectError
 from ..http import OK, MalformedResponse, Outcome, Response, auth_failed, quota, throttled, transient
 from ..timefmt import iso, parse_platform_time
 from .base import (
-    CollectContext, Collector, Event, Item, KnownItem, Observed, Problem, ThreadDone, cursor_pages, renew_message,
-    reset_wait, walk_posts,
+    CollectContext, Collector, Event, Item, KnownItem, Observed, PostsDone, Problem, ThreadDone, cursor_pages,
+    renew_message, reset_wait, walk_posts,
 )
 
 TWEET_FIELDS = (
@@ -44,6 +46,12 @@ USER_FIELDS = "created_at,description,id,name,username,verified,profile_image_ur
 MEDIA_FIELDS = "media_key,type,url,preview_image_url,variants,alt_text,width,height,duration_ms,public_metrics"
 FIELDS = {"tweet.fields": TWEET_FIELDS, "expansions": EXPANSIONS, "user.fields": USER_FIELDS,
           "media.fields": MEDIA_FIELDS}
+# Reads of what is new or of archived ids: the post a reply answers is archived already, and every
+# tweet in ``includes`` is billed like one in ``data`` — expand neither it nor (for a lookup) the
+# earlier versions of an edit, which are read only when the edit is new.
+LEAN_SEARCH = {**FIELDS, "expansions": ",".join(e for e in EXPANSIONS.split(",") if not e.startswith("referenced_tweets"))}
+LEAN_LOOKUP = {**LEAN_SEARCH, "expansions": ",".join(e for e in LEAN_SEARCH["expansions"].split(",")
+                                                     if e != "edit_history_tweet_ids")}
 RECENT_WINDOW = timedelta(days=7)
 # A post must be this much younger than the window for all its replies to be inside it.
 WINDOW_MARGIN = timedelta(hours=1)
@@ -75,6 +83,12 @@ class XCollector(Collector):
     platform = "x"
     default_api_base = "https://api.x.com/2"
     supports_incremental = True  # X bills every post returned: the fresh tier reads only what is new
+    checks_known = True  # the wider tiers look archived posts and replies up by id (tweets?ids=)
+    check_sweep_days = RECENT_WINDOW.days  # a full walk re-reads (and is billed for) 7 days of replies a night
+
+    def sweep_reach(self):
+        # Recent search sees replies of the last 7 days only: the nightly walk checks no older one.
+        return None if self.search_path.endswith("/all") else RECENT_WINDOW
 
     def auth(self) -> dict:
         # X has no query-string credential: app-only bearer token in the header only.
@@ -130,10 +144,14 @@ class XCollector(Collector):
             )
 
     def _incremental(self, ctx: CollectContext) -> Iterator[Event]:
-        """The poller's fresh tier: posts newer than the newest archived one (their whole threads),
+        """The poller's reads: posts newer than the newest archived one (their whole threads),
         then, in the threads of the posts archived in the window, only replies newer than the
-        newest archived (``since_id``). Nothing is re-read, so nothing is billed twice; edits and
-        deletions of archived replies are found by the wider tiers, which read whole threads."""
+        newest archived (``since_id``). The fresh tier stops there: nothing is re-read, so nothing
+        is billed twice. A wider tier (``archived.check``) first looks every archived post and
+        reply of the window up by id (``_check_known``) to find edits and deletions, instead of
+        re-reading whole conversations — which search reaches only for 7 days anyway."""
+        if ctx.archived.check:
+            yield from self._check_known(ctx)
         stale: list[Item] = []
         new: set[str] = set()
         for post in self._timeline(ctx, since_id=ctx.archived.newest_post):
@@ -148,6 +166,55 @@ class XCollector(Collector):
                 post = Item(post_id, "post", post_id, created_at=created,
                             native={"edit_history_tweet_ids": versions or [post_id]})
                 yield from self.thread(ctx, post, stale, since_id=ctx.archived.newest_reply(post_id))
+        if ctx.archived.check:
+            yield PostsDone()  # every archived post of the window was looked up: one missing is checked
+
+    def _check_known(self, ctx: CollectContext) -> Iterator[Event]:
+        """Look up the archived posts of the window and their archived replies, up to 100 ids a
+        request (``/tweets?ids=``). X bills each post returned and nothing for an id it cannot
+        return: a deleted one comes back in ``errors[]`` ("Not Found Error"), a protected or
+        withheld one too ("Authorization Error"). Each thread whose items were all asked about
+        is then done: an item not returned is confirmed one by one (``confirm_gone``), which
+        tells the two apart. A post is looked up by its newest archived version; a reply by its
+        first id, and when that answer lists later versions (an edit, possible for an hour
+        after posting) the newest is read too."""
+        first_of: dict[str, str] = {}
+        wanted: list[tuple[str, str, str | None]] = []  # (id to look up, the item's first id, its thread)
+        for post_id, _, versions in ctx.archived.posts:
+            first_of.update({v: post_id for v in versions})
+            wanted.append((versions[-1], post_id, None))
+            wanted += [(k.platform_id, k.platform_id, post_id) for k in ctx.known(post_id) if k.kind != "post"]
+        found: dict[str, dict] = {}
+        inc = Includes()
+        try:
+            for start in range(0, len(wanted), 100):
+                found.update(self._lookup(ctx, [w[0] for w in wanted[start:start + 100]], inc))
+            newer = [raw["edit_history_tweet_ids"][-1] for raw in found.values()
+                     if (raw.get("edit_history_tweet_ids") or [raw["id"]])[-1] != raw["id"]]
+            edited: list[dict] = []
+            for start in range(0, len(newer), 100):
+                edited += self._lookup(ctx, newer[start:start + 100], inc).values()
+        except MalformedResponse as exc:
+            yield Problem(f"archived posts and replies not checked: {exc}")
+            return
+        found.update({(raw.get("edit_history_tweet_ids") or [raw["id"]])[0]: raw for raw in edited})
+        latest = {first: found.get(first) or found.get(lookup) for lookup, first, _ in wanted}
+        yield from self._fill_history(ctx, edited, inc)  # only a new edit's earlier versions: each read is billed
+        for raw in latest.values():
+            if raw:
+                for v in raw.get("edit_history_tweet_ids") or [raw["id"]]:
+                    first_of.setdefault(v, (raw.get("edit_history_tweet_ids") or [raw["id"]])[0])
+        for _, first, root in wanted:
+            if latest[first] is not None:
+                yield Observed(self.parse_tweet(latest[first], inc, root=root, first_of=first_of))
+        for post_id, _, _ in ctx.archived.posts:
+            yield ThreadDone(post_id, None)
+
+    def _lookup(self, ctx: CollectContext, ids: list[str], inc: Includes) -> dict[str, dict]:
+        """One ``/tweets?ids=`` request: the tweets returned, by the id asked for."""
+        body, more = self._get(ctx, "tweets", {"ids": ",".join(ids), **LEAN_LOOKUP})
+        inc.merge(more)
+        return {t["id"]: t for t in body.get("data", []) if isinstance(t, dict) and "id" in t}
 
     def _get(self, ctx: CollectContext, path: str, params: dict) -> tuple[dict, Includes]:
         resp = ctx.http.get(f"{self.api_base}/{path}", params, classify=self.classify)
@@ -190,7 +257,8 @@ class XCollector(Collector):
     def thread(self, ctx: CollectContext, post: Item, stale: list[Item], since_id: str | None = None
                ) -> Iterator[Event]:
         root = post.platform_id
-        params = {"query": f"conversation_id:{root}", "max_results": max(10, min(100, ctx.page_limit)), **FIELDS}
+        params = {"query": f"conversation_id:{root}", "max_results": max(10, min(100, ctx.page_limit)),
+                  **(LEAN_SEARCH if since_id else FIELDS)}
         if since_id:
             params["since_id"] = since_id
         raws: list[dict] = []

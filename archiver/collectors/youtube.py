@@ -100,13 +100,13 @@ class YouTubeCollector(Collector):
     def collect(self, ctx: CollectContext) -> Iterator[Event]:
         if ctx.archived is not None and str(self.account.id).startswith("UC"):
             # The poller's fresh tier: the uploads playlist is the channel id with UU for UC (no
-            # channels call), and a video whose commentCount is what the archive last saw keeps
-            # its threads unread (walked without a ThreadDone: nothing becomes a deletion
-            # candidate). An edit or a deletion offset by a new comment leaves the count alone:
-            # the wider tiers re-read every thread.
+            # channels call), and a video whose commentCount equals the comments and replies the
+            # archive holds of it keeps its threads unread (walked without a ThreadDone: nothing
+            # becomes a deletion candidate). An edit or a deletion offset by a new comment leaves
+            # the count alone: the wider tiers re-read every thread.
             def thread(video: Item) -> Iterator[Event]:
-                if video.counts.get("comments") is not None and video.counts.get("comments") == \
-                        ctx.archived.comments(video.platform_id):
+                count = video.counts.get("comments")
+                if count is not None and count == sum(k.kind != "post" for k in ctx.known(video.platform_id)):
                     return iter(())
                 return self.thread(ctx, video)
             yield from walk_posts(ctx, self._videos(ctx, "UU" + str(self.account.id)[2:]), thread)

@@ -823,3 +823,23 @@ def m_search_scope(db):
         INSERT INTO items_fts(items_fts) VALUES ('rebuild');
         """
     )
+
+
+@migrations()
+def m_listen_platform_actions(db):
+    # What a platform pushed about a comment with its own time of the act (a Graph webhook's
+    # hide, unhide or remove and its created_time): the moderation record gives the platform's
+    # time of the department's hide or removal beside the capture that found it. The webhook
+    # bodies themselves are in the WARC (webhook/1 metadata records).
+    _script(db, """
+        CREATE TABLE platform_actions (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            verb TEXT NOT NULL,            -- hide | unhide | remove, as the platform names it
+            at TEXT NOT NULL,              -- the platform's time of the act (UTC)
+            received_at TEXT NOT NULL,
+            UNIQUE (account, platform_id, verb, at)
+        );
+        CREATE INDEX platform_actions_item ON platform_actions(account, platform_id);
+    """)

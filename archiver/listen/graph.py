@@ -18,11 +18,13 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, request
 
 from ..config import AccountConfig
+from ..timefmt import iso, parse_platform_time
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_BODY = 1024 * 1024  # Graph deliveries are batched but small; refuse anything larger
@@ -86,6 +88,39 @@ def targets_of(payload: Any, accounts: Iterable[AccountConfig]) -> Targets:
                 out.add(account, media.get("id"))
                 out.posts.setdefault(account, [])
     return out
+
+
+# The department's acts on a comment that the moderation record dates by the platform's clock.
+ACTION_VERBS = ("hide", "unhide", "remove")
+
+
+def actions_of(payload: Any, accounts: Iterable[AccountConfig]) -> list[tuple[str, str, str, str]]:
+    """(account, comment id, verb, the platform's time of it) for each Page ``feed`` change that
+    hides, unhides or removes a comment: ``value.created_time`` (Unix seconds or an ISO time),
+    else the entry's ``time``."""
+    by_id = {(a.platform, str(a.id)): a.name for a in accounts}
+    out = []
+    if not isinstance(payload, dict) or payload.get("object") != "page":
+        return out
+    for entry in payload.get("entry") or []:
+        account = by_id.get(("facebook", str(entry.get("id")))) if isinstance(entry, dict) else None
+        if account is None:
+            continue
+        for change in entry.get("changes") or []:
+            value = change.get("value") if isinstance(change, dict) and change.get("field") == "feed" else None
+            if not isinstance(value, dict) or value.get("verb") not in ACTION_VERBS or not value.get("comment_id"):
+                continue
+            at = _when(value.get("created_time")) or _when(entry.get("time"))
+            if at:
+                out.append((account, str(value["comment_id"]), value["verb"], at))
+    return out
+
+
+def _when(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return iso(datetime.fromtimestamp(value, timezone.utc))
+    when = parse_platform_time(value) if isinstance(value, str) else None
+    return iso(when) if when else None
 
 
 def _post_of(parent_id: Any) -> str | None:

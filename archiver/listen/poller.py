@@ -4,11 +4,15 @@ and old ones rarely, inside the platform's budget.
 The schedule is a list of tiers, ``poll.tiers`` (default ``48h:15m,7d:1d,90d:7d``): posts younger
 than 48 hours are re-read every 15 minutes, those younger than 7 days daily, those younger than
 90 days weekly. A tick picks, per account, the widest tier that is due (a wider read covers the
-narrower ones) and runs the account's ordinary walk with that re-scan window
-(``run_account(..., rescan_days=, driver="poll:<age>")``): the listing down to the window and
-every thread in it, with the nightly job's change decisions and deletion checks. A tier counts
-as read by any finished run that covered it — a poll of that tier or a wider one, or the
-nightly sweep.
+narrower ones) and runs the account with that re-scan window (``run_account(..., rescan_days=,
+driver="poll:<age>")``). The fresh tier reads only what is new where the collector can
+(``incremental``); a wider tier runs the ordinary walk — the listing down to the window and
+every thread in it, with the nightly job's change decisions and deletion checks — or, where the
+collector checks archived items by id (X: ``tweets?ids=``, billed per post returned), that
+check plus the new replies only. A tier counts as read by any finished run that covered it — a
+poll of that tier or a wider one, or the nightly sweep as far as its walk sees (X's recent
+search: 7 days) — and a wider tier falls due one fresh interval late, so that the nightly sweep,
+due at the same hour, is not doubled by a poll minutes before it.
 
 Before a run the poller compares what the platform's budget has left with what the same tier
 cost last time, and skips the run (reported, in the log and in ``poll.json``) when it would not
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..capture import run_account
+from ..collectors import collector_class
 from ..errors import ConfigError, LockError, StoreError
 from ..index import open_index
 from ..lock import writer_lock
@@ -83,18 +88,35 @@ class Poller:
         self.status_path = Path(settings.spool_dir) / "listen" / "poll.json"
 
     def covered_since(self, db, account: str, tier: Tier) -> str | None:
-        """When a finished run last covered ``tier``: a poll of it or a wider tier, or the nightly sweep."""
-        wider = [t.driver for t in self.tiers if t.max_age >= tier.max_age] + ["nightly"]
+        """When a finished run last covered ``tier``: a poll of it or a wider tier, or the nightly
+        sweep when its re-scan window reaches the tier's age."""
+        wider = [t.driver for t in self.tiers if t.max_age >= tier.max_age]
+        reach = timedelta(days=self.settings["collect.rescan_days"])
+        config = next((a for a in self.accounts if a.name == account), None)
+        if config is not None:  # X's nightly walk sees 7 days of replies whatever its window
+            reach = min(reach, collector_class(config.platform)(config, None).sweep_reach() or reach)
+        if reach >= tier.max_age:
+            wider.append("nightly")
         row = db.conn.execute(
             f"SELECT max(started_at) FROM runs WHERE account = ? AND status IN ('ok', 'partial') "
             f"AND driver IN ({', '.join('?' * len(wider))})", (account, *wider)).fetchone()
         return row[0] if row else None
 
     def due(self, db, account: str, now: datetime) -> Tier | None:
-        """The widest tier whose interval has passed since it was last covered."""
+        """The widest tier whose interval has passed since it was last covered.
+
+        A wider tier falls due one fresh interval late: the nightly sweep, a day after the last
+        one, covers the daily tier at the very time it would fall due, and a poll of it a few
+        minutes before the sweep would read the same threads twice (on X, billed twice). Late
+        by one fresh interval, the tier is read only when the sweep did not run."""
+        # A tier no run has covered yet counts from the account's first complete capture, which
+        # read everything the platform showed: the weekly check is due a week after it.
+        first = db.conn.execute("SELECT min(started_at) FROM runs WHERE account = ? AND status IN ('ok', 'partial')",
+                                (account,)).fetchone()[0]
         for tier in reversed(self.tiers):
-            last = parse_platform_time(self.covered_since(db, account, tier))
-            if last is None or now - last >= tier.every:
+            last = parse_platform_time(self.covered_since(db, account, tier) or first)
+            grace = self.tiers[0].every if tier is not self.tiers[0] else timedelta(0)
+            if last is None or now - last >= tier.every + grace:
                 return tier
         return None
 
@@ -142,11 +164,13 @@ class Poller:
                 except StoreError as exc:
                     store = UnavailableStore(str(exc), self.settings.storage_url)
             # The narrowest tier reads only what is new where the collector can (X bills every post
-            # returned); the wider tiers re-read whole threads and find edits and deletions.
+            # returned); the wider tiers find edits and deletions: by id where the collector checks
+            # known items (X), else by re-reading whole threads.
+            checks = collector_class(account.platform).checks_known
             result = run_account(self.settings, db, store, account, environ=self.environ, now=now,
                                  after_ingest=AfterIngest(self.settings, store, now), driver=tier.driver,
                                  rescan_days=tier.max_age.total_seconds() / 86400,
-                                 incremental=tier is self.tiers[0])
+                                 incremental=True if tier is self.tiers[0] else ("check" if checks else False))
             report.ran[f"{account.name} {tier.name}"] = result.status
             if result.status == "throttled":
                 report.skipped.append(f"{account.name}: {result.message}")

@@ -19,13 +19,13 @@ from ..capture import run_account
 from ..config import Settings
 from ..errors import ConfigError
 from ..errors import LockError, StoreError
-from ..index import open_index
+from ..index import open_index, transaction
 from ..lock import writer_lock
 from ..retention.assign import AfterIngest
 from ..spool import UnavailableStore
 from ..store import open_store
 from ..timefmt import iso, utcnow
-from .graph import Counters, Targets, make_app, targets_of
+from .graph import Counters, Targets, actions_of, make_app, targets_of
 from .pending import Delivery, Pending
 
 log = logging.getLogger("archiver.listen")
@@ -196,6 +196,7 @@ class Listener:
         try:
             with writer_lock(self.settings.index_path, "listen", now=now):
                 done = self._capture(plan, now, report)
+                self._record_actions([d for d in owners if owners[d] <= done])
         except LockError as exc:
             report.waiting = len(owners)
             report.message = f"another run holds the archive ({exc}); {len(owners)} delivery(ies) wait"
@@ -208,6 +209,17 @@ class Listener:
                 report.waiting += 1
         return report
 
+    def _record_actions(self, deliveries: list[Delivery]) -> None:
+        """The platform's own time of each hide, unhide and removal the captured deliveries
+        told of (``platform_actions``), for the moderation record."""
+        rows = [(*action, d.received_at) for d in deliveries if d.source == "graph"
+                for action in actions_of(d.payload(), self.settings.accounts)]
+        if rows:
+            db = open_index(self.settings.index_path)
+            with transaction(db):
+                db.conn.executemany("INSERT OR IGNORE INTO platform_actions (account, platform_id, verb, at, "
+                                    "received_at) VALUES (?,?,?,?,?)", rows)
+
     def _capture(self, plan: dict[str, dict], now: datetime, report: FlushReport) -> set[str]:
         db = open_index(self.settings.index_path)
         try:
@@ -218,7 +230,7 @@ class Listener:
         done = set()
         for name, step in plan.items():
             account = self.settings.account(name)
-            result = run_account(self.settings, db, store, account, environ=self.environ, now=now,
+            result = run_account(self.settings, db, store, account, environ=self.environ, now=now, clock=self.now,
                                  after_ingest=after_ingest, targets=step["posts"], notes=step["notes"],
                                  driver="listen")
             report.captured[name] = result.status

@@ -14,8 +14,9 @@ from typing import Iterable
 
 from .attribution import attribute
 from .reasons import current_reasons
+from .report import add_platform_times
 
-COLUMNS = ["item_id", "platform", "removal", "detected_at", "attribution", "attribution_text", "category",
+COLUMNS = ["item_id", "platform", "removal", "detected_at", "platform_time", "attribution", "attribution_text", "category",
            "category_title", "policy", "policy_version", "decided_by", "recorded_by", "recorded_at", "note",
            "reason_entries"]
 
@@ -40,6 +41,7 @@ def moderation_rows(db, item_ids: Iterable[str]) -> list[dict]:
         if event:
             row.update(attribute(platform, event).as_dict())
         reason = reasons.get(item_id, {})
+        add_platform_times(db, [row])
         row.update(category=reason.get("category"), category_title=reason.get("category_title"),
                    policy=reason.get("policy"), policy_version=reason.get("policy_version"),
                    decided_by=reason.get("decided_by"), recorded_by=reason.get("recorded_by"),

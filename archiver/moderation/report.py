@@ -26,14 +26,16 @@ from .reasons import current_reasons
 
 NO_REASON = "(no reason recorded)"
 FIELDS = ("item_id", "account", "platform", "kind", "author", "text", "posted_at", "last_capture_before",
-          "detected_at", "removal", "status_now", "attribution", "removed_by", "certainty", "attribution_text",
+          "detected_at", "platform_time", "removal", "status_now", "attribution", "removed_by", "certainty", "attribution_text",
           "category", "category_title", "policy_version", "decided_by", "recorded_by", "recorded_at", "note",
           "reason_entries", "parent_text", "url")
 
 METHOD = (
     "The archive captures each account on a schedule; a comment posted and removed between two captures was never "
     "seen and cannot appear here. The time of a removal is known only to lie between the last capture that saw "
-    "the comment and the capture that found it hidden or gone (both given for every row).",
+    "the comment and the capture that found it hidden or gone (both given for every row), unless the platform "
+    "itself told of it: a Facebook webhook names the hide or removal with the platform's own time of the act "
+    "(platform_time), and the listener captures the comment within minutes of it.",
     "Attribution is what the platform itself signals. A hidden comment on Facebook or Instagram, or a reply hidden "
     "by a Bluesky thread's author, can only be hidden by the owner of the post, so hiding is shown as the "
     "department's act. YouTube's held or rejected comments are in the channel's review queue, which YouTube's own "
@@ -107,6 +109,7 @@ def build_report(db, settings, policy: Policy, *, date_from: str | None, date_to
                "last_capture_before": _last_capture_before(db, account, at, last_seen if event == "deleted" else None)}
         row.update(attribute(platform, event).as_dict())
         rows.append(row)
+    add_platform_times(db, rows)
     reasons = current_reasons(db, [r["item_id"] for r in rows])
     parents = _parent_texts(db, rows)
     for row in rows:
@@ -120,6 +123,21 @@ def build_report(db, settings, policy: Policy, *, date_from: str | None, date_to
     report = ModerationReport(date_from, date_to, settings.timezone, list(accounts or known), policy, rows)
     report.captures = {a: _captures(db, a, lo, hi) for a in report.accounts}
     return report
+
+
+VERB = {"hidden": "hide", "deleted": "remove"}
+
+
+def add_platform_times(db, rows: list[dict[str, Any]]) -> None:
+    """Set each row's ``platform_time``: the platform's own time of the hide or removal, when it
+    pushed one (``platform_actions``, from Graph webhooks) at or before the removal was found."""
+    for row in rows:
+        verb = VERB.get(row.get("removal") or "")
+        found = db.conn.execute(
+            "SELECT max(pa.at) FROM platform_actions pa JOIN items i ON i.account = pa.account "
+            "AND i.platform_id = pa.platform_id WHERE i.id = ? AND pa.verb = ? AND pa.at <= ?",
+            (row["item_id"], verb, row["detected_at"])).fetchone() if verb and row.get("detected_at") else None
+        row["platform_time"] = found[0] if found else None
 
 
 def _last_capture_before(db, account: str, at: str, last_seen: str | None) -> str | None:

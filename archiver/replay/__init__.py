@@ -98,6 +98,9 @@ class ReplayServer:
             def do_HEAD(self):  # noqa: N802
                 server._dispatch(self)
 
+            def do_POST(self):  # noqa: N802 - form parameters count as query parameters, as on Graph
+                server._dispatch(self)
+
             def log_message(self, *args):  # keep test output quiet
                 pass
 
@@ -162,6 +165,9 @@ class ReplayServer:
         with self._lock:
             self.log.append((handler.command, target, dict(handler.headers.items())))
         parts = urlsplit(target)
+        # A POST's form body (read whole, so the connection stays usable whatever answers it).
+        form = handler.rfile.read(int(handler.headers.get("Content-Length") or 0)).decode("utf-8", "replace") \
+            if handler.command == "POST" else ""
         reply = self._take_fault(target)
         if reply is None:
             prefix, _, rest = parts.path.lstrip("/").partition("/")
@@ -170,6 +176,7 @@ class ReplayServer:
                 reply = json_reply({"error": f"no simulator mounted at /{prefix}"}, 404)
             else:
                 query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+                query.update({k: v[-1] for k, v in parse_qs(form, keep_blank_values=True).items()})
                 request = Request(
                     method=handler.command,
                     path="/" + rest,

@@ -121,6 +121,9 @@ class FacebookSimulator(Simulator):
         self.expired = False
         self.calls = 0
         self.base_url = ""
+        # The Meta app the token belongs to, and the apps subscribed to the Page (app id -> fields).
+        self.app = {"id": "880000000000001", "name": "Records Archiver", "link": "https://archive.example.gov/"}
+        self.subscribed_apps: dict[str, list[str]] = {}
 
     # -- world helpers ------------------------------------------------------------------------
     def add_post(self, post_no: int | str, message: str, created: datetime, **kw) -> FbPost:
@@ -171,6 +174,10 @@ class FacebookSimulator(Simulator):
         return {"X-App-Usage": '{"call_count":%d,"total_time":3,"total_cputime":2}' % (self.calls % 100)}
 
     def route(self, request: Request, rest: list[str]) -> Reply:
+        if len(rest) == 2 and rest[1] == "subscribed_apps" and rest[0] == self.page_id:
+            return self._subscribed_apps(request)
+        if rest == ["app"]:
+            return json_reply(self.app)
         if len(rest) == 2 and rest[1] == "posts" and rest[0] == self.page_id:
             return self._posts(request)
         if len(rest) == 2 and rest[1] == "comments":
@@ -178,6 +185,19 @@ class FacebookSimulator(Simulator):
         if len(rest) == 1:
             return self._object(rest[0])
         return graph_error(2500, "Unknown path components: " + request.path)
+
+    def _subscribed_apps(self, request: Request) -> Reply:
+        """``GET``: every app subscribed to the Page with its fields; ``POST`` with
+        ``subscribed_fields``: subscribe the token's app (``{"success": true}``)."""
+        if request.method == "POST":
+            fields = [f for f in (request.param("subscribed_fields") or "").split(",") if f]
+            if not fields:
+                return graph_error(100, "(#100) The parameter subscribed_fields is required.")
+            self.subscribed_apps[self.app["id"]] = fields
+            return json_reply({"success": True})
+        return json_reply({"data": [{"category": "Business", "link": self.app["link"], "name": self.app["name"],
+                                     "id": app_id, "subscribed_fields": list(fields)}
+                                    for app_id, fields in self.subscribed_apps.items()]})
 
     def _authorized(self, request: Request) -> bool:
         if self.expired:

@@ -54,6 +54,8 @@ class XTweet:
     media_keys: list[str] = field(default_factory=list)
     deleted: bool = False
     likes: int = 0
+    # Its author protected the account, or it is withheld: a lookup answers "Authorization Error".
+    protected: bool = False
 
     @property
     def id(self) -> str:
@@ -189,20 +191,22 @@ class XSimulator(Simulator):
         if page:
             notes = wants_notes(request)
             body["data"] = [self._tweet_json(t, notes=notes) for t in page]
-            body["includes"] = self._includes(page, notes)
+            body["includes"] = self._includes(page, notes, expansions(request))
             body["meta"].update(newest_id=page[0].id, oldest_id=page[-1].id)
         if start + limit < len(rows):
             body["meta"]["next_token"] = _encode(start + limit)
         return json_reply(body)
 
-    def _includes(self, tweets: list[XTweet], notes: bool = False) -> dict:
+    def _includes(self, tweets: list[XTweet], notes: bool = False, wanted: set[str] | None = None) -> dict:
+        """``includes`` as the request's ``expansions`` ask (all of them when None)."""
         users = {t.author_id for t in tweets}
         tweets_inc = []
         for tweet in tweets:
-            if tweet.reply_to and (found := self.find_version(tweet.reply_to)):
+            if tweet.reply_to and (wanted is None or "referenced_tweets.id" in wanted) and \
+                    (found := self.find_version(tweet.reply_to)):
                 users.add(found[0].author_id)
                 tweets_inc.append(self._tweet_json(found[0], found[1], notes))
-            if self.expand_history:
+            if self.expand_history and (wanted is None or "edit_history_tweet_ids" in wanted):
                 tweets_inc += [self._tweet_json(tweet, n, notes) for n in range(len(tweet.ids) - 1)]
         inc: dict = {"users": [self._user_json(self.users[u]) for u in sorted(users)]}
         media = [{**self.media[k], "url": f"{self.base_url}/media/{k}.jpg"}
@@ -239,18 +243,34 @@ class XSimulator(Simulator):
                                "detail": "unsupported query in this simulator"}, 400)
         conv = query.split(":", 1)[1].split()[0]
         window = self.now - timedelta(days=7)
-        rows = [t for t in self.tweets if t.conversation_id == conv and t.reply_to and not t.deleted
+        rows = [t for t in self.tweets if t.conversation_id == conv and t.reply_to and not t.deleted and not t.protected
                 and (not recent or t.times[-1] >= window)]
         rows = _since_id(request, rows)
         rows.sort(key=lambda t: t.times[-1], reverse=True)
         return self._page(request, rows, "next_token", 10)
 
     def _lookup(self, request: Request) -> Reply:
-        data, errors = [], []
-        for tid in (request.param("ids") or "").split(","):
+        """``/tweets?ids=``: at most 100 ids; each one that cannot be returned is an entry of
+        ``errors[]`` beside ``data`` (HTTP 200): "Not Found Error" for a deleted post,
+        "Authorization Error" for a protected or withheld one."""
+        data, errors, returned = [], [], []
+        ids = [t for t in (request.param("ids") or "").split(",") if t]
+        if not 1 <= len(ids) <= 100:
+            return json_reply({"errors": [{"parameters": {"ids": [request.param("ids") or ""]},
+                                           "message": f"The number of values in the `ids` query parameter list "
+                                                      f"[{len(ids)}] is not between 1 and 100"}],
+                               "title": "Invalid Request", "detail": "One or more parameters to your request was "
+                               "invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"}, 400)
+        for tid in ids:
             found = self.find_version(tid)
-            if found and not found[0].deleted:
+            if found and found[0].protected and not found[0].deleted:
+                errors.append({"value": tid, "parameter": "ids", "resource_type": "tweet", "section": "data",
+                               "title": "Authorization Error",
+                               "detail": f"Sorry, you are not authorized to see the Tweet with ids: [{tid}].",
+                               "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"})
+            elif found and not found[0].deleted:
                 data.append(self._tweet_json(*found, notes=wants_notes(request)))
+                returned.append(found[0])
             else:
                 errors.append({"value": tid, "detail": f"Could not find tweet with ids: [{tid}].",
                                "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
@@ -258,6 +278,7 @@ class XSimulator(Simulator):
         body: dict = {}
         if data:
             body["data"] = data
+            body["includes"] = self._includes(returned, wants_notes(request), expansions(request))
         if errors:
             body["errors"] = errors
         return json_reply(body)
@@ -272,6 +293,10 @@ NOTE_AFTER = 280
 
 def cut_text(text: str) -> str:
     return text if len(text) <= NOTE_AFTER else text[:NOTE_AFTER - 1] + "\u2026"
+
+
+def expansions(request: Request) -> set[str]:
+    return set((request.param("expansions") or "").split(","))
 
 
 def wants_notes(request: Request) -> bool:

@@ -118,6 +118,45 @@ def test_a_delivery_is_captured_through_the_nightly_pipeline_within_one_flush(pa
     assert not files_containing(settings.index_path.parent, SECRET)
 
 
+def test_the_moderation_record_gives_the_platforms_time_of_a_hide_a_webhook_told_of(page):
+    from archiver.moderation.entries import moderation_rows
+    from archiver.moderation.policy import load_policy
+    from archiver.moderation.report import build_report, to_csv
+
+    sim, settings = page
+    post = sim.posts[0]
+    posted, hidden_at = NOW + timedelta(hours=1), NOW + timedelta(hours=1, minutes=20)  # 09:00, 09:20 UTC
+    threat = FbComment(id="101_9100", message="threat posted at 9:00", created_time=posted,
+                       author_name="Angry Person", author_id="777")
+    post.comments.append(threat)
+    clock = [posted + timedelta(minutes=1)]
+    listener = Listener(settings, ENV, now=lambda: clock[0])
+    client = listener.app.test_client()
+
+    def deliver(verb: str, at: datetime) -> None:
+        body = json.dumps({"object": "page", "entry": [{"id": "1000001", "time": int(at.timestamp()) + 2, "changes": [
+            {"field": "feed", "value": {"item": "comment", "verb": verb, "post_id": post.id, "comment_id": threat.id,
+                                        "parent_id": post.id, "created_time": int(at.timestamp()),
+                                        "from": {"id": "777", "name": "Angry Person"}}}]}]}).encode()
+        assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)}).status_code == 200
+
+    deliver("add", posted)
+    assert listener.flush().captured == {"ocpd-facebook": "ok"}
+    threat.is_hidden = True
+    deliver("hide", hidden_at)
+    clock[0] = hidden_at + timedelta(minutes=1)  # the next flush, at 09:21
+    assert listener.flush().captured == {"ocpd-facebook": "ok"}
+    db = open_index(settings.index_path)
+    report = build_report(db, settings, load_policy(None), date_from="2026-11-20", date_to="2026-11-20")
+    (row,) = [r for r in report.rows if r["text"] == "threat posted at 9:00"]
+    assert row["removal"] == "hidden" and row["posted_at"].startswith("2026-11-20T09:00")
+    assert row["platform_time"] == "2026-11-20T09:20:00Z"  # the platform's time of the hide
+    assert row["detected_at"] >= "2026-11-20T09:21"  # beside the capture that found it
+    assert "2026-11-20T09:20:00Z" in to_csv(report)
+    (entry,) = moderation_rows(db, [row["item_id"]])
+    assert entry["platform_time"] == "2026-11-20T09:20:00Z"
+
+
 def _webhook_notes(path):
     from warcio.archiveiterator import ArchiveIterator
 

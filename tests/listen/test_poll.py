@@ -78,8 +78,33 @@ def test_poller_reads_fresh_threads_often_and_old_ones_on_their_own_schedule(cha
     clock[0] = NOW + timedelta(minutes=20)
     assert poller.tick().ran == {}  # 4 minutes after the fresh read
     clock[0] = NOW + timedelta(days=1, minutes=1)
-    assert poller.tick().ran == {"pd-youtube 7d": "ok"}  # a day after the nightly: the daily tier
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}  # the daily tier is due one fresh interval late
+    clock[0] = NOW + timedelta(days=1, minutes=16)
+    assert poller.tick().ran == {"pd-youtube 7d": "ok"}  # a day and a fresh interval after the nightly
     assert len(replay.requests_matching(f"videoId={old.id}")) > before_old
+
+
+def test_a_daily_tier_falling_due_at_the_nightly_sweep_is_left_to_the_sweep(channel, replay):
+    sim, settings, _ = channel()
+    assert collect(settings, environ=ENV, now=NOW).ok
+    clock = [NOW + timedelta(days=1)]
+    poller = Poller(settings, ENV, now=lambda: clock[0])
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}  # a day after the sweep: only the fresh tier
+    assert collect(settings, environ=ENV, now=clock[0]).ok  # the next night's sweep, minutes later
+    clock[0] = NOW + timedelta(days=1, minutes=20)
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}  # the sweep read the daily tier: not again
+    clock[0] = NOW + timedelta(days=2, minutes=15)  # no sweep that night: the daily tier runs itself
+    assert poller.tick().ran == {"pd-youtube 7d": "ok"}
+
+
+def test_the_nightly_sweep_covers_only_the_tiers_its_window_reaches(channel, make_config):
+    sim, settings, _ = channel()
+    assert collect(settings, environ=ENV, now=NOW).ok
+    short = load_settings(settings.config_path, environ={"ARCHIVER_COLLECT_RESCAN_DAYS": "7"})
+    poller = Poller(short, ENV, now=lambda: NOW + timedelta(minutes=5))
+    db = open_index(settings.index_path)
+    assert poller.covered_since(db, "pd-youtube", poller.tiers[1]) is not None
+    assert poller.covered_since(db, "pd-youtube", poller.tiers[2]) is None  # 90 days: beyond a 7-day sweep
 
 
 def test_a_read_that_would_not_fit_the_budget_is_skipped_and_said(channel, replay):
@@ -150,7 +175,7 @@ def test_x_fresh_polls_read_only_what_is_new_and_wider_tiers_find_deletions(repl
     spent = db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'poll:48h'").fetchone()[0]
     nightly = db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'nightly'").fetchone()[0]
     assert 0 < spent <= 2 < nightly  # the new reply and the post it answers, not the whole threads again
-    clock[0] = sim.now = NOW + timedelta(days=1, minutes=1)
+    clock[0] = sim.now = NOW + timedelta(days=1, minutes=16)
     assert poller.tick().ran == {"pd-x 7d": "ok"}
     assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (early.id,)).fetchone() == ("deleted",)
 
@@ -171,5 +196,88 @@ def test_youtube_fresh_polls_skip_threads_whose_comment_count_is_unchanged(chann
     assert len(replay.requests_matching(f"commentThreads.*videoId={fresh.id}")) == threads + 1
     db = open_index(settings.index_path)
     assert db.conn.execute("SELECT status FROM items WHERE text = 'Still closed at noon?'").fetchone() == ("live",)
+    clock[0] = NOW + timedelta(minutes=48)
+    assert poller.tick().ran == {"pd-youtube 48h": "ok"}
+    assert len(replay.requests_matching(f"commentThreads.*videoId={fresh.id}")) == threads + 1  # archived since
     spent = [r[0] for r in db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'poll:48h' ORDER BY started_at")]
-    assert spent == [2, 3]  # playlistItems + videos, then the one thread that changed
+    assert spent == [2, 3, 2]  # playlistItems + videos, then the one thread that changed, then nothing
+
+
+def test_x_wider_tiers_check_known_replies_by_id_and_read_only_new_ones(replay, make_config):
+    """The daily and weekly tiers look archived replies up with /tweets?ids= (edits, deletions;
+    a protected reply is not a deleted one) and search conversations only since the newest."""
+    from archiver.replay.x import XSimulator, sample_world as x_world
+
+    sim = XSimulator(token="x-bearer", now=NOW)
+    replay.mount(sim)
+    x_world(sim)
+    old = sim.post("Ten days ago: the parade route", NOW - timedelta(days=10))
+    sim.now = NOW - timedelta(days=10) + timedelta(hours=2)  # its replies were in recent search then
+    old_reply = sim.reply(old, "Which streets?", NOW - timedelta(days=10, minutes=-30), "resident3")
+    cfg = make_config([{"name": "pd-x", "platform": "x", "id": sim.user_id, "token_env": "PD_X",
+                        "api_base": sim.api_base}], extra="[quota]\nx_reads_per_month = 15000\n")
+    settings = load_settings(cfg, environ={})
+    env = {"PD_X": "x-bearer"}
+    assert collect(settings, environ=env, now=sim.now).ok  # ten days ago: the old thread archived
+    sim.now = NOW
+    assert collect(settings, environ=env, now=NOW).ok
+    db = open_index(settings.index_path)
+    alert = next(t for t in sim.tweets if not t.reply_to)
+    replies = [t for t in sim.tweets if t.reply_to and t.conversation_id == alert.conversation_id]
+    gone, shielded, changed = replies[0], replies[1], replies[2]
+    gone.deleted, shielded.protected = True, True
+    sim.edit(changed, "@driver27 Yes, the 27th St ramp is open again.", NOW + timedelta(minutes=10))
+    old_reply.deleted = True
+    late = sim.reply(alert, "Thanks!", NOW + timedelta(hours=3), "resident4")
+    before = len(replay.requests_matching(""))
+    clock = [NOW + timedelta(days=1, minutes=16)]
+    sim.now = clock[0]
+    poller = Poller(settings, env, now=lambda: clock[0])
+    # A week after the first capture; the nightly walk sees 7 days of replies: it never covers 90 days.
+    assert poller.tick().ran == {"pd-x 90d": "ok"}
+    reads = replay.requests_matching("")[before:]
+    assert any("/tweets?ids=" in r and gone.ids[0] in r for r in reads)
+    searches = [r for r in reads if "search/recent" in r and alert.conversation_id in r]
+    assert searches and all("since_id=" in r for r in searches)  # the conversation is not read whole again
+    status = dict(db.conn.execute("SELECT platform_id, status FROM items"))
+    assert status[gone.ids[0]] == "deleted" and status[shielded.ids[0]] == "live"
+    assert status[late.ids[0]] == "live"
+    assert db.conn.execute("SELECT versions FROM items WHERE platform_id = ?", (changed.ids[0],)).fetchone() == (2,)
+    assert status[old_reply.ids[0]] == "deleted"  # older than recent search reaches: found by its id
+    late.deleted = True
+    clock[0] = sim.now = NOW + timedelta(days=2, minutes=31)
+    assert poller.tick().ran == {"pd-x 7d": "ok"}
+    assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (late.ids[0],)).fetchone() == ("deleted",)
+
+
+def test_while_the_poller_reads_x_the_nightly_sweep_checks_by_id_over_the_daily_window(replay, make_config):
+    from archiver.replay.x import XSimulator, sample_world as x_world
+
+    sim = XSimulator(token="x-bearer", now=NOW)
+    replay.mount(sim)
+    x_world(sim)
+    cfg = make_config([{"name": "pd-x", "platform": "x", "id": sim.user_id, "token_env": "PD_X",
+                        "api_base": sim.api_base}], extra="[quota]\nx_reads_per_month = 15000\n")
+    settings = load_settings(cfg, environ={})
+    env = {"PD_X": "x-bearer"}
+    assert collect(settings, environ=env, now=NOW).ok  # the first capture: a full walk
+    alert = next(t for t in sim.tweets if not t.reply_to)
+    sim.now = NOW + timedelta(days=1)
+    before = len(replay.requests_matching(""))
+    assert collect(settings, environ=env, now=sim.now).ok  # not polled: the full walk again
+    assert any("search/recent" in r and "since_id" not in r for r in replay.requests_matching("")[before:])
+    clock = [NOW + timedelta(days=1, minutes=20)]
+    sim.now = clock[0]
+    assert Poller(settings, env, now=lambda: clock[0]).tick().ran == {"pd-x 48h": "ok"}
+    gone = next(t for t in sim.tweets if t.reply_to and t.conversation_id == alert.conversation_id)
+    gone.deleted = True
+    sim.now = NOW + timedelta(days=2)
+    before = len(replay.requests_matching(""))
+    assert collect(settings, environ=env, now=sim.now).ok
+    reads = replay.requests_matching("")[before:]
+    assert any("/tweets?ids=" in r for r in reads)
+    assert all("since_id=" in r for r in reads if "search/recent" in r and alert.conversation_id in r)
+    db = open_index(settings.index_path)
+    assert db.conn.execute("SELECT status FROM items WHERE platform_id = ?", (gone.ids[0],)).fetchone() == ("deleted",)
+    spent = [r[0] for r in db.conn.execute("SELECT quota_spent FROM runs WHERE driver = 'nightly' ORDER BY started_at")]
+    assert spent[2] < spent[1]  # no conversation and no answered post returned twice
