@@ -166,7 +166,8 @@ def status_kb(status: str, field_name: str) -> int:
     return 0
 
 
-def _parents() -> dict[int, int]:
+def process_parents() -> dict[int, int]:
+    """pid -> parent pid of every process now running."""
     out = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -197,7 +198,7 @@ class TreeSampler(threading.Thread):
 
     def sample_once(self) -> None:
         total = 0
-        for pid in descendants(_parents(), self.pid):
+        for pid in descendants(process_parents(), self.pid):
             status = _read(f"/proc/{pid}/status")
             if not status:
                 continue
