@@ -202,7 +202,7 @@ def measure_size(name: str, posts: int, runs: int, work: Path, use_wget: bool, k
         added = dir_bytes(run_dir / "store") - archived
         result = {"first": first, "second": second, "lag": lag, "archived": archived, "added": added,
                   "requests": len(log)}
-        if keep is not None and len(nights) == runs - 1:
+        if keep is not None and not nights:
             dest = keep / name
             shutil.rmtree(dest, ignore_errors=True)
             shutil.copytree(run_dir / "store", dest / "store")
@@ -235,8 +235,11 @@ def measure_size(name: str, posts: int, runs: int, work: Path, use_wget: bool, k
     measures = {"collect (night 1 + unchanged night 2)": night_one_and_two, "floor (requests + warcio)": floor}
     if use_wget:
         measures["wget --warc-file"] = wget
+    def after_run(_results) -> None:
+        if len(nights) < runs:  # the figures so far, in case the size is cut short
+            report(name, world.items, nights, floor_out, wget_out)
     try:
-        interleaved(measures, runs, fixed_first="collect (night 1 + unchanged night 2)")
+        interleaved(measures, runs, fixed_first="collect (night 1 + unchanged night 2)", after_run=after_run)
     finally:
         world.close()
     return report(name, world.items, nights, floor_out, wget_out)
@@ -301,7 +304,7 @@ def main() -> None:
                     help="small: 20,200 items; 100k: 101,000; 1m: 1,010,000 (default small)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-wget", action="store_true", help="skip the wget peer")
-    ap.add_argument("--keep", type=Path, help="keep the last run's store of each size here (KEEP/SIZE/store)")
+    ap.add_argument("--keep", type=Path, help="keep the first run's store of each size here (KEEP/SIZE/store)")
     args = ap.parse_args()
     if args.runs < 1:
         sys.exit("Error: --runs must be at least 1")

@@ -123,17 +123,21 @@ def run_orders(names: Sequence[str], runs: int) -> list[list[str]]:
     return [names[i % len(names):] + names[:i % len(names)] for i in range(runs)]
 
 
-def interleaved(measures: Mapping[str, Callable[[], Any]], runs: int = 3,
-                fixed_first: str | None = None) -> dict[str, list[Any]]:
+def interleaved(measures: Mapping[str, Callable[[], Any]], runs: int = 3, fixed_first: str | None = None,
+                after_run: Callable[[dict[str, list[Any]]], None] | None = None) -> dict[str, list[Any]]:
     """Run each measurement ``runs`` times, alternating them in rotated order; ``fixed_first``
     stays first in every run (a measurement the others depend on, e.g. one that lists the
-    URLs the floor fetches). Returns each measurement's results in run order."""
+    URLs the floor fetches). ``after_run`` sees the results so far after each run (a long
+    benchmark prints them, so a run cut short still leaves its figures). Returns each
+    measurement's results in run order."""
     names = [n for n in measures if n != fixed_first]
     results: dict[str, list[Any]] = {name: [] for name in measures}
     for i, order in enumerate(run_orders(names, runs), 1):
         for name in ([fixed_first] if fixed_first else []) + order:
             print(f"  run {i}/{runs}: {name} ...", flush=True)
             results[name].append(measures[name]())
+        if after_run:
+            after_run(results)
     return results
 
 
