@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from common import (  # noqa: E402
-    fmt_spread, interleaved, print_machine, ratios, run_measured,
+    fmt_spread, interleaved, print_machine, ratios, run_measured, spread,
 )
 
 from archiver.fixity import CHUNK as fixity_chunk  # noqa: E402
@@ -257,7 +257,7 @@ def bench_reindex(work: Path, store: Path, items: int, label: str, runs: int) ->
     print(f"  floor (warcio reads every record, no SQLite): {fmt_spread([m.wall for m in fl], '{:.1f}', ' s')},"
           f" CPU {fmt_spread([m.cpu for m in fl], '{:.1f}', ' s')}")
     print(f"  reindex / floor, per run: {fmt_spread(ratios(walls, [m.wall for m in fl]), '{:.2f}', 'x')}")
-    return items, sorted(walls)[len(walls) // 2], sorted(m.cpu for m in rx)[len(rx) // 2]
+    return items, spread(walls)[1], spread([m.cpu for m in rx])[1]
 
 
 SIZES = {"small": 200, "100k": 1_000, "1m": 10_000}
