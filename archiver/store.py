@@ -204,7 +204,11 @@ class S3Store(Store):
         self.client = client or boto3.client(
             "s3",
             endpoint_url=endpoint_url or None,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+            # response_checksum_validation: botocore would otherwise ask for and check the
+            # object's stored SHA-256 on every whole-object read -- a second sha256 over the
+            # bytes that fixity and reindex already hash and compare with the recorded digest.
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60,
+                          response_checksum_validation="when_required"),
         )
         self.object_lock = self._lock_enabled()
 

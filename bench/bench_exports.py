@@ -1,6 +1,6 @@
 """Export benchmark (issue 6): one command, prints figures and the ratio to each target.
 
-    /work/venv/bin/python bench/bench_exports.py [--small] [--only request|ediscovery] [--workers N]
+    /work/venv/bin/python bench/bench_exports.py [--small] [--only request|ediscovery] [--workers N] [--runs 3]
 
 1. request bundle of ~1,000 items (100 threads) with PDFs       target <= 30 s
 2. e-discovery volume of ~10,000 items with PDFs                 target <= 300 s
@@ -16,6 +16,7 @@ The archive is built with real WARC records in a LocalStore and a real SQLite in
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -26,6 +27,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import descendants, fmt_spread, interleaved, print_machine, process_parents, ratios  # noqa: E402
+
 TARGETS = {"request": 30.0, "ediscovery": 300.0}
 RSS_TARGET_MB = 500.0
 BASELINE_DAYS = ("2024-03-01", "2024-03-02")  # the slice the one-process baseline exports
@@ -40,7 +45,12 @@ def child(kind: str, root: str, threads: int, comments: int, workers: int) -> No
     from archiver.exporters.ediscovery import EdiscoverySpec, export_ediscovery
     from archiver.exporters.request import RequestSpec, export_request
     from archiver.exporters.select import Selection
-    from tests.exporters.archive_fixture import build_archive
+    # By its path: pywb installs a package named ``tests`` that would shadow this checkout's.
+    spec = importlib.util.spec_from_file_location("archive_fixture", ROOT / "tests/exporters/archive_fixture.py")
+    fixture = importlib.util.module_from_spec(spec)
+    sys.modules["archive_fixture"] = fixture
+    spec.loader.exec_module(fixture)
+    build_archive = fixture.build_archive
 
     fx = build_archive(Path(root) / "archive", threads=threads, comments=comments)
     db = fx.db()
@@ -64,20 +74,7 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
     """(RSS, PSS) summed over ``pid`` and all its descendants (Linux /proc). The RSS sum counts
     shared library pages once per process (an upper bound); PSS splits them between the
     processes sharing them, so its sum is what the production really holds."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # exited meanwhile
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, parent in parents.items() if parent == p and c not in tree]
-        tree.update(kids)
-        frontier.extend(kids)
+    tree = descendants(process_parents(), pid)
     rss = pss = 0
     for p in tree:
         try:
@@ -125,25 +122,33 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a tenth of the size (smoke test)")
     parser.add_argument("--only", choices=["request", "ediscovery"], help="run one export only")
     parser.add_argument("--workers", type=int, default=2, help="page-layout processes for the e-discovery run")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each export (and of its baseline)")
     args = parser.parse_args()
     scale = 10 if args.small else 1
+    print_machine(Path(tempfile.gettempdir()), "bench_exports")
     # build_archive: a thread = 1 post + N comments + a reply to every third comment (+ media).
-    runs = [("request", 100 // scale, 7), ("ediscovery", 900 // scale, 8)]
-    for kind, threads, comments in runs:
+    plan = [("request", 100 // scale, 7), ("ediscovery", 900 // scale, 8)]
+    for kind, threads, comments in plan:
         if args.only and kind != args.only:
             continue
-        f = measure(kind, threads, comments, args.workers)
-        target = TARGETS[kind] / scale
-        print(f"{kind:11s} {f['items']:6d} items/documents  {f['seconds']:7.1f} s  "
-              f"(target {target:.0f} s, ratio {f['seconds'] / target:.2f})  "
-              f"peak RSS {f['peak_rss_mb']:.0f} MB (target {RSS_TARGET_MB:.0f}, "
-              f"ratio {f['peak_rss_mb'] / RSS_TARGET_MB:.2f}; PSS {f['peak_pss_mb']:.0f} MB)", flush=True)
+        measures = {kind: lambda k=kind, t=threads, c=comments: measure(k, t, c, args.workers)}
         if kind == "ediscovery":
-            b = measure("baseline", threads, comments, 0)
-            one = b["seconds"] / b["items"] * f["items"]
-            print(f"{'baseline':11s} {b['items']:6d} documents in one process {b['seconds']:7.1f} s "
-                  f"-> {one:.1f} s for {f['items']} (ratio {f['seconds'] / one:.2f}; {one / f['seconds']:.2f}x faster "
-                  f"with {args.workers} workers)  peak RSS {b['peak_rss_mb']:.0f} MB", flush=True)
+            measures["baseline"] = lambda t=threads, c=comments: measure("baseline", t, c, 0)
+        results = interleaved(measures, args.runs)
+        f = results[kind]
+        target = TARGETS[kind] / scale
+        secs = [r["seconds"] for r in f]
+        print(f"{kind:11s} {f[0]['items']:6d} items/documents, min / median / max over {args.runs} runs:"
+              f" {fmt_spread(secs, '{:.1f}', ' s')} (target {target:.0f} s)"
+              f"  peak RSS {fmt_spread([r['peak_rss_mb'] for r in f], '{:.0f}', ' MB')} (target {RSS_TARGET_MB:.0f};"
+              f" PSS {fmt_spread([r['peak_pss_mb'] for r in f], '{:.0f}', ' MB')})", flush=True)
+        if kind == "ediscovery":
+            b = results["baseline"]
+            one = [r["seconds"] / r["items"] * f[0]["items"] for r in b]
+            print(f"{'baseline':11s} {b[0]['items']:6d} documents in one process:"
+                  f" {fmt_spread([r['seconds'] for r in b], '{:.1f}', ' s')} -> {fmt_spread(one, '{:.1f}', ' s')} for"
+                  f" {f[0]['items']}; with {args.workers} workers {fmt_spread(ratios(one, secs), '{:.2f}', 'x')} faster"
+                  f" (per run)  peak RSS {fmt_spread([r['peak_rss_mb'] for r in b], '{:.0f}', ' MB')}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,31 @@
-"""Operations benchmark: fixity throughput (local and S3) and reindex at scale.
+"""Operations benchmark: fixity throughput (local store and S3) and reindex of archives that
+``archiver collect`` wrote.
 
-    /work/venv/bin/python bench/bench_ops.py                 # 1 GB fixity, 1,000,000-item reindex
-    /work/venv/bin/python bench/bench_ops.py --gb 0.2 --items 100000 250000   # quicker
+    .venv/bin/python bench/bench_ops.py                       # 1 GB fixity; reindex of 100k and 1m items
+    .venv/bin/python bench/bench_ops.py --gb 0.2 --reindex small    # quicker
+    .venv/bin/python bench/bench_ops.py --gb 0 --reindex-store DIR  # reindex a store kept by
+                                                # bench_collect.py --keep (DIR = KEEP/SIZE/store)
 
-Fixity: ~1 GB of real WARC files (written by ``archiver.warc.WarcFile``, 1 MB incompressible
-media responses), stored in a local store and in ``moto_server`` (started here, on loopback),
-indexed, then ``run_fixity`` over all of them. The floor is ``sha256sum`` of the same files in
-the same run (page cache warm for both); target: fixity >= 0.7x the floor.
+Fixity: ~1 GB of real WARC files (``archiver.warc.WarcFile``, 1 MB incompressible media
+responses) in a local store and in ``moto_server`` (started here on loopback; an Object Lock
+bucket, as the tests use), indexed, then ``run_fixity`` over all of them. Floor: the fastest
+sha256 tool on the machine, ``openssl dgst -sha256`` over the stored files (page cache warm);
+coreutils ``sha256sum`` is printed beside it, and so is moto's own serving rate (every
+object fetched whole, nothing hashed) and the time fixity spends in moto's version listings.
+Fixity and the floors alternate, ``--runs`` times. Target: fixity >= 0.7x the floor.
 
-Reindex: WARC files holding N items as the capture pipeline writes them (``items/1`` metadata
-records, 500 changes each, with text, content and native JSON), then ``archiver reindex``'s
-library function in a child process, timed, with its peak RSS. Target for 1,000,000 items:
-<= 5 minutes and <= 500 MB.
+Reindex: the archive is written by ``archiver collect`` itself against the loopback Graph API
+replay (``bench_collect.build_archive``: responses, request records, ``items/1`` metadata,
+the files as the commit worker rolled them), then ``archiver reindex`` into a new index in a
+child process: wall and CPU time, peak RSS, disk bytes written. Floor: the same WARC files
+read record by record by warcio in a child process (gunzip, parse, digests checked, each
+metadata record's JSON decoded) -- the reading any rebuild must do, without SQLite. 10M items
+are projected from the largest size measured, labelled as a projection.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -30,8 +38,15 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from common import (  # noqa: E402
+    fmt_spread, interleaved, print_machine, ratios, run_measured, spread,
+)
+
+from archiver.fixity import CHUNK as fixity_chunk  # noqa: E402
 from archiver.fixity import run_fixity  # noqa: E402
 from archiver.http import Exchange  # noqa: E402
 from archiver.index import open_index  # noqa: E402
@@ -61,55 +76,6 @@ def make_media_warcs(root: Path, total_bytes: int, per_file: int = 100_000_000) 
     return files
 
 
-def _item(n: int, post: int) -> dict:
-    pid = f"{post}_{n}" if n != post else f"1000001_{post}"
-    kind = "post" if n == post else "comment"
-    text = f"Comment {n} on post {post}: residents discussing the road closure near Drexel Ave"
-    native = {"id": pid, "message": text, "created_time": "2026-01-01T00:00:00+0000",
-              "from": {"name": f"Resident {n % 997}", "id": str(800000 + n % 997)}, "like_count": n % 7}
-    return {"events": ["new"], "item": {
-        "platform_id": pid, "kind": kind, "root": f"1000001_{post}", "parent": None if kind == "post" else f"1000001_{post}",
-        "author": native["from"]["name"], "author_id": native["from"]["id"], "is_department": kind == "post",
-        "text": text, "created_at": "2026-01-01T00:00:00Z", "url": f"https://www.facebook.com/x/{pid}",
-        "hidden": False, "counts": {"likes": n % 7}},
-        "version": {"hash": hashlib.sha256(text.encode() + str(n).encode()).hexdigest(), "text": text,
-                    "content": {"message": text}, "native": native}}
-
-
-def make_item_warcs(root: Path, items: int, per_file: int = 50_000, per_record: int = 500) -> None:
-    n = 0
-    serial = 0
-    while n < items:
-        serial += 1
-        path = root / f"warcs/{ACCOUNT}/2026/01/{ACCOUNT}-20260101000000-{serial:05d}-items.warc.gz"
-        warc = WarcFile(path, {"software": "bench"})
-        in_file = 0
-        while in_file < per_file and n < items:
-            changes = []
-            for _ in range(min(per_record, items - n)):
-                changes.append(_item(n, n - n % 100))  # a post every 100 items, its comments after it
-                n += 1
-                in_file += 1
-            warc.write_metadata("items/1", f"urn:bench:{serial}", {
-                "run": f"bench-run-{serial}", "account": ACCOUNT, "platform": "facebook", "seen": [],
-                "changes": changes, "threads": []}, T0 + timedelta(seconds=n))
-        warc.close()
-
-
-def _mbps(nbytes: int, seconds: float) -> float:
-    return nbytes / 1e6 / seconds
-
-
-def sha256sum_floor(files: list[Path]) -> float:
-    """Best of two runs of coreutils ``sha256sum`` over the files (page cache warm)."""
-    times = []
-    for _ in range(2):
-        start = time.monotonic()
-        subprocess.run(["sha256sum", *map(str, files)], check=True, stdout=subprocess.DEVNULL)
-        times.append(time.monotonic() - start)
-    return min(times)
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,7 +85,8 @@ def _free_port() -> int:
 def start_moto() -> tuple[subprocess.Popen, str]:
     port = _free_port()
     exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+    proc = subprocess.Popen(cmd + ["-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
@@ -130,96 +97,224 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("moto_server did not start")
 
 
-def bench_fixity(work: Path, gb: float) -> None:
+class ListingTimedS3(S3Store):
+    """An S3Store that times its version listings. moto's ListObjectVersions deep-copies every
+    object of the bucket, bytes included, on each call (AWS lists metadata only), so the
+    listing time is printed apart from the reading and hashing."""
+
+    listing = 0.0
+
+    def archived(self, prefix=""):
+        start = time.perf_counter()
+        listed = list(super().archived(prefix))
+        self.listing += time.perf_counter() - start
+        yield from listed
+
+
+def _timed_tool(cmd: list[str], files: list[Path]) -> float:
+    m = run_measured([*cmd, *map(str, files)])
+    m.check()
+    return m.wall
+
+
+def bench_fixity(work: Path, gb: float, runs: int) -> None:
     import boto3
+    from botocore.config import Config
 
     spool = work / "spool"
     files = make_media_warcs(spool, int(gb * 1e9))
     total = sum(p.stat().st_size for p in files)
-    print(f"fixity: {len(files)} WARC files, {total / 1e6:.0f} MB")
+    print(f"\n-- fixity: {len(files)} WARC files, {total / 1e6:,.0f} MB; min / median / max over {runs} runs")
     local = LocalStore(work / "store")
     db = open_index(work / "local.db")
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     moto, endpoint = start_moto()
     try:
-        client = boto3.client("s3", endpoint_url=endpoint)
-        client.create_bucket(Bucket="bench")
-        s3 = S3Store("s3://bench/archive", endpoint)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench", ObjectLockEnabledForBucket=True)
+        s3 = ListingTimedS3("s3://bench/archive", endpoint)
+        # botocore's default: it also asks for the stored SHA-256 and checks it while reading
+        s3_validating = ListingTimedS3("s3://bench/archive", endpoint, client=boto3.client(
+            "s3", endpoint_url=endpoint, config=Config(response_checksum_validation="when_supported")))
         s3db = open_index(work / "s3.db")
         for path in files:
             key = "warcs/" + path.relative_to(spool).as_posix()
             sha, size = sha256_file(path)
             local.put(key, path, sha)
-            s3.put(key, path, sha)
-            for d in (db, s3db):
+            stored = s3.put(key, path, sha, retain_until=T0 + timedelta(days=365))
+            for d, version in ((db, None), (s3db, stored.version)):
                 with open(path, "rb") as fh:
-                    ingest_warc(d, key, fh, sha256=sha, size=size, stored_at=T0)
-        stored = sorted((work / "store").rglob("*.warc.gz"))
-        floor = sha256sum_floor(stored)
-        floor_mbps = _mbps(total, floor)
-        print(f"  sha256sum (floor)      {floor:6.2f} s  {floor_mbps:7.1f} MB/s")
-        for label, d, store, workers in (("fixity local", db, local, 4), ("fixity local 1 thread", db, local, 1),
-                                         ("fixity S3 (moto)", s3db, s3, 4)):
-            report = run_fixity(d, store, workers=workers)
-            assert report.ok and report.bytes == total, report.problems
-            ratio = report.mb_per_s / floor_mbps
-            verdict = "meets" if ratio >= 0.7 else "BELOW"
-            print(f"  {label:22} {report.seconds:6.2f} s  {report.mb_per_s:7.1f} MB/s  {ratio:.2f}x floor "
-                  f"({verdict} the 0.7x target)")
+                    ingest_warc(d, key, fh, sha256=sha, size=size, stored_at=T0, version=version)
+        shutil.rmtree(spool)
+        stored_files = sorted((work / "store").rglob("*.warc.gz"))
+
+        listing: dict[str, list[float]] = {}
+
+        def fixity(d, store, workers, name=""):
+            def measure() -> float:
+                store.listing = 0.0
+                report = run_fixity(d, store, workers=workers)
+                assert report.ok and report.bytes == total, report.problems
+                if name:
+                    listing.setdefault(name, []).append(store.listing)
+                return report.seconds
+            return measure
+
+        def s3_read() -> float:
+            """moto's own serving rate: every object fetched whole at its version, nothing hashed."""
+            start = time.perf_counter()
+            for key, size, version in s3db.conn.execute("SELECT key, size, version_id FROM objects"):
+                with s3.open(key, version=version) as body:
+                    while body.read(fixity_chunk):
+                        pass
+            return time.perf_counter() - start
+
+        measures = {
+            "S3 GET of every object, no hashing": s3_read,
+            "openssl dgst -sha256 (floor)": lambda: _timed_tool(["openssl", "dgst", "-sha256"], stored_files),
+            "sha256sum": lambda: _timed_tool(["sha256sum"], stored_files),
+            "fixity local, 4 threads": fixity(db, local, 4),
+            "fixity local, 1 thread": fixity(db, local, 1),
+            "fixity S3 (moto), 4 threads": fixity(s3db, s3, 4, "S3"),
+            "fixity S3, botocore checksum validation on": fixity(s3db, s3_validating, 4, "S3 validating"),
+        }
+        results = interleaved(measures, runs)
     finally:
         moto.terminate()
         moto.wait(10)
+    floor = results["openssl dgst -sha256 (floor)"]
+    for name, secs in results.items():
+        rates = [total / 1e6 / s for s in secs]
+        ratio = ratios(floor, secs)  # throughput over the floor's = floor time / its time
+        verdict = "" if not name.startswith("fixity") else f"  {'meets' if min(ratio) >= 0.7 else 'BELOW'} the 0.7x target (min)"
+        print(f"  {name:44} {fmt_spread(rates, '{:,.0f}', ' MB/s')}   {fmt_spread(ratio, '{:.2f}', 'x floor')}{verdict}")
+    for name, key in (("fixity S3 (moto), 4 threads", "S3"), ("fixity S3, botocore checksum validation on", "S3 validating")):
+        reading = [s - li for s, li in zip(results[name], listing[key])]
+        print(f"  {name}: {fmt_spread(listing[key], '{:.1f}', ' s')} of it listing versions (moto copies every object"
+              f" per listing); reading and hashing alone {fmt_spread([total / 1e6 / r for r in reading], '{:,.0f}', ' MB/s')}"
+              f" = {fmt_spread(ratios(floor, reading), '{:.2f}', 'x floor')}")
 
 
-CHILD = """
-import json, sys, time
+READ_FLOOR = r'''
+import json, sys
+from pathlib import Path
+from warcio.archiveiterator import ArchiveIterator
+records = items = 0
+for path in sorted(Path(sys.argv[1]).rglob("*.warc.gz")):
+    with open(path, "rb") as fh:
+        for rec in ArchiveIterator(fh, check_digests=True):
+            data = rec.content_stream().read()
+            records += 1
+            if rec.rec_type == "metadata" and rec.rec_headers.get_header("Archiver-Metadata") == "items/1":
+                items += len(json.loads(data).get("changes", []))
+print(json.dumps({"records": records, "items": items}))
+'''
+
+REINDEX = r'''
+import json, sys
 from pathlib import Path
 from archiver.reindex import reindex
 from archiver.store import LocalStore
-report = reindex(LocalStore(sys.argv[1]), Path(sys.argv[2]))
-# VmHWM, not ru_maxrss: Linux carries the parent's peak across fork+exec into ru_maxrss.
-hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(json.dumps({"items": report.items, "objects": report.objects, "seconds": report.seconds,
-                  "rss_mb": hwm / 1024}))
-"""
+r = reindex(LocalStore(sys.argv[1]), Path(sys.argv[2]))
+print(json.dumps({"items": r.items, "objects": r.objects, "records": r.records, "problems": len(r.problems)}))
+'''
 
 
-def bench_reindex(work: Path, items: int) -> None:
-    root = work / f"items-{items}"
-    start = time.monotonic()
-    make_item_warcs(root, items)
-    made = time.monotonic() - start
-    size = sum(p.stat().st_size for p in root.rglob("*.warc.gz"))
-    out = subprocess.run([sys.executable, "-c", CHILD, str(root), str(work / f"reindex-{items}.db")],
-                         check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["items"] == items, result
-    rate = items / result["seconds"]
-    projected = 1_000_000 / rate
-    print(f"reindex {items:>9,} items ({size / 1e6:.0f} MB of WARC, generated in {made:.0f} s): "
-          f"{result['seconds']:6.1f} s, {rate:,.0f} items/s, peak RSS {result['rss_mb']:.0f} MB; "
-          f"1M items at this rate: {projected / 60:.1f} min (target <= 5 min, <= 500 MB)")
+def bench_reindex(work: Path, store: Path, items: int, label: str, runs: int) -> tuple[int, float, float]:
+    size = sum(p.stat().st_size for p in store.rglob("*.warc.gz"))
+    files = len(list(store.rglob("*.warc.gz")))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    seen: list[dict] = []
+
+    def reindex() -> object:
+        target = work / "reindexed.db"
+        m = run_measured([sys.executable, "-c", REINDEX, str(store), str(target)], env=env).check()
+        out = json.loads(m.stdout.strip().splitlines()[-1])
+        seen.append(out)
+        m.index_bytes = sum(p.stat().st_size for p in work.glob("reindexed.db*"))  # type: ignore[attr-defined]
+        for leftover in work.glob("reindexed.db*"):
+            leftover.unlink()
+        return m
+
+    def floor() -> object:
+        m = run_measured([sys.executable, "-c", READ_FLOOR, str(store)], env=env).check()
+        return m
+
+    print(f"\n-- reindex, {label}: {items:,} items in {files} WARC files written by collect, {size / 1e6:,.0f} MB;"
+          f" min / median / max over {runs} runs")
+    results = interleaved({"reindex": reindex, "floor: warcio reads every record": floor}, runs)
+    rx, fl = results["reindex"], results["floor: warcio reads every record"]
+    got = seen[-1]["items"]
+    if got != items:
+        print(f"  note: the rebuilt index has {got:,} items")
+    walls = [m.wall for m in rx]
+    print(f"  reindex: {fmt_spread(walls, '{:.1f}', ' s')}, {fmt_spread([items / w for w in walls], '{:,.0f}', ' items/s')};"
+          f" CPU {fmt_spread([m.cpu for m in rx], '{:.1f}', ' s')}; peak RSS"
+          f" {fmt_spread([m.peak_rss / 1e6 for m in rx], '{:.0f}', ' MB')}; disk written"
+          f" {fmt_spread([m.written / 1e6 for m in rx], '{:,.0f}', ' MB')}; index {rx[-1].index_bytes / 1e6:,.0f} MB")
+    print(f"  floor (warcio reads every record, no SQLite): {fmt_spread([m.wall for m in fl], '{:.1f}', ' s')},"
+          f" CPU {fmt_spread([m.cpu for m in fl], '{:.1f}', ' s')}")
+    print(f"  reindex / floor, per run: {fmt_spread(ratios(walls, [m.wall for m in fl]), '{:.2f}', 'x')}")
+    return items, spread(walls)[1], spread([m.cpu for m in rx])[1]
+
+
+SIZES = {"small": 200, "100k": 1_000, "1m": 10_000}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=1.0, help="GB of WARC for the fixity benchmark (0 to skip)")
-    parser.add_argument("--items", type=int, nargs="*", default=[1_000_000], help="reindex sizes")
+    parser.add_argument("--reindex", nargs="*", choices=list(SIZES), default=["100k", "1m"],
+                        help="sizes of the collect-written archives to reindex (small: 20,200 items; 100k; 1m)")
+    parser.add_argument("--reindex-store", type=Path, nargs="*", default=[],
+                        help="reindex these stores instead (kept by bench_collect.py --keep KEEP: KEEP/SIZE/store)")
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
+    for store in args.reindex_store:
+        if not (store / "warcs").is_dir():
+            sys.exit(f"Error: {store} holds no warcs/ folder (pass the store directory: KEEP/SIZE/store)")
     work = Path(tempfile.mkdtemp(prefix="bench-ops-"))
+    print_machine(work, "bench_ops")
+    measured: list[tuple[int, float, float]] = []
     try:
         if args.gb:
-            bench_fixity(work, args.gb)
-        for n in args.items:
-            bench_reindex(work, n)
+            bench_fixity(work / "fixity", args.gb, args.runs)
+            shutil.rmtree(work / "fixity", ignore_errors=True)
+        from bench_collect import build_archive
+
+        stores = [(s, None, str(s)) for s in args.reindex_store]
+        stores += [(None, SIZES[name], name) for name in ([] if args.reindex_store else args.reindex)]
+        for store, posts, label in stores:
+            rwork = work / f"reindex-{label.replace('/', '_')}"
+            if store is None:
+                print(f"\nbuilding the {label} archive with archiver collect ...", flush=True)
+                store, items, m = build_archive(posts, rwork / "archive")
+                print(f"  collect wrote it in {m.wall:.0f} s")
+            else:
+                items = _items_in(store)
+            rwork.mkdir(parents=True, exist_ok=True)
+            measured.append(bench_reindex(rwork, store, items, label, args.runs))
+            shutil.rmtree(rwork / "archive", ignore_errors=True)
     finally:
         if args.keep:
             print(f"work directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    if measured:
+        items, secs, cpu = max(measured)
+        print(f"\nPROJECTION, not a measurement: 10,000,000 items at the {items:,}-item medians would take"
+              f" {10_000_000 / items * secs / 60:.0f} min of wall time ({items / secs:,.0f} items/s) or"
+              f" {10_000_000 / items * cpu / 60:.0f} min of CPU ({items / cpu:,.0f} items per CPU-second: the figure"
+              f" for an idle machine); target <= 30 min. It assumes the rate stays flat as the index grows.")
+
+
+def _items_in(store: Path) -> int:
+    out = subprocess.run([sys.executable, "-c", READ_FLOOR, str(store)], check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return json.loads(out.stdout)["items"]
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark: assign every item a series and plan a disposition over a synthetic index.
 
-    /work/venv/bin/python bench/retention_plan.py [items] [objects]
+    .venv/bin/python bench/retention_plan.py [items] [objects] [runs]
 
 Prints seconds for assignment and planning, and the ratio to a baseline: one plain pass over
 the item-to-object view (the least work any plan must do)."""
@@ -13,10 +13,16 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from archiver.config import load_settings
-from archiver.index import item_id, open_index
-from archiver.retention.assign import assign_new_items
-from archiver.retention.disposition import plan_disposition
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import fmt_spread, interleaved, print_machine, ratios  # noqa: E402
+
+from archiver.config import load_settings  # noqa: E402
+from archiver.index import item_id, open_index  # noqa: E402
+from archiver.retention.assign import assign_new_items  # noqa: E402
+from archiver.retention.disposition import plan_disposition  # noqa: E402
 
 
 def build(db, items: int, objects: int) -> None:
@@ -42,9 +48,8 @@ def build(db, items: int, objects: int) -> None:
     conn.execute("COMMIT")
 
 
-def main() -> None:
-    items = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
-    objects = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+def measure_once(items: int, objects: int) -> dict[str, float]:
+    """A fresh index each run: assignment changes it, so a second pass would find nothing to do."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "archiver.toml"
         cfg.write_text(f'[index]\npath = "{tmp}/index.db"\n[storage]\nurl = "{tmp}/store"\n')
@@ -61,11 +66,26 @@ def main() -> None:
         t = time.perf_counter()
         plan = plan_disposition(db, settings, date(2024, 1, 1))
         planning = time.perf_counter() - t
-    print(f"items={items} objects={objects}")
-    print(f"baseline (scan item_objects): {baseline:.3f} s")
-    print(f"assign all items:             {assign:.3f} s  ({assign / baseline:.1f}x baseline)")
-    print(f"plan disposition:             {planning:.3f} s  ({planning / baseline:.1f}x baseline); "
-          f"{plan['totals']['objects']} objects / {plan['totals']['items']} items eligible")
+        db.conn.close()
+    return {"baseline": baseline, "assign": assign, "plan": planning, "eligible_objects": plan["totals"]["objects"],
+            "eligible_items": plan["totals"]["items"]}
+
+
+def main() -> None:
+    items = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    objects = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    print_machine(Path(tempfile.gettempdir()), "retention_plan")
+    results = interleaved({"build, scan, assign, plan": lambda: measure_once(items, objects)}, runs)
+    r = results["build, scan, assign, plan"]
+    base = [x["baseline"] for x in r]
+    print(f"items={items} objects={objects}; min / median / max over {runs} runs")
+    print(f"baseline (scan item_objects): {fmt_spread(base, '{:.3f}', ' s')}")
+    for name, label in (("assign", "assign all items:           "), ("plan", "plan disposition:           ")):
+        secs = [x[name] for x in r]
+        print(f"{label} {fmt_spread(secs, '{:.3f}', ' s')}  ({fmt_spread(ratios(secs, base), '{:.1f}', 'x')} baseline,"
+              f" per run)")
+    print(f"{r[-1]['eligible_objects']} objects / {r[-1]['eligible_items']} items eligible")
 
 
 if __name__ == "__main__":

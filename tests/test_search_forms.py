@@ -113,3 +113,13 @@ def test_migration_refolds_and_restems_an_existing_index(tmp_path):
     db = open_index(tmp_path / "index.db")
     assert found(db, "lawsuit") == {"x1"}
     db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_index_form_joins_every_hyphenated_word_wherever_it_starts():
+    """The word search starts at a word's first letter only (fast on long words): hyphenated
+    words after digits, underscores and punctuation, and in full-width letters, still join."""
+    from archiver.ftsquery import JOINED_LINE, index_form
+
+    text = "ab1cd-ef _gh-ij (état-major) law\u2013suit x-ray-vision 3-car ＡＢ－ＣＤ no hyphen here " + "a" * 5000
+    assert index_form(text).split(JOINED_LINE)[1] == "cdef ghij étatmajor lawsuit xrayvision ABCD"
+    assert index_form("no hyphen at all") is None

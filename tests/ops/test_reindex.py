@@ -113,3 +113,28 @@ def test_runs_that_start_in_the_same_second_rebuild_in_capture_order(page, make_
     assert rebuilt == repr(_everything(original))
     runs = "SELECT id, account, started_at, status, items_new, items_edited, items_hidden FROM runs ORDER BY id"
     assert open_index(tmp_path / "rebuilt.db").conn.execute(runs).fetchall() == original.conn.execute(runs).fetchall()
+
+
+def test_an_interrupted_reindex_leaves_the_old_index_and_the_next_one_starts_over(two_nights, tmp_path):
+    """The new index is built as ``.partial`` without a WAL or syncs (fast), so a reindex that
+    dies half-way must leave nothing in the index's place and nothing the next one trusts."""
+    settings, _ = two_nights
+    old = settings.index_path
+    before, old_dump = _everything(index_of(settings)), list(index_of(settings).conn.iterdump())
+    into = tmp_path / "rebuilt.db"
+    partial = into.with_name(into.name + ".partial")
+
+    def killed(key, done):
+        assert partial.exists() and not partial.with_name(partial.name + "-wal").exists()  # built without a WAL
+        raise KeyboardInterrupt  # as a Ctrl-C or a kill between two objects
+
+    with pytest.raises(KeyboardInterrupt):
+        reindex(open_store(settings), old, into=into, now=NOW, progress=killed)
+    assert not into.exists()
+    assert list(index_of(settings).conn.iterdump()) == old_dump  # every table, row for row
+
+    report = reindex(open_store(settings), old, into=into, now=NOW)  # the leftover partial is discarded
+    assert report.ok and not partial.exists()
+    rebuilt = open_index(into)
+    assert rebuilt.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # an index like any other
+    assert _everything(rebuilt) == before
