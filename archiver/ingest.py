@@ -116,6 +116,8 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
                     account = doc.get("account") or account
                     run_id = doc.get("id") or run_id
                     _apply_run(conn, doc)
+                elif kind == "webhook/1":
+                    _apply_actions(conn, doc)
         conn.execute("INSERT INTO items_fts(rowid, fts_text, author, fts_scope) SELECT date_key, fts_text, author,"
                      " fts_scope FROM items WHERE rowid > ? ORDER BY date_key", (after_rowid,))
         conn.execute("DELETE FROM fts_deferred")
@@ -143,6 +145,15 @@ def _apply_run(conn, doc: dict) -> None:
     conn.execute(
         f"INSERT OR REPLACE INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values
     )
+
+
+def _apply_actions(conn, doc: dict) -> None:
+    """The hides, unhides and removals a webhook delivery told of, with the platform's own time
+    of each (``archiver.listen.graph.actions_of``, read by the listener into the note)."""
+    rows = [(a["account"], a["comment_id"], a["verb"], a["at"], doc.get("received_at"))
+            for a in doc.get("actions") or []]
+    conn.executemany("INSERT OR IGNORE INTO platform_actions (account, platform_id, verb, at, received_at)"
+                     " VALUES (?,?,?,?,?)", rows)
 
 
 def _apply_items(conn, doc: dict, date: str, meta_id: str, refers_to: str | None, stats: IngestStats) -> None:

@@ -829,8 +829,8 @@ def m_search_scope(db):
 def m_listen_platform_actions(db):
     # What a platform pushed about a comment with its own time of the act (a Graph webhook's
     # hide, unhide or remove and its created_time): the moderation record gives the platform's
-    # time of the department's hide or removal beside the capture that found it. The webhook
-    # bodies themselves are in the WARC (webhook/1 metadata records).
+    # time of the department's hide or removal beside the capture that found it. Filed by ingest
+    # from the webhook/1 metadata records (their "actions"), so reindex rebuilds it.
     _script(db, """
         CREATE TABLE platform_actions (
             id INTEGER PRIMARY KEY,

@@ -189,6 +189,12 @@ class Listener:
                 note = {"received_at": d.received_at, "body": d.body}
                 if d.source == "graph":
                     note["signature"] = d.signature
+                    # The platform's own time of each hide, unhide or removal it told of, read
+                    # from the body now while the Page ids map to accounts; ingest files them
+                    # (platform_actions), so reindex rebuilds them from the WARC like the rest.
+                    note["actions"] = [{"account": name, "comment_id": pid, "verb": verb, "at": at}
+                                       for name, pid, verb, at in actions_of(d.payload(), self.settings.accounts)
+                                       if name == account]
                 step["notes"].append((kind, f"{prefix}:{d.path.stem}", note))
         if not plan:
             return report
@@ -196,7 +202,6 @@ class Listener:
         try:
             with writer_lock(self.settings.index_path, "listen", now=now):
                 done = self._capture(plan, now, report)
-                self._record_actions([d for d in owners if owners[d] <= done])
         except LockError as exc:
             report.waiting = len(owners)
             report.message = f"another run holds the archive ({exc}); {len(owners)} delivery(ies) wait"
@@ -208,17 +213,6 @@ class Listener:
             else:
                 report.waiting += 1
         return report
-
-    def _record_actions(self, deliveries: list[Delivery]) -> None:
-        """The platform's own time of each hide, unhide and removal the captured deliveries
-        told of (``platform_actions``), for the moderation record."""
-        rows = [(*action, d.received_at) for d in deliveries if d.source == "graph"
-                for action in actions_of(d.payload(), self.settings.accounts)]
-        if rows:
-            db = open_index(self.settings.index_path)
-            with transaction(db):
-                db.conn.executemany("INSERT OR IGNORE INTO platform_actions (account, platform_id, verb, at, "
-                                    "received_at) VALUES (?,?,?,?,?)", rows)
 
     def _capture(self, plan: dict[str, dict], now: datetime, report: FlushReport) -> set[str]:
         db = open_index(self.settings.index_path)

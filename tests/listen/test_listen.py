@@ -26,8 +26,10 @@ from archiver.index import open_index
 from archiver.listen.graph import targets_of
 from archiver.listen.service import Listener
 from archiver.lock import writer_lock
+from archiver.reindex import reindex
 from archiver.replay.facebook import FacebookSimulator, FbComment
 from archiver.replay.samples import facebook_sample
+from archiver.store import open_store
 from tests.helpers import files_containing, warc_files
 
 TOKEN = "EAAGlistenTOKEN+/="
@@ -155,6 +157,12 @@ def test_the_moderation_record_gives_the_platforms_time_of_a_hide_a_webhook_told
     assert "2026-11-20T09:20:00Z" in to_csv(report)
     (entry,) = moderation_rows(db, [row["item_id"]])
     assert entry["platform_time"] == "2026-11-20T09:20:00Z"
+    # The index is derived: rebuilt from the WARC alone, it gives the platform's time again
+    # (the delivery's note carries the act it told of).
+    rebuilt = settings.index_path.parent / "rebuilt.db"
+    reindex(open_store(settings), settings.index_path, into=rebuilt)
+    (again,) = moderation_rows(open_index(rebuilt), [row["item_id"]])
+    assert again["platform_time"] == "2026-11-20T09:20:00Z"
 
 
 def _webhook_notes(path):
