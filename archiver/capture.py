@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from .errors import (AccessError, ArchiverError, CollectError, QuotaError, Reten
                      TokenError, TransientError)
 from .http import Fetcher, RetryPolicy
 from .index import open_index, transaction
+from .index.searchplan import epoch_key
 from .retention.assign import AfterIngest
 from .lock import writer_lock
 from .outcome import known_items, retry_window, run_status
@@ -494,8 +496,9 @@ class CaptureSession:
                  " AND status != 'deleted'")
         params: list[Any] = [self.account.name]
         if ctx.since is not None:
-            query += " AND created_at >= ?"
-            params.append(iso(ctx.since))
+            # date_key bounds the range in items_date; created_at keeps the exact comparison.
+            query += " AND date_key >= ? AND created_at >= ?"
+            params += [epoch_key(iso(ctx.since)), iso(ctx.since)]
         # On the account's first run nothing was known before it, so nothing can be missing now.
         rows = [] if self.first_run else [r for r in self.db.conn.execute(query, params) if r[0] not in self.posts_seen]
         for post_id in self._confirm(ctx, rows):
@@ -716,7 +719,8 @@ def archived_to(db, account: str, since: datetime, check: bool = False) -> Known
     for pid, created, native in db.conn.execute(
             "SELECT i.platform_id, i.created_at, (SELECT v.native FROM versions v WHERE v.item_rowid = i.rowid "
             "ORDER BY v.n DESC LIMIT 1) FROM items i WHERE i.account = ? AND i.kind = 'post' "
-            "AND i.status != 'deleted' AND i.created_at >= ? ORDER BY i.created_at DESC", (account, iso(since))):
+            "AND i.status != 'deleted' AND i.date_key >= ? AND i.created_at >= ? ORDER BY i.created_at DESC",
+            (account, epoch_key(iso(since)), iso(since))):
         try:
             versions = (json.loads(native) or {}).get("edit_history_tweet_ids") if native else None
         except (ValueError, AttributeError):
@@ -797,6 +801,12 @@ def collect(settings: Settings, *, environ: Mapping[str, str], accounts: Iterabl
         finally:
             if committer is not None:
                 committer.close()
+        try:
+            # Copy the night's WAL into the index and cut it to nothing: with the web UI's
+            # connections open it is never removed, and would keep a night's size on disk.
+            db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as exc:  # a reader mid-query: the next checkpoint does it
+            log.info("index WAL not truncated after collect: %s", exc)
         if report.stopped:
             log.warning("stop requested: accounts not started: %s", ", ".join(report.stopped))
     return report

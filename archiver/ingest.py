@@ -11,6 +11,14 @@ Metadata records written by the capture pipeline (``Archiver-Metadata`` header):
   changes (new, edited, hidden, deleted... with the new version's text, content, native JSON
   and media) and the threads read whole; the format is documented in ``archiver.sightings``;
 * ``run/1`` – the run summary (status, counts, problems) written last in a run.
+
+The index keeps what search, retention and change detection need, and the WARC keeps the
+rest: a version's content and native JSON are read back from its ``items/1`` record
+(``versions.meta_record_id``; ``archiver.sightings.VersionBodies``) and are not stored here,
+except the natives capture itself reads each night (``NATIVE_KEPT``). The latest version's
+text and last sighting are the item's own (``items.text``, ``items.last_seen``), so a
+version row keeps them only once it is superseded, and a night that sees an item again
+updates the item alone.
 """
 
 from __future__ import annotations
@@ -26,12 +34,15 @@ from warcio.archiveiterator import ArchiveIterator
 from .errors import WarcError
 from .ftsquery import index_form
 from .index import item_id, transaction, tune_for_ingest
-from .sightings import page_entries
+from .sightings import content_text, native_text, page_entries
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
 from .warc import META_HEADER, iter_members
 
 STATUS_ORDER = ("deleted", "hidden", "edited", "live")
+# (platform, kind) whose native JSON the index keeps: capture reads X posts' edit history ids
+# every night for the posts in its window (``capture.archived_to``), without the store.
+NATIVE_KEPT = {("x", "post")}
 
 
 def item_status(deleted: bool, hidden: bool, versions: int) -> str:
@@ -168,9 +179,6 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
         # Every item last sighted in ``record`` was seen again in ``source_id`` (sightings.py).
         stats.seen += count
         conn.execute(
-            "UPDATE versions SET last_seen = ? WHERE last_seen < ? AND (item_rowid, n) IN "
-            "(SELECT rowid, versions FROM items WHERE record_id = ?)", (date, date, record))
-        conn.execute(
             "UPDATE items SET last_seen = ?, last_run = ?, record_id = COALESCE(?, record_id)"
             " WHERE record_id = ? AND last_seen < ?", (date, run_id, source_id, record, date))
     seen = page.get("seen") or []
@@ -180,12 +188,6 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
             "UPDATE items SET last_seen = ?, last_run = ?, record_id = COALESCE(?, record_id)"
             " WHERE account = ? AND platform_id = ? AND last_seen < ?",
             [(date, run_id, source_id, account, pid, date) for pid in seen],
-        )
-        conn.executemany(
-            "UPDATE versions SET last_seen = ? WHERE last_seen < ? AND item_rowid = "
-            "(SELECT rowid FROM items WHERE account = ? AND platform_id = ?) AND n = "
-            "(SELECT versions FROM items WHERE account = ? AND platform_id = ?)",
-            [(date, date, account, pid, account, pid) for pid in seen],
         )
     changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
@@ -238,11 +240,16 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
     hidden = bool(hidden)
     deleted = status == "deleted"
     before = versions
+    keep = (platform, item.get("kind")) in NATIVE_KEPT
     for hist in change.get("history") or []:
         versions = _add_version(conn, rowid, versions, hist, date, hist.get("source") or source_id, meta_id,
-                                hist.get("created_at"), history=True)
+                                hist.get("created_at"), history=True, keep_native=keep)
     if "version" in change:
-        versions = _add_version(conn, rowid, versions, change["version"], date, source_id, meta_id)
+        versions = _add_version(conn, rowid, versions, change["version"], date, source_id, meta_id, keep_native=keep)
+    if versions != before:
+        # The new latest version's text and last sighting are the item's (set below).
+        conn.execute("UPDATE versions SET text = NULL, last_seen = NULL WHERE item_rowid = ? AND n = ?",
+                     (rowid, versions))
     for media in change.get("media") or []:
         conn.execute(
             "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, size,"
@@ -328,6 +335,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             if not chain or chain[-1][0]["hash"] != version["hash"]:
                 chain.append((version, version is not change["version"]))
         hidden = "hidden" in evts
+        keep = (platform, item["kind"]) in NATIVE_KEPT
         iid = item_id(platform, account, item["platform_id"])
         items.append((
             rowid, iid, account, platform, item["platform_id"],
@@ -337,9 +345,11 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
             int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
             json_text(item.get("counts") or {}), source_id))
+        # The latest version's text and last sighting are the item's (module docstring).
         versions += [
-            (rowid, n, v["hash"], db_text(v.get("text")), _content(v), _native(v),
-             (v.get("created_at") or date) if is_history else date, date,
+            (rowid, n, v["hash"], db_text(v.get("text")) if n < len(chain) else None,
+             native_text(v) if keep else None,
+             (v.get("created_at") or date) if is_history else date, date if n < len(chain) else None,
              (v.get("source") or source_id) if is_history else source_id, meta_id)
             for n, (v, is_history) in enumerate(chain, 1)]
         media += [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"),
@@ -356,8 +366,8 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
         conn.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES {', '.join([row_marks] * len(chunk))}",
                      [value for row in chunk for value in row])
     conn.executemany(
-        "INSERT INTO versions (item_rowid, n, hash, text, content, native, first_seen, last_seen, record_id,"
-        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?,?)", versions)
+        "INSERT INTO versions (item_rowid, n, hash, text, native, first_seen, last_seen, record_id,"
+        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?)", versions)
     if media:
         conn.executemany(
             "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, size,"
@@ -366,46 +376,36 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
                      events)
 
 
-def _content(version: dict) -> str:
-    """A version's content JSON text: ``content_json`` as capture writes it (the canonical text
-    its hash was taken over), or a ``content`` structure (metadata written before that)."""
-    if "content_json" in version:
-        return version["content_json"]
-    return json_text(version.get("content"))
-
-
-def _native(version: dict) -> str | None:
-    """A version's native JSON text: ``native_json`` as capture writes it, or a ``native``
-    structure (metadata written before that, and tools writing items/1 themselves)."""
-    if "native_json" in version:
-        return version["native_json"]
-    return json_text(version["native"]) if version.get("native") is not None else None
-
-
 def _repeated(event: str, hidden: bool, deleted: bool) -> bool:
     return ((event == "hidden" and hidden) or (event == "unhidden" and not hidden)
             or (event == "deleted" and deleted) or (event == "restored" and not deleted))
 
 
 def _add_version(conn, rowid: int, versions: int, version: dict, date: str, source_id, meta_id,
-                 first_seen: str | None = None, history: bool = False) -> int:
+                 first_seen: str | None = None, history: bool = False, keep_native: bool = False) -> int:
+    """Add ``version`` after version ``versions`` unless it is that one again; returns the
+    latest version's number. A version is written whole (text and last sighting included);
+    the caller clears them on the one that ends up latest (they are the item's)."""
     latest = conn.execute(
         "SELECT hash FROM versions WHERE item_rowid = ? AND n = ?", (rowid, versions)
     ).fetchone()
     if latest and latest[0] == version["hash"]:
-        # The same content again (a re-ingest after a crash): note the sighting only.
-        conn.execute("UPDATE versions SET last_seen = MAX(last_seen, ?) WHERE item_rowid = ? AND n = ?",
-                     (date, rowid, versions))
-        return versions
+        return versions  # the same content again (a re-ingest after a crash): the item's last_seen says it
     if history and conn.execute(
         "SELECT 1 FROM versions WHERE item_rowid = ? AND hash = ?", (rowid, version["hash"])
     ).fetchone():
         return versions  # platform-reported history already archived
+    # The version it supersedes takes its text and last sighting from the item, which the
+    # caller has not updated yet (a version added earlier in this change has its own).
+    conn.execute(
+        "UPDATE versions SET text = (SELECT text FROM items WHERE rowid = ?),"
+        " last_seen = (SELECT last_seen FROM items WHERE rowid = ?) WHERE item_rowid = ? AND n = ? AND last_seen IS NULL",
+        (rowid, rowid, rowid, versions))
     n = versions + 1
     conn.execute(
-        "INSERT INTO versions (item_rowid, n, hash, text, content, native, first_seen, last_seen, record_id,"
-        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (rowid, n, version["hash"], db_text(version.get("text")), _content(version), _native(version),
+        "INSERT INTO versions (item_rowid, n, hash, text, native, first_seen, last_seen, record_id,"
+        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?)",
+        (rowid, n, version["hash"], db_text(version.get("text")), native_text(version) if keep_native else None,
          first_seen or date, date, source_id, meta_id),
     )
     return n

@@ -33,7 +33,13 @@ another record were, by construction, seen elsewhere in this run.
 
 from __future__ import annotations
 
-from typing import Callable
+import io
+from typing import Any, Callable
+
+from warcio.archiveiterator import ArchiveIterator
+
+from .textsafe import json_text, loads
+from .warc import read_record
 
 # Unchanged pages per batched record.
 BATCH = 64
@@ -107,3 +113,71 @@ def page_entries(doc: dict, refers_to: str | None) -> list[dict]:
     if "pages" in doc:
         return doc["pages"]
     return [{**doc, "source": doc.get("source", refers_to)}]
+
+
+def content_text(version: dict) -> str:
+    """A version's content JSON text: ``content_json`` as capture writes it (the canonical text
+    its hash was taken over), or a ``content`` structure (metadata written before that)."""
+    if "content_json" in version:
+        return version["content_json"]
+    return json_text(version.get("content"))
+
+
+def native_text(version: dict) -> str | None:
+    """A version's native JSON text: ``native_json`` as capture writes it, or a ``native``
+    structure (metadata written before that, and tools writing items/1 themselves)."""
+    if "native_json" in version:
+        return version["native_json"]
+    return json_text(version["native"]) if version.get("native") is not None else None
+
+
+class VersionBodies:
+    """A version's text, content and native JSON as captured, read back from the ``items/1``
+    record that reported it (``versions.meta_record_id``).
+
+    The index keeps no copy of those bodies (the WARC is their one full copy; the index holds
+    what search, retention and change detection need): exports, ``show`` and the web UI read
+    them here, through the store, each record checked like every other read
+    (``warc.read_record``: length and digests). One record holds the changes of a whole page,
+    so the last few parsed records are kept: a thread's versions come from a handful of them."""
+
+    KEEP = 8
+
+    def __init__(self, conn, store):
+        self.conn, self.store = conn, store
+        self._docs: dict[str, dict[tuple[str, str], dict]] = {}
+
+    def get(self, meta_record_id: str | None, platform_id: str, digest: str) -> dict[str, Any] | None:
+        """{"text", "content", "native"} of the version of ``platform_id`` with hash ``digest``,
+        or None if the index knows no such record (disposed of) or it does not name the version.
+        ``WarcError`` if the record is damaged in the store."""
+        if not meta_record_id:
+            return None
+        versions = self._docs.get(meta_record_id)
+        if versions is None:
+            versions = self._read(meta_record_id)
+            if versions is None:
+                return None
+            if len(self._docs) >= self.KEEP:
+                self._docs.pop(next(iter(self._docs)))
+            self._docs[meta_record_id] = versions
+        version = versions.get((platform_id, digest))
+        if version is None:
+            return None
+        return {"text": version.get("text"), "content": content_text(version), "native": native_text(version)}
+
+    def _read(self, record_id: str) -> dict[tuple[str, str], dict] | None:
+        row = self.conn.execute("SELECT object_key, offset, length, refers_to FROM records WHERE record_id = ?",
+                                (record_id,)).fetchone()
+        if row is None:
+            return None
+        key, offset, length, refers_to = row
+        record = next(iter(ArchiveIterator(io.BytesIO(read_record(self.store, self.conn, key, offset, length)))))
+        doc = loads(record.content_stream().read())
+        found: dict[tuple[str, str], dict] = {}
+        for page in page_entries(doc, refers_to):
+            for change in page.get("changes") or ():
+                pid = change["item"]["platform_id"]
+                for version in [*(change.get("history") or ()), *([change["version"]] if "version" in change else ())]:
+                    found.setdefault((pid, version["hash"]), version)
+        return found

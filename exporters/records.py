@@ -23,6 +23,8 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
 from ..errors import ExportError, WarcError
+from ..index.queries import version_rows
+from ..sightings import VersionBodies
 from ..warc import read_record
 
 # Media types rendered inline. SVG is excluded on purpose: it can carry script, and an
@@ -143,6 +145,7 @@ class RecordReader:
     def __init__(self, db, store):
         self.db = db
         self.store = store
+        self.bodies = VersionBodies(db.conn, store)  # versions' native JSON, from their items/1 records
 
     def locate(self, record_id: str) -> WarcRecord | None:
         row = self.db.conn.execute(
@@ -225,9 +228,12 @@ def load_thread(db, reader: RecordReader, account: str, root: str, *, with_media
     for row, depth in rows:
         rowid = row.pop("rowid")
         entry = Entry(**row, depth=depth)
-        entry.versions = [Version(*v) for v in db.conn.execute(
-            "SELECT n, text, native, first_seen, last_seen, record_id FROM versions WHERE item_rowid = ? ORDER BY n",
-            (rowid,))]
+        try:
+            versions = version_rows(db.conn, rowid, reader.bodies)
+        except WarcError as exc:
+            raise ExportError(f"item {row['id']}: a version's record is not exported: {exc}; run `archiver fixity`") from None
+        entry.versions = [Version(v["n"], v["text"], v["native"], v["first_seen"], v["last_seen"], v["record_id"])
+                          for v in versions]
         entry.events = list(db.conn.execute(
             "SELECT at, event FROM events WHERE item_rowid = ? ORDER BY at, id", (rowid,)))
         entry.media = list(_media(db, reader, rowid, with_media))

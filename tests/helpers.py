@@ -9,6 +9,9 @@ import zlib
 from pathlib import Path
 
 from archiver.index import open_index
+from archiver.index.queries import version_rows
+from archiver.sightings import VersionBodies
+from archiver.store import open_store
 
 
 def files_containing(root: Path, needle: str) -> list[Path]:
@@ -78,8 +81,6 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
 # What an index says about the archive, whatever WARC files it was split into.
 INDEX_CONTENT = {
     "items": "SELECT platform_id, kind, root, parent, status, hidden, versions, text FROM items ORDER BY platform_id",
-    "versions": "SELECT i.platform_id, v.n, v.hash, v.text, v.content, v.native FROM versions v"
-                " JOIN items i ON i.rowid = v.item_rowid ORDER BY i.platform_id, v.n",
     "events": "SELECT i.platform_id, e.event FROM events e JOIN items i ON i.rowid = e.item_rowid"
               " ORDER BY i.platform_id, e.event, e.at",
     "retention": "SELECT i.platform_id, a.series, a.disposition_date FROM retention_assignments a"
@@ -90,8 +91,21 @@ INDEX_CONTENT = {
 def index_content(settings) -> dict:
     """The archive as the index tells it (``INDEX_CONTENT``), for comparing two archives."""
     db = open_index(settings.index_path)
-    return {name: db.conn.execute(sql).fetchall() for name, sql in INDEX_CONTENT.items()}
+    content = {name: db.conn.execute(sql).fetchall() for name, sql in INDEX_CONTENT.items()}
+    # Every version whole: its text, content and native as read back from the WARC.
+    content["versions"] = [(pid, v["n"], v["hash"], v["text"], v["content"], v["native"])
+                           for pid, _ in db.conn.execute("SELECT platform_id, rowid FROM items ORDER BY platform_id")
+                           for v in versions_of(settings, pid, db)]
+    return content
+
+
+def versions_of(settings, platform_id: str, db=None) -> list[dict]:
+    """An item's versions as exports see them (``archiver.index.queries.version_rows``): text,
+    content and native read back from the WARC where the index keeps none."""
+    db = db or open_index(settings.index_path)
+    rowid, = db.conn.execute("SELECT rowid FROM items WHERE platform_id = ?", (platform_id,)).fetchone()
+    return version_rows(db.conn, rowid, VersionBodies(db.conn, open_store(settings)))
 
 
 __all__ = ["files_containing", "warc_files", "warcio_check", "cdxj_index", "run_cli", "gzip", "INDEX_CONTENT",
-           "index_content"]
+           "index_content", "versions_of"]

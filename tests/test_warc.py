@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import time
+import uuid
 import zlib
 from datetime import datetime, timezone
 
@@ -50,3 +53,18 @@ def test_without_zlib_ng_the_standard_zlib_writes_the_members(tmp_path):
         assert member.decompress(data).startswith(b"WARC/1.1\r\n") and member.eof
         data, members = member.unused_data, members + 1
     assert members == 2
+
+
+def test_record_ids_are_version_7_uuids_that_grow_with_time(tmp_path):
+    # They are index keys: ids that grow are appended at the end of the record-id B-trees
+    # instead of rewriting pages all over them at every commit (bench/index_size.py).
+    warc = WarcFile(tmp_path / "a.warc.gz", {"software": "test"})
+    ids = [warc.warcinfo_id]
+    for n in range(3):
+        time.sleep(0.002)
+        ids.append(warc.write_metadata("items/1", f"https://graph.example/{n}", {"n": n}, WHEN))
+    warc.close()
+    assert all(re.fullmatch(r"<urn:uuid:[0-9a-f-]{36}>", i) for i in ids), ids
+    parsed = [uuid.UUID(i[10:-1]) for i in ids]
+    assert {u.version for u in parsed} == {7} and {u.variant for u in parsed} == {uuid.RFC_4122}
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)

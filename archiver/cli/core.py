@@ -126,9 +126,13 @@ def show(ctx: typer.Context, item_id: str = typer.Argument(..., metavar="ID"),
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {fmt!r}")
+    from ..sightings import VersionBodies
+    from ..store import open_store
+
     settings = common.settings(ctx)
     db = common.index(settings)
-    detail = item_detail(db, item_id)
+    # Each version's content is read back from its WARC record (the index keeps none).
+    detail = item_detail(db, item_id, VersionBodies(db.conn, open_store(settings)))
     for extra in _show_extras():
         detail.update(extra(db, settings, detail))
     if fmt == "json":

@@ -21,12 +21,33 @@ def get_item(db, item_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def item_versions(db, rowid: int) -> list[dict[str, Any]]:
-    rows = _rows(db.conn.execute(
-        "SELECT n, hash, text, content, first_seen, last_seen, record_id FROM versions WHERE item_rowid = ? ORDER BY n",
+def version_rows(conn, rowid: int, bodies=None) -> list[dict[str, Any]]:
+    """An item's versions, oldest first: n, hash, text, content and native (JSON text),
+    first_seen, last_seen, record_id, meta_record_id.
+
+    The latest version's text and last sighting are the item's (``archiver.ingest``). Content
+    and native come from the version's ``items/1`` record through ``bodies``
+    (``archiver.sightings.VersionBodies``) where the index keeps none; without ``bodies``
+    they are None there."""
+    rows = _rows(conn.execute(
+        "SELECT v.n, v.hash, CASE WHEN v.n = i.versions THEN i.text ELSE v.text END AS text, v.content, v.native,"
+        " v.first_seen, COALESCE(v.last_seen, i.last_seen) AS last_seen, v.record_id, v.meta_record_id,"
+        " i.platform_id FROM versions v JOIN items i ON i.rowid = v.item_rowid WHERE v.item_rowid = ? ORDER BY v.n",
         (rowid,)))
     for row in rows:
+        platform_id = row.pop("platform_id")
+        if bodies is not None and (row["content"] is None or row["native"] is None):
+            body = bodies.get(row["meta_record_id"], platform_id, row["hash"]) or {}
+            row["content"] = row["content"] if row["content"] is not None else body.get("content")
+            row["native"] = row["native"] if row["native"] is not None else body.get("native")
+    return rows
+
+
+def item_versions(db, rowid: int, bodies=None) -> list[dict[str, Any]]:
+    rows = version_rows(db.conn, rowid, bodies)
+    for row in rows:
         row["content"] = json.loads(row["content"]) if row["content"] else None
+        del row["native"], row["meta_record_id"]
     return rows
 
 
@@ -56,14 +77,15 @@ def record_location(db, record_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def item_detail(db, item_id: str) -> dict[str, Any]:
-    """Everything `show` prints: the item, its versions, events, media, thread and sources."""
+def item_detail(db, item_id: str, bodies=None) -> dict[str, Any]:
+    """Everything `show` prints: the item, its versions (their content read through
+    ``bodies``, see ``version_rows``), events, media, thread and sources."""
     item = get_item(db, item_id)
     rowid = item.pop("rowid")
     item["counts"] = json.loads(item["counts"]) if item.get("counts") else {}
     detail = {
         "item": item,
-        "versions": item_versions(db, rowid),
+        "versions": item_versions(db, rowid, bodies),
         "events": item_events(db, rowid),
         "media": item_media(db, rowid),
         "thread": thread(db, item["account"], item["root"]),

@@ -843,3 +843,55 @@ def m_listen_platform_actions(db):
         );
         CREATE INDEX platform_actions_item ON platform_actions(account, platform_id);
     """)
+
+
+@migrations()
+def m_lean_versions(db):
+    # A lean index (issue 24): the WARC is the one full copy of each version's body. A version's
+    # content and native JSON are read back from its items/1 record (meta_record_id, through
+    # archiver.sightings.VersionBodies) and are no longer copied here: they were two thirds of
+    # the index. They stay where that record is not in the index, for X posts (capture reads
+    # their edit history ids every night, archiver.ingest.NATIVE_KEPT), and where disposition
+    # destroys the record but not the version (archiver.retention.disposition). The latest
+    # version's text and last sighting are the item's (items.text, items.last_seen): NULL
+    # here, so a night that sees an item again rewrites the item's row alone. items_created
+    # had no reader left: date order and ranges go through items_date (m_search_date_key).
+    # The table is rebuilt (last_seen loses NOT NULL); the space freed is reused by later
+    # nights, and `sqlite3 index.db VACUUM` gives it back to the file system at once.
+    view = db.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'item_objects'").fetchone()
+    _script(db,
+        """
+        DROP VIEW IF EXISTS item_objects;
+        CREATE TABLE versions_lean (
+            item_rowid INTEGER NOT NULL REFERENCES items(rowid),
+            n INTEGER NOT NULL,            -- 1 = first version seen
+            hash TEXT NOT NULL,            -- sha256 of the version-defining content
+            text TEXT,                     -- NULL for the latest version: items.text
+            content TEXT,                  -- NULL: in the items/1 record meta_record_id
+            native TEXT,                   -- NULL: in the items/1 record meta_record_id
+            first_seen TEXT NOT NULL,
+            last_seen TEXT,                -- NULL for the latest version: items.last_seen
+            record_id TEXT,                -- source response record
+            meta_record_id TEXT,           -- metadata record tying it to the source
+            PRIMARY KEY (item_rowid, n)
+        );
+        INSERT INTO versions_lean
+            SELECT v.item_rowid, v.n, v.hash,
+                   CASE WHEN v.n = i.versions THEN NULL ELSE v.text END,
+                   CASE WHEN m.record_id IS NULL THEN v.content END,
+                   CASE WHEN m.record_id IS NULL OR (i.platform = 'x' AND i.kind = 'post') THEN v.native END,
+                   v.first_seen, CASE WHEN v.n = i.versions THEN NULL ELSE v.last_seen END,
+                   v.record_id, v.meta_record_id
+            FROM versions v
+            LEFT JOIN items i ON i.rowid = v.item_rowid
+            LEFT JOIN records m ON m.record_id = v.meta_record_id AND m.type = 'metadata'
+            ORDER BY v.item_rowid, v.n;
+        DROP TABLE versions;
+        ALTER TABLE versions_lean RENAME TO versions;
+        CREATE INDEX versions_record ON versions(record_id);
+        CREATE INDEX versions_meta_record ON versions(meta_record_id);
+        DROP INDEX IF EXISTS items_created;
+        """
+    )
+    if view:
+        db.conn.execute(view[0])

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import audit
-from ..errors import RetentionError, StoreError
+from ..errors import RetentionError, StoreError, WarcError
 from ..index import transaction
 from ..progress import report as report_progress
+from ..sightings import VersionBodies
 from ..timefmt import iso, utcnow
 from .archived import check_object, officer_decisions
 from .assign import record_schedule
@@ -347,9 +348,18 @@ def _destroy_object(db, store, schedule: Schedule, disposition_id: int, obj: dic
                     now: datetime) -> str | None:
     """Delete one object from the store, then from the index. Returns why it was refused, or None."""
     snapshot = json.dumps({"key": obj["key"], "sha256": obj["sha256"], "size": obj["size"], "items": obj["items"]})
-    with transaction(db):
-        db.conn.execute("INSERT INTO disposition_objects (disposition_id, object_key, state, at, detail)"
-                        " VALUES (?,?,?,?,?)", (disposition_id, obj["key"], "pending", iso(now), snapshot))
+    try:
+        with transaction(db):
+            keep_version_bodies(db, store, obj["key"])
+            db.conn.execute("INSERT INTO disposition_objects (disposition_id, object_key, state, at, detail)"
+                            " VALUES (?,?,?,?,?)", (disposition_id, obj["key"], "pending", iso(now), snapshot))
+    except WarcError as exc:
+        with transaction(db):
+            db.conn.execute("INSERT INTO disposition_objects (disposition_id, object_key, state, message, at, detail)"
+                            " VALUES (?,?,?,?,?,?)", (disposition_id, obj["key"], "refused",
+                                                      f"a version kept elsewhere cannot be read from it: {exc}",
+                                                      iso(now), snapshot))
+        return str(exc)
     try:
         store.delete(obj["key"])
         if store.exists(obj["key"]):
@@ -395,6 +405,28 @@ def recover_interrupted(db, store, schedule: Schedule, disposition_id: int, *,
             db.conn.execute("UPDATE dispositions SET status = 'interrupted' WHERE id = ? AND status = 'running'",
                             (old_id,))
     return finished
+
+
+def keep_version_bodies(db, store, key: str) -> int:
+    """Before ``key`` leaves the store: copy into the index the content and native JSON of
+    every version that outlives it but was reported by one of its ``items/1`` records (the
+    version's own response is in another object, which stays). The index keeps no copy of a
+    version's body otherwise (``archiver.sightings.VersionBodies``), so without this the
+    version would keep its dates and hash but lose what it said. Caller holds the
+    transaction; ``WarcError`` if such a record cannot be read. Returns the versions kept."""
+    conn = db.conn
+    rows = conn.execute(
+        "SELECT v.item_rowid, v.n, v.hash, v.meta_record_id, i.platform_id, v.content, v.native FROM versions v"
+        " JOIN items i ON i.rowid = v.item_rowid JOIN records m ON m.record_id = v.meta_record_id"
+        " WHERE m.object_key = ? AND (v.content IS NULL OR v.native IS NULL) AND (v.record_id IS NULL OR"
+        " v.record_id NOT IN (SELECT record_id FROM records WHERE object_key = ?))", (key, key)).fetchall()
+    bodies = VersionBodies(conn, store)
+    for rowid, n, digest, meta_id, platform_id, content, native in rows:
+        body = bodies.get(meta_id, platform_id, digest) or {}
+        conn.execute("UPDATE versions SET content = ?, native = ? WHERE item_rowid = ? AND n = ?",
+                     (content if content is not None else body.get("content"),
+                      native if native is not None else body.get("native"), rowid, n))
+    return len(rows)
 
 
 def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: int, now: datetime) -> list[str]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from archiver.capture import collect
 from archiver.config import load_settings
 from archiver.index import open_index
+from tests.helpers import versions_of
 
 FIELDS = ("platform_id", "kind", "parent", "root", "status", "versions", "text", "author", "hidden")
 
@@ -25,7 +26,4 @@ def items(settings) -> dict[str, dict]:
 
 
 def version_texts(settings, platform_id: str) -> list[str]:
-    db = open_index(settings.index_path)
-    return [r[0] for r in db.conn.execute(
-        "SELECT v.text FROM versions v JOIN items i ON i.rowid = v.item_rowid WHERE i.platform_id = ?"
-        " ORDER BY v.n", (platform_id,))]
+    return [v["text"] for v in versions_of(settings, platform_id)]

@@ -12,7 +12,7 @@ from archiver.config import load_settings
 from archiver.index import open_index
 from archiver.replay.facebook import FacebookSimulator, FbComment, throttle_body
 from archiver.replay.samples import HOSTILE, facebook_next_night, facebook_sample
-from tests.helpers import files_containing, warc_files, warcio_check
+from tests.helpers import files_containing, versions_of, warc_files, warcio_check
 
 TOKEN = "EAAGtestPAGEtoken|with/odd+chars=="
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
@@ -69,9 +69,7 @@ def test_two_nights_new_edit_hide_delete(page, make_config, tmp_path):
     assert items[sim.posts[1].comments[-1].id]["kind"] == "reply"
     db = open_index(settings.index_path)
     # Every version is kept, nothing overwritten: the original post text is still there.
-    texts = [r[0] for r in db.conn.execute(
-        "SELECT v.text FROM versions v JOIN items i ON i.rowid = v.item_rowid WHERE i.platform_id = ? ORDER BY n",
-        (sim.posts[0].id,))]
+    texts = [v["text"] for v in versions_of(settings, sim.posts[0].id)]
     assert texts[0].endswith("5am.") and texts[1].endswith("reopened at 4am.")
     events = {r[0] for r in db.conn.execute("SELECT event FROM events")}
     assert events == {"new", "edited", "hidden", "deleted"}
@@ -188,8 +186,7 @@ def test_hostile_and_huge_text_stored_exactly(replay, make_config):
     # A lone surrogate cannot be UTF-8: the index shows U+FFFD, the native JSON keeps the escape.
     assert items[f"1_{len(HOSTILE) + 1}"]["text"] == "broken surrogate \ufffd here"
     db = open_index(settings.index_path)
-    native = db.conn.execute("SELECT v.native FROM versions v JOIN items i ON i.rowid = v.item_rowid"
-                             " WHERE i.platform_id = ?", (f"1_{len(HOSTILE) + 1}",)).fetchone()[0]
+    native = versions_of(settings, f"1_{len(HOSTILE) + 1}")[0]["native"]
     assert json.loads(native)["message"] == lone
 
 

@@ -22,6 +22,8 @@ from archiver.exporters.ediscovery import EdiscoverySpec, export_ediscovery
 from archiver.exporters.request import RequestSpec, export_request
 from archiver.exporters.select import Selection
 from archiver.index import open_index
+from archiver.index.queries import version_rows
+from archiver.sightings import VersionBodies
 from tests.exporters.archive_fixture import NOTE_ONLY, PERSON, PRIVILEGED, XSS, build_archive
 from tests.exporters.conftest import NOW, write_export_config
 
@@ -186,8 +188,8 @@ def test_only_redacted_items_get_redacted_natives(released, platforms):
         untouched += 1
         assert names and not any("redacted" in n for n in names), folder.name
         for p in folder.glob("v*.json"):  # shipped exactly as archived (HTML, entities and all)
-            archived, = db.conn.execute("SELECT v.native FROM versions v JOIN items i ON i.rowid = v.item_rowid "
-                                        "WHERE i.id = ? AND v.n = ?", (folder.name, int(p.stem[1:]))).fetchone()
+            rowid, = db.conn.execute("SELECT rowid FROM items WHERE id = ?", (folder.name,)).fetchone()
+            archived = version_rows(db.conn, rowid, VersionBodies(db.conn, platforms.store))[int(p.stem[1:]) - 1]["native"]
             assert p.read_text(encoding="utf-8") == archived
     assert untouched >= 8
     assert not (out / "data/natives" / platforms.platform_items["x_privileged"]).exists()  # withheld whole
