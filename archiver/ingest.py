@@ -399,7 +399,8 @@ def _add_version(conn, rowid: int, versions: int, version: dict, date: str, sour
     # caller has not updated yet (a version added earlier in this change has its own).
     conn.execute(
         "UPDATE versions SET text = (SELECT text FROM items WHERE rowid = ?),"
-        " last_seen = (SELECT last_seen FROM items WHERE rowid = ?) WHERE item_rowid = ? AND n = ? AND last_seen IS NULL",
+        " last_seen = (SELECT last_seen FROM items WHERE rowid = ?)"
+        " WHERE item_rowid = ? AND n = ? AND last_seen IS NULL",
         (rowid, rowid, rowid, versions))
     n = versions + 1
     conn.execute(

@@ -231,7 +231,8 @@ def load_thread(db, reader: RecordReader, account: str, root: str, *, with_media
         try:
             versions = version_rows(db.conn, rowid, reader.bodies)
         except WarcError as exc:
-            raise ExportError(f"item {row['id']}: a version's record is not exported: {exc}; run `archiver fixity`") from None
+            raise ExportError(f"item {row['id']}: a version's record is not exported: {exc}; "
+                              "run `archiver fixity`") from None
         entry.versions = [Version(v["n"], v["text"], v["native"], v["first_seen"], v["last_seen"], v["record_id"])
                           for v in versions]
         entry.events = list(db.conn.execute(

@@ -49,7 +49,8 @@ FIELDS = {"tweet.fields": TWEET_FIELDS, "expansions": EXPANSIONS, "user.fields":
 # Reads of what is new or of archived ids: the post a reply answers is archived already, and every
 # tweet in ``includes`` is billed like one in ``data`` — expand neither it nor (for a lookup) the
 # earlier versions of an edit, which are read only when the edit is new.
-LEAN_SEARCH = {**FIELDS, "expansions": ",".join(e for e in EXPANSIONS.split(",") if not e.startswith("referenced_tweets"))}
+LEAN_SEARCH = {**FIELDS,
+               "expansions": ",".join(e for e in EXPANSIONS.split(",") if not e.startswith("referenced_tweets"))}
 LEAN_LOOKUP = {**LEAN_SEARCH, "expansions": ",".join(e for e in LEAN_SEARCH["expansions"].split(",")
                                                      if e != "edit_history_tweet_ids")}
 RECENT_WINDOW = timedelta(days=7)

@@ -23,6 +23,7 @@ import requests
 from ..collectors.graph import GraphCollector
 from ..config import AccountConfig, Settings, resolve_secret
 from ..errors import ArchiverError
+from ..http import Scrubber
 
 FIELD = "feed"
 TIMEOUT = 20
@@ -69,8 +70,10 @@ class PageApi:
         error = body.get("error")
         if isinstance(error, dict) or resp.status_code >= 300:
             error = error if isinstance(error, dict) else {}
+            message = str(error.get("message") or f"HTTP {resp.status_code}")
+            # The scrubber the collectors use: it also finds the token percent- or JSON-encoded.
             raise SubscribeError(f"{method} {path}: Graph error {error.get('code', resp.status_code)}: "
-                                 f"{str(error.get('message') or 'HTTP ' + str(resp.status_code)).replace(self.token, '***')}")
+                                 f"{Scrubber([self.token], ()).text(message)}")
         return body
 
     def app_id(self, configured: str) -> str:

@@ -16,8 +16,8 @@ from .attribution import attribute
 from .reasons import current_reasons
 from .report import add_platform_times
 
-COLUMNS = ["item_id", "platform", "removal", "detected_at", "platform_time", "attribution", "attribution_text", "category",
-           "category_title", "policy", "policy_version", "decided_by", "recorded_by", "recorded_at", "note",
+COLUMNS = ["item_id", "platform", "removal", "detected_at", "platform_time", "attribution", "attribution_text",
+           "category", "category_title", "policy", "policy_version", "decided_by", "recorded_by", "recorded_at", "note",
            "reason_entries"]
 
 

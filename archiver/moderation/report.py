@@ -26,9 +26,9 @@ from .reasons import current_reasons
 
 NO_REASON = "(no reason recorded)"
 FIELDS = ("item_id", "account", "platform", "kind", "author", "text", "posted_at", "last_capture_before",
-          "detected_at", "platform_time", "removal", "status_now", "attribution", "removed_by", "certainty", "attribution_text",
-          "category", "category_title", "policy_version", "decided_by", "recorded_by", "recorded_at", "note",
-          "reason_entries", "parent_text", "url")
+          "detected_at", "platform_time", "removal", "status_now", "attribution", "removed_by", "certainty",
+          "attribution_text", "category", "category_title", "policy_version", "decided_by", "recorded_by",
+          "recorded_at", "note", "reason_entries", "parent_text", "url")
 
 METHOD = (
     "The archive captures each account on a schedule; a comment posted and removed between two captures was never "
