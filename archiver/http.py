@@ -311,20 +311,9 @@ class Fetcher:
         self._pool = None
 
     # -- public -----------------------------------------------------------------------------
-    def get(
-        self,
-        url: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        classify: Callable[[Response], Outcome] = default_classify,
-        expect_json: bool = True,
-        media: bool = False,
-        headers: Mapping[str, str] | None = None,
-    ) -> Response:
-        """GET with auth, recording, scrubbing and bounded retry. Returns the final response
-        (whose status may still be a 4xx the collector must interpret)."""
-        return self.request("GET", url, params, classify=classify, expect_json=expect_json, media=media,
-                            headers=headers)
+    def get(self, url: str, params: Mapping[str, Any] | None = None, **options: Any) -> Response:
+        """GET with auth, recording, scrubbing and bounded retry (``request``)."""
+        return self.request("GET", url, params, **options)
 
     def request(
         self,
@@ -337,8 +326,10 @@ class Fetcher:
         media: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """``get`` for any method: ``params`` go in the query string (Graph reads a POST's there
-        too). Only what may be sent twice belongs here: a retry repeats the request."""
+        """A request with auth, recording, scrubbing and bounded retry. Returns the final
+        response (whose status may still be a 4xx the collector must interpret). ``params`` go
+        in the query string, for a POST too (as Graph reads them); only a request that may be
+        sent twice belongs here: a retry repeats it."""
         send_url = self._with_params(url, params, media=media)
         transient_tries = throttle_tries = 0
         while True:

@@ -7,12 +7,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from archiver.capture import collect
-from archiver.config import load_settings
-from archiver.replay.facebook import FacebookSimulator
-from archiver.replay.samples import facebook_sample
+from tests.helpers import facebook_page
 
 TOKEN = "EAAGlistenTOKEN+/="
 SECRET = "app-secret-\u00e9-9f8e"
@@ -35,11 +33,6 @@ def feed_change(post_id: str, verb: str, comment_id: str, *, item: str = "commen
 
 def archived_page(replay, make_config):
     """A Page on the Graph simulator, archived by a first nightly sweep: (simulator, settings)."""
-    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
-    base = replay.mount(sim)
-    facebook_sample(sim, NOW - timedelta(days=1))
-    cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001",
-                        "token_env": "OCPD_FB_TOKEN", "api_base": f"{base}/{sim.version}"}])
-    settings = load_settings(cfg, environ={})
+    sim, settings = facebook_page(replay, make_config, token=TOKEN, now=NOW)
     assert collect(settings, environ=ENV, now=NOW).ok  # the nightly sweep, first night
     return sim, settings

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from archiver.capture import collect
-from archiver.config import load_settings
 from archiver.health import subscription_findings
-from archiver.replay.facebook import FacebookSimulator
-from archiver.replay.samples import facebook_sample
-from tests.helpers import run_cli
+from tests.helpers import facebook_page, run_cli
 
 TOKEN = "EAAGsubscribeTOKEN+/="
 ENV = {"OCPD_FB_TOKEN": TOKEN}
@@ -22,12 +19,7 @@ LISTEN = '[listen]\nverify_token_env = "ARCHIVER_LISTEN_VERIFY_TOKEN"\n'
 @pytest.fixture
 def page(replay, make_config):
     def make(extra: str = LISTEN):
-        sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
-        base = replay.mount(sim)
-        facebook_sample(sim, NOW - timedelta(days=1))
-        cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001",
-                            "token_env": "OCPD_FB_TOKEN", "api_base": f"{base}/{sim.version}"}], extra=extra)
-        return sim, load_settings(cfg, environ={})
+        return facebook_page(replay, make_config, token=TOKEN, now=NOW, extra=extra)
     return make
 
 
