@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from .. import SOFTWARE
-from ..collectors.base import (CollectContext, Collector, Gone, Item, KnownItem, Observed, PostsDone, Problem, ThreadDone,
-                               content_digest)
+from ..collectors.base import (CollectContext, Collector, Gone, Item, KnownItem, Observed, PostsDone, Problem,
+                               ThreadDone, content_digest)
 from ..committer import Committer
 from ..config import AccountConfig, Settings
 from ..errors import AccessError, CollectError, RetentionError, StoreError, ThrottledError, TransientError
