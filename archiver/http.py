@@ -1,6 +1,7 @@
 """HTTP for collectors: one place for credentials, scrubbing, recording and retries.
 
-Every exchange a collector makes goes through ``Fetcher.get``:
+Every exchange a collector makes goes through ``Fetcher.get`` (``Fetcher.request`` for another
+method, as ``archiver subscribe``'s POST):
 
 * the credential is applied at send time (query parameter or header) from ``auth``, and only
   to the API's own origin (scheme, host and port of ``api_base``, RFC 6454 §4): media (CDN
@@ -310,8 +311,13 @@ class Fetcher:
         self._pool = None
 
     # -- public -----------------------------------------------------------------------------
-    def get(
+    def get(self, url: str, params: Mapping[str, Any] | None = None, **options: Any) -> Response:
+        """GET with auth, recording, scrubbing and bounded retry (``request``)."""
+        return self.request("GET", url, params, **options)
+
+    def request(
         self,
+        method: str,
         url: str,
         params: Mapping[str, Any] | None = None,
         *,
@@ -320,13 +326,15 @@ class Fetcher:
         media: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """GET with auth, recording, scrubbing and bounded retry. Returns the final response
-        (whose status may still be a 4xx the collector must interpret)."""
+        """A request with auth, recording, scrubbing and bounded retry. Returns the final
+        response (whose status may still be a 4xx the collector must interpret). ``params`` go
+        in the query string, for a POST too (as Graph reads them); only a request that may be
+        sent twice belongs here: a retry repeats it."""
         send_url = self._with_params(url, params, media=media)
         transient_tries = throttle_tries = 0
         while True:
             try:
-                resp = self._send(send_url, media=media, headers=headers)
+                resp = self._send(send_url, media=media, headers=headers, method=method)
             except requests.RequestException as exc:
                 transient_tries += 1
                 reason = f"{type(exc).__name__} fetching {self.scrub.url(send_url)}"
@@ -402,10 +410,12 @@ class Fetcher:
             req_headers.update(self.auth_headers)
         return req_headers
 
-    def _transfer(self, url: str, req_headers: dict[str, str], media: bool) -> _Transfer:
-        """The network part of one GET, nothing else: it also runs on the read-ahead thread."""
+    def _transfer(self, url: str, req_headers: dict[str, str], media: bool, method: str = "GET") -> _Transfer:
+        """The network part of one request, nothing else: it also runs on the read-ahead thread."""
         date = self.clock()
-        with self.session.get(url, headers=req_headers, timeout=self.policy.timeout, stream=True) as raw:
+        # A redirected POST may arrive elsewhere as a GET (RFC 9110 §15.4): answer with the 3xx instead.
+        with self.session.request(method, url, headers=req_headers, timeout=self.policy.timeout, stream=True,
+                                  allow_redirects=method == "GET") as raw:
             stream = None
             if media:
                 stream = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
@@ -431,14 +441,15 @@ class Fetcher:
             ] if raw.raw is not None else list(raw.headers.items())
             return _Transfer(raw.status_code, raw.reason or "", headers, version, date, body, stream)
 
-    def _send(self, url: str, *, media: bool, headers: Mapping[str, str] | None) -> Response:
+    def _send(self, url: str, *, media: bool, headers: Mapping[str, str] | None, method: str = "GET") -> Response:
         req_headers = self._request_headers(url, headers, media=media)
         self.requests_made += 1
-        ahead = None if media else self._ahead.pop(_ahead_key(url, req_headers), None)
-        got = ahead.result() if ahead is not None else self._transfer(url, req_headers, media)
-        return self._record(url, req_headers, got, media)
+        ahead = None if media or method != "GET" else self._ahead.pop(_ahead_key(url, req_headers), None)
+        got = ahead.result() if ahead is not None else self._transfer(url, req_headers, media, method)
+        return self._record(url, req_headers, got, media, method)
 
-    def _record(self, url: str, req_headers: dict[str, str], got: _Transfer, media: bool) -> Response:
+    def _record(self, url: str, req_headers: dict[str, str], got: _Transfer, media: bool,
+                method: str = "GET") -> Response:
         """Scrub one transfer, hand it to the recorder (WARC) and make the collector's Response."""
         if media:
             body_stream, body, scrubbed, size = got.stream, b"", False, got.stream.tell()
@@ -450,7 +461,7 @@ class Fetcher:
             body_stream.write(body)
         body_stream.seek(0)
         exchange = Exchange(
-            method="GET",
+            method=method,
             url=self.scrub.url(url),
             request_headers=self.scrub.headers(req_headers.items()),
             status=got.status,

@@ -48,10 +48,10 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archiver.capture import collect  # noqa: E402
+from archiver.capture.listen import Listener  # noqa: E402
+from archiver.capture.poll import Poller  # noqa: E402
 from archiver.config import load_settings  # noqa: E402
 from archiver.index import open_index  # noqa: E402
-from archiver.listen.poller import Poller  # noqa: E402
-from archiver.listen.service import Listener  # noqa: E402
 from archiver.replay import ReplayServer  # noqa: E402
 from archiver.replay.facebook import FacebookSimulator, FbComment  # noqa: E402
 from archiver.replay.x import XSimulator  # noqa: E402
@@ -257,7 +257,7 @@ def run(days: int, seed: int) -> dict:
         clock = [START]
         listener = Listener(settings, env, now=lambda: clock[0])
         poller = Poller(settings, env, now=lambda: clock[0])
-        client = listener.app.test_client()
+        client = listener.receiver.app.test_client()
 
         def deliver(verb, post_id, comment_id, item="comment"):
             body = json.dumps({"object": "page", "entry": [{"id": "1000001", "time": int(clock[0].timestamp()),

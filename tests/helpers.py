@@ -14,6 +14,24 @@ from archiver.sightings import VersionBodies
 from archiver.store import open_store
 
 
+def facebook_page(replay, make_config, *, token: str, now, extra: str = ""):
+    """The Oak Creek Page (``facebook_sample``, posted the day before ``now``) on the Graph
+    simulator, and an archive configured to capture it with ``token`` from OCPD_FB_TOKEN:
+    (simulator, settings)."""
+    from datetime import timedelta
+
+    from archiver.config import load_settings
+    from archiver.replay.facebook import FacebookSimulator
+    from archiver.replay.samples import facebook_sample
+
+    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=token)
+    base = replay.mount(sim)
+    facebook_sample(sim, now - timedelta(days=1))
+    cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001",
+                        "token_env": "OCPD_FB_TOKEN", "api_base": f"{base}/{sim.version}"}], extra=extra)
+    return sim, load_settings(cfg, environ={})
+
+
 def files_containing(root: Path, needle: str) -> list[Path]:
     """Every file under ``root`` whose bytes — or, for gzip files, decompressed bytes —
     contain ``needle`` (raw, or URL-encoded)."""

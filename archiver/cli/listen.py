@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def listen(ctx: typer.Context):
     """Serve the Graph webhook endpoint (/webhooks/graph) and capture each thread it names within minutes."""
-    from ..listen.service import serve
+    from ..capture.listen import serve
     from ..logs import setup
 
     settings = common.settings(ctx)
@@ -36,7 +36,7 @@ def listen(ctx: typer.Context):
 def poll(ctx: typer.Context):
     """One tick of the quota-aware poller (for cron every few minutes, without `listen`): re-read
     the threads due under poll.tiers, inside each platform's quota; exit 1 when a capture failed."""
-    from ..listen.poller import Poller
+    from ..capture.poll import Poller
     from ..logs import setup
 
     settings = common.settings(ctx)

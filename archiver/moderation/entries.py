@@ -41,13 +41,13 @@ def moderation_rows(db, item_ids: Iterable[str]) -> list[dict]:
         if event:
             row.update(attribute(platform, event).as_dict())
         reason = reasons.get(item_id, {})
-        add_platform_times(db, [row])
         row.update(category=reason.get("category"), category_title=reason.get("category_title"),
                    policy=reason.get("policy"), policy_version=reason.get("policy_version"),
                    decided_by=reason.get("decided_by"), recorded_by=reason.get("recorded_by"),
                    recorded_at=reason.get("recorded_at"), note=reason.get("note"),
                    reason_entries=reason.get("entries", 0))
         rows.append(row)
+    add_platform_times(db, rows)
     return rows
 
 

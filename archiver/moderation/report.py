@@ -131,13 +131,18 @@ VERB = {"hidden": "hide", "deleted": "remove"}
 def add_platform_times(db, rows: list[dict[str, Any]]) -> None:
     """Set each row's ``platform_time``: the platform's own time of the hide or removal, when it
     pushed one (``platform_actions``, from Graph webhooks) at or before the removal was found."""
-    for row in rows:
-        verb = VERB.get(row.get("removal") or "")
-        found = db.conn.execute(
-            "SELECT max(pa.at) FROM platform_actions pa JOIN items i ON i.account = pa.account "
-            "AND i.platform_id = pa.platform_id WHERE i.id = ? AND pa.verb = ? AND pa.at <= ?",
-            (row["item_id"], verb, row["detected_at"])).fetchone() if verb and row.get("detected_at") else None
-        row["platform_time"] = found[0] if found else None
+    # One query for all the rows: they travel as one JSON array of [row, item id, verb, found at].
+    wanted = [[n, row["item_id"], VERB.get(row.get("removal") or ""), row.get("detected_at")]
+              for n, row in enumerate(rows)]
+    wanted = [w for w in wanted if w[2] and w[3]]
+    found = dict(db.conn.execute(
+        "SELECT json_extract(w.value, '$[0]'), max(pa.at) FROM json_each(?) w "
+        "JOIN items i ON i.id = json_extract(w.value, '$[1]') "
+        "JOIN platform_actions pa ON pa.account = i.account AND pa.platform_id = i.platform_id "
+        "AND pa.verb = json_extract(w.value, '$[2]') AND pa.at <= json_extract(w.value, '$[3]') GROUP BY w.key",
+        (json.dumps(wanted),))) if wanted else {}
+    for n, row in enumerate(rows):
+        row["platform_time"] = found.get(n)
 
 
 def _last_capture_before(db, account: str, at: str, last_seen: str | None) -> str | None:

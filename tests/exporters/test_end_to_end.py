@@ -3,26 +3,19 @@ with the real CLI and verify them: nothing here is a fixture-built archive."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from archiver.capture import collect
-from archiver.config import load_settings
 from archiver.index import open_index
-from archiver.replay.facebook import FacebookSimulator
-from archiver.replay.samples import facebook_sample
-from tests.helpers import run_cli, warcio_check
+from tests.helpers import facebook_page, run_cli, warcio_check
 
 TOKEN = "EAAGexportTESTtoken=="
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
 
 def test_capture_then_export_request_and_ediscovery(replay, make_config, tmp_path):
-    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
-    base = replay.mount(sim)
-    facebook_sample(sim, NOW - timedelta(days=1))
-    cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001",
-                        "token_env": "OCPD_FB_TOKEN", "api_base": f"{base}/{sim.version}"}])
-    settings = load_settings(cfg, environ={})
+    _, settings = facebook_page(replay, make_config, token=TOKEN, now=NOW)
+    cfg = settings.config_path
     report = collect(settings, environ={"OCPD_FB_TOKEN": TOKEN}, now=NOW)
     assert report.ok, report.results
     items = open_index(settings.index_path).conn.execute("SELECT count(*) FROM items").fetchone()[0]

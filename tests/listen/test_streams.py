@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from archiver.capture import collect
+from archiver.capture.listen import Listener
 from archiver.config import AccountConfig, load_settings
 from archiver.health import check_health
 from archiver.index import open_index
 from archiver.listen.jetstream import JetstreamStream
 from archiver.listen.mastodon import MastodonStream
-from archiver.listen.service import Listener
 from archiver.listen.streams import StatusBoard, stream_problems
 from archiver.replay import bluesky as bsky
 from archiver.replay import mastodon as masto
@@ -211,7 +211,7 @@ def test_a_jetstream_reply_is_archived_within_one_flush(bluesky_archive, jetstre
                      author="did:plc:resident000000000000001", reply_to=root.uri)
     batches.append([commit("did:plc:resident000000000000001", "3klive0001", root=root.uri, time_us=10)])
     listener = Listener(settings, {}, now=lambda: NOW + timedelta(minutes=2))
-    [stream] = listener.streams()
+    [stream] = listener.receiver.streams()
     stream.endpoint, stream.sleep = url, (lambda s: False)
     stream.run(threading.Event(), max_connections=1)
     report = listener.flush()

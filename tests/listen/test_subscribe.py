@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from archiver.capture import collect
-from archiver.config import load_settings
 from archiver.health import subscription_findings
-from archiver.replay.facebook import FacebookSimulator
-from archiver.replay.samples import facebook_sample
-from tests.helpers import run_cli
+from tests.helpers import facebook_page, run_cli
 
 TOKEN = "EAAGsubscribeTOKEN+/="
 ENV = {"OCPD_FB_TOKEN": TOKEN}
@@ -22,12 +19,7 @@ LISTEN = '[listen]\nverify_token_env = "ARCHIVER_LISTEN_VERIFY_TOKEN"\n'
 @pytest.fixture
 def page(replay, make_config):
     def make(extra: str = LISTEN):
-        sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
-        base = replay.mount(sim)
-        facebook_sample(sim, NOW - timedelta(days=1))
-        cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001",
-                            "token_env": "OCPD_FB_TOKEN", "api_base": f"{base}/{sim.version}"}], extra=extra)
-        return sim, load_settings(cfg, environ={})
+        return facebook_page(replay, make_config, token=TOKEN, now=NOW, extra=extra)
     return make
 
 
@@ -76,3 +68,23 @@ def test_subscribe_needs_a_facebook_account(make_config):
     cfg = make_config([{"name": "pd-x", "platform": "x", "id": "1", "token_env": "PD_X"}])
     out = run_cli("--config", str(cfg), "subscribe")
     assert out.returncode == 2 and out.stderr.startswith("Error: no Facebook account")
+
+
+def test_a_throttled_then_failing_graph_is_waited_for_and_retried(page, replay):
+    from archiver.listen.subscribe import SubscribeError, page_accounts, subscribe
+    from archiver.replay.facebook import http_throttle
+
+    sim, settings = page()
+    (account,) = page_accounts(settings)
+    replay.inject(r"subscribed_apps", *http_throttle(retry_after=7))
+    replay.inject(r"subscribed_apps", 502, b"<html>Bad Gateway</html>", {"Content-Type": "text/html"})
+    waits: list[float] = []
+    assert subscribe(account, ENV, sleep=waits.append) == "subscribed to Page 1000001 for feed"
+    assert waits == [7.0, 1.0]  # the platform's Retry-After, then the first backoff
+    assert sim.subscribed_apps == {sim.app["id"]: ["feed"]}
+    assert len([t for m, t, _ in replay.log if m == "POST" and "subscribed_apps" in t]) == 3
+    # An outage past the retries is said, and the token is in no message.
+    replay.inject(r"subscribed_apps", 503, {"error": {"message": f"down for {TOKEN}", "code": 2}}, times=10)
+    with pytest.raises(SubscribeError) as failed:
+        subscribe(account, ENV, sleep=waits.append)
+    assert "persisted after 3 retries" in str(failed.value) and TOKEN not in str(failed.value)

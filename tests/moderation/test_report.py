@@ -109,3 +109,40 @@ def test_exports_carry_the_moderation_record_of_their_comments(demo, reasoned, t
     rows = list(csv.DictReader(open(volume / "DATA" / "moderation.csv", encoding="utf-8")))
     assert any(r["item_id"] == reasoned and r["category"] == "threats" for r in rows)
     assert run_cli("verify", str(volume)).returncode == 0
+
+
+def test_each_row_gets_the_platforms_own_time_in_one_query(demo, tmp_path):
+    """The latest act of the row's kind at or before the removal was found; no act, no time."""
+    import sqlite3
+    from datetime import timedelta
+
+    from archiver.index import open_index
+    from archiver.moderation.report import add_platform_times
+    from archiver.timefmt import iso, parse_platform_time
+
+    with sqlite3.connect(demo.index_path) as source, sqlite3.connect(tmp_path / "index.db") as copy:
+        source.backup(copy)
+    db = open_index(tmp_path / "index.db")
+    (hidden, account, hidden_pid, hidden_at), (deleted, account2, deleted_pid, deleted_at) = [db.conn.execute(
+        "SELECT i.id, i.account, i.platform_id, e.at FROM events e JOIN items i ON i.rowid = e.item_rowid "
+        "WHERE e.event = ? AND i.kind != 'post' ORDER BY i.id LIMIT 1", (event,)).fetchone()
+        for event in ("hidden", "deleted")]
+
+    def at(when: str, minutes: int) -> str:
+        return iso(parse_platform_time(when) + timedelta(minutes=minutes))
+
+    acts = [(account, hidden_pid, "hide", at(hidden_at, -2880)), (account, hidden_pid, "hide", at(hidden_at, -20)),
+            (account, hidden_pid, "hide", at(hidden_at, 60)),  # after it was found: another act
+            (account2, deleted_pid, "remove", at(deleted_at, -5)), (account2, deleted_pid, "hide", at(deleted_at, -1))]
+    db.conn.executemany("INSERT INTO platform_actions (account, platform_id, verb, at, received_at) VALUES (?,?,?,?,?)",
+                        [(*a, a[3]) for a in acts])
+    rows = [{"item_id": hidden, "removal": "hidden", "detected_at": hidden_at},
+            {"item_id": deleted, "removal": "deleted", "detected_at": deleted_at},
+            {"item_id": deleted, "removal": None, "detected_at": None},  # a reason without a removal
+            {"item_id": "no-such-item", "removal": "deleted", "detected_at": deleted_at}]
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    add_platform_times(db, rows)
+    db.conn.set_trace_callback(None)
+    assert [r["platform_time"] for r in rows] == [at(hidden_at, -20), at(deleted_at, -5), None, None]
+    assert len([s for s in statements if "platform_actions" in s]) == 1

@@ -1,10 +1,15 @@
-"""``archiver listen``: serve the webhook endpoint and capture what it is told, every few minutes.
+"""The listen driver: what the platforms pushed becomes one targeted capture per account.
 
-``flush`` is the driver: it takes the kept deliveries, groups the posts they name per account,
-and runs one targeted capture per account (``run_account(..., targets=, notes=,
-driver="listen")``) under the index's writer lock — the same lock the nightly job holds, so the
-two never write the same WARC file or the index at once. While the nightly job runs, the
-deliveries wait on disk and the next flush takes them.
+``archiver listen`` receives Graph webhook deliveries and stream events
+(``archiver.listen.receiver``), each kept on disk before it is acknowledged. Every
+``listen.flush_seconds`` ``Listener.flush`` takes the kept deliveries, groups the posts they
+name per account, and runs one targeted capture per account (``run_account(..., targets=,
+notes=, driver="listen")``): the same WARC records, change decisions and index rows as the
+nightly sweep, with each delivery's body kept in the WARC beside the capture it triggered. It
+holds the index's writer lock while it captures, the same lock the nightly job holds, so the
+two never write the same WARC file or the index at once; while the nightly job runs, the
+deliveries wait on disk and the next flush takes them. ``serve`` runs the receiver, the
+flushes and the poller (``archiver.capture.poll``) in one process.
 """
 
 from __future__ import annotations
@@ -15,18 +20,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Mapping
 
-from ..capture import run_account
 from ..config import Settings
-from ..errors import ConfigError
 from ..errors import LockError, StoreError
-from ..index import open_index, transaction
+from ..index import open_index
+from ..listen.graph import Targets, actions_of, targets_of
+from ..listen.pending import Delivery
+from ..listen.receiver import Receiver
 from ..lock import writer_lock
 from ..retention.assign import AfterIngest
 from ..spool import UnavailableStore
 from ..store import open_store
-from ..timefmt import iso, utcnow
-from .graph import Counters, Targets, actions_of, make_app, targets_of
-from .pending import Delivery, Pending
+from ..timefmt import utcnow
+from .account import run_account
 
 log = logging.getLogger("archiver.listen")
 NOTE_KINDS = {"graph": ("webhook/1", "urn:archiver:webhook:graph"), "stream": ("stream/1", "urn:archiver:stream")}
@@ -41,118 +46,15 @@ class FlushReport:
     message: str = ""
 
 
-class RootLookup:
-    """Which thread (root post) an archived item belongs to, for a stream's delete events: one
-    read-only index connection per stream thread (SQLite connections stay in their thread)."""
-
-    def __init__(self, index_path, accounts: list[str]):
-        self.index_path, self.accounts = index_path, list(accounts)
-        self.local = threading.local()
-
-    def __call__(self, platform_id: str) -> str | None:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            import sqlite3
-
-            conn = self.local.conn = sqlite3.connect(f"file:{self.index_path}?mode=ro", uri=True, timeout=5)
-        marks = ", ".join("?" * len(self.accounts))
-        row = conn.execute(f"SELECT root FROM items WHERE account IN ({marks}) AND platform_id = ?",
-                           (*self.accounts, platform_id)).fetchone()
-        return row[0] if row else None
-
-
-def secret(settings: Settings, environ: Mapping[str, str], key: str) -> str:
-    name = settings[key]
-    value = environ.get(name, "") if name else ""
-    if not value:
-        raise ConfigError(f"{key} names the environment variable {name!r}, which is not set: the listener never "
-                          "accepts unsigned deliveries; set it to the value from the Meta app dashboard")
-    return value
-
-
 class Listener:
+    """Captures what the receiver kept: ``flush`` runs one targeted capture per account named."""
+
     def __init__(self, settings: Settings, environ: Mapping[str, str], *, now: Callable[[], datetime] = utcnow):
         self.settings, self.environ, self.now = settings, environ, now
-        self.pending = Pending(settings.spool_dir / "listen")
-        self.counters = Counters()
-        # The Graph endpoint needs both secrets when a Page or Instagram account is configured;
-        # without one it refuses every request (an empty secret verifies nothing).
-        graph = any(a.platform in ("facebook", "instagram") for a in settings.accounts)
-        self.app = make_app(verify_token=secret(settings, environ, "listen.verify_token_env") if graph else "",
-                            app_secret=secret(settings, environ, "listen.app_secret_env") if graph else "",
-                            accept=self.accept, counters=self.counters)
+        self.receiver = Receiver(settings, environ, now=now)
+        # A flush takes the deliveries the receiver kept, and counts those that name no account.
+        self.pending, self.counters = self.receiver.pending, self.receiver.counters
         self.lock = threading.Lock()  # one flush at a time within this process
-
-    def streams(self) -> list:
-        """The stream clients for the configured accounts (Mastodon user streams, one Jetstream)."""
-        from ..config import resolve_secret
-        from ..errors import TokenError
-        from .jetstream import JetstreamStream
-        from .mastodon import MastodonStream
-        from .streams import StatusBoard
-
-        if not self.settings["listen.streams"]:
-            return []
-        board = StatusBoard(self.pending.root)
-        out: list = []
-        dids: dict[str, str] = {}
-        for account in self.settings.accounts:
-            if account.platform == "mastodon":
-                try:
-                    token = resolve_secret(account, self.environ)
-                except TokenError as exc:
-                    log.warning("no Mastodon stream for %s: %s", account.name, exc)
-                    continue
-                if not token:
-                    log.warning("no Mastodon stream for %s: the user stream needs the account's token", account.name)
-                    continue
-                out.append(MastodonStream(name=f"mastodon:{account.name}", board=board, sink=self._sink,
-                                          account=account, token=token,
-                                          api_base=(account.api_base or "https://mastodon.social/api/v1").rstrip("/"),
-                                          root_of=RootLookup(self.settings.index_path, [account.name])))
-            elif account.platform == "bluesky":
-                did = self._did(account)
-                if did:
-                    dids[did] = account.name
-        if dids:
-            out.append(JetstreamStream(name="jetstream", board=board, sink=self._sink,
-                                       endpoint=self.settings["listen.jetstream_url"], accounts=dids,
-                                       root_of=RootLookup(self.settings.index_path, list(dids.values()))))
-        return out
-
-    def _did(self, account) -> str | None:
-        """The department's DID: the configured id, else its archived posts' URIs, else the AppView."""
-        if str(account.id).startswith("did:"):
-            return str(account.id)
-        row = open_index(self.settings.index_path).conn.execute(
-            "SELECT platform_id FROM items WHERE account = ? AND is_department = 1 AND platform_id LIKE 'at://%' "
-            "LIMIT 1", (account.name,)).fetchone()
-        if row:
-            return row[0][5:].split("/", 1)[0]
-        import requests
-
-        base = (account.api_base or "https://public.api.bsky.app/xrpc").rstrip("/")
-        try:
-            resp = requests.get(f"{base}/com.atproto.identity.resolveHandle", params={"handle": account.id.lstrip("@")},
-                                timeout=10, allow_redirects=False)
-            return resp.json().get("did") if resp.status_code == 200 else None
-        except (requests.RequestException, ValueError) as exc:
-            log.warning("no Jetstream for %s: its handle could not be resolved (%s); set id to its DID", account.name,
-                        exc)
-            return None
-
-    def _sink(self, account: str, targets: list[str], event: dict) -> None:
-        if not self.pending.put_targets(account, targets, event, iso(self.now())):
-            log.error("a stream event for %s could not be kept on disk (%s)", account, self.pending.root)
-
-    def accept(self, body: bytes, signature: str) -> bool:
-        kept = self.pending.put(body, signature, iso(self.now()))
-        if kept:
-            self.counters.last_accepted = iso(self.now())
-        else:
-            log.error("a verified delivery could not be kept on disk (%s): answered 503 so it is sent again",
-                      self.pending.root)
-        return kept
 
     def _names(self) -> set[str]:
         return {a.name for a in self.settings.accounts}
@@ -243,14 +145,14 @@ def serve(settings: Settings, environ: Mapping[str, str], *, stop: threading.Eve
     from waitress.server import create_server
 
     listener = Listener(settings, environ)
-    server = create_server(listener.app, host=settings["listen.bind"], port=settings["listen.port"], threads=4,
+    server = create_server(listener.receiver.app, host=settings["listen.bind"], port=settings["listen.port"], threads=4,
                            ident="archiver")
     thread = threading.Thread(target=server.run, name="listen-http", daemon=True)
     thread.start()
-    for stream in listener.streams():
+    for stream in listener.receiver.streams():
         threading.Thread(target=stream.run, args=(stop,), name=f"listen-{stream.name}", daemon=True).start()
         log.info("stream %s started", stream.name)
-    from .poller import Poller
+    from .poll import Poller
 
     poller = Poller(settings, environ)
     if poller.accounts:

@@ -12,7 +12,7 @@ from archiver.capture import collect
 from archiver.config import load_settings
 from archiver.errors import ConfigError
 from archiver.index import open_index
-from archiver.listen.poller import Poller, parse_tiers
+from archiver.capture.poll import Poller, parse_tiers
 from archiver.quota import _posts_returned, period_start, PLATFORMS
 from archiver.replay.youtube import YouTubeSimulator, sample_world
 from archiver.timefmt import iso

@@ -1,5 +1,6 @@
-"""The quota-aware poller: where a platform pushes nothing (X, YouTube), read fresh threads often
-and old ones rarely, inside the platform's budget.
+"""The quota-aware poller, the capture driver for platforms that push nothing (X, YouTube): read
+fresh threads often and old ones rarely, inside the platform's budget, through the same
+``run_account`` as the nightly sweep and the listener.
 
 The schedule is a list of tiers, ``poll.tiers`` (default ``48h:15m,7d:1d,90d:7d``): posts younger
 than 48 hours are re-read every 15 minutes, those younger than 7 days daily, those younger than
@@ -31,7 +32,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..capture import run_account
 from ..collectors import collector_class
 from ..errors import ConfigError, LockError, StoreError
 from ..index import open_index
@@ -41,6 +41,7 @@ from ..retention.assign import AfterIngest
 from ..spool import UnavailableStore
 from ..store import open_store
 from ..timefmt import iso, parse_platform_time, utcnow
+from .account import run_account
 
 log = logging.getLogger("archiver.poll")
 _SPAN = re.compile(r"^(\d+)([mhd])$")

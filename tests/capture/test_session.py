@@ -1,4 +1,4 @@
-"""Change decisions of a run whose files are committed while it goes on (archiver.capture)."""
+"""Change decisions of a run whose files are committed while it goes on (archiver.capture.session)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
-"""The Graph webhook listener on loopback: handshake, signatures, durable deliveries, and the
-targeted capture each delivery triggers, through the nightly pipeline, against the simulator."""
+"""The listen driver on loopback: the targeted capture each Graph delivery triggers, through the
+nightly pipeline, against the simulator; deliveries that wait for the archive's lock; and the
+command that serves the endpoint and flushes."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -15,76 +13,25 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from archiver.capture import collect
-from archiver.config import load_settings
+from archiver.capture.listen import Listener
 from archiver.health import check_health
 from archiver.index import open_index
-from archiver.listen.graph import targets_of
-from archiver.listen.service import Listener
 from archiver.lock import writer_lock
 from archiver.reindex import reindex
-from archiver.replay.facebook import FacebookSimulator, FbComment
-from archiver.replay.samples import facebook_sample
+from archiver.replay.facebook import FbComment
 from archiver.store import open_store
 from tests.helpers import files_containing, warc_files
-
-TOKEN = "EAAGlistenTOKEN+/="
-SECRET = "app-secret-\u00e9-9f8e"
-VERIFY = "verify-me-42"
-ENV = {"OCPD_FB_TOKEN": TOKEN, "ARCHIVER_LISTEN_APP_SECRET": SECRET, "ARCHIVER_LISTEN_VERIFY_TOKEN": VERIFY}
-NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
-
-
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def feed_change(post_id: str, verb: str, comment_id: str, *, item: str = "comment", page: str = "1000001") -> bytes:
-    """A Page ``feed`` delivery in Graph's shape."""
-    return json.dumps({"object": "page", "entry": [{"id": page, "time": int(NOW.timestamp()), "changes": [
-        {"field": "feed", "value": {"item": item, "verb": verb, "post_id": post_id, "comment_id": comment_id,
-                                    "parent_id": post_id, "created_time": int(NOW.timestamp()),
-                                    "from": {"id": "9001", "name": "Jane Public"}, "message": "hi"}}]}]}).encode()
+from tests.listen.support import ENV, NOW, SECRET, TOKEN, VERIFY, archived_page, feed_change, sign
 
 
 @pytest.fixture
 def page(replay, make_config):
-    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
-    base = replay.mount(sim)
-    facebook_sample(sim, NOW - timedelta(days=1))
-    cfg = make_config([{"name": "ocpd-facebook", "platform": "facebook", "id": "1000001",
-                        "token_env": "OCPD_FB_TOKEN", "api_base": f"{base}/{sim.version}"}])
-    settings = load_settings(cfg, environ={})
-    assert collect(settings, environ=ENV, now=NOW).ok  # the nightly sweep, first night
-    return sim, settings
-
-
-def test_handshake_answers_only_the_right_verify_token(page):
-    _, settings = page
-    client = Listener(settings, ENV).app.test_client()
-    ok = client.get("/webhooks/graph?hub.mode=subscribe&hub.verify_token=verify-me-42&hub.challenge=1158201444")
-    assert ok.status_code == 200 and ok.get_data(as_text=True) == "1158201444"
-    assert client.get("/webhooks/graph?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1").status_code == 403
-    assert client.get("/webhooks/graph?hub.mode=unsubscribe&hub.verify_token=verify-me-42&hub.challenge=1").status_code == 403
-    evil = client.get("/webhooks/graph?hub.mode=subscribe&hub.verify_token=verify-me-42&hub.challenge=<script>")
-    assert evil.status_code == 400 and b"<script>" not in evil.data
-
-
-def test_unsigned_and_wrongly_signed_deliveries_are_refused_and_counted(page):
-    sim, settings = page
-    listener = Listener(settings, ENV)
-    client = listener.app.test_client()
-    body = feed_change(sim.posts[0].id, "add", sim.posts[0].comments[0].id)
-    assert client.post("/webhooks/graph", data=body).status_code == 403
-    assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body, "other")}).status_code == 403
-    assert client.post("/webhooks/graph", data=body + b" ", headers={"X-Hub-Signature-256": sign(body)}).status_code == 403
-    assert listener.counters.refused == 3 and listener.pending.waiting() == []
-    assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)}).status_code == 200
-    assert listener.counters.accepted == 1 and len(listener.pending.waiting()) == 1
+    return archived_page(replay, make_config)
 
 
 def test_a_delivery_is_captured_through_the_nightly_pipeline_within_one_flush(page, replay):
@@ -96,7 +43,7 @@ def test_a_delivery_is_captured_through_the_nightly_pipeline_within_one_flush(pa
     post.comments.append(FbComment(id="101_8888", message="threat posted at 9:00", created_time=NOW,
                                    author_name="Angry Person", author_id="777"))
     listener = Listener(settings, ENV, now=lambda: NOW + timedelta(minutes=20))
-    client = listener.app.test_client()
+    client = listener.receiver.app.test_client()
     for verb, comment in (("add", "101_8888"), ("hide", hidden.id), ("remove", removed.id)):
         body = feed_change(post.id, verb, comment)
         assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)}).status_code == 200
@@ -133,7 +80,7 @@ def test_the_moderation_record_gives_the_platforms_time_of_a_hide_a_webhook_told
     post.comments.append(threat)
     clock = [posted + timedelta(minutes=1)]
     listener = Listener(settings, ENV, now=lambda: clock[0])
-    client = listener.app.test_client()
+    client = listener.receiver.app.test_client()
 
     def deliver(verb: str, at: datetime) -> None:
         body = json.dumps({"object": "page", "entry": [{"id": "1000001", "time": int(at.timestamp()) + 2, "changes": [
@@ -178,7 +125,7 @@ def test_deliveries_wait_while_the_nightly_job_holds_the_archive(page):
     sim, settings = page
     listener = Listener(settings, ENV)
     body = feed_change(sim.posts[1].id, "add", sim.posts[1].comments[0].id)
-    listener.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
+    listener.receiver.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
     with writer_lock(settings.index_path, "collect"):
         report = listener.flush()
     assert report.waiting == 1 and report.captured == {} and len(listener.pending.waiting()) == 1
@@ -192,7 +139,7 @@ def test_a_listener_run_never_hides_a_failed_night_from_the_morning_check(page):
     sim.expired = False
     listener = Listener(settings, ENV, now=lambda: NOW + timedelta(days=1, hours=1))
     body = feed_change(sim.posts[1].id, "add", sim.posts[1].comments[0].id)
-    listener.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
+    listener.receiver.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
     assert listener.flush().captured == {"ocpd-facebook": "ok"}
     health = check_health(open_index(settings.index_path), ["ocpd-facebook"], now=NOW + timedelta(days=1, hours=2))
     assert not health.ok and "failed" in health.accounts[0].message
@@ -202,20 +149,10 @@ def test_a_delivery_for_no_configured_account_is_set_aside(page):
     _, settings = page
     listener = Listener(settings, ENV)
     body = feed_change("555_1", "add", "1_2", page="555")
-    listener.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
+    listener.receiver.app.test_client().post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sign(body)})
     report = listener.flush()
     assert report.unmatched == 1 and listener.pending.waiting() == []
     assert len(list(listener.pending.unmatched_dir.glob("*.json"))) == 1
-
-
-def test_instagram_comment_deliveries_name_the_media(page):
-    from archiver.config import AccountConfig
-
-    accounts = [AccountConfig("ig", "instagram", "17841400001")]
-    payload = {"object": "instagram", "entry": [{"id": "17841400001", "time": 1, "changes": [
-        {"field": "comments", "value": {"id": "1790", "text": "hi", "from": {"id": "1", "username": "u"},
-                                        "media": {"id": "1789", "media_product_type": "FEED"}}}]}]}
-    assert targets_of(payload, accounts).posts == {"ig": ["1789"]}
 
 
 def _free_port() -> int:
@@ -251,12 +188,3 @@ def test_the_command_serves_refuses_unsigned_and_stops_cleanly(page, tmp_path):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "listener stopped" in err and TOKEN not in err and SECRET not in err
-
-
-def test_the_command_refuses_to_start_without_the_app_secret(page):
-    from tests.helpers import run_cli
-
-    _, settings = page
-    out = run_cli("--config", str(settings.config_path), "listen", env={"ARCHIVER_LISTEN_APP_SECRET": "",
-                                                                        "ARCHIVER_LISTEN_VERIFY_TOKEN": VERIFY})
-    assert out.returncode != 0 and "Error: listen.app_secret_env" in out.stderr and "Traceback" not in out.stderr
