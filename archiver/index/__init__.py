@@ -46,7 +46,7 @@ class Index:
         return self._utils
 
     def __getattr__(self, name: str):  # only names the handle itself does not have
-        if name.startswith("__"):
+        if name.startswith("_"):  # dunders, and _utils before __init__ set it (a copy, a pickle)
             raise AttributeError(name)
         return getattr(self.utils, name)
 
