@@ -8,7 +8,6 @@ so a comment at 10:30 pm Central on March 31 is inside and 00:30 on April 1 is n
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 from .errors import QueryError
@@ -23,6 +22,9 @@ def parse_platform_time(value: str | None) -> datetime | None:
         dt = datetime.fromisoformat(value)  # Python 3.11+ reads Graph's "+0000" and "Z" itself
     except ValueError:
         try:
+            # Imported here: a search never reads an RSS date, and email imports socket (3 ms cold).
+            from email.utils import parsedate_to_datetime
+
             dt = parsedate_to_datetime(value)  # RSS pubDate (RFC 822)
         except (TypeError, ValueError):
             return None

@@ -11,8 +11,6 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-import sqlite_utils
-
 from .. import journal
 from ..errors import IndexError_
 from ..ftsquery import register_functions
@@ -25,7 +23,38 @@ def item_id(platform: str, account: str, platform_id: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def open_index(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+class Index:
+    """An open index: its sqlite3 connection ``conn``, which the archiver's own SQL uses, and
+    sqlite-utils' ``Database`` API on the same connection (``db["table"].insert_all``,
+    ``db.execute``...) for anything else, made on first use. A search needs none of it, and
+    importing sqlite-utils would be a third of a cold ``archiver search`` (archiver.index.migrate)."""
+
+    journal_store = None  # set by journal.attach
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self._utils = None
+
+    @property
+    def utils(self):
+        """The ``sqlite_utils.Database`` on ``conn``, without sqlite-utils plugins: the index is the
+        archiver's own, and finding plugins scans every installed package's entry points."""
+        if self._utils is None:
+            import sqlite_utils
+
+            self._utils = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._utils
+
+    def __getattr__(self, name: str):  # only names the handle itself does not have
+        if name.startswith("_"):  # dunders, and _utils before __init__ set it (a copy, a pickle)
+            raise AttributeError(name)
+        return getattr(self.utils, name)
+
+    def __getitem__(self, table: str):
+        return self.utils[table]
+
+
+def open_index(path: str | Path, *, create: bool = True) -> Index:
     path = Path(path)
     if not create and not path.exists():
         raise IndexError_(f"no index at {path}: run `archiver init` (or `archiver reindex` to rebuild one)")
@@ -46,8 +75,9 @@ def open_index(path: str | Path, *, create: bool = True) -> sqlite_utils.Databas
         conn.execute("PRAGMA wal_autocheckpoint=16384")
         conn.execute("PRAGMA journal_size_limit=67108864")
         register_functions(conn)
-        db = sqlite_utils.Database(conn)
-        migrations.apply(db)
+        db = Index(conn)
+        if migrations.pending(conn):
+            migrations.apply(db.utils)
         journal.watch(conn)  # records-management changes are journaled (archiver.journal)
     except sqlite3.DatabaseError as exc:
         raise IndexError_(f"cannot open the index {path}: {exc}") from None
@@ -83,7 +113,7 @@ class transaction:
     mode so that sqlite-utils calls outside a transaction commit at once). Nested use joins
     the outer transaction."""
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: Index):
         self.db, self.conn = db, db.conn
         self.outer = False
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlite_utils import Migrations
-
+from .migrate import Migrations
 from .searchplan import SCOPE_SQL
 
 migrations = Migrations("archiver")
