@@ -127,9 +127,11 @@ def poisson(rng: random.Random, mean: float) -> int:
         k += 1
 
 
-def build_world(rng: random.Random, days: int, sims: dict, deliver, outage: int = 20) -> World:
+def build_world(rng: random.Random, days: int, sims: dict, deliver, outage: int = 20,
+                streamed: random.Random | None = None) -> World:
     world = World()
     fb, yt, x = sims["facebook"], sims["youtube"], sims["x"]
+    streamed = streamed or random.Random()  # the stream platforms' own draws, so the others' world is unchanged by them
     for d in range(days):
         day = START + timedelta(days=d)
         for _ in range(poisson(rng, 2)):
@@ -138,10 +140,10 @@ def build_world(rng: random.Random, days: int, sims: dict, deliver, outage: int 
             _youtube_video(rng, world, yt, day_time(rng, day))
         for _ in range(poisson(rng, 3)):
             _x_post(rng, world, x, day_time(rng, day))
-        for _ in range(poisson(rng, 1.5)):
-            _bluesky_post(rng, world, sims["bluesky"], day_time(rng, day))
-        for _ in range(poisson(rng, 1.5)):
-            _mastodon_post(rng, world, sims["mastodon"], day_time(rng, day))
+        for _ in range(poisson(streamed, 1.5)):
+            _bluesky_post(streamed, world, sims["bluesky"], day_time(streamed, day))
+        for _ in range(poisson(streamed, 1.5)):
+            _mastodon_post(streamed, world, sims["mastodon"], day_time(streamed, day))
         if d % 10 == 0 and outage:  # both streams drop at noon (the busiest hours) for `outage` minutes
             when = day + timedelta(hours=12)
             world.at(when, lambda when=when: [feed.drop(when + timedelta(minutes=outage)) for feed in
@@ -397,7 +399,7 @@ def run(days: int, seed: int, outage: int = 20) -> dict:
             sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sig}).status_code == 200
 
-        world = build_world(rng, days, sims, deliver, outage)
+        world = build_world(rng, days, sims, deliver, outage, random.Random(f"streams-{seed}"))
         calls = {p: [] for p in RATE_LIMITS}  # requests answered by the end of each simulated minute
         started, i, end = time.perf_counter(), 0, START + timedelta(days=days)
         t = START
@@ -434,6 +436,8 @@ def measure(settings, world: World, days: int, wall: float, calls: dict, drops: 
     db = open_index(settings.index_path)
     archived = {r[0] for r in db.conn.execute("SELECT platform_id FROM items")}
     texts = dict(db.conn.execute("SELECT platform_id, text FROM items"))
+    first_seen = {pid: datetime.fromisoformat(seen.replace("Z", "+00:00"))
+                  for pid, seen in db.conn.execute("SELECT platform_id, first_seen FROM items")}
     out = {"days": days, "wall_seconds": round(wall, 1), "platforms": {},
            "outages": [[iso_minute(a), iso_minute(b)] for a, b in drops], "stream_reconnects": reconnects}
     for platform, account in ACCOUNTS.items():
@@ -468,6 +472,10 @@ def measure(settings, world: World, days: int, wall: float, calls: dict, drops: 
             "comments": sum(1 for c in world.comments if c.platform == platform and c.id),
         }
         p = out["platforms"][platform]
+        delays = sorted((first_seen[c.id] - c.created).total_seconds() / 60 for c in world.comments
+                        if c.platform == platform and c.id in first_seen)
+        p["archived_within_5min"] = (sum(d <= 5 for d in delays), len(delays))
+        p["median_minutes_to_archive"] = round(delays[len(delays) // 2], 1) if delays else None
         if platform in RATE_LIMITS:
             series = calls[platform]
             p["max_requests_5min"] = max((series[k] - (series[k - 5] if k >= 5 else 0) for k in range(len(series))),
@@ -508,14 +516,15 @@ def x_scheduled_minimum(world: World, days: int) -> int:
 
 def minimum_reads(world: World, platform: str, runs) -> int:
     """The fewest reads that see every change at this schedule: per run, the listing (one read;
-    two on YouTube, whose playlist does not carry the comment counts: playlistItems + videos)
-    plus one read of each thread that changed since the previous run."""
+    two on YouTube, whose playlist does not carry the comment counts: playlistItems + videos;
+    none for a capture a push triggered, which is told the thread) plus one read of each
+    thread that changed since the previous run."""
     threads = {c.post for c in world.comments if c.platform == platform and c.post}
     listing = 2 if platform == "youtube" else 1
     total, previous = 0, None
-    for started, *_ in runs:
+    for started, driver, *_ in runs:
         now = datetime.fromisoformat(started.replace("Z", "+00:00"))
-        total += listing
+        total += 0 if driver == "listen" else listing
         if previous is not None:
             total += sum(1 for th in threads if any(previous < ch <= now for ch in world.changes.get(th, [])))
         previous = now
@@ -568,6 +577,10 @@ def main() -> None:
         if "edits_archived" in p:
             print(f"{platform}: edited comments archived in their edited version: {p['edits_archived'][0]}/"
                   f"{p['edits_archived'][1]}")
+    print("\ncomments archived within 5 minutes of being posted (median minutes to the archive):")
+    for platform, p in result["platforms"].items():
+        a, n = p["archived_within_5min"]
+        print(f"  {platform:10} {a}/{n} ({p['median_minutes_to_archive']} min)")
     print("\ndeleted comments archived, by how long they lived:")
     for platform, p in result["platforms"].items():
         cells = ", ".join(f"{label}: {a}/{n}" for label, (a, n) in p["deleted_archived"].items())
