@@ -76,6 +76,7 @@ from archiver.replay.mastodon import MastodonSimulator  # noqa: E402
 from archiver.replay.streaming import SimClock, StreamFeed  # noqa: E402
 from archiver.replay.x import XSimulator  # noqa: E402
 from archiver.replay.youtube import YouTubeSimulator  # noqa: E402
+from archiver.timefmt import iso  # noqa: E402
 
 START = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)  # midnight in Chicago
 TZ = ZoneInfo("America/Chicago")
@@ -128,12 +129,18 @@ def poisson(rng: random.Random, mean: float) -> int:
 
 
 def build_world(rng: random.Random, days: int, sims: dict, deliver, outage: int = 20,
-                streamed: random.Random | None = None) -> World:
+                streamed: random.Random | None = None, history: int = 0, past: random.Random | None = None) -> World:
+    """The month's posts and comments (days 0 to ``days`` - 1) and the ``history`` days before it.
+    The stream platforms draw from ``streamed``, the days before the month from ``past``: the
+    month of the other platforms is the same for a seed whatever is added beside it."""
     world = World()
     fb, yt, x = sims["facebook"], sims["youtube"], sims["x"]
-    streamed = streamed or random.Random()  # the stream platforms' own draws, so the others' world is unchanged by them
-    for d in range(days):
+    months_rng = rng
+    streamed_month = streamed or random.Random()
+    past = past or random.Random()
+    for d in range(-history, days):
         day = START + timedelta(days=d)
+        rng, streamed = (months_rng, streamed_month) if d >= 0 else (past, past)
         for _ in range(poisson(rng, 2)):
             _facebook_post(rng, world, fb, day_time(rng, day), deliver)
         for _ in range(poisson(rng, 0.3)):
@@ -144,7 +151,7 @@ def build_world(rng: random.Random, days: int, sims: dict, deliver, outage: int 
             _bluesky_post(streamed, world, sims["bluesky"], day_time(streamed, day))
         for _ in range(poisson(streamed, 1.5)):
             _mastodon_post(streamed, world, sims["mastodon"], day_time(streamed, day))
-        if d % 10 == 0 and outage:  # both streams drop at noon (the busiest hours) for `outage` minutes
+        if d >= 0 and d % 10 == 0 and outage:  # both streams drop at noon (the busiest hours) for `outage` minutes
             when = day + timedelta(hours=12)
             world.at(when, lambda when=when: [feed.drop(when + timedelta(minutes=outage)) for feed in
                                               (sims["bluesky"].jetstream, sims["mastodon"].stream)])
@@ -363,7 +370,7 @@ def config(tmp: Path, sims: dict) -> Path:
     return path
 
 
-def run(days: int, seed: int, outage: int = 20) -> dict:
+def run(days: int, seed: int, outage: int = 20, history: int = 0) -> dict:
     rng = random.Random(seed)
     tmp = Path(tempfile.mkdtemp(prefix="bench-schedule-"))
     env = {**TOKENS, "ARCHIVER_LISTEN_APP_SECRET": SECRET, "ARCHIVER_LISTEN_VERIFY_TOKEN": VERIFY}
@@ -388,20 +395,41 @@ def run(days: int, seed: int, outage: int = 20) -> dict:
                 stream.connect = sims["bluesky"].jetstream_connect
             else:
                 stream.session = sims["mastodon"].streaming_session()
-        threads = [threading.Thread(target=s.run, args=(stop,), daemon=True) for s in streams]
-        for thread in threads:
-            thread.start()
+
+        live = [False]  # no webhook before the month: the history is archived by nightly sweeps
 
         def deliver(verb, post_id, comment_id, item="comment"):
+            if not live[0]:
+                return
             body = json.dumps({"object": "page", "entry": [{"id": "1000001", "time": int(clock.now.timestamp()),
                                "changes": [{"field": "feed", "value": {"item": item, "verb": verb, "post_id": post_id,
                                                                         "comment_id": comment_id}}]}]}).encode()
             sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             assert client.post("/webhooks/graph", data=body, headers={"X-Hub-Signature-256": sig}).status_code == 200
 
-        world = build_world(rng, days, sims, deliver, outage, random.Random(f"streams-{seed}"))
-        calls = {p: [] for p in RATE_LIMITS}  # requests answered by the end of each simulated minute
-        started, i, end = time.perf_counter(), 0, START + timedelta(days=days)
+        world = build_world(rng, days, sims, deliver, outage, random.Random(f"streams-{seed}"), history,
+                            random.Random(f"history-{seed}"))
+        # The history: every night's sweep at 02:00 of the days before the month, and one last
+        # sweep just before it starts, so the month begins with all of it archived.
+        feeds = sims["bluesky"].jetstream, sims["mastodon"].stream
+        sims["bluesky"].jetstream = sims["mastodon"].stream = None  # nothing streamed before the month
+        i, history_started = 0, time.perf_counter()
+        nights = [START - timedelta(days=k, hours=-2) for k in range(history - 1, 0, -1)]
+        for night in nights + ([START - timedelta(minutes=1)] if history else []):
+            while i < len(world.events) and world.events[i][0] <= night:
+                world.events[i][2]()
+                i += 1
+            clock.set(night)
+            sims["youtube"].now = sims["x"].now = night
+            collect(settings, environ=env, now=night)
+        sims["bluesky"].jetstream, sims["mastodon"].stream = feeds
+        live[0] = True
+        history_wall = time.perf_counter() - history_started
+        threads = [threading.Thread(target=s.run, args=(stop,), daemon=True) for s in streams]
+        for thread in threads:
+            thread.start()
+        calls = {p: [sims[p].calls] for p in RATE_LIMITS}  # requests answered by the month's start, then each minute
+        started, end = time.perf_counter(), START + timedelta(days=days)
         t = START
         try:
             while t < end:
@@ -429,20 +457,26 @@ def run(days: int, seed: int, outage: int = 20) -> dict:
         wall = time.perf_counter() - started
         drops = sims["bluesky"].jetstream.drops
         reconnects = {s.name: s.board.get(s.name).reconnects for s in streams}
-    return measure(settings, world, days, wall, calls, drops, reconnects)
+    result = measure(settings, world, days, wall, calls, drops, reconnects, history)
+    result["history_wall_seconds"] = round(history_wall, 1)
+    return result
 
 
-def measure(settings, world: World, days: int, wall: float, calls: dict, drops: list, reconnects: dict) -> dict:
+def measure(settings, world: World, days: int, wall: float, calls: dict, drops: list, reconnects: dict,
+            history: int = 0) -> dict:
+    """The month's figures: its runs, and the comments posted during it."""
     db = open_index(settings.index_path)
     archived = {r[0] for r in db.conn.execute("SELECT platform_id FROM items")}
     texts = dict(db.conn.execute("SELECT platform_id, text FROM items"))
     first_seen = {pid: datetime.fromisoformat(seen.replace("Z", "+00:00"))
                   for pid, seen in db.conn.execute("SELECT platform_id, first_seen FROM items")}
     out = {"days": days, "wall_seconds": round(wall, 1), "platforms": {},
-           "outages": [[iso_minute(a), iso_minute(b)] for a, b in drops], "stream_reconnects": reconnects}
+           "outages": [[iso_minute(a), iso_minute(b)] for a, b in drops], "stream_reconnects": reconnects,
+           "history_days": history}
+    month = [c for c in world.comments if c.created >= START]
     for platform, account in ACCOUNTS.items():
         runs = db.conn.execute("SELECT started_at, driver, requests, quota_spent, status FROM runs WHERE account = ? "
-                               "ORDER BY started_at", (account,)).fetchall()
+                               "AND started_at >= ? ORDER BY started_at", (account, iso(START))).fetchall()
         requests = sum(r[2] or 0 for r in runs)
         units = sum(r[3] or 0 for r in runs)
         per_day = defaultdict(int)
@@ -450,15 +484,15 @@ def measure(settings, world: World, days: int, wall: float, calls: dict, drops: 
             per_day[started[:10]] += spent or 0
         minimum = minimum_reads(world, platform, runs)
         # X bills posts: each post and reply must be returned at least once (and each edit).
-        billed_minimum = sum(1 for c in world.comments if c.platform == platform and c.id) + \
-            len({c.post for c in world.comments if c.platform == platform and c.post})
-        deleted = [c for c in world.comments if c.platform == platform and c.id and c.deleted]
+        billed_minimum = sum(1 for c in month if c.platform == platform and c.id) + \
+            len({c.post for c in month if c.platform == platform and c.post})
+        deleted = [c for c in month if c.platform == platform and c.id and c.deleted]
         shares, lower = {}, timedelta(0)
         for label, upper in BUCKETS:
             group = [c for c in deleted if lower <= c.deleted - c.created < upper]
             shares[label] = (sum(c.id in archived for c in group), len(group))
             lower = upper
-        lived = [c for c in world.comments if c.platform == platform and c.id
+        lived = [c for c in month if c.platform == platform and c.id
                  and (c.deleted is None or c.deleted - c.created >= timedelta(minutes=1))]
         out["platforms"][platform] = {
             "runs": len(runs), "throttled_runs": sum(r[4] == "throttled" for r in runs),
@@ -469,7 +503,7 @@ def measure(settings, world: World, days: int, wall: float, calls: dict, drops: 
             "scheduled_minimum_units": x_scheduled_minimum(world, days) if platform == "x" else None,
             "deleted_archived": shares,
             "lived_1min_archived": (sum(c.id in archived for c in lived), len(lived)),
-            "comments": sum(1 for c in world.comments if c.platform == platform and c.id),
+            "comments": sum(1 for c in month if c.platform == platform and c.id),
         }
         p = out["platforms"][platform]
         delays = sorted((first_seen[c.id] - c.created).total_seconds() / 60 for c in world.comments
@@ -478,13 +512,12 @@ def measure(settings, world: World, days: int, wall: float, calls: dict, drops: 
         p["median_minutes_to_archive"] = round(delays[len(delays) // 2], 1) if delays else None
         if platform in RATE_LIMITS:
             series = calls[platform]
-            p["max_requests_5min"] = max((series[k] - (series[k - 5] if k >= 5 else 0) for k in range(len(series))),
-                                         default=0)
+            p["max_requests_5min"] = max((series[k] - series[max(k - 5, 0)] for k in range(1, len(series))), default=0)
             p["rate_limit_5min"] = RATE_LIMITS[platform]
-            during = [c for c in world.comments if c.platform == platform and c.id
+            during = [c for c in month if c.platform == platform and c.id
                       and any(a <= c.created < b for a, b in drops)]
             p["outage_comments_archived"] = (sum(c.id in archived for c in during), len(during))
-        edited = [c for c in world.comments if c.platform == platform and c.id and c.edited]
+        edited = [c for c in month if c.platform == platform and c.id and c.edited]
         if edited:
             p["edits_archived"] = (sum("(edited)" in (texts.get(c.id) or "") for c in edited), len(edited))
     return out
@@ -503,8 +536,9 @@ def x_scheduled_minimum(world: World, days: int) -> int:
     for c in world.comments:
         if c.platform == "x" and c.id:
             replies[c.post].append(c)
-    total = len(world.x_posts) + sum(len(r) for r in replies.values())
-    for d in range(1, days):
+    total = sum(created >= START for _, created in world.x_posts) + \
+        sum(c.created >= START for r in replies.values() for c in r)  # each new one once
+    for d in range(days):
         check = START + timedelta(days=d)
         for post, created in world.x_posts:
             age = check - created
@@ -538,11 +572,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--history", type=int, default=0, metavar="DAYS",
+                    help="start the month with DAYS of posts and comments before it, archived by nightly sweeps")
     ap.add_argument("--outage", type=int, default=20, metavar="MINUTES",
                     help="how long the streams drop at noon on day 1, 11, 21 (0: never)")
     args = ap.parse_args()
-    result = run(args.days, args.seed, args.outage)
-    print(f"simulated {result['days']} days in {result['wall_seconds']} s of wall time (2-core machine)")
+    result = run(args.days, args.seed, args.outage, args.history)
+    print(f"simulated {result['days']} days (after {result['history_days']} days of archived history) in "
+          f"{result['wall_seconds']} s of wall time (2-core machine; the history took {result['history_wall_seconds']} s)")
     header = (f"{'platform':10} {'runs':>6} {'req/day':>9} {'units/day':>10} {'max/day':>8} {'minimum':>8} "
               f"{'ratio':>6}  quota  lived>=1min archived")
     print(header)
