@@ -150,8 +150,8 @@ def test_mastodon_user_stream_keeps_mentions_edits_and_known_deletions(instance,
     stream.run(threading.Event(), max_connections=2)
     assert [(a, t) for a, t, _ in sink.kept] == [("pd", ["800"]), ("pd", ["800"]), ("pd", ["800"]), ("pd", ["800"])]
     paths = [p for p, _ in h.seen]
-    assert paths[0] == "/api/v1/streaming/user"
-    assert paths[1].startswith("/api/v1/notifications?") and "since_id=41" in paths[1]  # missed mentions first
+    assert paths[:2] == ["/api/v1/streaming/user", "/api/v1/streaming/user"]
+    assert paths[2].startswith("/api/v1/notifications?") and "since_id=41" in paths[2]  # then the missed mentions
     assert all(auth == "Bearer tok+en/=" for _, auth in h.seen)
     assert board.get("mastodon:pd").resume == "43"
 
@@ -311,6 +311,7 @@ def test_the_simulated_mastodon_stream_and_the_mentions_missed_while_it_was_down
         clock.set(NOW + timedelta(minutes=minute))
         clock.settle(1)
     finish()
+    assert stream.delays[:6] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]  # the REST API answering resets nothing
     kept = [(event["event"]["event"], event["event"]["data"]["id"]) for _, _, event in sink.kept]
     assert kept[:2] == [("notification", "1"), ("status.update", post.id)]
     # After the drop, the missed mention is read from /notifications; the deleted one took its notification along.
