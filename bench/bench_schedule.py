@@ -375,9 +375,10 @@ def config(tmp: Path, sims: dict) -> Path:
     return path
 
 
-def run(days: int, seed: int, outage: int = 20, history: int = 0) -> dict:
+def run(days: int, seed: int, outage: int = 20, history: int = 0, tmp: Path | None = None) -> dict:
+    """Simulate and measure; the archive is kept in ``tmp`` (a new temporary directory by default)."""
     rng = random.Random(seed)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-schedule-"))
+    tmp = Path(tmp or tempfile.mkdtemp(prefix="bench-schedule-"))
     env = {**TOKENS, "ARCHIVER_LISTEN_APP_SECRET": SECRET, "ARCHIVER_LISTEN_VERIFY_TOKEN": VERIFY}
     clock = SimClock(START)
     stop = threading.Event()

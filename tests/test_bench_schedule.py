@@ -14,8 +14,8 @@ sys.modules["bench_schedule"] = bench  # dataclasses look their module up by nam
 _spec.loader.exec_module(bench)
 
 
-def test_two_days_capture_bluesky_and_mastodon_as_they_happen_through_an_outage():
-    result = bench.run(days=2, seed=1, outage=20)
+def test_two_days_capture_bluesky_and_mastodon_as_they_happen_through_an_outage(tmp_path):
+    result = bench.run(days=2, seed=1, outage=20, tmp=tmp_path)
     assert result["outages"] == [["2026-03-01T18:00Z", "2026-03-01T18:20Z"]]
     for platform in ("bluesky", "mastodon"):
         p = result["platforms"][platform]
