@@ -37,8 +37,9 @@ The model of a department (per day, Poisson-distributed; times of day uniform 07
 
 It prints, per platform: API requests and quota units per day (and per month for X), the
 minimum needed to see every change at the schedule (each due read of a thread that changed
-since its last read, plus one listing read per run), the ratio, whether the quota held, and
-the share of deleted comments that were archived, by how long they lived. X bills posts
+since its last read, plus one listing read per run that was not told its threads by a push),
+the ratio, whether the quota held, the share of deleted comments that were archived, by how
+long they lived, and for the pushed platforms how soon comments reached the archive. X bills posts
 returned, not requests: its reads are also set against the schedule's minimum in posts (each
 post and reply once when new, then once per daily check while its post is under 7 days old and
 once per weekly check to 90 days; a deleted one costs nothing to ask about). Bluesky and
