@@ -5,7 +5,8 @@
 was replied to), ``status.update`` (the department edited a post), ``delete`` (a status id).
 Each is kept as a delivery naming the status to capture; the collector's targeted walk finds
 the thread's root (``ancestors``) and reads the whole thread. On reconnect, the mentions
-missed while down are read with ``/notifications?types[]=mention&since_id=`` first.
+missed while down are read with ``/notifications?types[]=mention&since_id=`` once the stream is
+open again.
 
 The token goes only to the API's own host: redirects are not followed (an instance that moves
 its streaming to another host is reported, not followed with the credential).
@@ -45,10 +46,13 @@ class MastodonStream(Stream):
         return resp
 
     def events(self, state: StreamState) -> Iterator[None]:
-        if state.resume:
-            yield from self._catch_up(state)
+        # The stream first, then the mentions missed: nothing falls between the two (what arrives
+        # meanwhile waits in the connection), and a stream that cannot connect is a failed
+        # attempt — the backoff grows even while the REST API answers.
         resp = self._get(f"{self.api_base}/streaming/user", stream=True)
         with resp:
+            if state.resume:
+                yield from self._catch_up(state)
             event, data = None, []
             for raw in resp.iter_lines(decode_unicode=False):
                 line = raw.decode("utf-8", "replace")

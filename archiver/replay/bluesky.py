@@ -11,6 +11,12 @@ with its whole subtree (no ``notFoundPost`` node), and a deleted or taken-down p
 ``NotFound`` alike; a reply below a vanished one is still answered by its own URI. Errors use the XRPC envelope
 ``{"error": "<Name>", "message": ...}`` (400 NotFound, 400 ExpiredToken, 401 InvalidToken,
 429 RateLimitExceeded) and every answer carries the ``ratelimit-*`` headers.
+
+With a ``StreamFeed`` attached (``jetstream``), every post created or deleted is also published
+as Jetstream sends it (``{"did", "time_us", "kind": "commit", "commit": {"operation",
+"collection", "rkey", "record", "cid"}}``), and ``jetstream_connect`` is a transport for
+``JetstreamStream.connect``: it replays from the ``cursor`` of the URL (``time_us``), as
+Jetstream does, or follows from now without one.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
 
 from . import Reply, Request, Simulator, json_reply
 from . import images
 from .samples import HOSTILE
+from .streaming import StreamFeed
 
 
 def bsky_time(dt: datetime) -> str:
@@ -100,6 +108,8 @@ class BlueskySimulator(Simulator):
         self.revisions: dict[str, int] = {}
         self.calls = 0
         self.base_url = ""
+        self.jetstream: StreamFeed | None = None
+        self.last_time_us = 0
 
     # -- world helpers ------------------------------------------------------------------------
     def add_profile(self, did: str, handle: str, display_name: str = "") -> Profile:
@@ -112,7 +122,13 @@ class BlueskySimulator(Simulator):
         post = BskyPost(author or self.did, rkey, text, created, parent=reply_to,
                         root=(parent.root or parent.uri) if parent else None, **kw)
         self.posts[post.uri] = post
+        self._publish(post, "create", created)
         return post
+
+    def delete(self, uri: str, at: datetime) -> None:
+        """The author deletes the record (``deleteRecord``): gone from the AppView and the firehose says so."""
+        self.posts[uri].deleted = True
+        self._publish(self.posts[uri], "delete", at)
 
     def edit(self, uri: str, text: str) -> None:
         """A ``putRecord`` rewrite: same uri, new record, so a new cid."""
@@ -183,6 +199,29 @@ class BlueskySimulator(Simulator):
             return {"$type": "app.bsky.feed.defs#blockedPost", "uri": uri, "blocked": True,
                     "author": {"did": post.author, "viewer": {"blockedBy": True}}}
         return {"$type": "app.bsky.feed.defs#postView", **self._view(post)}
+
+    # -- Jetstream -------------------------------------------------------------------------------
+    def _publish(self, post: BskyPost, operation: str, at: datetime) -> None:
+        if self.jetstream is None:
+            return
+        self.last_time_us = max(self.last_time_us + 1, int(at.timestamp() * 1_000_000))
+        commit: dict = {"rev": f"3l{self.last_time_us:x}", "operation": operation, "collection": "app.bsky.feed.post",
+                        "rkey": post.rkey}
+        if operation != "delete":
+            commit.update(record=self._record(post), cid=self._cid(post))
+        self.jetstream.publish({"did": post.author, "time_us": self.last_time_us, "kind": "commit", "commit": commit},
+                               at)
+
+    def jetstream_connect(self, url: str, **_options) -> "_JetstreamConnection":
+        feed = self.jetstream
+        if feed is None or feed.down:
+            raise ConnectionRefusedError(f"{url}: Jetstream is not reachable")
+        cursor = (parse_qs(urlsplit(url).query).get("cursor") or [None])[0]
+        if cursor is None:
+            start = len(feed.items)  # no cursor: live events only
+        else:
+            start = next((i for i, (_, m) in enumerate(feed.items) if m["time_us"] >= int(cursor)), len(feed.items))
+        return _JetstreamConnection(feed, start)
 
     # -- HTTP ---------------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
@@ -285,6 +324,23 @@ class BlueskySimulator(Simulator):
                     replies.append(self._node(child, depth - 1))
             node["replies"] = replies
         return node
+
+
+class _JetstreamConnection:
+    """One WebSocket connection to the simulated Jetstream: iterating gives the JSON messages."""
+
+    def __init__(self, feed: StreamFeed, start: int):
+        self.feed, self.start = feed, start
+
+    def __enter__(self) -> "_JetstreamConnection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def __iter__(self):
+        for message in self.feed.read_from(self.start):
+            yield json.dumps(message)
 
 
 def _cid(seed: str) -> str:

@@ -11,19 +11,37 @@ down is left out). Errors: a missing status answers 404 ``{"error":"Not Found"}`
 servers do (``realworld/mastodon/mpy_missing_00``; ``not_found_body`` gives the older
 ``Record not found``), 401 ``{"error":"The access token is invalid"}`` with ``WWW-Authenticate``, 429
 ``{"error":"Too many requests"}``; every answer carries ``x-ratelimit-*`` with an ISO reset.
+
+With a ``StreamFeed`` attached (``stream``), the world's changes are also published as the
+department account's user stream sends them (``GET /api/v1/streaming/user``, server-sent
+``event:``/``data:`` blocks): a reply to one of its statuses is a ``notification`` (type
+``mention``, also listed by ``/notifications``), its own new status an ``update``, its own edit a
+``status.update``, the deletion of its own status or of a status mentioning it a ``delete``
+(the id). Edits by other accounts are not sent: Mastodon pushes an edit to the home timelines
+that hold the status (followers) and to accounts that boosted it, not to the accounts it
+mentions. A deleted status takes its notification with it, as in Mastodon.
+``streaming_session()`` is a ``requests`` session for ``MastodonStream.session`` that answers
+the streaming path from the feed (live from the moment of connecting, as Mastodon's) and sends
+everything else to the simulator over HTTP.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
 from . import Reply, Request, Simulator, json_reply
 from . import images
 from .samples import HOSTILE
+from .streaming import StreamFeed
 
 
 def masto_time(dt: datetime) -> str:
@@ -101,6 +119,8 @@ class MastodonSimulator(Simulator):
         self.not_found_body = not_found_body
         self.calls = 0
         self.base_url = ""
+        self.stream: StreamFeed | None = None
+        self.notifications: list[tuple[str, str]] = []  # (notification id, status id) of mentions
 
     @property
     def api_base(self) -> str:
@@ -117,7 +137,22 @@ class MastodonSimulator(Simulator):
         status_id = str((int(created.timestamp() * 1000) << 16) + len(self.statuses) % 65536)
         status = MStatus(status_id, account or self.account_id, content, created, reply_to, **kw)
         self.statuses[status_id] = status
+        parent = self.statuses.get(reply_to or "")
+        if status.account == self.account_id:
+            self._publish("update", self._status_json(status), created)
+        elif parent is not None and parent.account == self.account_id:
+            note_id = str(len(self.notifications) + 1)
+            self.notifications.append((note_id, status_id))
+            self._publish("notification", self._notification_json(note_id, status), created)
         return status
+
+    def delete(self, status_id: str, at: datetime) -> None:
+        """Deleted by its author: the department's stream hears of its own statuses and those mentioning it."""
+        status = self.statuses[status_id]
+        status.deleted = True
+        parent = self.statuses.get(status.in_reply_to_id or "")
+        if status.account == self.account_id or (parent is not None and parent.account == self.account_id):
+            self._publish("delete", status_id, at)
 
     def edit(self, status_id: str, content: str | None, at: datetime, spoiler_text: str | None = None, *,
              sensitive: bool | None = None, poll: list[str] | None = None,
@@ -137,6 +172,29 @@ class MastodonSimulator(Simulator):
         if descriptions is not None:
             s.descriptions = {**s.descriptions, **descriptions}
         s.edited_at = at
+        if s.account == self.account_id:
+            self._publish("status.update", self._status_json(s), at)
+
+    # -- the user stream ----------------------------------------------------------------------
+    def _publish(self, event: str, data, at: datetime) -> None:
+        if self.stream is not None:
+            text = data if isinstance(data, str) else json.dumps(data)
+            self.stream.publish(f"event: {event}\ndata: {text}\n\n".encode(), at)
+
+    def _notification_json(self, note_id: str, status: MStatus) -> dict:
+        return {"id": note_id, "type": "mention", "created_at": masto_time(status.created_at),
+                "account": self._account_json(status.account), "status": self._status_json(status)}
+
+    def _notifications(self, request: Request) -> Reply:
+        since = int(request.param("since_id") or 0)
+        rows = [(n, s) for n, s in self.notifications if int(n) > since and not self.statuses[s].deleted]
+        rows = rows[::-1][: min(int(request.param("limit") or 40), 80)]  # newest first
+        return json_reply([self._notification_json(n, self.statuses[s]) for n, s in rows])
+
+    def streaming_session(self) -> requests.Session:
+        session = requests.Session()
+        session.mount(f"{self.api_base}/streaming/", _StreamingAdapter(self))
+        return session
 
     @staticmethod
     def _version(s: MStatus) -> dict:
@@ -220,6 +278,10 @@ class MastodonSimulator(Simulator):
         return None
 
     def _route(self, request: Request, rest: list[str]) -> Reply:
+        if rest == ["notifications"]:
+            if request.headers.get("Authorization") != f"Bearer {self.token}":
+                return unauthorized()
+            return self._notifications(request)
         if rest == ["accounts", "lookup"]:
             acct = (request.param("acct") or "").lstrip("@")
             found = next((a for a in self.accounts.values() if acct in (a.acct, a.username)), None)
@@ -286,6 +348,48 @@ class MastodonSimulator(Simulator):
             ancestors = ancestors[-self.anonymous_ancestors_limit:]
         return json_reply({"ancestors": [self._status_json(s) for s in ancestors],
                            "descendants": [self._status_json(s) for s in descendants]})
+
+
+class _StreamingAdapter(BaseAdapter):
+    """``GET /api/v1/streaming/user`` answered from the simulator's feed (a ``requests`` transport)."""
+
+    def __init__(self, sim: MastodonSimulator):
+        super().__init__()
+        self.sim = sim
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        feed = self.sim.stream
+        if feed is None or feed.down:
+            raise requests.ConnectionError(f"{request.url}: the streaming server is not reachable")
+        resp = requests.Response()
+        resp.request, resp.url, resp.connection, resp.encoding = request, request.url, self, "utf-8"
+        if request.headers.get("Authorization") != f"Bearer {self.sim.token}":
+            resp.status_code, resp.raw = 401, _Body(iter([b'{"error":"The access token is invalid"}']))
+            return resp
+        resp.status_code = 200
+        resp.headers = CaseInsensitiveDict({"Content-Type": "text/event-stream"})
+        resp.raw = _Body(feed.read_from(len(feed.items)))  # live from now on: no replay
+        return resp
+
+    def close(self) -> None:
+        pass
+
+
+class _Body:
+    """A response body read as the messages come; ``b""`` when the stream ends."""
+
+    def __init__(self, messages):
+        self.messages, self.buffer = messages, b""
+
+    def read(self, size: int = -1, **_kw) -> bytes:
+        if not self.buffer:
+            self.buffer = next(self.messages, b"")
+        size = len(self.buffer) if size is None or size < 0 else size
+        chunk, self.buffer = self.buffer[:size], self.buffer[size:]
+        return chunk
+
+    def close(self) -> None:
+        pass
 
 
 # -- the demo department ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from archiver.listen.mastodon import MastodonStream
 from archiver.listen.streams import StatusBoard, stream_problems
 from archiver.replay import bluesky as bsky
 from archiver.replay import mastodon as masto
+from archiver.replay.streaming import SimClock, StreamFeed
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 DEPT = "did:plc:examplepd7d2hbw5kvaoe3zx"
@@ -149,8 +150,8 @@ def test_mastodon_user_stream_keeps_mentions_edits_and_known_deletions(instance,
     stream.run(threading.Event(), max_connections=2)
     assert [(a, t) for a, t, _ in sink.kept] == [("pd", ["800"]), ("pd", ["800"]), ("pd", ["800"]), ("pd", ["800"])]
     paths = [p for p, _ in h.seen]
-    assert paths[0] == "/api/v1/streaming/user"
-    assert paths[1].startswith("/api/v1/notifications?") and "since_id=41" in paths[1]  # missed mentions first
+    assert paths[:2] == ["/api/v1/streaming/user", "/api/v1/streaming/user"]
+    assert paths[2].startswith("/api/v1/notifications?") and "since_id=41" in paths[2]  # then the missed mentions
     assert all(auth == "Bearer tok+en/=" for _, auth in h.seen)
     assert board.get("mastodon:pd").resume == "43"
 
@@ -242,3 +243,77 @@ def test_a_mastodon_mention_is_archived_with_its_whole_thread(replay, make_confi
     db = open_index(settings.index_path)
     row = db.conn.execute("SELECT root, status FROM items WHERE platform_id = ?", (late.id,)).fetchone()
     assert row == (dog.id, "live")
+
+
+def _follow(stream, clock):
+    stop = threading.Event()
+    thread = threading.Thread(target=stream.run, args=(stop,), daemon=True)
+    thread.start()
+    clock.settle(1)
+
+    def finish():
+        stop.set()
+        clock.close()
+        thread.join(timeout=10)
+    return finish
+
+
+def test_the_simulated_jetstream_replays_from_the_cursor_after_an_outage(tmp_path):
+    clock = SimClock(NOW)
+    sim = bsky.BlueskySimulator()
+    sim.jetstream = StreamFeed(clock)
+    root = sim.post("3kroot", "a department post", NOW)  # before the client connects: not replayed
+    sink = Sink()
+    stream = JetstreamStream(name="jetstream", board=StatusBoard(tmp_path), sink=sink, sleep=clock.sleep,
+                             connect=sim.jetstream_connect, accounts={sim.did: "pd"})
+    finish = _follow(stream, clock)
+    sim.post("3kreply1", "first", NOW + timedelta(minutes=1), author="did:plc:jane", reply_to=root.uri)
+    clock.settle(1)
+    assert len(sink.kept) == 1
+    clock.set(NOW + timedelta(minutes=2))
+    sim.jetstream.drop(NOW + timedelta(minutes=22))
+    sim.post("3kreply2", "while the stream is down", NOW + timedelta(minutes=3), author="did:plc:jane",
+             reply_to=root.uri)
+    clock.settle(1)
+    assert len(sink.kept) == 1 and stream.board.get("jetstream").connected is False
+    for minute in range(3, 30):
+        clock.set(NOW + timedelta(minutes=minute))
+        clock.settle(1)
+    finish()
+    rkeys = [event["event"]["commit"]["rkey"] for _, _, event in sink.kept]
+    # Resumed 5 s before the last event read: that one again (a capture is idempotent), then the missed one.
+    assert rkeys == ["3kreply1", "3kreply1", "3kreply2"]
+    assert stream.delays[:6] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]  # refused while down, backing off in simulated time
+
+
+def test_the_simulated_mastodon_stream_and_the_mentions_missed_while_it_was_down(replay, tmp_path):
+    clock = SimClock(NOW)
+    sim = masto.MastodonSimulator(token="masto-token")
+    replay.mount(sim)
+    sim.stream = StreamFeed(clock)
+    sim.add_account("2", "jane")
+    post = sim.post("<p>a department post</p>", NOW)
+    sink = Sink()
+    stream = MastodonStream(name="mastodon:pd", board=StatusBoard(tmp_path), sink=sink, sleep=clock.sleep,
+                            account=AccountConfig("pd", "mastodon", sim.account_id), token="masto-token",
+                            api_base=sim.api_base, session=sim.streaming_session(), root_of={}.get)
+    finish = _follow(stream, clock)
+    first = sim.post("<p>first</p>", NOW + timedelta(minutes=1), account="2", reply_to=post.id)
+    sim.edit(post.id, "<p>a department post (updated)</p>", NOW + timedelta(minutes=1))
+    clock.settle(1)
+    clock.set(NOW + timedelta(minutes=2))
+    sim.stream.drop(NOW + timedelta(minutes=22))
+    missed = sim.post("<p>while the stream is down</p>", NOW + timedelta(minutes=3), account="2", reply_to=post.id)
+    gone = sim.post("<p>posted and deleted while it is down</p>", NOW + timedelta(minutes=4), account="2",
+                    reply_to=post.id)
+    sim.delete(gone.id, NOW + timedelta(minutes=5))
+    for minute in range(3, 30):
+        clock.set(NOW + timedelta(minutes=minute))
+        clock.settle(1)
+    finish()
+    assert stream.delays[:6] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]  # the REST API answering resets nothing
+    kept = [(event["event"]["event"], event["event"]["data"]["id"]) for _, _, event in sink.kept]
+    assert kept[:2] == [("notification", "1"), ("status.update", post.id)]
+    # After the drop, the missed mention is read from /notifications; the deleted one took its notification along.
+    assert kept[2:] == [("notification", "2")] and sink.kept[2][1] == [post.id]
+    assert missed.id == sink.kept[2][2]["event"]["data"]["status"]["id"]
