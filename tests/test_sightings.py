@@ -13,7 +13,8 @@ from archiver.reindex import reindex
 from archiver.replay.facebook import FacebookSimulator
 from archiver.replay.samples import facebook_next_night, facebook_sample
 from archiver.search import SearchQuery, search
-from archiver.sightings import BATCH, Sightings, latest_sighting, page_entries
+from archiver.sightings import (BATCH, Sightings, fold_sighting, latest_sighting, page_entries,
+                                sighted_in)
 from archiver.store import open_store
 from archiver.timefmt import utcnow
 from archiver.warc import META_HEADER
@@ -66,10 +67,11 @@ def test_sightings_are_counted_and_applied_through_an_index(tmp_path):
     """Capture counts items per record for every unchanged page; ingest updates by record id.
     Without an index each is a scan of every item."""
     db = open_index(tmp_path / "index.db")
-    for sql in ("SELECT COUNT(*) FROM items WHERE record_id = ?",
-                "UPDATE items SET last_seen = ? WHERE record_id = ? AND last_seen < ?"):
-        plan = " ".join(r[3] for r in db.conn.execute("EXPLAIN QUERY PLAN " + sql, ("x",) * sql.count("?")))
-        assert "items_record" in plan, plan
+    sql, params = sighted_in("x")
+    for query in (f"SELECT COUNT(*) FROM ({sql})", f"SELECT rowid FROM items WHERE rowid IN ({sql})"):
+        plan = " ".join(r[3] for r in db.conn.execute("EXPLAIN QUERY PLAN " + query, params))
+        assert "items_record" in plan and "item_sightings_record" in plan, plan
+        assert "SCAN i" not in plan and "SCAN item_sightings" not in plan, plan
 
 
 # --- where sightings are kept: the narrow item_sightings table (module docstring) -------------
@@ -211,3 +213,45 @@ def test_the_latest_sighting_links_an_object_to_the_item_for_retention(replay, m
         " AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.item_rowid = i.rowid AND v.record_id = i.record_id)"
         , (json.dumps(sorted(night2)),)).fetchone()[0]
     assert sighted_first_night == 0
+
+
+OLD_ITEM_OBJECTS = """
+    CREATE VIEW item_objects AS
+        SELECT DISTINCT r.object_key AS object_key, i.id AS item_id
+        FROM (
+            SELECT rowid AS item_rowid, record_id FROM items
+            UNION SELECT item_rowid, record_id FROM versions
+            UNION SELECT item_rowid, meta_record_id FROM versions
+            UNION SELECT item_rowid, record_id FROM media
+        ) AS link
+        JOIN records AS r ON r.record_id = link.record_id
+        JOIN items AS i ON i.rowid = link.item_rowid"""
+
+
+def test_an_index_written_before_item_sightings_migrates(replay, make_config):
+    """An index whose items rows hold every sighting (as before m_item_sightings) shows the same
+    sightings and object links once migrated, and its next unchanged night writes no item row."""
+    _page, cfg = _archive(replay, make_config)
+    _night(cfg, NOW - timedelta(days=2))
+    settings = _night(cfg, NOW - timedelta(days=1))
+    db = open_index(settings.index_path)
+    sightings, links = _indexed(db), set(db.conn.execute("SELECT * FROM item_objects"))
+    with db.conn:
+        for (rowid,) in db.conn.execute("SELECT item_rowid FROM item_sightings").fetchall():
+            fold_sighting(db.conn, rowid)
+        db.conn.execute("DROP VIEW item_objects")
+        db.conn.execute("DROP TABLE item_sightings")
+        db.conn.execute(OLD_ITEM_OBJECTS)
+        db.conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm_item_sightings'")
+    db.conn.close()
+    db = open_index(settings.index_path)  # migrates
+    assert db.conn.execute("SELECT count(*) FROM item_sightings").fetchone()[0] == 0
+    assert _indexed(db) == sightings and set(db.conn.execute("SELECT * FROM item_objects")) == links
+    db.conn.executescript("CREATE TABLE item_updates (rowid_ INTEGER);"
+                          "CREATE TRIGGER count_item_updates AFTER UPDATE ON items"
+                          " BEGIN INSERT INTO item_updates VALUES (new.rowid); END;")
+    db.conn.close()
+    _night(cfg, NOW)
+    db = open_index(settings.index_path)
+    assert db.conn.execute("SELECT count(*) FROM item_updates").fetchone()[0] == 0
+    assert _indexed(db) == _per_item_truth(db, open_store(settings))
