@@ -26,9 +26,9 @@ never an item or a version.
 
 ``seen_at`` is the compact form of ``seen`` for the common case: ``[R, n]`` says "the n
 items whose latest sighting was record R were all seen again here". It is only written when
-those n are exactly every item the index has with ``record_id = R`` (counted at capture
-time), so ingest can apply it as one UPDATE by record id. Items the index meanwhile moved to
-another record were, by construction, seen elsewhere in this run.
+those n are exactly every item whose latest sighting in the index is R (``count_sighted``, at
+capture time), so ingest can apply it as one statement by record id. Items the index
+meanwhile moved to another record were, by construction, seen elsewhere in this run.
 
 Where sightings are kept: an item's row (``items.last_seen``, ``last_run``, ``record_id``)
 holds its sighting as of its latest change; a later sighting of the item unchanged goes to
@@ -36,7 +36,8 @@ the narrow ``item_sightings`` table instead (one row per item, replaced each nig
 again, folded back into the item's row at its next change). A night that finds nothing changed
 therefore rewrites that narrow table and its record index, not the wide ``items`` rows with
 their text and their indexes. An item's latest sighting is its ``item_sightings`` row if it has
-one, else its own: every reader takes it from ``latest_sighting`` / ``SIGHTING_LINKS`` here.
+one, else its own: readers take it from ``latest_sighting``, ``SIGHTING_LINKS`` and
+``sighted_in`` here (and the ``item_objects`` view, which applies the same rule).
 """
 
 from __future__ import annotations
