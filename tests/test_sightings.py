@@ -6,11 +6,13 @@ import json
 from datetime import timedelta
 
 from archiver.capture import run_account
-from archiver.index import open_index
+from archiver.index import open_index, transaction
 from archiver.index.queries import get_item, version_rows
 from archiver.ingest import iter_records
 from archiver.reindex import reindex
 from archiver.replay.facebook import FacebookSimulator
+from archiver.retention.disposition import remove_object_from_index
+from archiver.retention.schedule import load_schedule
 from archiver.replay.samples import facebook_next_night, facebook_sample
 from archiver.search import SearchQuery, search
 from archiver.sightings import (BATCH, Sightings, fold_sighting, latest_sighting, page_entries,
@@ -255,3 +257,25 @@ def test_an_index_written_before_item_sightings_migrates(replay, make_config):
     db = open_index(settings.index_path)
     assert db.conn.execute("SELECT count(*) FROM item_updates").fetchone()[0] == 0
     assert _indexed(db) == _per_item_truth(db, open_store(settings))
+
+
+def test_an_object_removed_from_the_index_takes_the_sightings_it_held(replay, make_config):
+    """Disposition of an object holding items' latest sightings: no sighting points into it
+    afterwards (the item's row takes its latest version's record, as it did its own)."""
+    _page, cfg = _archive(replay, make_config)
+    _night(cfg, NOW - timedelta(days=2))
+    settings = _night(cfg, NOW - timedelta(days=1))
+    db = open_index(settings.index_path)
+    key, = db.conn.execute("SELECT r.object_key FROM item_sightings s JOIN records r ON r.record_id = s.record_id"
+                           " GROUP BY r.object_key ORDER BY count(*) DESC LIMIT 1").fetchone()
+    held = {rowid for (rowid,) in db.conn.execute(
+        "SELECT s.item_rowid FROM item_sightings s JOIN records r ON r.record_id = s.record_id"
+        " WHERE r.object_key = ?", (key,))}
+    with transaction(db):
+        remove_object_from_index(db, load_schedule(settings), key, 1, NOW)
+    records = {rec for (rec,) in db.conn.execute("SELECT record_id FROM records")}
+    after = {rowid: rec for rowid, rec in db.conn.execute(f"SELECT rowid, {latest_sighting('record_id')} FROM items i")}
+    assert held and all(after[rowid] in records for rowid in held)
+    assert db.conn.execute("SELECT count(*) FROM item_sightings WHERE item_rowid IN (SELECT value FROM json_each(?))",
+                           (json.dumps(sorted(held)),)).fetchone()[0] == 0
+    assert key not in {k for (k,) in db.conn.execute("SELECT object_key FROM item_objects")}
