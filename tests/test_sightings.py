@@ -187,10 +187,13 @@ def test_an_unchanged_night_writes_no_item_row_and_sightings_are_what_per_item_w
         pid: seen for (_, pid), (seen, _) in indexed.items()}
     db.conn.close()
 
-    # A rebuilt index holds the same sightings.
+    # A rebuilt index holds the same sightings, in the same place.
     reindex(store, tmp_path / "rebuilt.db")
-    rebuilt = open_index(tmp_path / "rebuilt.db")
+    rebuilt, db = open_index(tmp_path / "rebuilt.db"), open_index(settings.index_path)
     assert _indexed(rebuilt) == indexed
+    table = "SELECT i.platform_id, s.last_seen, s.last_run, s.record_id FROM item_sightings s JOIN items i" \
+            " ON i.rowid = s.item_rowid"
+    assert set(rebuilt.conn.execute(table)) == set(db.conn.execute(table))
 
 
 def test_the_latest_sighting_links_an_object_to_the_item_for_retention(replay, make_config):
