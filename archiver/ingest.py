@@ -17,8 +17,9 @@ rest: a version's content and native JSON are read back from its ``items/1`` rec
 (``versions.meta_record_id``; ``archiver.sightings.VersionBodies``) and are not stored here,
 except the natives capture itself reads each night (``NATIVE_KEPT``). The latest version's
 text and last sighting are the item's own (``items.text``, ``items.last_seen``), so a
-version row keeps them only once it is superseded, and a night that sees an item again
-updates the item alone.
+version row keeps them only once it is superseded; a night that sees an item again unchanged
+writes its sighting to the narrow ``item_sightings`` table and leaves the item's row alone
+(``archiver.sightings``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from warcio.archiveiterator import ArchiveIterator
 from .errors import WarcError
 from .ftsquery import index_form
 from .index import item_id, transaction, tune_for_ingest
-from .sightings import content_text, native_text, page_entries
+from .sightings import content_text, fold_sighting, native_text, page_entries, record_sighting, sighted_in
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
 from .warc import META_HEADER, iter_members
@@ -175,20 +176,16 @@ def _apply_items(conn, doc: dict, date: str, meta_id: str, refers_to: str | None
 def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id: str | None,
                 stats: IngestStats) -> None:
     account, platform, run_id = doc["account"], doc["platform"], doc.get("run")
+    # Items seen unchanged: their sighting goes to item_sightings, not to their row (sightings.py).
     for record, count in page.get("seen_at") or []:
-        # Every item last sighted in ``record`` was seen again in ``source_id`` (sightings.py).
+        # Every item last sighted in ``record`` was seen again in ``source_id``.
         stats.seen += count
-        conn.execute(
-            "UPDATE items SET last_seen = ?, last_run = ?, record_id = COALESCE(?, record_id)"
-            " WHERE record_id = ? AND last_seen < ?", (date, run_id, source_id, record, date))
+        record_sighting(conn, *sighted_in(record), date, run_id, source_id)
     seen = page.get("seen") or []
-    if seen:
-        stats.seen += len(seen)
-        conn.executemany(
-            "UPDATE items SET last_seen = ?, last_run = ?, record_id = COALESCE(?, record_id)"
-            " WHERE account = ? AND platform_id = ? AND last_seen < ?",
-            [(date, run_id, source_id, account, pid, date) for pid in seen],
-        )
+    stats.seen += len(seen)
+    for pid in seen:
+        record_sighting(conn, "SELECT rowid FROM items WHERE account = ? AND platform_id = ?", (account, pid),
+                        date, run_id, source_id)
     changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
     fresh: dict[str, dict] = {}  # first sightings, inserted together after the loop
@@ -237,6 +234,7 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
     item = change["item"]
     events = change.get("events", [])
     rowid, versions, hidden, status = row
+    fold_sighting(conn, rowid)  # the row is the item's one sighting while it changes
     hidden = bool(hidden)
     deleted = status == "deleted"
     before = versions

@@ -26,6 +26,7 @@ from .errors import QueryError
 from .ftsquery import parse
 from .index.searchplan import (Arm, Filters, author_id_known, author_terms, key_range, plan, union_keys,
                                where_clause)
+from .sightings import latest_sighting
 from .timefmt import day_range_utc
 
 STATUSES = ("live", "edited", "hidden", "deleted")
@@ -38,7 +39,8 @@ _CHUNK = 500  # keys per IN (...) list, well under SQLite's bound-parameter limi
 # The JSON fields scripts rely on (product.md, `search --format json`).
 RESULT_FIELDS = ("id", "platform", "account", "kind", "platform_id", "parent", "author", "text",
                  "created_at", "url", "status", "versions", "first_seen", "last_seen")
-_COLUMNS = ", ".join(f"i.{c}" for c in RESULT_FIELDS)
+# last_seen: the item's latest sighting, which may be newer than its row (archiver.sightings).
+RESULT_COLUMNS = ", ".join(f"{latest_sighting(c)} AS {c}" if c == "last_seen" else f"i.{c}" for c in RESULT_FIELDS)
 
 
 @dataclass
@@ -169,7 +171,7 @@ def _rows_by_key(db, keys: list[int]) -> list[dict[str, Any]]:
     names = [*RESULT_FIELDS, "_key"]
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
-        cur = db.conn.execute(f"SELECT {_COLUMNS}, i.date_key FROM items i WHERE i.date_key IN "
+        cur = db.conn.execute(f"SELECT {RESULT_COLUMNS}, i.date_key FROM items i WHERE i.date_key IN "
                               f"({', '.join('?' * len(chunk))})", chunk)
         for r in cur:
             found[r[-1]] = dict(zip(names, r))
@@ -236,10 +238,10 @@ def _stream(db, f: Filters, order: str, *, with_key: bool = False, batch: int = 
     arms = _arms(db, f, join=True)
     if len(arms) == 1:
         arm = arms[0]
-        sql, params = arm.select(_COLUMNS + (f", {arm.key} AS _key" if with_key else ""), order), arm.params
+        sql, params = arm.select(RESULT_COLUMNS + (f", {arm.key} AS _key" if with_key else ""), order), arm.params
     else:
         keys, params = union_keys(arms)
-        sql = (f"SELECT {_COLUMNS}{', i.date_key AS _key' if with_key else ''} FROM items i WHERE i.date_key IN "
+        sql = (f"SELECT {RESULT_COLUMNS}{', i.date_key AS _key' if with_key else ''} FROM items i WHERE i.date_key IN "
                f"({keys}) ORDER BY i.date_key {'ASC' if order == '-date' else 'DESC'}")
     cur = _run(lambda: db.conn.execute(sql, params))
     names = [d[0] for d in cur.description]

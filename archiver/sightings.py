@@ -26,9 +26,18 @@ never an item or a version.
 
 ``seen_at`` is the compact form of ``seen`` for the common case: ``[R, n]`` says "the n
 items whose latest sighting was record R were all seen again here". It is only written when
-those n are exactly every item the index has with ``record_id = R`` (counted at capture
-time), so ingest can apply it as one UPDATE by record id. Items the index meanwhile moved to
-another record were, by construction, seen elsewhere in this run.
+those n are exactly every item whose latest sighting in the index is R (``count_sighted``, at
+capture time), so ingest can apply it as one statement by record id. Items the index
+meanwhile moved to another record were, by construction, seen elsewhere in this run.
+
+Where sightings are kept: an item's row (``items.last_seen``, ``last_run``, ``record_id``)
+holds its sighting as of its latest change; a later sighting of the item unchanged goes to
+the narrow ``item_sightings`` table instead (one row per item, replaced each night it is seen
+again, folded back into the item's row at its next change). A night that finds nothing changed
+therefore rewrites that narrow table and its record index, not the wide ``items`` rows with
+their text and their indexes. An item's latest sighting is its ``item_sightings`` row if it has
+one, else its own: readers take it from ``latest_sighting``, ``SIGHTING_LINKS`` and
+``sighted_in`` here (and the ``item_objects`` view, which applies the same rule).
 """
 
 from __future__ import annotations
@@ -36,15 +45,65 @@ from __future__ import annotations
 import io
 from typing import Any, Callable
 
-from warcio.archiveiterator import ArchiveIterator
-
 from .textsafe import json_text, loads
-from .warc import read_record
 
 # Unchanged pages per batched record.
 BATCH = 64
 
 Write = Callable[[str, dict, "str | None"], None]  # (target uri, payload, refers_to)
+
+
+def latest_sighting(column: str, item: str = "i") -> str:
+    """SQL of the latest sighting's ``column`` (``last_seen``, ``last_run`` or ``record_id``) of
+    the ``items`` row aliased ``item`` (see the module docstring)."""
+    return (f"COALESCE((SELECT s.{column} FROM item_sightings s WHERE s.item_rowid = {item}.rowid),"
+            f" {item}.{column})")
+
+
+# (item_rowid, record_id) of every item's latest sighting, for joins from records: each item's
+# own row unless a later sighting replaced it, and the later sightings (both by index).
+SIGHTING_LINKS = ("SELECT rowid AS item_rowid, record_id FROM items i WHERE NOT EXISTS"
+                  " (SELECT 1 FROM item_sightings s WHERE s.item_rowid = i.rowid)"
+                  " UNION ALL SELECT item_rowid, record_id FROM item_sightings")
+
+
+def sighted_in(record: str) -> tuple[str, tuple]:
+    """SQL and parameters of the rowids of the items whose latest sighting is ``record``,
+    through the two record indexes (items_record, item_sightings_record)."""
+    return ("SELECT i.rowid FROM items i WHERE i.record_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM item_sightings s WHERE s.item_rowid = i.rowid)"
+            " UNION ALL SELECT item_rowid FROM item_sightings WHERE record_id = ?", (record, record))
+
+
+def count_sighted(conn, record: str) -> int:
+    """How many items have ``record`` as their latest sighting (the ``seen_at`` test)."""
+    sql, params = sighted_in(record)
+    return conn.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
+
+
+def record_sighting(conn, rowids_sql: str, params: tuple | list, date: str, run_id: str | None,
+                    source: str | None) -> None:
+    """The items ``rowids_sql`` selects were seen unchanged at ``date`` in response ``source``
+    (None: a source not known, the latest sighting's record stays): their ``item_sightings``
+    rows, unless they already have a sighting that recent (a file ingested again)."""
+    conn.execute(
+        "INSERT INTO item_sightings (item_rowid, last_seen, last_run, record_id)"
+        f" SELECT i.rowid, ?, ?, COALESCE(?, {latest_sighting('record_id')}) FROM items i"
+        f" WHERE i.rowid IN ({rowids_sql}) AND {latest_sighting('last_seen')} < ?"
+        " ON CONFLICT (item_rowid) DO UPDATE SET last_seen = excluded.last_seen, last_run = excluded.last_run,"
+        " record_id = excluded.record_id",
+        (date, run_id, source, *params, date))
+
+
+def fold_sighting(conn, rowid: int) -> None:
+    """Before an item's row is changed: its later sighting, if any, becomes the row's own again
+    (the change then writes the row anyway), so the row is the one truth it updates."""
+    moved = conn.execute(
+        "UPDATE items SET (last_seen, last_run, record_id) = (SELECT last_seen, last_run, record_id"
+        " FROM item_sightings WHERE item_rowid = ?) WHERE rowid = ?"
+        " AND EXISTS (SELECT 1 FROM item_sightings WHERE item_rowid = ?)", (rowid, rowid, rowid)).rowcount
+    if moved:
+        conn.execute("DELETE FROM item_sightings WHERE item_rowid = ?", (rowid,))
 
 
 class Sightings:
@@ -167,6 +226,12 @@ class VersionBodies:
         return {"text": version.get("text"), "content": content_text(version), "native": native_text(version)}
 
     def _read(self, record_id: str) -> dict[tuple[str, str], dict] | None:
+        # Imported here: `archiver search` takes its sighting SQL from this module and starts
+        # without warcio.
+        from warcio.archiveiterator import ArchiveIterator
+
+        from .warc import read_record
+
         row = self.conn.execute("SELECT object_key, offset, length, refers_to FROM records WHERE record_id = ?",
                                 (record_id,)).fetchone()
         if row is None:

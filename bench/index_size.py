@@ -1,14 +1,17 @@
 """Index size and disk writes (issue 24): ``python bench/index_size.py [--posts 1000 --comments 99]``.
 
-A local Graph API replay of POSTS x (COMMENTS + 1) items; ``archiver collect`` runs twice
-(night 1 captures everything, night 2 finds nothing changed), each in a subprocess. Printed:
+A local Graph API replay of POSTS x (COMMENTS + 1) items; ``archiver collect`` runs three
+times (night 1 captures everything, nights 2 and 3 find nothing changed: night 2 is the first
+sighting of each item after its capture, night 3 the steady state), each in a subprocess.
+Printed:
 
 * index bytes per item after night 1, and where they are: each table and index of index.db
   (SQLite's ``dbstat`` virtual table: pages in use, payload, unused space);
 * disk written by each night (``ru_oublock`` of the children: the kernel's write_bytes of
   collect and of every process it waited for -- the commit worker included -- so SQLite's
   database, WAL and temporary files count as well as the spool and the store), as a multiple
-  of the bytes archived (the store's WARC bytes after night 1) and night 2 as a % of night 1;
+  of the bytes archived (the store's WARC bytes after night 1) and nights 2 and 3 as a % of
+  night 1;
 * peak RSS of each night (the largest of collect and its commit worker, sampled from /proc).
 
 ``--runs N`` repeats the whole measurement N times and prints min/median/max.
@@ -125,10 +128,12 @@ def measure(posts: int, comments: int, workdir: Path) -> dict:
         sizes = {"index": index.stat().st_size, "wal": wal.stat().st_size if wal.exists() else 0}
         parts = breakdown(index)
         night2 = _written(run_child, cmd, env)
+        night3 = _written(run_child, cmd, env)
     return {"items": items, "archived": archived, "index_bytes": sizes["index"], "wal_bytes": sizes["wal"],
-            "index_per_item": sizes["index"] / items, "night1": night1, "night2": night2,
+            "index_per_item": sizes["index"] / items, "night1": night1, "night2": night2, "night3": night3,
             "night1_x_archived": night1["written"] / archived,
-            "night2_pct_night1": 100.0 * night2["written"] / night1["written"], "parts": parts}
+            "night2_pct_night1": 100.0 * night2["written"] / night1["written"],
+            "night3_pct_night1": 100.0 * night3["written"] / night1["written"], "parts": parts}
 
 
 def spread(values: list[float], fmt: str = "{:.1f}") -> str:
@@ -163,7 +168,11 @@ def main() -> None:
     print(f"night 1 disk written / archived: {spread([r['night1_x_archived'] for r in results])}x (target <= 10)")
     print(f"night 2 (unchanged) disk written / night 1: {spread([r['night2_pct_night1'] for r in results])}% "
           f"(target <= 10)")
-    print(f"night 1 seconds: {spread([r['night1']['s'] for r in results])}; peak RSS MB night 1: "
+    print(f"night 3 (unchanged again) disk written / night 1: {spread([r['night3_pct_night1'] for r in results])}% "
+          f"(target <= 10)")
+    print(f"seconds: night 1 {spread([r['night1']['s'] for r in results])}, night 2 "
+          f"{spread([r['night2']['s'] for r in results])}, night 3 {spread([r['night3']['s'] for r in results])}")
+    print(f"peak RSS MB night 1: "
           f"{spread([r['night1']['rss_mb'] for r in results], '{:.0f}')}, night 2: "
           f"{spread([r['night2']['rss_mb'] for r in results], '{:.0f}')}")
 

@@ -34,7 +34,7 @@ from ..index.searchplan import epoch_key
 from ..store import Store
 from ..textsafe import json_text
 from ..timefmt import iso, utcnow
-from ..sightings import Sightings
+from ..sightings import Sightings, count_sighted, latest_sighting
 from ..spool import commit_spool_file
 from ..warc import WarcFile, warc_key, warc_name
 
@@ -201,7 +201,7 @@ class CaptureSession:
         self._spool(lambda: self._open().write_metadata(kind, uri, payload, utcnow()))
 
     def _count_sighted(self, record_id: str) -> int:
-        return self.db.conn.execute("SELECT COUNT(*) FROM items WHERE record_id = ?", (record_id,)).fetchone()[0]
+        return count_sighted(self.db.conn, record_id)
 
     def _source(self, item: Item, ctx: CollectContext) -> tuple[str | None, str]:
         """The API response the item was parsed from (``archiver.provenance``); the last API
@@ -340,14 +340,16 @@ class CaptureSession:
             known = self.known[item.root] = {
                 pid: _Prev(digest, bool(hidden), status, record) for pid, digest, hidden, status, record in
                 self.db.conn.execute(
-                    "SELECT i.platform_id, v.hash, i.hidden, i.status, i.record_id FROM items i JOIN versions v"
-                    " ON v.item_rowid = i.rowid AND v.n = i.versions WHERE i.account = ? AND i.root = ?",
+                    f"SELECT i.platform_id, v.hash, i.hidden, i.status, {latest_sighting('record_id')}"
+                    " FROM items i JOIN versions v ON v.item_rowid = i.rowid AND v.n = i.versions"
+                    " WHERE i.account = ? AND i.root = ?",
                     (self.account.name, item.root))
             }
         if item.platform_id in known:
             return known[item.platform_id]
         row = self.db.conn.execute(  # an item that moved threads, or a root listed under itself
-            "SELECT v.hash, i.hidden, i.status, i.record_id FROM items i JOIN versions v ON v.item_rowid = i.rowid"
+            f"SELECT v.hash, i.hidden, i.status, {latest_sighting('record_id')} FROM items i"
+            " JOIN versions v ON v.item_rowid = i.rowid"
             " AND v.n = i.versions WHERE i.account = ? AND i.platform_id = ?",
             (self.account.name, item.platform_id),
         ).fetchone()

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from ..errors import QueryError
-from ..search import RESULT_FIELDS
+from ..search import RESULT_COLUMNS
+from ..sightings import latest_sighting
 
 
 def _rows(cur) -> list[dict[str, Any]]:
@@ -18,7 +19,13 @@ def get_item(db, item_id: str) -> dict[str, Any]:
     rows = _rows(db.conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)))
     if not rows:
         raise QueryError(f"no item with id {item_id!r} (ids come from `archiver search`)")
-    return rows[0]
+    item = rows[0]
+    # The latest sighting may be newer than the row's own (archiver.sightings).
+    columns = ("last_seen", "last_run", "record_id")
+    item.update(zip(columns, db.conn.execute(
+        f"SELECT {', '.join(latest_sighting(c) for c in columns)} FROM items i WHERE i.rowid = ?",
+        (item["rowid"],)).fetchone()))
+    return item
 
 
 def version_rows(conn, rowid: int, bodies=None) -> list[dict[str, Any]]:
@@ -31,7 +38,8 @@ def version_rows(conn, rowid: int, bodies=None) -> list[dict[str, Any]]:
     they are None there."""
     rows = _rows(conn.execute(
         "SELECT v.n, v.hash, CASE WHEN v.n = i.versions THEN i.text ELSE v.text END AS text, v.content, v.native,"
-        " v.first_seen, COALESCE(v.last_seen, i.last_seen) AS last_seen, v.record_id, v.meta_record_id,"
+        f" v.first_seen, COALESCE(v.last_seen, {latest_sighting('last_seen')}) AS last_seen, v.record_id,"
+        " v.meta_record_id,"
         " i.platform_id FROM versions v JOIN items i ON i.rowid = v.item_rowid WHERE v.item_rowid = ? ORDER BY v.n",
         (rowid,)))
     for row in rows:
@@ -64,10 +72,9 @@ def item_media(db, rowid: int) -> list[dict[str, Any]]:
 
 def thread(db, account: str, root: str) -> list[dict[str, Any]]:
     """The post and every comment/reply on it, in creation order."""
-    cols = ", ".join(RESULT_FIELDS)
     return _rows(db.conn.execute(
-        f"SELECT {cols} FROM items WHERE account = ? AND root = ?"
-        " ORDER BY kind != 'post', created_at, rowid", (account, root)))
+        f"SELECT {RESULT_COLUMNS} FROM items i WHERE i.account = ? AND i.root = ?"
+        " ORDER BY i.kind != 'post', i.created_at, i.rowid", (account, root)))
 
 
 def record_location(db, record_id: str) -> dict[str, Any] | None:

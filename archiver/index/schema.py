@@ -894,3 +894,35 @@ def m_lean_versions(db):
     )
     if view:
         db.conn.execute(view[0])
+
+
+@migrations()
+def m_item_sightings(db):
+    # An unchanged night (issue 24) writes each item's new sighting here, a narrow row, instead
+    # of rewriting the wide items row and its items_record entry (archiver.sightings: an
+    # item's latest sighting is this row if it has one, else the item's own). item_objects
+    # links an object to the items last sighted in it through the same rule.
+    _script(db,
+        """
+        CREATE TABLE item_sightings (
+            item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),
+            last_seen TEXT NOT NULL,       -- a sighting later than the item row's last_seen
+            last_run TEXT,
+            record_id TEXT                 -- the response record of that sighting
+        );
+        CREATE INDEX item_sightings_record ON item_sightings(record_id);
+        DROP VIEW IF EXISTS item_objects;
+        CREATE VIEW item_objects AS
+            SELECT DISTINCT r.object_key AS object_key, i.id AS item_id
+            FROM (
+                SELECT rowid AS item_rowid, record_id FROM items AS i
+                    WHERE NOT EXISTS (SELECT 1 FROM item_sightings AS s WHERE s.item_rowid = i.rowid)
+                UNION SELECT item_rowid, record_id FROM item_sightings
+                UNION SELECT item_rowid, record_id FROM versions
+                UNION SELECT item_rowid, meta_record_id FROM versions
+                UNION SELECT item_rowid, record_id FROM media
+            ) AS link
+            JOIN records AS r ON r.record_id = link.record_id
+            JOIN items AS i ON i.rowid = link.item_rowid;
+        """
+    )

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ModerationError
+from ..sightings import latest_sighting
 from ..timefmt import day_range_utc
 from .attribution import attribute
 from .policy import Policy
@@ -96,7 +97,8 @@ def build_report(db, settings, policy: Policy, *, date_from: str | None, date_to
     # The latest removal in the period per item: an item hidden and later deleted is one row.
     inner, inner_params = _within("e2.at", lo, hi)
     sql = (
-        "SELECT i.id, i.account, i.platform, i.kind, i.author, i.text, i.created_at, i.last_seen, i.status, i.url, "
+        f"SELECT i.id, i.account, i.platform, i.kind, i.author, i.text, i.created_at, {latest_sighting('last_seen')},"
+        " i.status, i.url, "
         "i.root, e.event, e.at FROM events e JOIN items i ON i.rowid = e.item_rowid "
         f"WHERE {' AND '.join(clauses)} AND e.id = (SELECT max(e2.id) FROM events e2 WHERE e2.item_rowid = e.item_rowid "
         "AND e2.event IN ('hidden', 'deleted')" + "".join(f" AND {c}" for c in inner) + ") ORDER BY e.at, i.id")

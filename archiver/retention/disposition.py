@@ -29,7 +29,7 @@ from .. import audit
 from ..errors import RetentionError, StoreError, WarcError
 from ..index import transaction
 from ..progress import report as report_progress
-from ..sightings import VersionBodies
+from ..sightings import VersionBodies, fold_sighting
 from ..timefmt import iso, utcnow
 from .archived import check_object, officer_decisions
 from .assign import record_schedule
@@ -452,6 +452,7 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
             removed.append(_tombstone_item(conn, schedule, rowid, last_hash.get(rowid), disposition_id, now))
             continue
         n, text, record_id = latest
+        fold_sighting(conn, rowid)  # the latest sighting is the row's own, to be checked below
         conn.execute(
             f"UPDATE items SET versions = ?, text = CASE WHEN versions > ? THEN ? ELSE text END,"
             f" record_id = CASE WHEN record_id IN {in_obj} THEN ? ELSE record_id END WHERE rowid = ?",
@@ -474,7 +475,7 @@ def _tombstone_item(conn, schedule: Schedule, rowid: int, last_hash: str | None,
     conn.execute("INSERT OR REPLACE INTO tombstones (item_id, platform, account, platform_id, kind, created_at, hash,"
                  " series, disposition_date, destroyed_at, authority, disposition_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                  (*item[:6], last_hash, series, item[7], iso(now), authority, disposition_id))
-    for table in ("events", "media"):
+    for table in ("events", "media", "item_sightings"):
         conn.execute(f"DELETE FROM {table} WHERE item_rowid = ?", (rowid,))
     for table in ("retention_assignments", "retention_overrides", "retention_event_dates"):
         conn.execute(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))

@@ -24,6 +24,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..sightings import SIGHTING_LINKS
 from ..timefmt import parse_platform_time
 from .assign import disposition_day, later_due, version_trigger_day
 from .holds import hold_names_by_item
@@ -35,12 +36,13 @@ DESTROY = ("destroy", "destroy-confidential")
 # whose records are in that object: its source response, its metadata record, its media, or
 # the item's latest sighting (which shows the latest version). The links are those of the
 # item_objects view, with the version each link belongs to.
-_LINKS = """
+_LINKS = f"""
     SELECT r.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,
            a.series, a.trigger_date, a.disposition_date,
            (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
            MAX(CASE WHEN link.n >= 2 THEN v.first_seen END) AS edit_captured
-    FROM (SELECT rowid AS item_rowid, record_id, versions AS n FROM items
+    FROM (SELECT seen.item_rowid, seen.record_id, li.versions AS n FROM ({SIGHTING_LINKS}) seen
+          JOIN items li ON li.rowid = seen.item_rowid
           UNION SELECT item_rowid, record_id, n FROM versions
           UNION SELECT item_rowid, meta_record_id, n FROM versions
           UNION SELECT item_rowid, record_id, version_n FROM media) AS link

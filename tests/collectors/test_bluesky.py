@@ -13,6 +13,7 @@ from archiver.errors import TokenError
 from archiver.index import open_index
 from archiver.replay.bluesky import BlueskySimulator, demo_account, next_night, sample_world
 from archiver.replay.samples import HOSTILE
+from archiver.sightings import latest_sighting
 from tests.collectors.e2e_social import items, night, version_texts
 from tests.helpers import files_containing
 
@@ -250,7 +251,8 @@ def test_two_nights_end_to_end(replay, make_config, tmp_path):
         "SELECT substr(i.platform_id, -11), e.detail FROM events e JOIN items i ON i.rowid = e.item_rowid"
         " WHERE e.event = 'deleted'").fetchall())
     assert details == {"3kdemo00007": GONE_FROM_PUBLIC_VIEW, "3kdemo00002": GONE_FROM_PUBLIC_VIEW}
-    seen_again = db.conn.execute("SELECT last_run FROM items WHERE platform_id LIKE '%3kdemo00003'").fetchone()[0]
+    seen_again = db.conn.execute(f"SELECT {latest_sighting('last_run')} FROM items i"
+                                 " WHERE platform_id LIKE '%3kdemo00003'").fetchone()[0]
     assert seen_again == report.results[0].run_id
     assert by_rkey["3kdemo00009"]["status"] == "live"
     assert files_containing(tmp_path, TOKEN) == []

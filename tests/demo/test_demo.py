@@ -16,6 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.demo import run_demo
 from archiver.errors import UsageError
 from archiver.index import open_index
+from archiver.sightings import latest_sighting
 from tests.helpers import run_cli, warc_files
 
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=timezone.utc)
@@ -63,7 +64,8 @@ def test_the_two_nights_are_a_day_apart_and_the_media_are_pictures(tmp_path):
     # What changed on the second night was detected then, not in the first night's second.
     changed = q("SELECT DISTINCT substr(at, 1, 10) FROM events WHERE event != 'new'").fetchall()
     assert changed == [("2026-03-10",)]
-    assert {r[0][:10] for r in q("SELECT last_seen FROM items WHERE status = 'live'")} == {"2026-03-10"}
+    assert {r[0][:10] for r in q(f"SELECT {latest_sighting('last_seen')} FROM items i WHERE status = 'live'")
+            } == {"2026-03-10"}
     pictures = 0
     for path in warc_files(tmp_path / "d" / "store"):
         with open(path, "rb") as fh:
