@@ -169,7 +169,7 @@ def unassigned_item_ids(db, key: str | None = None) -> list[str]:
         return [r[0] for r in db.conn.execute(
             "SELECT i.id FROM items i LEFT JOIN retention_assignments a ON a.item_id = i.id WHERE a.item_id IS NULL")]
     return [r[0] for r in db.conn.execute(
-        "SELECT DISTINCT i.id FROM records r JOIN versions v ON v.meta_record_id = r.record_id"
+        "SELECT DISTINCT i.id FROM records r JOIN versions v ON v.meta_record = r.id"
         " JOIN items i ON i.rowid = v.item_rowid WHERE r.object_key = ? AND r.type = 'metadata'"
         " AND NOT EXISTS (SELECT 1 FROM retention_assignments a WHERE a.item_id = i.id)", (key,))]
 

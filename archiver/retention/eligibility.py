@@ -40,11 +40,12 @@ _LINKS = """
            a.series, a.trigger_date, a.disposition_date,
            (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
            MAX(CASE WHEN link.n >= 2 THEN v.first_seen END) AS edit_captured
-    FROM (SELECT rowid AS item_rowid, record_id, versions AS n FROM items
-          UNION SELECT item_rowid, record_id, n FROM versions
-          UNION SELECT item_rowid, meta_record_id, n FROM versions
-          UNION SELECT item_rowid, record_id, version_n FROM media) AS link
-    JOIN records r ON r.record_id = link.record_id
+    FROM (SELECT i.rowid AS item_rowid, k.id AS record, i.versions AS n FROM items i
+                 JOIN records k ON k.record_id = i.record_id
+          UNION SELECT item_rowid, record, n FROM versions
+          UNION SELECT item_rowid, meta_record, n FROM versions
+          UNION SELECT item_rowid, record, version_n FROM media) AS link
+    JOIN records r ON r.id = link.record AND r.object_key IS NOT NULL
     JOIN items i ON i.rowid = link.item_rowid
     LEFT JOIN versions v ON v.item_rowid = link.item_rowid AND v.n = link.n
     LEFT JOIN retention_assignments a ON a.item_id = i.id

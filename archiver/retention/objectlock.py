@@ -40,11 +40,11 @@ def _object_items(keys: list[str] | None) -> tuple[str, list[Any]]:
     (and the whole archive costs less than through the view's UNION of every table)."""
     where, params = ("", []) if keys is None else (
         " WHERE object_key IN (SELECT value FROM json_each(?))", [json.dumps(keys)])
-    return (f"""WITH r AS (SELECT record_id, object_key FROM records{where})
+    return (f"""WITH r AS (SELECT id, record_id, object_key FROM records{where or ' WHERE object_key IS NOT NULL'})
         SELECT r.object_key, i.rowid FROM r JOIN items i ON i.record_id = r.record_id
-        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.record_id = r.record_id
-        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.meta_record_id = r.record_id
-        UNION SELECT r.object_key, m.item_rowid FROM r JOIN media m ON m.record_id = r.record_id""", params)
+        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.record = r.id
+        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.meta_record = r.id
+        UNION SELECT r.object_key, m.item_rowid FROM r JOIN media m ON m.record = r.id""", params)
 
 
 def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict[str, date]:
@@ -79,7 +79,7 @@ def _edit_dates(db, settings, keys: Iterable[str] | None) -> dict[str, date]:
         " WHERE r.object_key IN (SELECT value FROM json_each(?))", [json.dumps(list(keys))])
     rows = db.conn.execute(
         "SELECT r.object_key, i.id, a.series, MAX(v.first_seen) FROM records r"
-        " JOIN versions v ON v.n >= 2 AND (v.record_id = r.record_id OR v.meta_record_id = r.record_id)"
+        " JOIN versions v ON v.n >= 2 AND (v.record = r.id OR v.meta_record = r.id)"
         f" JOIN items i ON i.rowid = v.item_rowid JOIN retention_assignments a ON a.item_id = i.id{where}"
         " GROUP BY r.object_key, i.id", params).fetchall()
     if not rows:
