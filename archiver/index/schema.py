@@ -1017,3 +1017,46 @@ def m_record_keys(db):
             WHERE r.object_key IS NOT NULL;
         """
     )
+
+
+@migrations()
+def m_retention_rules(db):
+    # A lean index (issue 24): every item's assignment repeated its series, schedule, source, the
+    # matching rule's label (up to ~60 characters) and when it was computed, which one
+    # computation shares across thousands of items. They are kept once per computation in
+    # retention_rules, and an item's row keeps its rule and its two dates. Items are still named
+    # by their stable id (rowids change on reindex, assignments must not). retention_assignments
+    # stays as a view of both for reading (an inner join; SQLite materializes a view on the right
+    # of a LEFT JOIN, so the product's queries join the tables themselves).
+    _script(db,
+        """
+        CREATE TABLE retention_rules (
+            id INTEGER PRIMARY KEY,
+            series TEXT NOT NULL,
+            schedule_id INTEGER NOT NULL,
+            source TEXT NOT NULL,          -- rule|override|default
+            rule TEXT,                     -- which rule matched, for people
+            computed_at TEXT NOT NULL,
+            UNIQUE (series, schedule_id, source, rule, computed_at)
+        );
+        CREATE TABLE retention_items (
+            item_id TEXT PRIMARY KEY,
+            rule_id INTEGER NOT NULL REFERENCES retention_rules(id),
+            trigger_date TEXT,             -- NULL: event not recorded yet, or permanent
+            disposition_date TEXT          -- first day destruction is allowed; NULL: not known / permanent
+        );
+        INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at)
+            SELECT DISTINCT series, schedule_id, source, rule, computed_at FROM retention_assignments;
+        INSERT INTO retention_items (item_id, rule_id, trigger_date, disposition_date)
+            SELECT a.item_id, r.id, a.trigger_date, a.disposition_date FROM retention_assignments a
+            JOIN retention_rules r ON r.series = a.series AND r.schedule_id = a.schedule_id AND r.source = a.source
+                 AND r.rule IS a.rule AND r.computed_at = a.computed_at
+            ORDER BY a.rowid;
+        DROP TABLE retention_assignments;
+        CREATE INDEX retention_items_due ON retention_items(disposition_date);
+        CREATE VIEW retention_assignments AS
+            SELECT a.item_id, r.series, r.schedule_id, r.source, r.rule, a.trigger_date, a.disposition_date,
+                   r.computed_at
+            FROM retention_items a JOIN retention_rules r ON r.id = a.rule_id;
+        """
+    )

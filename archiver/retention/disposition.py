@@ -467,8 +467,9 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
 
 def _tombstone_item(conn, schedule: Schedule, rowid: int, last_hash: str | None, disposition_id: int,
                     now: datetime) -> str:
-    item = conn.execute("SELECT i.id, i.platform, i.account, i.platform_id, i.kind, i.created_at, a.series,"
-                        " a.disposition_date FROM items i LEFT JOIN retention_assignments a ON a.item_id = i.id"
+    item = conn.execute("SELECT i.id, i.platform, i.account, i.platform_id, i.kind, i.created_at, r.series,"
+                        " a.disposition_date FROM items i LEFT JOIN retention_items a ON a.item_id = i.id"
+                        " LEFT JOIN retention_rules r ON r.id = a.rule_id"
                         " WHERE i.rowid = ?", (rowid,)).fetchone()
     item_id, series = item[0], item[6]
     authority = schedule.series[series].citation if series in schedule.series else schedule.authority
@@ -477,7 +478,7 @@ def _tombstone_item(conn, schedule: Schedule, rowid: int, last_hash: str | None,
                  (*item[:6], last_hash, series, item[7], iso(now), authority, disposition_id))
     for table in ("events", "media"):
         conn.execute(f"DELETE FROM {table} WHERE item_rowid = ?", (rowid,))
-    for table in ("retention_assignments", "retention_overrides", "retention_event_dates"):
+    for table in ("retention_items", "retention_overrides", "retention_event_dates"):
         conn.execute(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
     conn.execute("DELETE FROM items WHERE rowid = ?", (rowid,))
     return item_id

@@ -37,7 +37,7 @@ DESTROY = ("destroy", "destroy-confidential")
 # item_objects view, with the version each link belongs to.
 _LINKS = """
     SELECT r.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,
-           a.series, a.trigger_date, a.disposition_date,
+           rr.series, ra.trigger_date, ra.disposition_date,
            (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
            MAX(CASE WHEN link.n >= 2 THEN v.first_seen END) AS edit_captured
     FROM (SELECT i.rowid AS item_rowid, k.id AS record, i.versions AS n FROM items i
@@ -48,7 +48,8 @@ _LINKS = """
     JOIN records r ON r.id = link.record AND r.object_key IS NOT NULL
     JOIN items i ON i.rowid = link.item_rowid
     LEFT JOIN versions v ON v.item_rowid = link.item_rowid AND v.n = link.n
-    LEFT JOIN retention_assignments a ON a.item_id = i.id
+    LEFT JOIN retention_items ra ON ra.item_id = i.id
+    LEFT JOIN retention_rules rr ON rr.id = ra.rule_id
     GROUP BY r.object_key, i.id
     ORDER BY r.object_key, i.created_at, i.id"""
 
