@@ -144,3 +144,22 @@ def test_a_record_named_before_its_file_is_indexed_keeps_its_key(tmp_path):
     put_records(conn, [row])  # a file ingested again (recovered from the spool) keeps the key too
     assert conn.execute("SELECT id, object_key, offset FROM records WHERE record_id = '<urn:uuid:later>'"
                         ).fetchall() == [(key, "k", 10)]
+
+
+def test_an_items_new_event_is_its_first_sighting_by_the_run_that_made_it(two_nights):
+    settings, _ = two_nights
+    db = index_of(settings)
+    runs = db.conn.execute("SELECT id, started_at, finished_at FROM runs ORDER BY started_at").fetchall()
+    assert len(runs) == 2
+    firsts = {}
+    for rowid, first_seen, pid in db.conn.execute("SELECT rowid, first_seen, platform_id FROM items"):
+        new = [e for e in item_events(db.conn, rowid) if e["event"] == "new"]
+        assert len(new) == 1 and new[0]["at"] == first_seen
+        run = next(r for r, start, end in runs if start <= first_seen <= end)
+        assert new[0]["run_id"] == run, pid
+        # the response the item was first read from: a record of the run's own file
+        source = db.conn.execute("SELECT o.run_id FROM records r JOIN objects o ON o.key = r.object_key"
+                                 " WHERE r.record_id = ?", (new[0]["record_id"],)).fetchone()
+        assert source == (run,)
+        firsts[run] = firsts.get(run, 0) + 1
+    assert len(firsts) == 2  # items first seen on each night (the reply of night 2)
