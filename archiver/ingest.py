@@ -14,7 +14,7 @@ Metadata records written by the capture pipeline (``Archiver-Metadata`` header):
 
 The index keeps what search, retention and change detection need, and the WARC keeps the
 rest: a version's content and native JSON are read back from its ``items/1`` record
-(``versions.meta_record_id``; ``archiver.sightings.VersionBodies``) and are not stored here,
+(``versions.meta_record``; ``archiver.sightings.VersionBodies``) and are not stored here,
 except the natives capture itself reads each night (``NATIVE_KEPT``). The latest version's
 text and last sighting are the item's own (``items.text``, ``items.last_seen``), so a
 version row keeps them only once it is superseded; a night that sees an item again unchanged
@@ -35,6 +35,7 @@ from warcio.archiveiterator import ArchiveIterator
 from .errors import WarcError
 from .ftsquery import index_form
 from .index import item_id, transaction, tune_for_ingest
+from .index.queries import put_records, record_key
 from .sightings import content_text, fold_sighting, native_text, page_entries, record_sighting, sighted_in
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
@@ -92,7 +93,6 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
     tune_for_ingest(db.conn)
     with transaction(db):
         conn = db.conn
-        conn.execute("DELETE FROM records WHERE object_key = ?", (key,))
         # The items this ingest creates are filed into the full-text index at the end, in key
         # order: one FTS5 segment per file instead of one per post (migration m_fts_after_ingest).
         after_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM items").fetchone()[0]
@@ -139,11 +139,7 @@ def ingest_warc(db, key: str, stream: IO[bytes], *, sha256: str, size: int, stor
             " COALESCE((SELECT legal_hold FROM objects WHERE key = ?), 0))",
             (key, account, run_id, sha256, size, iso(stored_at), first, last, iso(retain_until), version, key),
         )
-        conn.executemany(
-            "INSERT OR REPLACE INTO records (record_id, object_key, offset, length, type, target_uri, date,"
-            " payload_digest, content_type, http_status, refers_to) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+        put_records(conn, rows)
     return stats
 
 
@@ -250,9 +246,9 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
                      (rowid, versions))
     for media in change.get("media") or []:
         conn.execute(
-            "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, size,"
+            "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record, payload_digest, content_type, size,"
             " status) VALUES (?,?,?,?,?,?,?,?)",
-            (rowid, max(versions, 1), media["url"], media.get("record_id"), media.get("digest"),
+            (rowid, max(versions, 1), media["url"], record_key(conn, media.get("record_id")), media.get("digest"),
              media.get("content_type"), media.get("size"), media.get("status", "fetched")),
         )
     for event in events:
@@ -281,9 +277,10 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
         elif event == "edited":
             stats.edited += 1
         conn.execute(
-            "INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id, detail) VALUES (?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record, detail) VALUES (?,?,?,?,?,?)",
             # detail: what the platform's answer can tell of a deletion (collectors.base.Gone)
-            (rowid, date, run_id, event, source_id, change.get("detail") if event == "deleted" else None),
+            (rowid, date, run_id, event, record_key(conn, source_id),
+             change.get("detail") if event == "deleted" else None),
         )
     new_status = item_status(deleted, hidden, versions)
     fields = {"versions": versions, "hidden": int(hidden), "status": new_status, "last_run": run_id}
@@ -325,6 +322,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
     if not changes:
         return
     next_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM items").fetchone()[0] + 1
+    source, meta = record_key(conn, source_id), record_key(conn, meta_id)
     items, versions, media, events = [], [], [], []
     for rowid, change in enumerate(changes, next_rowid):
         item, evts = change["item"], change.get("events", [])
@@ -348,11 +346,12 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             (rowid, n, v["hash"], db_text(v.get("text")) if n < len(chain) else None,
              native_text(v) if keep else None,
              (v.get("created_at") or date) if is_history else date, date if n < len(chain) else None,
-             (v.get("source") or source_id) if is_history else source_id, meta_id)
+             (record_key(conn, v.get("source")) or source) if is_history else source, meta)
             for n, (v, is_history) in enumerate(chain, 1)]
-        media += [(rowid, len(chain), m["url"], m.get("record_id"), m.get("digest"), m.get("content_type"),
-                   m.get("size"), m.get("status", "fetched")) for m in change.get("media") or []]
-        events += [(rowid, date, run_id, e, source_id) for e in evts]
+        media += [(rowid, len(chain), m["url"], record_key(conn, m.get("record_id")), m.get("digest"),
+                   m.get("content_type"), m.get("size"), m.get("status", "fetched")) for m in change.get("media") or []]
+        # "new" is not stored: the item's first sighting says it (archiver.index.queries.item_events)
+        events += [(rowid, date, run_id, e, source) for e in evts if e != "new"]
         stats.created.append({"id": iid, "platform": platform, "account": account, "kind": item["kind"],
                               "is_department": item.get("is_department"), "created_at": item.get("created_at"),
                               "first_seen": date})
@@ -364,13 +363,13 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
         conn.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES {', '.join([row_marks] * len(chunk))}",
                      [value for row in chunk for value in row])
     conn.executemany(
-        "INSERT INTO versions (item_rowid, n, hash, text, native, first_seen, last_seen, record_id,"
-        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?)", versions)
+        "INSERT INTO versions (item_rowid, n, hash, text, native, first_seen, last_seen, record,"
+        " meta_record) VALUES (?,?,?,?,?,?,?,?,?)", versions)
     if media:
         conn.executemany(
-            "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, size,"
+            "INSERT OR IGNORE INTO media (item_rowid, version_n, url, record, payload_digest, content_type, size,"
             " status) VALUES (?,?,?,?,?,?,?,?)", media)
-    conn.executemany("INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record_id) VALUES (?,?,?,?,?)",
+    conn.executemany("INSERT OR IGNORE INTO events (item_rowid, at, run_id, event, record) VALUES (?,?,?,?,?)",
                      events)
 
 
@@ -402,9 +401,9 @@ def _add_version(conn, rowid: int, versions: int, version: dict, date: str, sour
         (rowid, rowid, rowid, versions))
     n = versions + 1
     conn.execute(
-        "INSERT INTO versions (item_rowid, n, hash, text, native, first_seen, last_seen, record_id,"
-        " meta_record_id) VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO versions (item_rowid, n, hash, text, native, first_seen, last_seen, record,"
+        " meta_record) VALUES (?,?,?,?,?,?,?,?,?)",
         (rowid, n, version["hash"], db_text(version.get("text")), native_text(version) if keep_native else None,
-         first_seen or date, date, source_id, meta_id),
+         first_seen or date, date, record_key(conn, source_id), record_key(conn, meta_id)),
     )
     return n

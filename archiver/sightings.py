@@ -192,7 +192,7 @@ def native_text(version: dict) -> str | None:
 
 class VersionBodies:
     """A version's text, content and native JSON as captured, read back from the ``items/1``
-    record that reported it (``versions.meta_record_id``).
+    record that reported it (``versions.meta_record``).
 
     The index keeps no copy of those bodies (the WARC is their one full copy; the index holds
     what search, retention and change detection need): exports, ``show`` and the web UI read
@@ -232,7 +232,7 @@ class VersionBodies:
 
         from .warc import read_record
 
-        row = self.conn.execute("SELECT object_key, offset, length, refers_to FROM records WHERE record_id = ?",
+        row = self.conn.execute("SELECT object_key, offset, length, refers_to FROM records WHERE record_id = ? AND object_key IS NOT NULL",
                                 (record_id,)).fetchone()
         if row is None:
             return None

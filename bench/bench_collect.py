@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from common import (  # noqa: E402
-    Measured, dir_bytes, fmt_spread, interleaved, mb, print_machine, print_table, ratios, run_measured, spread,
+    Measured, dir_bytes, facebook_archive_config, fmt_spread, interleaved, mb, print_machine, print_table, ratios, run_measured, spread,
 )
 
 from archiver.replay import ReplayServer  # noqa: E402
@@ -135,15 +135,6 @@ class World:
         self.server.stop()
 
 
-def write_config(work: Path, api: str) -> Path:
-    cfg = work / "archiver.toml"
-    cfg.write_text(
-        f'[storage]\nurl = "{work / "store"}"\n[index]\npath = "{work / "index.db"}"\n'
-        f'[collect]\nretry_delay = 0.0\n[[accounts]]\nname = "bench"\nplatform = "facebook"\n'
-        f'id = "{PAGE}"\ntoken_env = "BENCH_TOKEN"\napi_base = "{api}"\n', encoding="utf-8")
-    return cfg
-
-
 def _env() -> dict:
     return {**os.environ, "BENCH_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
 
@@ -151,7 +142,7 @@ def _env() -> dict:
 def new_archive(work: Path, api: str) -> Path:
     """A fresh archive as ``archiver init`` leaves it; returns its config."""
     work.mkdir(parents=True)
-    cfg = write_config(work, api)
+    cfg = facebook_archive_config(work, api, PAGE)
     run_measured([sys.executable, "-m", "archiver", "--config", str(cfg), "init"], env=_env(), cwd=work).check()
     return cfg
 

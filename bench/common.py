@@ -292,3 +292,14 @@ def print_table(rows: Iterable[Sequence[str]], header: Sequence[str]) -> None:
     print("  " + "  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
     for r in rows:
         print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+
+def facebook_archive_config(work: Path, api: str, page_id: str, token_env: str = "BENCH_TOKEN") -> Path:
+    """``work/archiver.toml`` for one Facebook page served at ``api`` (a local replay): a local store
+    and ``index.db`` in ``work``, and no pause between retries. Returns its path."""
+    cfg = work / "archiver.toml"
+    cfg.write_text(
+        f'[storage]\nurl = "{work / "store"}"\n[index]\npath = "{work / "index.db"}"\n'
+        f'[collect]\nretry_delay = 0.0\n[[accounts]]\nname = "bench"\nplatform = "facebook"\n'
+        f'id = "{page_id}"\ntoken_env = "{token_env}"\napi_base = "{api}"\n', encoding="utf-8")
+    return cfg

@@ -34,7 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from common import dir_bytes, facebook_archive_config  # noqa: E402
 from archiver.replay import ReplayServer  # noqa: E402
 from archiver.replay.facebook import FacebookSimulator  # noqa: E402
 from archiver.replay.samples import facebook_synthetic  # noqa: E402
@@ -92,10 +94,6 @@ def _written(run, *args) -> dict:
     return {**result, "written": (resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock - before) * 512}
 
 
-def dir_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
 def breakdown(db_path: Path) -> list[tuple[str, int, int]]:
     """(table or index, bytes of its pages, payload bytes), largest first."""
     conn = sqlite3.connect(db_path)
@@ -111,12 +109,8 @@ def measure(posts: int, comments: int, workdir: Path) -> dict:
         sim = FacebookSimulator("1000001", token=TOKEN)
         base = server.mount(sim)
         facebook_synthetic(sim, datetime.now(timezone.utc) - timedelta(days=1), posts, comments)
-        cfg = workdir / "archiver.toml"
+        cfg = facebook_archive_config(workdir, f"{base}/{sim.version}", sim.page_id)
         index = workdir / "index.db"
-        cfg.write_text(
-            f'[storage]\nurl = "{workdir / "store"}"\n[index]\npath = "{index}"\n'
-            f'[collect]\nretry_delay = 0.0\n[[accounts]]\nname = "bench"\nplatform = "facebook"\n'
-            f'id = "1000001"\ntoken_env = "BENCH_TOKEN"\napi_base = "{base}/{sim.version}"\n', encoding="utf-8")
         env = {**os.environ, "BENCH_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, "-m", "archiver", "--config", str(cfg), "collect"]
         night1 = _written(run_child, cmd, env)

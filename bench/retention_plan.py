@@ -36,15 +36,15 @@ def build(db, items: int, objects: int) -> None:
     for n in range(items):
         created = (start + timedelta(hours=n * 24 * 3650 // items)).strftime("%Y-%m-%dT%H:%M:%SZ")
         record = f"r{n}"
-        conn.execute("INSERT INTO records (record_id, object_key, offset, length, type) VALUES (?,?,?,?,?)",
-                     (record, f"o{min(n // per, objects - 1)}.warc.gz", n, 1, "response"))
+        key = conn.execute("INSERT INTO records (record_id, object_key, offset, length, type) VALUES (?,?,?,?,?)",
+                           (record, f"o{min(n // per, objects - 1)}.warc.gz", n, 1, "response")).lastrowid
         rowid = conn.execute(
             "INSERT INTO items (id, account, platform, platform_id, kind, root, is_department, text, created_at,"
             " status, first_seen, last_seen, record_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (item_id("facebook", "acct", str(n)), "acct", "facebook", str(n), "comment", "0", n % 2, "t", created,
              "live", created, created, record)).lastrowid
-        conn.execute("INSERT INTO versions (item_rowid, n, hash, first_seen, last_seen, record_id) VALUES (?,?,?,?,?,?)",
-                     (rowid, 1, "0" * 64, created, created, record))
+        conn.execute("INSERT INTO versions (item_rowid, n, hash, first_seen, last_seen, record) VALUES (?,?,?,?,?,?)",
+                     (rowid, 1, "0" * 64, created, created, key))
     conn.execute("COMMIT")
 
 

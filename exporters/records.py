@@ -23,7 +23,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
 from ..errors import ExportError, WarcError
-from ..index.queries import version_rows
+from ..index.queries import RECORD_COLUMNS, item_events, item_media, locate, version_rows
 from ..sightings import VersionBodies, latest_sighting
 from ..warc import read_record
 
@@ -148,10 +148,8 @@ class RecordReader:
         self.bodies = VersionBodies(db.conn, store)  # versions' native JSON, from their items/1 records
 
     def locate(self, record_id: str) -> WarcRecord | None:
-        row = self.db.conn.execute(
-            "SELECT record_id, object_key, offset, length, type, target_uri, date, payload_digest, refers_to "
-            "FROM records WHERE record_id = ?", (record_id,)).fetchone()
-        return WarcRecord(*row[:8]) if row else None
+        row = locate(self.db.conn, [record_id]).get(record_id)
+        return WarcRecord(*(row[k] for k in RECORD_COLUMNS[:8])) if row else None
 
     def original(self, rec: WarcRecord) -> WarcRecord:
         """A revisit stands for an earlier response with the same payload: follow it."""
@@ -236,8 +234,7 @@ def load_thread(db, reader: RecordReader, account: str, root: str, *, with_media
                               "run `archiver fixity`") from None
         entry.versions = [Version(v["n"], v["text"], v["native"], v["first_seen"], v["last_seen"], v["record_id"])
                           for v in versions]
-        entry.events = list(db.conn.execute(
-            "SELECT at, event FROM events WHERE item_rowid = ? ORDER BY at, id", (rowid,)))
+        entry.events = [(e["at"], e["event"]) for e in item_events(db.conn, rowid)]
         entry.media = list(_media(db, reader, rowid, with_media))
         entries.append(entry)
     return Thread(account=account, root=root, platform=entries[0].platform, entries=entries)
@@ -246,9 +243,10 @@ def load_thread(db, reader: RecordReader, account: str, root: str, *, with_media
 def _media(db, reader: RecordReader, rowid: int, with_payload: bool) -> Iterator[Media]:
     # The media of the latest version that has any (an edit may have removed an image;
     # earlier versions' media stay in the WARC copy and the natives).
-    for url, ctype, status, record_id in db.conn.execute(
-            "SELECT url, content_type, status, record_id FROM media WHERE item_rowid = ? "
-            "AND version_n = (SELECT MAX(version_n) FROM media WHERE item_rowid = ?) ORDER BY id", (rowid, rowid)):
+    media = item_media(db.conn, rowid)
+    latest = max((m["version_n"] for m in media), default=None)
+    for m in (m for m in media if m["version_n"] == latest):
+        url, ctype, status, record_id = m["url"], m["content_type"], m["status"], m["record_id"]
         rec = reader.locate(record_id) if record_id else None
         payload = None
         if rec is not None and status == "fetched" and with_payload:
@@ -273,8 +271,8 @@ def source_record_ids(db, thread: Thread) -> list[str]:
             ids.append(v.record_id)
         ids.extend(m.record.record_id for m in e.media if m.record)
     ids.extend(r for (r,) in db.conn.execute(
-        "SELECT v.meta_record_id FROM versions v JOIN items i ON i.rowid = v.item_rowid "
-        "WHERE i.account = ? AND i.root = ? AND v.meta_record_id IS NOT NULL", (thread.account, thread.root)))
+        "SELECT m.record_id FROM versions v JOIN items i ON i.rowid = v.item_rowid JOIN records m ON m.id = v.meta_record"
+        " WHERE i.account = ? AND i.root = ?", (thread.account, thread.root)))
     ids = [i for i in dict.fromkeys(ids) if i]
     if not ids:
         return []
@@ -284,7 +282,7 @@ def source_record_ids(db, thread: Thread) -> list[str]:
         "AND refers_to IS NOT NULL", ids)]
     infos = [r for (r,) in db.conn.execute(
         f"SELECT (SELECT w.record_id FROM records w WHERE w.object_key = r.object_key AND w.type = 'warcinfo' "
-        f"ORDER BY w.offset LIMIT 1) FROM records r WHERE r.record_id IN ({marks})", ids)]
+        f"ORDER BY w.offset LIMIT 1) FROM records r WHERE r.record_id IN ({marks}) AND r.object_key IS NOT NULL", ids)]
     return [i for i in dict.fromkeys(infos + ids + refers) if i]
 
 

@@ -14,6 +14,7 @@ follow that version's document, read from the original WARC records like the cur
 
 from __future__ import annotations
 
+from ..index.queries import item_media
 from .records import Entry, Media, RecordReader
 
 
@@ -24,8 +25,8 @@ def earlier_versions(db, reader: RecordReader, entry: Entry, *, with_media: bool
     if len(entry.versions) < 2:
         return []
     row = db.conn.execute("SELECT rowid FROM items WHERE id = ?", (entry.id,)).fetchone()
-    rows = db.conn.execute("SELECT version_n, url, content_type, status, record_id, payload_digest FROM media "
-                           "WHERE item_rowid = ? ORDER BY version_n, id", (row[0] if row else -1,)).fetchall()
+    rows = [(m["version_n"], m["url"], m["content_type"], m["status"], m["record_id"], m["payload_digest"])
+            for m in item_media(db.conn, row[0] if row else -1)]
     # The item's document carries the media of the latest version that has any (records._media).
     newest = max((r[0] for r in rows), default=None)
     seen = {(r[1], r[5]) for r in rows if r[0] == newest}

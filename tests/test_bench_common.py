@@ -84,3 +84,12 @@ def test_run_measured_counts_a_grandchilds_disk_writes_and_memory(tmp_path):
     assert failed.returncode == 3
     with pytest.raises(RuntimeError, match="exited 3"):
         failed.check()
+
+
+def test_facebook_archive_config_is_one_page_archive_the_archiver_loads(tmp_path):
+    from archiver.config import load_settings
+
+    cfg = common.facebook_archive_config(tmp_path, "http://127.0.0.1:9/v23.0", "1000001")
+    settings = load_settings(cfg, environ={"BENCH_TOKEN": "t"})
+    assert settings.index_path == tmp_path / "index.db"
+    assert [(a.name, a.platform, a.id) for a in settings.accounts] == [("bench", "facebook", "1000001")]

@@ -43,7 +43,8 @@ def test_every_item_points_at_a_response_that_contains_it(tmp_path):
     db = open_index(settings.index_path)
     reader = RecordReader(db, open_store(settings))
     rows = db.conn.execute(
-        "SELECT i.platform, i.platform_id, v.record_id FROM items i JOIN versions v ON v.item_rowid = i.rowid "
+        "SELECT i.platform, i.platform_id, r.record_id FROM items i JOIN versions v ON v.item_rowid = i.rowid"
+        " JOIN records r ON r.id = v.record "
         f"UNION SELECT platform, platform_id, {latest_sighting('record_id')} FROM items i").fetchall()
     assert len(rows) > 50
     checked = 0

@@ -28,6 +28,46 @@ def get_item(db, item_id: str) -> dict[str, Any]:
     return item
 
 
+# A WARC record as the index knows it; ``records.object_key`` is NULL for a record that rows
+# name but whose file is not indexed (``record_key``): not a record that can be read.
+RECORD_COLUMNS = ("record_id", "object_key", "offset", "length", "type", "target_uri", "date", "payload_digest",
+                  "content_type", "http_status", "refers_to")
+
+
+def record_key(conn, record_id: str | None) -> int | None:
+    """The integer key (``records.id``) that versions, media and events name ``record_id`` by.
+    A record not indexed yet (its file comes later, or never: a damaged object on reindex) gets
+    a row of its id alone, which ``put_records`` fills in when its file is ingested."""
+    if record_id is None:
+        return None
+    row = conn.execute("SELECT id FROM records WHERE record_id = ?", (record_id,)).fetchone()
+    if row is None:
+        row = conn.execute("INSERT INTO records (record_id) VALUES (?) RETURNING id", (record_id,)).fetchone()
+    return row[0]
+
+
+def put_records(conn, rows) -> None:
+    """Index the records of a WARC file, ``rows`` of ``RECORD_COLUMNS``. A record already named
+    keeps its key (an update, never a delete and insert: rows refer to it by that key)."""
+    cols = ", ".join(RECORD_COLUMNS)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in RECORD_COLUMNS[1:])
+    conn.executemany(f"INSERT INTO records ({cols}) VALUES ({', '.join('?' * len(RECORD_COLUMNS))})"
+                     f" ON CONFLICT (record_id) DO UPDATE SET {sets}", rows)
+
+
+def locate(conn, record_ids) -> dict[str, dict[str, Any]]:
+    """Where each of ``record_ids`` is (``RECORD_COLUMNS``), for those indexed."""
+    ids = list(dict.fromkeys(r for r in record_ids if r))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for row in _rows(conn.execute(
+                f"SELECT {', '.join(RECORD_COLUMNS)} FROM records WHERE object_key IS NOT NULL AND record_id IN"
+                f" ({', '.join('?' * len(chunk))})", chunk)):
+            found[row["record_id"]] = row
+    return found
+
+
 def version_rows(conn, rowid: int, bodies=None) -> list[dict[str, Any]]:
     """An item's versions, oldest first: n, hash, text, content and native (JSON text),
     first_seen, last_seen, record_id, meta_record_id.
@@ -38,9 +78,10 @@ def version_rows(conn, rowid: int, bodies=None) -> list[dict[str, Any]]:
     they are None there."""
     rows = _rows(conn.execute(
         "SELECT v.n, v.hash, CASE WHEN v.n = i.versions THEN i.text ELSE v.text END AS text, v.content, v.native,"
-        f" v.first_seen, COALESCE(v.last_seen, {latest_sighting('last_seen')}) AS last_seen, v.record_id,"
-        " v.meta_record_id,"
-        " i.platform_id FROM versions v JOIN items i ON i.rowid = v.item_rowid WHERE v.item_rowid = ? ORDER BY v.n",
+        f" v.first_seen, COALESCE(v.last_seen, {latest_sighting('last_seen')}) AS last_seen, r.record_id,"
+        " m.record_id AS meta_record_id,"
+        " i.platform_id FROM versions v JOIN items i ON i.rowid = v.item_rowid LEFT JOIN records r ON r.id = v.record"
+        " LEFT JOIN records m ON m.id = v.meta_record WHERE v.item_rowid = ? ORDER BY v.n",
         (rowid,)))
     for row in rows:
         platform_id = row.pop("platform_id")
@@ -59,15 +100,36 @@ def item_versions(db, rowid: int, bodies=None) -> list[dict[str, Any]]:
     return rows
 
 
-def item_events(db, rowid: int) -> list[dict[str, Any]]:
-    return _rows(db.conn.execute(
-        "SELECT at, event, run_id, record_id FROM events WHERE item_rowid = ? ORDER BY at, id", (rowid,)))
+# The item's first sighting, as the event ``new`` that no row stores (migration m_record_keys):
+# when (the item's first_seen), by which run (the one whose file holds the items/1 record of
+# its first version) and from which response (the latest version that record reported: the
+# one the response showed; earlier ones came from the platform's edit history).
+_NEW_EVENT = """
+    SELECT i.first_seen AS at, 'new' AS event, o.run_id AS run_id, r.record_id AS record_id, 0 AS id
+    FROM items i
+    LEFT JOIN versions f ON f.item_rowid = i.rowid AND f.n = (SELECT min(n) FROM versions WHERE item_rowid = i.rowid)
+    LEFT JOIN records m ON m.id = f.meta_record
+    LEFT JOIN objects o ON o.key = m.object_key
+    LEFT JOIN records r ON r.id = (SELECT v.record FROM versions v WHERE v.item_rowid = i.rowid
+                                   AND v.meta_record IS f.meta_record ORDER BY v.n DESC LIMIT 1)
+    WHERE i.rowid = ?"""
 
 
-def item_media(db, rowid: int) -> list[dict[str, Any]]:
-    return _rows(db.conn.execute(
-        "SELECT version_n, url, record_id, payload_digest, content_type, size, status FROM media"
-        " WHERE item_rowid = ? ORDER BY version_n, id", (rowid,)))
+def item_events(conn, rowid: int) -> list[dict[str, Any]]:
+    """An item's status changes, oldest first: at, event (new|edited|hidden|unhidden|deleted|
+    restored), run_id, record_id (of the response that showed it)."""
+    return _rows(conn.execute(
+        f"SELECT at, event, run_id, record_id FROM ({_NEW_EVENT}"
+        " UNION ALL SELECT e.at, e.event, e.run_id, r.record_id, e.id FROM events e"
+        " LEFT JOIN records r ON r.id = e.record WHERE e.item_rowid = ?) ORDER BY at, id", (rowid, rowid)))
+
+
+def item_media(conn, rowid: int) -> list[dict[str, Any]]:
+    """An item's media files by version: version_n, url, record_id (of the response or revisit
+    holding the bytes), payload_digest, content_type, size, status."""
+    return _rows(conn.execute(
+        "SELECT m.version_n, m.url, r.record_id, m.payload_digest, m.content_type, m.size, m.status FROM media m"
+        " LEFT JOIN records r ON r.id = m.record WHERE m.item_rowid = ? ORDER BY m.version_n, m.id", (rowid,)))
 
 
 def thread(db, account: str, root: str) -> list[dict[str, Any]]:
@@ -78,10 +140,8 @@ def thread(db, account: str, root: str) -> list[dict[str, Any]]:
 
 
 def record_location(db, record_id: str) -> dict[str, Any] | None:
-    rows = _rows(db.conn.execute(
-        "SELECT record_id, object_key, offset, length, type, target_uri, date, payload_digest"
-        " FROM records WHERE record_id = ?", (record_id,)))
-    return rows[0] if rows else None
+    row = locate(db.conn, [record_id]).get(record_id)
+    return {k: row[k] for k in RECORD_COLUMNS[:8]} if row else None
 
 
 def item_detail(db, item_id: str, bodies=None) -> dict[str, Any]:
@@ -93,8 +153,8 @@ def item_detail(db, item_id: str, bodies=None) -> dict[str, Any]:
     detail = {
         "item": item,
         "versions": item_versions(db, rowid, bodies),
-        "events": item_events(db, rowid),
-        "media": item_media(db, rowid),
+        "events": item_events(db.conn, rowid),
+        "media": item_media(db.conn, rowid),
         "thread": thread(db, item["account"], item["root"]),
         "source": record_location(db, item["record_id"]) if item.get("record_id") else None,
     }

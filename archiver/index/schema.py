@@ -926,3 +926,170 @@ def m_item_sightings(db):
             JOIN items AS i ON i.rowid = link.item_rowid;
         """
     )
+
+
+@migrations()
+def m_record_keys(db):
+    # A lean index (issue 24): a WARC record id is a 47-character "<urn:uuid:...>", and each item
+    # named two of them in its version rows, one in its events and each in an index. The record id
+    # is now kept once, in `records` (it is the WARC-Record-ID exports and replay name), and
+    # versions, media and events refer to its integer key `records.id`. Readers turn keys back into
+    # ids through archiver.index.queries. A row of `records` with no object_key is a record named
+    # before its WARC file was indexed (archiver.index.queries.record_key): ingest fills it in when
+    # the file comes. AUTOINCREMENT: disposition deletes records, and a key must never be reused by
+    # a later record. (items.record_id and item_sightings.record_id, the item's latest sighting,
+    # stay text: capture and sightings look items up by it.)
+    #
+    # The `new` event of each item is not stored: it said the item was first seen, by which run,
+    # from which response, and that is the item's first_seen and its first version's sources
+    # (archiver.index.queries.item_events adds it back).
+    _script(db,
+        """
+        DROP VIEW IF EXISTS item_objects;
+        CREATE TABLE records_keyed (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            record_id TEXT NOT NULL UNIQUE,  -- the WARC-Record-ID
+            object_key TEXT REFERENCES objects(key),  -- NULL: named by a row here, its file not indexed
+            offset INTEGER,
+            length INTEGER,
+            type TEXT,
+            target_uri TEXT,
+            date TEXT,
+            payload_digest TEXT,
+            content_type TEXT,
+            http_status INTEGER,
+            refers_to TEXT
+        );
+        INSERT INTO records_keyed (record_id, object_key, offset, length, type, target_uri, date, payload_digest,
+                                   content_type, http_status, refers_to)
+            SELECT record_id, object_key, offset, length, type, target_uri, date, payload_digest, content_type,
+                   http_status, refers_to FROM records ORDER BY object_key, offset;
+        INSERT OR IGNORE INTO records_keyed (record_id)
+            SELECT record_id FROM versions WHERE record_id IS NOT NULL
+            UNION SELECT meta_record_id FROM versions WHERE meta_record_id IS NOT NULL
+            UNION SELECT record_id FROM media WHERE record_id IS NOT NULL
+            UNION SELECT record_id FROM events WHERE record_id IS NOT NULL AND event != 'new';
+        DROP TABLE records;
+        ALTER TABLE records_keyed RENAME TO records;
+        CREATE INDEX records_object ON records(object_key, offset);
+        CREATE INDEX records_digest ON records(payload_digest) WHERE type = 'response';
+
+        CREATE TABLE versions_keyed (
+            item_rowid INTEGER NOT NULL REFERENCES items(rowid),
+            n INTEGER NOT NULL,            -- 1 = first version seen
+            hash TEXT NOT NULL,            -- sha256 of the version-defining content
+            text TEXT,                     -- NULL for the latest version: items.text
+            content TEXT,                  -- NULL: in the items/1 record meta_record
+            native TEXT,                   -- NULL: in the items/1 record meta_record
+            first_seen TEXT NOT NULL,
+            last_seen TEXT,                -- NULL for the latest version: items.last_seen
+            record INTEGER,                -- records.id of the source response
+            meta_record INTEGER,           -- records.id of the items/1 record that reported it
+            PRIMARY KEY (item_rowid, n)
+        );
+        INSERT INTO versions_keyed
+            SELECT v.item_rowid, v.n, v.hash, v.text, v.content, v.native, v.first_seen, v.last_seen,
+                   (SELECT id FROM records WHERE record_id = v.record_id),
+                   (SELECT id FROM records WHERE record_id = v.meta_record_id)
+            FROM versions v ORDER BY v.item_rowid, v.n;
+        DROP TABLE versions;
+        ALTER TABLE versions_keyed RENAME TO versions;
+        CREATE INDEX versions_record ON versions(record);
+        CREATE INDEX versions_meta_record ON versions(meta_record);
+
+        CREATE TABLE media_keyed (
+            id INTEGER PRIMARY KEY,
+            item_rowid INTEGER NOT NULL REFERENCES items(rowid),
+            version_n INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            record INTEGER,                -- records.id of the response or revisit holding the bytes
+            payload_digest TEXT,
+            content_type TEXT,
+            size INTEGER,
+            status TEXT NOT NULL,          -- fetched|failed
+            UNIQUE (item_rowid, version_n, url)
+        );
+        INSERT INTO media_keyed
+            SELECT m.id, m.item_rowid, m.version_n, m.url, (SELECT id FROM records WHERE record_id = m.record_id),
+                   m.payload_digest, m.content_type, m.size, m.status
+            FROM media m ORDER BY m.id;
+        DROP TABLE media;
+        ALTER TABLE media_keyed RENAME TO media;
+        CREATE INDEX media_record ON media(record);
+
+        CREATE TABLE events_stored (
+            id INTEGER PRIMARY KEY,
+            item_rowid INTEGER NOT NULL REFERENCES items(rowid),
+            at TEXT NOT NULL,
+            run_id TEXT,
+            event TEXT NOT NULL,           -- edited|hidden|unhidden|deleted|restored (new: the EVENTS view)
+            record INTEGER,                -- records.id of the response that showed it
+            detail TEXT,
+            UNIQUE (item_rowid, at, event)
+        );
+        INSERT INTO events_stored
+            SELECT e.id, e.item_rowid, e.at, e.run_id, e.event, (SELECT id FROM records WHERE record_id = e.record_id),
+                   e.detail
+            FROM events e WHERE e.event != 'new' ORDER BY e.id;
+        DROP TABLE events;
+        ALTER TABLE events_stored RENAME TO events;
+        CREATE INDEX events_event ON events(event, at);
+
+        CREATE VIEW item_objects AS
+            SELECT DISTINCT r.object_key AS object_key, i.id AS item_id
+            FROM (
+                SELECT i.rowid AS item_rowid, r.id AS record FROM items i JOIN records r ON r.record_id = i.record_id
+                    WHERE NOT EXISTS (SELECT 1 FROM item_sightings AS s WHERE s.item_rowid = i.rowid)
+                UNION SELECT s.item_rowid, r.id FROM item_sightings s JOIN records r ON r.record_id = s.record_id
+                UNION SELECT item_rowid, record FROM versions
+                UNION SELECT item_rowid, meta_record FROM versions
+                UNION SELECT item_rowid, record FROM media
+            ) AS link
+            JOIN records AS r ON r.id = link.record
+            JOIN items AS i ON i.rowid = link.item_rowid
+            WHERE r.object_key IS NOT NULL;
+        """
+    )
+
+
+@migrations()
+def m_retention_rules(db):
+    # A lean index (issue 24): every item's assignment repeated its series, schedule, source, the
+    # matching rule's label (up to ~60 characters) and when it was computed, which one
+    # computation shares across thousands of items. They are kept once per computation in
+    # retention_rules, and an item's row keeps its rule and its two dates. Items are still named
+    # by their stable id (rowids change on reindex, assignments must not). retention_assignments
+    # stays as a view of both for reading (an inner join; SQLite materializes a view on the right
+    # of a LEFT JOIN, so the product's queries join the tables themselves).
+    _script(db,
+        """
+        CREATE TABLE retention_rules (
+            id INTEGER PRIMARY KEY,
+            series TEXT NOT NULL,
+            schedule_id INTEGER NOT NULL,
+            source TEXT NOT NULL,          -- rule|override|default
+            rule TEXT,                     -- which rule matched, for people
+            computed_at TEXT NOT NULL,
+            UNIQUE (series, schedule_id, source, rule, computed_at)
+        );
+        CREATE TABLE retention_items (
+            item_id TEXT PRIMARY KEY,
+            rule_id INTEGER NOT NULL REFERENCES retention_rules(id),
+            trigger_date TEXT,             -- NULL: event not recorded yet, or permanent
+            disposition_date TEXT          -- first day destruction is allowed; NULL: not known / permanent
+        );
+        INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at)
+            SELECT DISTINCT series, schedule_id, source, rule, computed_at FROM retention_assignments;
+        INSERT INTO retention_items (item_id, rule_id, trigger_date, disposition_date)
+            SELECT a.item_id, r.id, a.trigger_date, a.disposition_date FROM retention_assignments a
+            JOIN retention_rules r ON r.series = a.series AND r.schedule_id = a.schedule_id AND r.source = a.source
+                 AND r.rule IS a.rule AND r.computed_at = a.computed_at
+            ORDER BY a.rowid;
+        DROP TABLE retention_assignments;
+        CREATE INDEX retention_items_due ON retention_items(disposition_date);
+        CREATE VIEW retention_assignments AS
+            SELECT a.item_id, r.series, r.schedule_id, r.source, r.rule, a.trigger_date, a.disposition_date,
+                   r.computed_at
+            FROM retention_items a JOIN retention_rules r ON r.id = a.rule_id;
+        """
+    )

@@ -148,12 +148,25 @@ def assign_items(db, schedule: Schedule, schedule_id: int, tz: str, *, item_ids:
         if day_key not in days:
             disposal = disposition_day(series, trigger)
             days[day_key] = (trigger.isoformat() if trigger else None, disposal.isoformat() if disposal else None)
-        rows.append((item["id"], series.code, schedule_id, source, label, *days[day_key], computed_at))
+        rows.append((item["id"], (series.code, source, label), *days[day_key]))
     with transaction(db):
+        # One retention_rules row per series, source and rule of this computation (m_retention_rules).
+        rule_ids = {rule: _rule_id(db.conn, *rule, schedule_id, computed_at) for rule in {r[1] for r in rows}}
         db.conn.executemany(
-            "INSERT OR REPLACE INTO retention_assignments (item_id, series, schedule_id, source, rule, trigger_date,"
-            " disposition_date, computed_at) VALUES (?,?,?,?,?,?,?,?)", rows)
+            "INSERT OR REPLACE INTO retention_items (item_id, rule_id, trigger_date, disposition_date)"
+            " VALUES (?,?,?,?)", [(iid, rule_ids[rule], *dates) for iid, rule, *dates in rows])
     return len(rows)
+
+
+def _rule_id(conn, series: str, source: str, rule: str, schedule_id: int, computed_at: str) -> int:
+    found = conn.execute("SELECT id FROM retention_rules WHERE series = ? AND schedule_id = ? AND source = ?"
+                         " AND rule IS ? AND computed_at = ?", (series, schedule_id, source, rule, computed_at)
+                         ).fetchone()
+    if found is None:
+        found = conn.execute("INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at)"
+                             " VALUES (?,?,?,?,?) RETURNING id", (series, schedule_id, source, rule, computed_at)
+                             ).fetchone()
+    return found[0]
 
 
 def _json(values) -> str:
@@ -167,11 +180,11 @@ def unassigned_item_ids(db, key: str | None = None) -> list[str]:
     response can be in the file before the one its metadata record is in.)"""
     if key is None:
         return [r[0] for r in db.conn.execute(
-            "SELECT i.id FROM items i LEFT JOIN retention_assignments a ON a.item_id = i.id WHERE a.item_id IS NULL")]
+            "SELECT i.id FROM items i LEFT JOIN retention_items a ON a.item_id = i.id WHERE a.item_id IS NULL")]
     return [r[0] for r in db.conn.execute(
-        "SELECT DISTINCT i.id FROM records r JOIN versions v ON v.meta_record_id = r.record_id"
+        "SELECT DISTINCT i.id FROM records r JOIN versions v ON v.meta_record = r.id"
         " JOIN items i ON i.rowid = v.item_rowid WHERE r.object_key = ? AND r.type = 'metadata'"
-        " AND NOT EXISTS (SELECT 1 FROM retention_assignments a WHERE a.item_id = i.id)", (key,))]
+        " AND NOT EXISTS (SELECT 1 FROM retention_items a WHERE a.item_id = i.id)", (key,))]
 
 
 def recompute(db, settings, *, actor: str = SYSTEM, store=None, now: datetime | None = None) -> dict[str, Any]:
@@ -322,8 +335,9 @@ def retention_for_item(db, item_rowid: int, *, now: datetime | None = None, tz: 
         return {}
     item_id = row[0]
     a = db.conn.execute(
-        "SELECT a.series, a.source, a.rule, a.trigger_date, a.disposition_date, s.name, s.placeholder, s.content"
-        " FROM retention_assignments a LEFT JOIN retention_schedules s ON s.id = a.schedule_id WHERE a.item_id = ?",
+        "SELECT r.series, r.source, r.rule, a.trigger_date, a.disposition_date, s.name, s.placeholder, s.content"
+        " FROM retention_items a JOIN retention_rules r ON r.id = a.rule_id"
+        " LEFT JOIN retention_schedules s ON s.id = r.schedule_id WHERE a.item_id = ?",
         (item_id,)).fetchone()
     today = today_in(now or utcnow(), tz)
     holds = holds_on_item(db, item_id, today)

@@ -416,10 +416,10 @@ def keep_version_bodies(db, store, key: str) -> int:
     transaction; ``WarcError`` if such a record cannot be read. Returns the versions kept."""
     conn = db.conn
     rows = conn.execute(
-        "SELECT v.item_rowid, v.n, v.hash, v.meta_record_id, i.platform_id, v.content, v.native FROM versions v"
-        " JOIN items i ON i.rowid = v.item_rowid JOIN records m ON m.record_id = v.meta_record_id"
-        " WHERE m.object_key = ? AND (v.content IS NULL OR v.native IS NULL) AND (v.record_id IS NULL OR"
-        " v.record_id NOT IN (SELECT record_id FROM records WHERE object_key = ?))", (key, key)).fetchall()
+        "SELECT v.item_rowid, v.n, v.hash, m.record_id, i.platform_id, v.content, v.native FROM versions v"
+        " JOIN items i ON i.rowid = v.item_rowid JOIN records m ON m.id = v.meta_record"
+        " WHERE m.object_key = ? AND (v.content IS NULL OR v.native IS NULL) AND (v.record IS NULL OR"
+        " v.record NOT IN (SELECT id FROM records WHERE object_key = ?))", (key, key)).fetchall()
     bodies = VersionBodies(conn, store)
     for rowid, n, digest, meta_id, platform_id, content, native in rows:
         body = bodies.get(meta_id, platform_id, digest) or {}
@@ -434,20 +434,21 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
     lived in it; items left with no version are deleted and tombstoned. Caller holds the
     transaction. Returns the ids of the items removed entirely."""
     conn = db.conn
-    records = json.dumps([r[0] for r in conn.execute("SELECT record_id FROM records WHERE object_key = ?", (key,))])
+    ids = [r for r in conn.execute("SELECT id, record_id FROM records WHERE object_key = ?", (key,))]
+    keys, records = json.dumps([r[0] for r in ids]), json.dumps([r[1] for r in ids])
     in_obj = "(SELECT value FROM json_each(?))"
     affected = [r[0] for r in conn.execute(
         "SELECT DISTINCT i.rowid FROM items i JOIN item_objects io ON io.item_id = i.id WHERE io.object_key = ?", (key,))]
-    conn.execute(f"DELETE FROM media WHERE record_id IN {in_obj}", (records,))
+    conn.execute(f"DELETE FROM media WHERE record IN {in_obj}", (keys,))
     last_hash = {r[0]: r[1] for r in conn.execute(
-        f"SELECT item_rowid, hash FROM versions WHERE record_id IN {in_obj} ORDER BY n", (records,))}
-    conn.execute(f"DELETE FROM versions WHERE record_id IN {in_obj}", (records,))
-    conn.execute(f"UPDATE versions SET meta_record_id = NULL WHERE meta_record_id IN {in_obj}", (records,))
-    conn.execute(f"UPDATE events SET record_id = NULL WHERE record_id IN {in_obj}", (records,))
+        f"SELECT item_rowid, hash FROM versions WHERE record IN {in_obj} ORDER BY n", (keys,))}
+    conn.execute(f"DELETE FROM versions WHERE record IN {in_obj}", (keys,))
+    conn.execute(f"UPDATE versions SET meta_record = NULL WHERE meta_record IN {in_obj}", (keys,))
+    conn.execute(f"UPDATE events SET record = NULL WHERE record IN {in_obj}", (keys,))
     removed = []
     for rowid in affected:
-        latest = conn.execute("SELECT n, text, record_id FROM versions WHERE item_rowid = ? ORDER BY n DESC LIMIT 1",
-                              (rowid,)).fetchone()
+        latest = conn.execute("SELECT v.n, v.text, r.record_id FROM versions v LEFT JOIN records r ON r.id = v.record"
+                              " WHERE v.item_rowid = ? ORDER BY v.n DESC LIMIT 1", (rowid,)).fetchone()
         if latest is None:
             removed.append(_tombstone_item(conn, schedule, rowid, last_hash.get(rowid), disposition_id, now))
             continue
@@ -467,8 +468,9 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
 
 def _tombstone_item(conn, schedule: Schedule, rowid: int, last_hash: str | None, disposition_id: int,
                     now: datetime) -> str:
-    item = conn.execute("SELECT i.id, i.platform, i.account, i.platform_id, i.kind, i.created_at, a.series,"
-                        " a.disposition_date FROM items i LEFT JOIN retention_assignments a ON a.item_id = i.id"
+    item = conn.execute("SELECT i.id, i.platform, i.account, i.platform_id, i.kind, i.created_at, r.series,"
+                        " a.disposition_date FROM items i LEFT JOIN retention_items a ON a.item_id = i.id"
+                        " LEFT JOIN retention_rules r ON r.id = a.rule_id"
                         " WHERE i.rowid = ?", (rowid,)).fetchone()
     item_id, series = item[0], item[6]
     authority = schedule.series[series].citation if series in schedule.series else schedule.authority
@@ -477,7 +479,7 @@ def _tombstone_item(conn, schedule: Schedule, rowid: int, last_hash: str | None,
                  (*item[:6], last_hash, series, item[7], iso(now), authority, disposition_id))
     for table in ("events", "media", "item_sightings"):
         conn.execute(f"DELETE FROM {table} WHERE item_rowid = ?", (rowid,))
-    for table in ("retention_assignments", "retention_overrides", "retention_event_dates"):
+    for table in ("retention_items", "retention_overrides", "retention_event_dates"):
         conn.execute(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
     conn.execute("DELETE FROM items WHERE rowid = ?", (rowid,))
     return item_id

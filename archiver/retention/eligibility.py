@@ -38,18 +38,19 @@ DESTROY = ("destroy", "destroy-confidential")
 # item_objects view, with the version each link belongs to.
 _LINKS = f"""
     SELECT r.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,
-           a.series, a.trigger_date, a.disposition_date,
+           rr.series, ra.trigger_date, ra.disposition_date,
            (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
            MAX(CASE WHEN link.n >= 2 THEN v.first_seen END) AS edit_captured
-    FROM (SELECT seen.item_rowid, seen.record_id, li.versions AS n FROM ({SIGHTING_LINKS}) seen
-          JOIN items li ON li.rowid = seen.item_rowid
-          UNION SELECT item_rowid, record_id, n FROM versions
-          UNION SELECT item_rowid, meta_record_id, n FROM versions
-          UNION SELECT item_rowid, record_id, version_n FROM media) AS link
-    JOIN records r ON r.record_id = link.record_id
+    FROM (SELECT seen.item_rowid, k.id AS record, li.versions AS n FROM ({SIGHTING_LINKS}) seen
+          JOIN items li ON li.rowid = seen.item_rowid JOIN records k ON k.record_id = seen.record_id
+          UNION SELECT item_rowid, record, n FROM versions
+          UNION SELECT item_rowid, meta_record, n FROM versions
+          UNION SELECT item_rowid, record, version_n FROM media) AS link
+    JOIN records r ON r.id = link.record AND r.object_key IS NOT NULL
     JOIN items i ON i.rowid = link.item_rowid
     LEFT JOIN versions v ON v.item_rowid = link.item_rowid AND v.n = link.n
-    LEFT JOIN retention_assignments a ON a.item_id = i.id
+    LEFT JOIN retention_items ra ON ra.item_id = i.id
+    LEFT JOIN retention_rules rr ON rr.id = ra.rule_id
     GROUP BY r.object_key, i.id
     ORDER BY r.object_key, i.created_at, i.id"""
 

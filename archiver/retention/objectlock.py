@@ -42,13 +42,13 @@ def _object_items(keys: list[str] | None) -> tuple[str, list[Any]]:
     its own (``archiver.sightings.SIGHTING_LINKS``, spelled out here to keep both indexes)."""
     where, params = ("", []) if keys is None else (
         " WHERE object_key IN (SELECT value FROM json_each(?))", [json.dumps(keys)])
-    return (f"""WITH r AS (SELECT record_id, object_key FROM records{where})
+    return (f"""WITH r AS (SELECT id, record_id, object_key FROM records{where or ' WHERE object_key IS NOT NULL'})
         SELECT r.object_key, i.rowid FROM r JOIN items i ON i.record_id = r.record_id
             WHERE NOT EXISTS (SELECT 1 FROM item_sightings s WHERE s.item_rowid = i.rowid)
         UNION SELECT r.object_key, s.item_rowid FROM r JOIN item_sightings s ON s.record_id = r.record_id
-        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.record_id = r.record_id
-        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.meta_record_id = r.record_id
-        UNION SELECT r.object_key, m.item_rowid FROM r JOIN media m ON m.record_id = r.record_id""", params)
+        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.record = r.id
+        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.meta_record = r.id
+        UNION SELECT r.object_key, m.item_rowid FROM r JOIN media m ON m.record = r.id""", params)
 
 
 def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict[str, date]:
@@ -57,7 +57,7 @@ def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict
     tz = settings.timezone
     links, params = _object_items(list(keys) if keys is not None else None)
     sql = (f"SELECT io.object_key, a.disposition_date, i.created_at, i.first_seen FROM ({links}) io"
-           " JOIN items i ON i.rowid = io.rowid LEFT JOIN retention_assignments a ON a.item_id = i.id")
+           " JOIN items i ON i.rowid = io.rowid LEFT JOIN retention_items a ON a.item_id = i.id")
     wanted: dict[str, date] = {}
     for key, disposal, created, first_seen in db.conn.execute(sql, params):
         if disposal:
@@ -83,8 +83,9 @@ def _edit_dates(db, settings, keys: Iterable[str] | None) -> dict[str, date]:
         " WHERE r.object_key IN (SELECT value FROM json_each(?))", [json.dumps(list(keys))])
     rows = db.conn.execute(
         "SELECT r.object_key, i.id, a.series, MAX(v.first_seen) FROM records r"
-        " JOIN versions v ON v.n >= 2 AND (v.record_id = r.record_id OR v.meta_record_id = r.record_id)"
-        f" JOIN items i ON i.rowid = v.item_rowid JOIN retention_assignments a ON a.item_id = i.id{where}"
+        " JOIN versions v ON v.n >= 2 AND (v.record = r.id OR v.meta_record = r.id)"
+        f" JOIN items i ON i.rowid = v.item_rowid JOIN retention_items ra ON ra.item_id = i.id"
+        f" JOIN retention_rules a ON a.id = ra.rule_id{where}"
         " GROUP BY r.object_key, i.id", params).fetchall()
     if not rows:
         return {}

@@ -40,20 +40,17 @@ def text_diff(old: str | None, new: str | None) -> list[tuple[str, str]]:
 
 
 def _media(conn, rowid: int) -> list[dict]:
-    cur = conn.execute("SELECT id, version_n, url, record_id, content_type, size, status FROM media "
-                       "WHERE item_rowid = ? ORDER BY version_n, id", (rowid,))
+    cur = conn.execute("SELECT m.id, m.version_n, m.url, r.record_id, m.content_type, m.size, m.status FROM media m"
+                       " LEFT JOIN records r ON r.id = m.record WHERE m.item_rowid = ? ORDER BY m.version_n, m.id",
+                       (rowid,))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur]
 
 
 def _records(conn, ids) -> list[dict]:
-    ids = sorted({i for i in ids if i})
-    if not ids:
-        return []
-    cur = conn.execute(f"SELECT record_id, type, target_uri, date, length FROM records WHERE record_id IN "
-                       f"({', '.join('?' * len(ids))}) ORDER BY date, record_id", ids)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur]
+    found = queries.locate(conn, ids).values()
+    return [{k: r[k] for k in ("record_id", "type", "target_uri", "date", "length")}
+            for r in sorted(found, key=lambda r: (r["date"] or "", r["record_id"]))]
 
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -111,7 +108,8 @@ def item(item_id: str):
     media = _media(conn, rowid)
     record_ids = [detail["item"].get("record_id")] + [v["record_id"] for v in versions] + \
                  [m["record_id"] for m in media]
-    record_ids += [r[0] for r in conn.execute("SELECT meta_record_id FROM versions WHERE item_rowid = ?", (rowid,))]
+    record_ids += [r[0] for r in conn.execute(
+        "SELECT m.record_id FROM versions v JOIN records m ON m.id = v.meta_record WHERE v.item_rowid = ?", (rowid,))]
     settings = current_app.config["SETTINGS"]
     on_hold = holds_on_item(db(), item_id, today_in(now(), settings.timezone))
     audit("web.view", {"item": item_id})

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, current_app
 from warcio.archiveiterator import ArchiveIterator
 
 from ..errors import StoreError, WarcError
+from ..index import queries
 from ..store import open_store
 from ..warc import read_record
 from .auth import requires
@@ -38,12 +39,11 @@ class Payload:
 
 
 def record_row(conn, record_id: str):
-    row = conn.execute(
-        "SELECT record_id, object_key, offset, length, type, payload_digest, refers_to FROM records "
-        "WHERE record_id = ?", (record_id,)).fetchone()
-    if row is None:
+    found = queries.locate(conn, [record_id]).get(record_id)
+    if found is None:
         abort(404, f"no WARC record {record_id!r} in the index")
-    return row
+    return tuple(found[k] for k in ("record_id", "object_key", "offset", "length", "type", "payload_digest",
+                                    "refers_to"))
 
 
 def raw_record(settings, conn, record_id: str) -> bytes:
@@ -91,8 +91,9 @@ def media_response(p: Payload, name: str) -> Response:
 @requires("viewer")
 def media(media_id: int):
     conn = db().conn
-    row = conn.execute("SELECT m.record_id, m.url, i.id FROM media m JOIN items i ON i.rowid = m.item_rowid "
-                       "WHERE m.id = ? AND m.status = 'fetched'", (media_id,)).fetchone()
+    row = conn.execute("SELECT r.record_id, m.url, i.id FROM media m JOIN items i ON i.rowid = m.item_rowid"
+                       " LEFT JOIN records r ON r.id = m.record WHERE m.id = ? AND m.status = 'fetched'",
+                       (media_id,)).fetchone()
     if row is None or not row[0]:
         abort(404, "no archived copy of this media item")
     p = payload(current_app.config["SETTINGS"], conn, row[0])

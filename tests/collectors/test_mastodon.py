@@ -283,6 +283,6 @@ def test_history_versions_point_at_the_history_response(replay, make_config):
     db = open_index(settings.index_path)
     uris = [r[0] for r in db.conn.execute(
         "SELECT r.target_uri FROM versions v JOIN items i ON i.rowid = v.item_rowid JOIN records r"
-        " ON r.record_id = v.record_id WHERE i.platform_id = ? ORDER BY v.n", (lost.id,))]
+        " ON r.id = v.record WHERE i.platform_id = ? ORDER BY v.n", (lost.id,))]
     assert len(uris) == 2
     assert uris[0].endswith(f"/statuses/{lost.id}/history") and "/history" not in uris[1]

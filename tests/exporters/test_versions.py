@@ -26,12 +26,12 @@ def volume(export_settings, tmp_path_factory):
     db = open_index(fx.index_path)
     # Version 1 of the edited comment had a photo the edit replaced (both are the post's PNG record).
     (rowid,) = db.conn.execute("SELECT rowid FROM items WHERE id = ?", (fx.phone_item,)).fetchone()
-    record_id, digest = db.conn.execute(
-        "SELECT record_id, payload_digest FROM media WHERE content_type = 'image/png'").fetchone()
+    record, digest = db.conn.execute(
+        "SELECT record, payload_digest FROM media WHERE content_type = 'image/png'").fetchone()
     for n, name in ((1, "removed.png"), (2, "replacement.png")):
-        db.conn.execute("INSERT INTO media (item_rowid, version_n, url, record_id, payload_digest, content_type, "
+        db.conn.execute("INSERT INTO media (item_rowid, version_n, url, record, payload_digest, content_type, "
                         "size, status) VALUES (?, ?, ?, ?, ?, 'image/png', 1, 'fetched')",
-                        (rowid, n, f"http://127.0.0.1:9/media/{name}", record_id, digest))
+                        (rowid, n, f"http://127.0.0.1:9/media/{name}", record, digest))
     db.conn.commit()
     spec = EdiscoverySpec("Doe v. City", "OCPD-SM-", Selection("2024-03-01", "2024-03-31"), root / "VOL001",
                           workers=0)

@@ -24,6 +24,7 @@ from archiver.store import open_store
 from archiver.exporters.records import iter_threads
 from archiver.exporters.render import printable
 from tests.ops.support import NOW, finish, index_of, start_cli
+from tests.ops.test_record_keys import make_old
 
 OLD_VERSIONS = """
     CREATE TABLE versions (
@@ -83,7 +84,7 @@ def test_a_damaged_items_record_stops_the_export_with_its_name(two_nights):
     db, store = index_of(settings), open_store(settings)
     rowid, _ = _edited_post(db)
     key, offset, length = db.conn.execute(
-        "SELECT r.object_key, r.offset, r.length FROM versions v JOIN records r ON r.record_id = v.meta_record_id"
+        "SELECT r.object_key, r.offset, r.length FROM versions v JOIN records r ON r.id = v.meta_record"
         " WHERE v.item_rowid = ? AND v.n = 2", (rowid,)).fetchone()
     target = next(p for p in Path(settings.storage_url.removeprefix("file://")).rglob("*")
                   if p.name == key.rsplit("/", 1)[-1])
@@ -102,8 +103,10 @@ def test_an_index_with_the_bodies_in_it_migrates_and_still_shows_and_exports(two
     full = _full_versions(db, store)
     migrated_rowid, edited_id = _edited_post(db)
     shown = item_detail(db, edited_id, VersionBodies(db.conn, store))
-    # The index as it was before the lean migration: every version whole, items_created.
+    # The index as it was before the lean migration: every version whole, items_created (and the
+    # text record ids of the migrations after it).
     conn = db.conn
+    make_old(conn)
     view = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'item_objects'").fetchone()[0]
     conn.execute("DROP VIEW item_objects")
     conn.execute("DROP TABLE versions")

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from archiver.config import load_settings
 from archiver.fixity import run_fixity
+from archiver.index.queries import item_events
 from archiver.store import open_store
 from tests.ops.support import NOW, count_rows, finish, index_of, run_collect, start_cli, wait_for
 
@@ -48,8 +49,9 @@ def test_full_spool_is_reported_kept_and_recovered(page, make_config):
     assert report.ok and len(report.recovered) == 1, report.results
     db = index_of(settings)
     assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == page.world_size()
-    recovered = db.conn.execute("SELECT count(*) FROM events WHERE event = 'new' AND run_id ="
-                                " (SELECT id FROM runs WHERE status = 'failed')").fetchone()[0]
+    failed = db.conn.execute("SELECT id FROM runs WHERE status = 'failed'").fetchone()[0]
+    recovered = sum(e["event"] == "new" and e["run_id"] == failed
+                    for (rowid,) in db.conn.execute("SELECT rowid FROM items") for e in item_events(db.conn, rowid))
     assert recovered > 0  # what the failed night wrote before the disk filled is in the archive
     _no_duplicates(db)
     assert not list(settings.spool_dir.rglob("*.warc.gz*"))

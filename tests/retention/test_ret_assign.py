@@ -102,3 +102,35 @@ def test_retention_for_item(archive):
     assert "2 item(s)" in message
     section = show_section(archive.db, archive.settings, {"item": {"id": archive.item("p1")}})["retention"]
     assert section["held"] and section["holds"][0]["name"] == "web-hold"
+
+
+def test_assignments_written_one_row_per_item_migrate_to_items_and_rules(archive):
+    """An index written before m_retention_rules (series, rule label and computation time in every
+    item's row) migrates to the same assignments, with each rule kept once."""
+    from archiver.index import open_index
+
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    override(archive.db, archive.settings, make_query(item_ids=[archive.item("p2")]), "PD-SM-P", reason="case",
+             actor="rec", now=NOW)
+    conn = archive.db.conn
+    before = conn.execute("SELECT * FROM retention_assignments ORDER BY item_id").fetchall()
+    rules = {(r[1], r[2], r[3], r[4], r[7]) for r in before}
+    assert len(before) == 4 and len(rules) == 4 and "override" in {r[3] for r in before}
+    conn.executescript("""
+        CREATE TABLE old AS SELECT * FROM retention_assignments;
+        DROP VIEW retention_assignments;
+        DROP TABLE retention_items;
+        DROP TABLE retention_rules;
+        CREATE TABLE retention_assignments (
+            item_id TEXT PRIMARY KEY, series TEXT NOT NULL, schedule_id INTEGER NOT NULL, source TEXT NOT NULL,
+            rule TEXT, trigger_date TEXT, disposition_date TEXT, computed_at TEXT NOT NULL);
+        CREATE INDEX retention_assignments_due ON retention_assignments(disposition_date);
+        INSERT INTO retention_assignments SELECT * FROM old;
+        DROP TABLE old;
+        DELETE FROM _sqlite_migrations WHERE name = 'm_retention_rules';
+    """)
+    conn.close()
+    migrated = open_index(archive.settings.index_path)
+    assert migrated.conn.execute("SELECT * FROM retention_assignments ORDER BY item_id").fetchall() == before
+    assert set(migrated.conn.execute("SELECT series, schedule_id, source, rule, computed_at FROM retention_rules")
+               ) == rules

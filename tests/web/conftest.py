@@ -91,10 +91,10 @@ def add_hostile_media(settings, db) -> None:
     db.conn.execute("INSERT INTO objects (key, sha256, size, stored_at) VALUES (?, ?, ?, '2024-01-01T00:00:00Z')",
                     (key, digest, len(buf.getvalue())))
     for n, (ctype, record_id, start, length) in enumerate(spans):
-        db.conn.execute("INSERT INTO records (record_id, object_key, offset, length, type, content_type) "
-                        "VALUES (?, ?, ?, ?, 'response', ?)", (record_id, key, start, length, ctype))
-        db.conn.execute("INSERT INTO media (item_rowid, version_n, url, record_id, content_type, size, status) "
-                        "VALUES (?, 1, ?, ?, ?, 10, 'fetched')", (rowid, f"https://cdn.example/{n}", record_id, ctype))
+        record = db.conn.execute("INSERT INTO records (record_id, object_key, offset, length, type, content_type) "
+                                 "VALUES (?, ?, ?, ?, 'response', ?)", (record_id, key, start, length, ctype)).lastrowid
+        db.conn.execute("INSERT INTO media (item_rowid, version_n, url, record, content_type, size, status) "
+                        "VALUES (?, 1, ?, ?, ?, 10, 'fetched')", (rowid, f"https://cdn.example/{n}", record, ctype))
 
 
 def tiny_png(size: int = 24) -> bytes:
