@@ -207,7 +207,7 @@ def test_the_latest_sighting_links_an_object_to_the_item_for_retention(replay, m
     expected = set(db.conn.execute(
         f"SELECT r.object_key, i.id FROM items i JOIN records r ON r.record_id = {latest_sighting('record_id')}"
         " UNION SELECT r.object_key, i.id FROM items i JOIN versions v ON v.item_rowid = i.rowid"
-        " JOIN records r ON r.record_id IN (v.record_id, v.meta_record_id)"))
+        " JOIN records r ON r.id IN (v.record, v.meta_record)"))
     assert linked == expected
     night2 = {key for (key,) in db.conn.execute("SELECT key FROM objects WHERE first_date >= ?",
                                                 (f"{NOW - timedelta(days=1):%Y-%m-%d}",))}
@@ -215,7 +215,7 @@ def test_the_latest_sighting_links_an_object_to_the_item_for_retention(replay, m
     sighted_first_night = db.conn.execute(
         "SELECT count(*) FROM items i JOIN records r ON r.record_id = i.record_id"
         " WHERE r.object_key NOT IN (SELECT value FROM json_each(?))"
-        " AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.item_rowid = i.rowid AND v.record_id = i.record_id)"
+        " AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.item_rowid = i.rowid AND v.record = r.id)"
         , (json.dumps(sorted(night2)),)).fetchone()[0]
     assert sighted_first_night == 0
 
@@ -224,13 +224,14 @@ OLD_ITEM_OBJECTS = """
     CREATE VIEW item_objects AS
         SELECT DISTINCT r.object_key AS object_key, i.id AS item_id
         FROM (
-            SELECT rowid AS item_rowid, record_id FROM items
-            UNION SELECT item_rowid, record_id FROM versions
-            UNION SELECT item_rowid, meta_record_id FROM versions
-            UNION SELECT item_rowid, record_id FROM media
+            SELECT i.rowid AS item_rowid, r.id AS record FROM items i JOIN records r ON r.record_id = i.record_id
+            UNION SELECT item_rowid, record FROM versions
+            UNION SELECT item_rowid, meta_record FROM versions
+            UNION SELECT item_rowid, record FROM media
         ) AS link
-        JOIN records AS r ON r.record_id = link.record_id
-        JOIN items AS i ON i.rowid = link.item_rowid"""
+        JOIN records AS r ON r.id = link.record
+        JOIN items AS i ON i.rowid = link.item_rowid
+        WHERE r.object_key IS NOT NULL"""
 
 
 def test_an_index_written_before_item_sightings_migrates(replay, make_config):

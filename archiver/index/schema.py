@@ -897,38 +897,6 @@ def m_lean_versions(db):
 
 
 @migrations()
-def m_item_sightings(db):
-    # An unchanged night (issue 24) writes each item's new sighting here, a narrow row, instead
-    # of rewriting the wide items row and its items_record entry (archiver.sightings: an
-    # item's latest sighting is this row if it has one, else the item's own). item_objects
-    # links an object to the items last sighted in it through the same rule.
-    _script(db,
-        """
-        CREATE TABLE item_sightings (
-            item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),
-            last_seen TEXT NOT NULL,       -- a sighting later than the item row's last_seen
-            last_run TEXT,
-            record_id TEXT                 -- the response record of that sighting
-        );
-        CREATE INDEX item_sightings_record ON item_sightings(record_id);
-        DROP VIEW IF EXISTS item_objects;
-        CREATE VIEW item_objects AS
-            SELECT DISTINCT r.object_key AS object_key, i.id AS item_id
-            FROM (
-                SELECT rowid AS item_rowid, record_id FROM items AS i
-                    WHERE NOT EXISTS (SELECT 1 FROM item_sightings AS s WHERE s.item_rowid = i.rowid)
-                UNION SELECT item_rowid, record_id FROM item_sightings
-                UNION SELECT item_rowid, record_id FROM versions
-                UNION SELECT item_rowid, meta_record_id FROM versions
-                UNION SELECT item_rowid, record_id FROM media
-            ) AS link
-            JOIN records AS r ON r.record_id = link.record_id
-            JOIN items AS i ON i.rowid = link.item_rowid;
-        """
-    )
-
-
-@migrations()
 def m_record_keys(db):
     # A lean index (issue 24): a WARC record id is a 47-character "<urn:uuid:...>", and each item
     # named two of them in its version rows, one in its events and each in an index. The record id
@@ -937,8 +905,8 @@ def m_record_keys(db):
     # ids through archiver.index.queries. A row of `records` with no object_key is a record named
     # before its WARC file was indexed (archiver.index.queries.record_key): ingest fills it in when
     # the file comes. AUTOINCREMENT: disposition deletes records, and a key must never be reused by
-    # a later record. (items.record_id and item_sightings.record_id, the item's latest sighting,
-    # stay text: capture and sightings look items up by it.)
+    # a later record. (items.record_id, the item's latest sighting, stays text: capture and
+    # sightings look items up by it.)
     #
     # The `new` event of each item is not stored: it said the item was first seen, by which run,
     # from which response, and that is the item's first_seen and its first version's sources
@@ -1039,8 +1007,6 @@ def m_record_keys(db):
             SELECT DISTINCT r.object_key AS object_key, i.id AS item_id
             FROM (
                 SELECT i.rowid AS item_rowid, r.id AS record FROM items i JOIN records r ON r.record_id = i.record_id
-                    WHERE NOT EXISTS (SELECT 1 FROM item_sightings AS s WHERE s.item_rowid = i.rowid)
-                UNION SELECT s.item_rowid, r.id FROM item_sightings s JOIN records r ON r.record_id = s.record_id
                 UNION SELECT item_rowid, record FROM versions
                 UNION SELECT item_rowid, meta_record FROM versions
                 UNION SELECT item_rowid, record FROM media
@@ -1091,5 +1057,38 @@ def m_retention_rules(db):
             SELECT a.item_id, r.series, r.schedule_id, r.source, r.rule, a.trigger_date, a.disposition_date,
                    r.computed_at
             FROM retention_items a JOIN retention_rules r ON r.id = a.rule_id;
+        """
+    )
+
+
+@migrations()
+def m_item_sightings(db):
+    # An unchanged night (issue 24) writes each item's new sighting here, a narrow row, instead
+    # of rewriting the wide items row and its items_record entry (archiver.sightings: an
+    # item's latest sighting is this row if it has one, else the item's own). item_objects
+    # links an object to the items last sighted in it through the same rule.
+    _script(db,
+        """
+        CREATE TABLE item_sightings (
+            item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),
+            last_seen TEXT NOT NULL,       -- a sighting later than the item row's last_seen
+            last_run TEXT,
+            record_id TEXT                 -- the response record of that sighting
+        );
+        CREATE INDEX item_sightings_record ON item_sightings(record_id);
+        DROP VIEW IF EXISTS item_objects;
+        CREATE VIEW item_objects AS
+            SELECT DISTINCT r.object_key AS object_key, i.id AS item_id
+            FROM (
+                SELECT i.rowid AS item_rowid, r.id AS record FROM items i JOIN records r ON r.record_id = i.record_id
+                    WHERE NOT EXISTS (SELECT 1 FROM item_sightings AS s WHERE s.item_rowid = i.rowid)
+                UNION SELECT s.item_rowid, r.id FROM item_sightings s JOIN records r ON r.record_id = s.record_id
+                UNION SELECT item_rowid, record FROM versions
+                UNION SELECT item_rowid, meta_record FROM versions
+                UNION SELECT item_rowid, record FROM media
+            ) AS link
+            JOIN records AS r ON r.id = link.record
+            JOIN items AS i ON i.rowid = link.item_rowid
+            WHERE r.object_key IS NOT NULL;
         """
     )

@@ -11,6 +11,7 @@ from datetime import timedelta
 from archiver.index import open_index
 from archiver.index.queries import item_events, item_media, put_records, record_key, version_rows
 from archiver.reindex import reindex
+from archiver.sightings import fold_sighting
 from archiver.store import open_store
 from tests.ops.support import NOW, index_of
 
@@ -65,7 +66,10 @@ def content(db) -> dict:
 
 
 def make_old(conn) -> None:
-    """Turn this index back into the one written before migration m_record_keys, from what it says."""
+    """Turn this index back into the one written before migrations m_record_keys and
+    m_item_sightings (which comes after it), from what it says."""
+    for (rowid,) in conn.execute("SELECT item_rowid FROM item_sightings").fetchall():
+        fold_sighting(conn, rowid)
     rows = conn.execute("SELECT rowid FROM items").fetchall()
     versions = [(rowid, v) for (rowid,) in rows for v in version_rows(conn, rowid)]
     stored = conn.execute("SELECT v.item_rowid, v.n, v.content, v.native FROM versions v").fetchall()
@@ -77,6 +81,8 @@ def make_old(conn) -> None:
     news = [(rowid, e) for (rowid,) in rows for e in item_events(conn, rowid) if e["event"] == "new"]
     records = conn.execute("SELECT record_id, object_key, offset, length, type, target_uri, date, payload_digest,"
                            " content_type, http_status, refers_to FROM records WHERE object_key IS NOT NULL").fetchall()
+    conn.execute("DROP TABLE item_sightings")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm_item_sightings'")
     for name in ("VIEW item_objects", "TABLE versions", "TABLE media", "TABLE events", "TABLE records"):
         conn.execute(f"DROP {name}")
     for statement in OLD_SCHEMA.split(";"):
