@@ -168,7 +168,7 @@ class Poller:
             # returned); the wider tiers find edits and deletions: by id where the collector checks
             # known items (X), else by re-reading whole threads.
             checks = collector_class(account.platform).checks_known
-            result = run_account(self.settings, db, store, account, environ=self.environ, now=now,
+            result = run_account(self.settings, db, store, account, environ=self.environ, now=now, clock=self.now,
                                  after_ingest=AfterIngest(self.settings, store, now), driver=tier.driver,
                                  rescan_days=tier.max_age.total_seconds() / 86400,
                                  incremental=True if tier is self.tiers[0] else ("check" if checks else False))
