@@ -256,3 +256,18 @@ def test_collect_without_a_config_file_says_so(tmp_path, monkeypatch, capsys):
         main(["collect"])
     assert exit_.value.code == 1 and "no config file" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_every_command_summary_in_help_is_a_whole_phrase():
+    """`archiver --help` shortens each command's help to its first sentence: an abbreviation
+    such as "Wis. Stat." must not cut it mid-phrase ("Records requests (Wis.")."""
+    out = subprocess.run([sys.executable, "-m", "archiver", "--help"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "200"}, check=True).stdout
+    lines = out.split("Commands:", 1)[1].splitlines()
+    summaries = {line.split()[0]: line.split(None, 1)[1] for line in lines
+                 if line.startswith("  ") and len(line.split(None, 1)) == 2}
+    assert "request" in summaries and "Wisconsin" in summaries["request"], summaries
+    for name, summary in summaries.items():
+        if not summary.endswith("..."):
+            assert summary.count("(") == summary.count(")"), (name, summary)
+            assert not summary.endswith(("Wis.", " Stat.", " s.")), (name, summary)

@@ -17,7 +17,8 @@ from . import common
 
 retention_app = typer.Typer(help="Retention schedules: show, report, assign, recompute.", no_args_is_help=True)
 hold_app = typer.Typer(help="Legal holds: add, list, release.", no_args_is_help=True)
-request_app = typer.Typer(help="Wis. Stat. 19.35 records requests, which hold their records.", no_args_is_help=True)
+request_app = typer.Typer(help="Records requests (Wis. Stat. 19.35), which hold their records.", no_args_is_help=True,
+                           short_help="Records requests under Wisconsin's public-records law, and their holds.")
 dispose_app = typer.Typer(help="Disposition: plan, notice, reply, approve, apply (dry run by default).",
                           no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
