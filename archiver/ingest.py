@@ -179,9 +179,9 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
         record_sighting(conn, *sighted_in(record), date, run_id, source_id)
     seen = page.get("seen") or []
     stats.seen += len(seen)
-    for pid in seen:
-        record_sighting(conn, "SELECT rowid FROM items WHERE account = ? AND platform_id = ?", (account, pid),
-                        date, run_id, source_id)
+    if seen:  # one statement for the page's items, through the (account, platform_id) index
+        record_sighting(conn, "SELECT rowid FROM items WHERE account = ? AND platform_id IN"
+                        " (SELECT value FROM json_each(?))", (account, json.dumps(seen)), date, run_id, source_id)
     changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
     fresh: dict[str, dict] = {}  # first sightings, inserted together after the loop
