@@ -17,9 +17,10 @@ rest: a version's content and native JSON are read back from its ``items/1`` rec
 (``versions.meta_record``; ``archiver.sightings.VersionBodies``) and are not stored here,
 except the natives capture itself reads each night (``NATIVE_KEPT``). The latest version's
 text and last sighting are the item's own (``items.text``, ``items.last_seen``), so a
-version row keeps them only once it is superseded; a night that sees an item again unchanged
-writes its sighting to the narrow ``item_sightings`` table and leaves the item's row alone
-(``archiver.sightings``).
+version row keeps them only once it is superseded; its hash is the sha256 digest's 32 bytes
+and its first sighting is NULL when it is the item's (``archiver.index.versions``). A night
+that sees an item again unchanged writes its sighting to the narrow ``item_sightings`` table
+and leaves the item's row alone (``archiver.sightings``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .errors import WarcError
 from .ftsquery import index_form
 from .index import item_id, transaction, tune_for_ingest
 from .index.queries import put_records, record_key
+from .index.versions import digest, stored_first_seen
 from .sightings import content_text, fold_sighting, native_text, page_entries, record_sighting, sighted_in
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
@@ -343,9 +345,10 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             json_text(item.get("counts") or {}), source_id))
         # The latest version's text and last sighting are the item's (module docstring).
         versions += [
-            (rowid, n, v["hash"], db_text(v.get("text")) if n < len(chain) else None,
+            (rowid, n, digest(v["hash"]), db_text(v.get("text")) if n < len(chain) else None,
              native_text(v) if keep else None,
-             (v.get("created_at") or date) if is_history else date, date if n < len(chain) else None,
+             stored_first_seen((v.get("created_at") or date) if is_history else date, date),
+             date if n < len(chain) else None,
              (record_key(conn, v.get("source")) or source) if is_history else source, meta)
             for n, (v, is_history) in enumerate(chain, 1)]
         media += [(rowid, len(chain), m["url"], record_key(conn, m.get("record_id")), m.get("digest"),
@@ -383,13 +386,15 @@ def _add_version(conn, rowid: int, versions: int, version: dict, date: str, sour
     """Add ``version`` after version ``versions`` unless it is that one again; returns the
     latest version's number. A version is written whole (text and last sighting included);
     the caller clears them on the one that ends up latest (they are the item's)."""
-    latest = conn.execute(
-        "SELECT hash FROM versions WHERE item_rowid = ? AND n = ?", (rowid, versions)
+    stored = digest(version["hash"])
+    latest, item_first_seen = conn.execute(
+        "SELECT v.hash, i.first_seen FROM items i LEFT JOIN versions v ON v.item_rowid = i.rowid AND v.n = ?"
+        " WHERE i.rowid = ?", (versions, rowid)
     ).fetchone()
-    if latest and latest[0] == version["hash"]:
+    if latest == stored:
         return versions  # the same content again (a re-ingest after a crash): the item's last_seen says it
     if history and conn.execute(
-        "SELECT 1 FROM versions WHERE item_rowid = ? AND hash = ?", (rowid, version["hash"])
+        "SELECT 1 FROM versions WHERE item_rowid = ? AND hash = ?", (rowid, stored)
     ).fetchone():
         return versions  # platform-reported history already archived
     # The version it supersedes takes its text and last sighting from the item, which the
@@ -403,7 +408,8 @@ def _add_version(conn, rowid: int, versions: int, version: dict, date: str, sour
     conn.execute(
         "INSERT INTO versions (item_rowid, n, hash, text, native, first_seen, last_seen, record,"
         " meta_record) VALUES (?,?,?,?,?,?,?,?,?)",
-        (rowid, n, version["hash"], db_text(version.get("text")), native_text(version) if keep_native else None,
-         first_seen or date, date, record_key(conn, source_id), record_key(conn, meta_id)),
+        (rowid, n, stored, db_text(version.get("text")), native_text(version) if keep_native else None,
+         stored_first_seen(first_seen or date, item_first_seen), date, record_key(conn, source_id),
+         record_key(conn, meta_id)),
     )
     return n

@@ -44,7 +44,7 @@ def build(db, items: int, objects: int) -> None:
             (item_id("facebook", "acct", str(n)), "acct", "facebook", str(n), "comment", "0", n % 2, "t", created,
              "live", created, created, record)).lastrowid
         conn.execute("INSERT INTO versions (item_rowid, n, hash, first_seen, last_seen, record) VALUES (?,?,?,?,?,?)",
-                     (rowid, 1, "0" * 64, created, created, key))
+                     (rowid, 1, bytes(32), created, created, key))
     conn.execute("COMMIT")
 
 

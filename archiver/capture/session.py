@@ -31,6 +31,7 @@ from ..config import AccountConfig, Settings
 from ..errors import AccessError, CollectError, RetentionError, StoreError, ThrottledError, TransientError
 from ..http import Fetcher
 from ..index.searchplan import epoch_key
+from ..index.versions import digest as stored_digest
 from ..store import Store
 from ..textsafe import json_text
 from ..timefmt import iso, utcnow
@@ -47,7 +48,7 @@ class Interrupted(CollectError):
 
 @dataclass(slots=True)
 class _Prev:
-    hash: str
+    hash: bytes  # the sha256 digest of its latest version, as the index stores it (archiver.index.versions)
     hidden: bool
     status: str
     record: str | None = None  # the record of its latest sighting (items.record_id)
@@ -365,6 +366,7 @@ class CaptureSession:
         self.items_in_file += 1
         prev = self._prev(item)
         digest, content_json = content_digest(item.content)
+        stored = stored_digest(digest)
         events: list[str] = []
         if prev is None:
             events.append("new")
@@ -373,7 +375,7 @@ class CaptureSession:
         else:
             if prev.status == "deleted":
                 events.append("restored")
-            if digest != prev.hash:
+            if stored != prev.hash:
                 events.append("edited")
             if item.hidden != prev.hidden:
                 events.append("hidden" if item.hidden else "unhidden")
@@ -381,7 +383,7 @@ class CaptureSession:
             self.sightings.seen(source, pid, prev.record)
             return
         change: dict[str, Any] = {"events": events, "item": _item_fields(item)}
-        if prev is None or digest != prev.hash:
+        if prev is None or stored != prev.hash:
             change["version"] = {"hash": digest, "text": item.text, "content_json": content_json,
                                  "native_json": _native_json(item.native)}
             if item.history:
@@ -391,7 +393,7 @@ class CaptureSession:
             if media:
                 change["media"] = media
         self.sightings.change(source, change)
-        self._changed(pid, item.root, _Prev(digest, item.hidden, "live"))
+        self._changed(pid, item.root, _Prev(stored, item.hidden, "live"))
         for event in events:
             if event in self.counts:
                 self.counts[event] += 1
@@ -435,7 +437,7 @@ class CaptureSession:
                 if isinstance(answer, Gone):  # what the answer can tell (deleted, or taken down)
                     change["detail"] = answer.detail
                 self.sightings.change(self.last_api, change)
-                self._changed(platform_id, root, _Prev("", False, "deleted"))
+                self._changed(platform_id, root, _Prev(b"", False, "deleted"))
                 self.counts["deleted"] += 1
                 gone.append(platform_id)
         return gone
@@ -448,7 +450,7 @@ class CaptureSession:
         rows = [] if self.first_run or event.partial else [r for r in self.db.conn.execute(
             "SELECT platform_id, kind, root, parent, url FROM items WHERE account = ? AND root = ?"
             " AND kind != 'post' AND status != 'deleted'", (self.account.name, event.root),
-        ) if r[0] not in seen and self.run_state.get(r[0], _Prev("", False, "")).status != "deleted"]
+        ) if r[0] not in seen and self.run_state.get(r[0], _Prev(b"", False, "")).status != "deleted"]
         self._confirm(ctx, rows)
         self.sightings.thread(self.last_api, event.root, event.expected)
 

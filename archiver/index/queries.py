@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import QueryError
 from ..search import RESULT_COLUMNS
 from ..sightings import latest_sighting
+from .versions import first_seen, hash_hex
 
 
 def _rows(cur) -> list[dict[str, Any]]:
@@ -72,13 +73,15 @@ def version_rows(conn, rowid: int, bodies=None) -> list[dict[str, Any]]:
     """An item's versions, oldest first: n, hash, text, content and native (JSON text),
     first_seen, last_seen, record_id, meta_record_id.
 
-    The latest version's text and last sighting are the item's (``archiver.ingest``). Content
+    The latest version's text and last sighting are the item's (``archiver.ingest``); the hash
+    (lowercase hex) and first sighting are read as ``archiver.index.versions`` says. Content
     and native come from the version's ``items/1`` record through ``bodies``
     (``archiver.sightings.VersionBodies``) where the index keeps none; without ``bodies``
     they are None there."""
     rows = _rows(conn.execute(
-        "SELECT v.n, v.hash, CASE WHEN v.n = i.versions THEN i.text ELSE v.text END AS text, v.content, v.native,"
-        f" v.first_seen, COALESCE(v.last_seen, {latest_sighting('last_seen')}) AS last_seen, r.record_id,"
+        f"SELECT v.n, {hash_hex()} AS hash, CASE WHEN v.n = i.versions THEN i.text ELSE v.text END AS text,"
+        f" v.content, v.native, {first_seen()} AS first_seen,"
+        f" COALESCE(v.last_seen, {latest_sighting('last_seen')}) AS last_seen, r.record_id,"
         " m.record_id AS meta_record_id,"
         " i.platform_id FROM versions v JOIN items i ON i.rowid = v.item_rowid LEFT JOIN records r ON r.id = v.record"
         " LEFT JOIN records m ON m.id = v.meta_record WHERE v.item_rowid = ? ORDER BY v.n",

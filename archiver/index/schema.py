@@ -1092,3 +1092,48 @@ def m_item_sightings(db):
             WHERE r.object_key IS NOT NULL;
         """
     )
+
+
+@migrations()
+def m_lean_version_rows(db):
+    # A lean index (issue 24): a version's hash is kept as the sha256 digest's 32 bytes rather
+    # than its 64 hex characters, and its first sighting is NULL where it is the item's own
+    # (the version captured when the item was first seen: nearly every version), as its text
+    # and last sighting are NULL for the latest version. Readers spell the hash in hex and
+    # fill the first sighting in through archiver.index.versions. The rows are keyed by
+    # (item_rowid, n) alone (WITHOUT ROWID): the key was a second copy of both columns in an
+    # index of its own, and no reader names a version by its rowid. The table is rebuilt; the
+    # item_objects view (whatever it is by now) is dropped and created again around it.
+    view = db.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'item_objects'").fetchone()
+    # SQLite 3.41's unhex() is newer than some systems' SQLite.
+    db.conn.create_function("version_digest", 1, bytes.fromhex, deterministic=True)
+    _script(db,
+        """
+        DROP VIEW IF EXISTS item_objects;
+        CREATE TABLE versions_digest (
+            item_rowid INTEGER NOT NULL REFERENCES items(rowid),
+            n INTEGER NOT NULL,            -- 1 = first version seen
+            hash BLOB NOT NULL,            -- sha256 of the version-defining content, 32 bytes
+            text TEXT,                     -- NULL for the latest version: items.text
+            content TEXT,                  -- NULL: in the items/1 record meta_record
+            native TEXT,                   -- NULL: in the items/1 record meta_record
+            first_seen TEXT,               -- NULL when it is the item's: items.first_seen
+            last_seen TEXT,                -- NULL for the latest version: items.last_seen
+            record INTEGER,                -- records.id of the source response
+            meta_record INTEGER,           -- records.id of the items/1 record that reported it
+            PRIMARY KEY (item_rowid, n)
+        ) WITHOUT ROWID;
+        INSERT INTO versions_digest
+            SELECT v.item_rowid, v.n, version_digest(v.hash), v.text, v.content, v.native,
+                   CASE WHEN v.first_seen = i.first_seen THEN NULL ELSE v.first_seen END, v.last_seen,
+                   v.record, v.meta_record
+            FROM versions v LEFT JOIN items i ON i.rowid = v.item_rowid
+            ORDER BY v.item_rowid, v.n;
+        DROP TABLE versions;
+        ALTER TABLE versions_digest RENAME TO versions;
+        CREATE INDEX versions_record ON versions(record);
+        CREATE INDEX versions_meta_record ON versions(meta_record);
+        """
+    )
+    if view:
+        db.conn.execute(view[0])

@@ -28,6 +28,7 @@ from typing import Any
 from .. import audit
 from ..errors import RetentionError, StoreError, WarcError
 from ..index import transaction
+from ..index.versions import hash_hex
 from ..progress import report as report_progress
 from ..sightings import VersionBodies, fold_sighting
 from ..timefmt import iso, utcnow
@@ -416,7 +417,7 @@ def keep_version_bodies(db, store, key: str) -> int:
     transaction; ``WarcError`` if such a record cannot be read. Returns the versions kept."""
     conn = db.conn
     rows = conn.execute(
-        "SELECT v.item_rowid, v.n, v.hash, m.record_id, i.platform_id, v.content, v.native FROM versions v"
+        f"SELECT v.item_rowid, v.n, {hash_hex()}, m.record_id, i.platform_id, v.content, v.native FROM versions v"
         " JOIN items i ON i.rowid = v.item_rowid JOIN records m ON m.id = v.meta_record"
         " WHERE m.object_key = ? AND (v.content IS NULL OR v.native IS NULL) AND (v.record IS NULL OR"
         " v.record NOT IN (SELECT id FROM records WHERE object_key = ?))", (key, key)).fetchall()
@@ -441,7 +442,7 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
         "SELECT DISTINCT i.rowid FROM items i JOIN item_objects io ON io.item_id = i.id WHERE io.object_key = ?", (key,))]
     conn.execute(f"DELETE FROM media WHERE record IN {in_obj}", (keys,))
     last_hash = {r[0]: r[1] for r in conn.execute(
-        f"SELECT item_rowid, hash FROM versions WHERE record IN {in_obj} ORDER BY n", (keys,))}
+        f"SELECT v.item_rowid, {hash_hex()} FROM versions v WHERE v.record IN {in_obj} ORDER BY v.n", (keys,))}
     conn.execute(f"DELETE FROM versions WHERE record IN {in_obj}", (keys,))
     conn.execute(f"UPDATE versions SET meta_record = NULL WHERE meta_record IN {in_obj}", (keys,))
     conn.execute(f"UPDATE events SET record = NULL WHERE record IN {in_obj}", (keys,))

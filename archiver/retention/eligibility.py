@@ -24,6 +24,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..index.versions import first_seen, hash_hex
 from ..sightings import SIGHTING_LINKS
 from ..timefmt import parse_platform_time
 from .assign import disposition_day, later_due, version_trigger_day
@@ -39,8 +40,8 @@ DESTROY = ("destroy", "destroy-confidential")
 _LINKS = f"""
     SELECT r.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,
            rr.series, ra.trigger_date, ra.disposition_date,
-           (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
-           MAX(CASE WHEN link.n >= 2 THEN v.first_seen END) AS edit_captured
+           (SELECT {hash_hex()} FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
+           MAX(CASE WHEN link.n >= 2 THEN {first_seen()} END) AS edit_captured
     FROM (SELECT seen.item_rowid, k.id AS record, li.versions AS n FROM ({SIGHTING_LINKS}) seen
           JOIN items li ON li.rowid = seen.item_rowid JOIN records k ON k.record_id = seen.record_id
           UNION SELECT item_rowid, record, n FROM versions

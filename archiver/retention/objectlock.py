@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from ..errors import StoreError
+from ..index.versions import first_seen
 from ..timefmt import iso, parse_platform_time, utcnow
 from .dates import add_offset, local_day, today_in
 from .holds import held_item_ids
@@ -82,7 +83,7 @@ def _edit_dates(db, settings, keys: Iterable[str] | None) -> dict[str, date]:
     where, params = ("", []) if keys is None else (
         " WHERE r.object_key IN (SELECT value FROM json_each(?))", [json.dumps(list(keys))])
     rows = db.conn.execute(
-        "SELECT r.object_key, i.id, a.series, MAX(v.first_seen) FROM records r"
+        f"SELECT r.object_key, i.id, a.series, MAX({first_seen()}) FROM records r"
         " JOIN versions v ON v.n >= 2 AND (v.record = r.id OR v.meta_record = r.id)"
         f" JOIN items i ON i.rowid = v.item_rowid JOIN retention_items ra ON ra.item_id = i.id"
         f" JOIN retention_rules a ON a.id = ra.rule_id{where}"

@@ -67,7 +67,7 @@ def content(db) -> dict:
 
 def make_old(conn) -> None:
     """Turn this index back into the one written before migrations m_record_keys and
-    m_item_sightings (which comes after it), from what it says."""
+    m_item_sightings and m_lean_version_rows (which come after it), from what it says."""
     for (rowid,) in conn.execute("SELECT item_rowid FROM item_sightings").fetchall():
         fold_sighting(conn, rowid)
     rows = conn.execute("SELECT rowid FROM items").fetchall()
@@ -100,6 +100,7 @@ def make_old(conn) -> None:
     conn.executemany("INSERT INTO events (item_rowid, at, run_id, event, record_id) VALUES (?,?,?,'new',?)",
                      [(rowid, e["at"], e["run_id"], e["record_id"]) for rowid, e in news])
     conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm_record_keys'")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm_lean_version_rows'")  # comes after it
 
 
 def test_an_index_with_text_record_ids_migrates_to_the_same_content(two_nights):

@@ -16,6 +16,7 @@ from warcio.warcwriter import WARCWriter
 from archiver.config import load_settings
 from archiver.index import item_id, open_index
 from archiver.index.queries import record_key
+from archiver.index.versions import digest
 from archiver.store import LocalStore, S3Store
 
 T0 = datetime(2017, 3, 5, 18, 0, tzinfo=timezone.utc)
@@ -130,7 +131,8 @@ class Archive:
                              (n, text, record, captured, rowid))
             conn.execute("INSERT INTO versions (item_rowid, n, hash, text, first_seen, last_seen, record,"
                          " meta_record) VALUES (?,?,?,?,?,?,?,?)",
-                         (rowid, n, vhash, text, captured, captured, record_key(conn, record), record_key(conn, meta)))
+                         (rowid, n, digest(vhash), text, captured, captured, record_key(conn, record),
+                          record_key(conn, meta)))
         return key
 
     def item(self, pid: str, account: str = "ocpd-facebook") -> str:
