@@ -1092,3 +1092,38 @@ def m_item_sightings(db):
             WHERE r.object_key IS NOT NULL;
         """
     )
+
+
+@migrations()
+def m_retention_item_keys(db):
+    # A lean index (issue 24): an item's assignment is keyed by the item's rowid, so the table is
+    # its own key (no second B-tree repeating the 16-character id) and a night's new items are
+    # appended at its end in capture order, not spread over it by hash. Assignments are derived:
+    # assign.py computes them from the schedule, overrides, event dates and the item; a reindex
+    # (new rowids) builds a new index with none and they are computed again, never carried over.
+    # The states that must outlive a reindex (overrides, event dates, holds, tombstones) keep the
+    # item's stable id. No query selects by disposition date (eligibility and the report read
+    # every assignment), so the due-date index goes. rule_id is not declared a foreign key:
+    # deleting a retention_rules row would then scan retention_items for each row deleted
+    # (there is no index on rule_id); assign_items prunes the rules no item refers to instead.
+    _script(db,
+        """
+        DROP VIEW retention_assignments;
+        CREATE TABLE retention_items_keyed (
+            item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),
+            rule_id INTEGER NOT NULL,      -- retention_rules(id)
+            trigger_date TEXT,             -- NULL: event not recorded yet, or permanent
+            disposition_date TEXT          -- first day destruction is allowed; NULL: not known / permanent
+        );
+        INSERT INTO retention_items_keyed (item_rowid, rule_id, trigger_date, disposition_date)
+            SELECT i.rowid, a.rule_id, a.trigger_date, a.disposition_date
+            FROM items i JOIN retention_items a ON a.item_id = i.id ORDER BY i.rowid;
+        DROP TABLE retention_items;
+        ALTER TABLE retention_items_keyed RENAME TO retention_items;
+        DELETE FROM retention_rules WHERE id NOT IN (SELECT rule_id FROM retention_items);
+        CREATE VIEW retention_assignments AS
+            SELECT i.id AS item_id, r.series, r.schedule_id, r.source, r.rule, a.trigger_date, a.disposition_date,
+                   r.computed_at
+            FROM retention_items a JOIN items i ON i.rowid = a.item_rowid JOIN retention_rules r ON r.id = a.rule_id;
+        """
+    )

@@ -49,7 +49,7 @@ _LINKS = f"""
     JOIN records r ON r.id = link.record AND r.object_key IS NOT NULL
     JOIN items i ON i.rowid = link.item_rowid
     LEFT JOIN versions v ON v.item_rowid = link.item_rowid AND v.n = link.n
-    LEFT JOIN retention_items ra ON ra.item_id = i.id
+    LEFT JOIN retention_items ra ON ra.item_rowid = i.rowid
     LEFT JOIN retention_rules rr ON rr.id = ra.rule_id
     GROUP BY r.object_key, i.id
     ORDER BY r.object_key, i.created_at, i.id"""

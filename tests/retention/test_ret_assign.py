@@ -127,7 +127,7 @@ def test_assignments_written_one_row_per_item_migrate_to_items_and_rules(archive
         CREATE INDEX retention_assignments_due ON retention_assignments(disposition_date);
         INSERT INTO retention_assignments SELECT * FROM old;
         DROP TABLE old;
-        DELETE FROM _sqlite_migrations WHERE name = 'm_retention_rules';
+        DELETE FROM _sqlite_migrations WHERE name IN ('m_retention_rules', 'm_retention_item_keys');
     """)
     conn.close()
     migrated = open_index(archive.settings.index_path)

@@ -341,7 +341,7 @@ def test_an_edited_index_never_makes_a_record_destroyable_early(archive):
     p4 = archive.item("p4")
     edit.execute("UPDATE items SET created_at = '2001-01-01T00:00:00Z' WHERE id = ?", (p4,))
     edit.execute("UPDATE retention_items SET disposition_date = '2008-01-01', trigger_date = '2001-01-01'"
-                 " WHERE item_id = ?", (p4,))
+                 " WHERE item_rowid = (SELECT rowid FROM items WHERE id = ?)", (p4,))
     edit.execute("UPDATE objects SET retain_until = NULL")
     edit.commit()
     edit.close()
