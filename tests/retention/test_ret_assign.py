@@ -134,3 +134,70 @@ def test_assignments_written_one_row_per_item_migrate_to_items_and_rules(archive
     assert migrated.conn.execute("SELECT * FROM retention_assignments ORDER BY item_id").fetchall() == before
     assert set(migrated.conn.execute("SELECT series, schedule_id, source, rule, computed_at FROM retention_rules")
                ) == rules
+
+
+def _rules(archive) -> tuple[set, set]:
+    """(the rules kept, the rules some assignment refers to)."""
+    conn = archive.db.conn
+    kept = set(conn.execute("SELECT series, source, rule, computed_at FROM retention_rules"))
+    used = set(conn.execute("SELECT series, source, rule, computed_at FROM retention_assignments"))
+    return kept, used
+
+
+def test_rules_no_assignment_refers_to_are_pruned_where_assignments_are_replaced(archive):
+    later = [datetime(2018, 2, day, tzinfo=timezone.utc) for day in (1, 2, 3)]
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    kept, used = _rules(archive)
+    assert kept == used and len(kept) == 3  # p1 and p2 share the default rule
+    p2 = make_query(item_ids=[archive.item("p2")])
+    override(archive.db, archive.settings, p2, "PD-SM-P", reason="case", actor="rec", now=later[0])
+    kept, used = _rules(archive)
+    assert kept == used and len(kept) == 4  # p1 still refers to the default rule of NOW
+    override(archive.db, archive.settings, p2, None, reason="closed", actor="rec", now=later[1])
+    kept, used = _rules(archive)
+    assert kept == used and ("PD-SM-P", "override", "override", "2018-02-01T00:00:00Z") not in kept
+    assert ("PD-SM-01", "default", "default_series", "2018-02-02T00:00:00Z") in kept
+    recompute(archive.db, archive.settings, actor="rec", now=later[2])
+    kept, used = _rules(archive)
+    assert kept == used and {r[3] for r in kept} == {"2018-02-03T00:00:00Z"} and len(kept) == 3
+
+
+def test_assignments_keyed_by_item_id_migrate_to_item_rowids(archive, tmp_path):
+    """An index written before m_retention_item_keys (assignments keyed by the item's id, a
+    due-date index, rules never pruned) migrates to what a fresh index holds."""
+    from archiver.index import open_index
+
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    override(archive.db, archive.settings, make_query(item_ids=[archive.item("p2")]), "PD-SM-P", reason="case",
+             actor="rec", now=NOW)
+    conn = archive.db.conn
+    before = conn.execute("SELECT * FROM retention_assignments ORDER BY item_id").fetchall()
+    keyed = conn.execute("SELECT * FROM retention_items ORDER BY item_rowid").fetchall()
+    rules = conn.execute("SELECT * FROM retention_rules ORDER BY id").fetchall()
+    assert len(before) == 4 and len(rules) == 4
+    conn.executescript("""
+        DROP VIEW retention_assignments;
+        CREATE TABLE keyed AS SELECT * FROM retention_items;
+        DROP TABLE retention_items;
+        CREATE TABLE retention_items (
+            item_id TEXT PRIMARY KEY, rule_id INTEGER NOT NULL REFERENCES retention_rules(id),
+            trigger_date TEXT, disposition_date TEXT);
+        INSERT INTO retention_items SELECT i.id, k.rule_id, k.trigger_date, k.disposition_date
+            FROM keyed k JOIN items i ON i.rowid = k.item_rowid ORDER BY i.id;
+        DROP TABLE keyed;
+        CREATE INDEX retention_items_due ON retention_items(disposition_date);
+        CREATE VIEW retention_assignments AS
+            SELECT a.item_id, r.series, r.schedule_id, r.source, r.rule, a.trigger_date, a.disposition_date,
+                   r.computed_at
+            FROM retention_items a JOIN retention_rules r ON r.id = a.rule_id;
+        INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at)
+            VALUES ('PD-SM-02', 1, 'rule', 'an earlier computation', '2017-12-01T00:00:00Z');
+        DELETE FROM _sqlite_migrations WHERE name = 'm_retention_item_keys';
+    """)
+    conn.close()
+    migrated = open_index(archive.settings.index_path).conn
+    assert migrated.execute("SELECT * FROM retention_assignments ORDER BY item_id").fetchall() == before
+    assert migrated.execute("SELECT * FROM retention_items ORDER BY item_rowid").fetchall() == keyed
+    assert migrated.execute("SELECT * FROM retention_rules ORDER BY id").fetchall() == rules  # the stale one pruned
+    schema = "SELECT type, name, sql FROM sqlite_master WHERE tbl_name LIKE 'retention_%' ORDER BY name"
+    assert migrated.execute(schema).fetchall() == open_index(tmp_path / "fresh.db").conn.execute(schema).fetchall()
