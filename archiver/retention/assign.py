@@ -148,14 +148,14 @@ def assign_items(db, schedule: Schedule, schedule_id: int, tz: str, *, item_ids:
         if day_key not in days:
             disposal = disposition_day(series, trigger)
             days[day_key] = (trigger.isoformat() if trigger else None, disposal.isoformat() if disposal else None)
-        rows.append((item["rowid"], (series.code, source, label), *days[day_key]))
+        rows.append((item["rowid"], (series.code, source, label, *days[day_key])))
     with transaction(db):
         replaced = _rules_of(db.conn, [r[0] for r in rows] if params else None)
-        # One retention_rules row per series, source and rule of this computation (m_retention_rules).
+        # One retention_rules row per rule of this computation and the dates it gave
+        # (m_retention_item_keys); an item's row says which.
         rule_ids = {rule: _rule_id(db.conn, *rule, schedule_id, computed_at) for rule in {r[1] for r in rows}}
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO retention_items (item_rowid, rule_id, trigger_date, disposition_date)"
-            " VALUES (?,?,?,?)", [(rowid, rule_ids[rule], *dates) for rowid, rule, *dates in rows])
+        db.conn.executemany("INSERT OR REPLACE INTO retention_items (item_rowid, rule_id) VALUES (?,?)",
+                            [(rowid, rule_ids[rule]) for rowid, rule in rows])
         if replaced - set(rule_ids.values()):
             prune_rules(db.conn)
     return len(rows)
@@ -177,14 +177,15 @@ def prune_rules(conn) -> int:
     return conn.execute("DELETE FROM retention_rules WHERE id NOT IN (SELECT rule_id FROM retention_items)").rowcount
 
 
-def _rule_id(conn, series: str, source: str, rule: str, schedule_id: int, computed_at: str) -> int:
+def _rule_id(conn, series: str, source: str, rule: str, trigger: str | None, disposal: str | None,
+             schedule_id: int, computed_at: str) -> int:
+    key = (series, schedule_id, source, rule, computed_at, trigger, disposal)
     found = conn.execute("SELECT id FROM retention_rules WHERE series = ? AND schedule_id = ? AND source = ?"
-                         " AND rule IS ? AND computed_at = ?", (series, schedule_id, source, rule, computed_at)
-                         ).fetchone()
+                         " AND rule IS ? AND computed_at = ? AND trigger_date IS ? AND disposition_date IS ?",
+                         key).fetchone()
     if found is None:
-        found = conn.execute("INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at)"
-                             " VALUES (?,?,?,?,?) RETURNING id", (series, schedule_id, source, rule, computed_at)
-                             ).fetchone()
+        found = conn.execute("INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at, trigger_date,"
+                             " disposition_date) VALUES (?,?,?,?,?,?,?) RETURNING id", key).fetchone()
     return found[0]
 
 
@@ -354,7 +355,7 @@ def retention_for_item(db, item_rowid: int, *, now: datetime | None = None, tz: 
         return {}
     item_id = row[0]
     a = db.conn.execute(
-        "SELECT r.series, r.source, r.rule, a.trigger_date, a.disposition_date, s.name, s.placeholder, s.content"
+        "SELECT r.series, r.source, r.rule, r.trigger_date, r.disposition_date, s.name, s.placeholder, s.content"
         " FROM retention_items a JOIN retention_rules r ON r.id = a.rule_id"
         " LEFT JOIN retention_schedules s ON s.id = r.schedule_id WHERE a.item_rowid = ?",
         (item_rowid,)).fetchone()

@@ -469,7 +469,7 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
 def _tombstone_item(conn, schedule: Schedule, rowid: int, last_hash: str | None, disposition_id: int,
                     now: datetime) -> str:
     item = conn.execute("SELECT i.id, i.platform, i.account, i.platform_id, i.kind, i.created_at, r.series,"
-                        " a.disposition_date FROM items i LEFT JOIN retention_items a ON a.item_rowid = i.rowid"
+                        " r.disposition_date FROM items i LEFT JOIN retention_items a ON a.item_rowid = i.rowid"
                         " LEFT JOIN retention_rules r ON r.id = a.rule_id"
                         " WHERE i.rowid = ?", (rowid,)).fetchone()
     item_id, series = item[0], item[6]

@@ -38,7 +38,7 @@ DESTROY = ("destroy", "destroy-confidential")
 # item_objects view, with the version each link belongs to.
 _LINKS = f"""
     SELECT r.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,
-           rr.series, ra.trigger_date, ra.disposition_date,
+           rr.series, rr.trigger_date, rr.disposition_date,
            (SELECT hash FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
            MAX(CASE WHEN link.n >= 2 THEN v.first_seen END) AS edit_captured
     FROM (SELECT seen.item_rowid, k.id AS record, li.versions AS n FROM ({SIGHTING_LINKS}) seen

@@ -57,7 +57,8 @@ def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict
     tz = settings.timezone
     links, params = _object_items(list(keys) if keys is not None else None)
     sql = (f"SELECT io.object_key, a.disposition_date, i.created_at, i.first_seen FROM ({links}) io"
-           " JOIN items i ON i.rowid = io.rowid LEFT JOIN retention_items a ON a.item_rowid = i.rowid")
+           " JOIN items i ON i.rowid = io.rowid LEFT JOIN retention_items ai ON ai.item_rowid = i.rowid"
+           " LEFT JOIN retention_rules a ON a.id = ai.rule_id")
     wanted: dict[str, date] = {}
     for key, disposal, created, first_seen in db.conn.execute(sql, params):
         if disposal:

@@ -23,7 +23,7 @@ def series_report(db, settings, *, now: datetime | None = None) -> list[dict[str
                "whs_notice": s.whs_notice, "items": 0, "bytes": 0, "due": 0, "next_date": None, "held": 0}
         for code, s in schedule.series.items()}
     for item_id, series, disposal in db.conn.execute(
-            "SELECT i.id, r.series, a.disposition_date FROM retention_items a"
+            "SELECT i.id, r.series, r.disposition_date FROM retention_items a"
             " JOIN items i ON i.rowid = a.item_rowid JOIN retention_rules r ON r.id = a.rule_id"):
         row = rows.setdefault(series, {"series": series, "title": "(not in the current schedule)", "retention": "",
                                        "disposition": "", "whs_notice": "", "items": 0, "bytes": 0, "due": 0,
