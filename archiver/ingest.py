@@ -355,7 +355,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
                    m.get("content_type"), m.get("size"), m.get("status", "fetched")) for m in change.get("media") or []]
         # "new" is not stored: the item's first sighting says it (archiver.index.queries.item_events)
         events += [(rowid, date, run_id, e, source) for e in evts if e != "new"]
-        stats.created.append({"id": iid, "platform": platform, "account": account, "kind": item["kind"],
+        stats.created.append({"rowid": rowid, "id": iid, "platform": platform, "account": account, "kind": item["kind"],
                               "is_department": item.get("is_department"), "created_at": item.get("created_at"),
                               "first_seen": date})
         stats.new += 1

@@ -1137,3 +1137,60 @@ def m_lean_version_rows(db):
     )
     if view:
         db.conn.execute(view[0])
+
+
+@migrations()
+def m_retention_item_keys(db):
+    # A lean index (issue 24): an item's assignment is keyed by the item's rowid, so the table is
+    # its own key (no second B-tree repeating the 16-character id) and a night's new items are
+    # appended at its end in capture order, not spread over it by hash. Its two dates go with the
+    # rule: one computation gives the items of one series created the same day the same dates, so
+    # a retention_rules row is a rule of a computation with the dates it gave, and an item's row
+    # is only which one. Assignments are derived: assign.py computes them from the schedule,
+    # overrides, event dates and the item; a reindex (new rowids) builds a new index with none and
+    # they are computed again, never carried over. What must outlive a reindex (overrides, event
+    # dates, holds, tombstones) keeps the item's stable id. No query selects by disposition date
+    # (eligibility and the report read every assignment), so the due-date index goes. rule_id is
+    # not declared a foreign key: deleting a rule would then scan retention_items once per rule
+    # (there is no index on rule_id); assign_items prunes the rules no item refers to instead.
+    _script(db,
+        """
+        DROP VIEW retention_assignments;
+        CREATE TABLE retention_rules_dated (
+            id INTEGER PRIMARY KEY,
+            series TEXT NOT NULL,
+            schedule_id INTEGER NOT NULL,
+            source TEXT NOT NULL,          -- rule|override|default
+            rule TEXT,                     -- which rule matched, for people
+            computed_at TEXT NOT NULL,
+            trigger_date TEXT,             -- NULL: event not recorded yet, or permanent
+            disposition_date TEXT,         -- first day destruction is allowed; NULL: not known / permanent
+            UNIQUE (series, schedule_id, source, rule, computed_at, trigger_date, disposition_date)
+        );
+        INSERT INTO retention_rules_dated (series, schedule_id, source, rule, computed_at, trigger_date,
+                                           disposition_date)
+            SELECT r.series, r.schedule_id, r.source, r.rule, r.computed_at, d.trigger_date, d.disposition_date
+            FROM (SELECT DISTINCT rule_id, trigger_date, disposition_date FROM retention_items) d
+            JOIN retention_rules r ON r.id = d.rule_id
+            ORDER BY r.id, d.trigger_date, d.disposition_date;
+        CREATE TABLE retention_items_keyed (
+            item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),
+            rule_id INTEGER NOT NULL       -- retention_rules(id): the rule and the dates it gave
+        );
+        INSERT INTO retention_items_keyed (item_rowid, rule_id)
+            SELECT i.rowid, n.id FROM items i JOIN retention_items a ON a.item_id = i.id
+            JOIN retention_rules r ON r.id = a.rule_id
+            JOIN retention_rules_dated n ON n.series = r.series AND n.schedule_id = r.schedule_id
+                 AND n.source = r.source AND n.rule IS r.rule AND n.computed_at = r.computed_at
+                 AND n.trigger_date IS a.trigger_date AND n.disposition_date IS a.disposition_date
+            ORDER BY i.rowid;
+        DROP TABLE retention_items;
+        DROP TABLE retention_rules;
+        ALTER TABLE retention_items_keyed RENAME TO retention_items;
+        ALTER TABLE retention_rules_dated RENAME TO retention_rules;
+        CREATE VIEW retention_assignments AS
+            SELECT i.id AS item_id, r.series, r.schedule_id, r.source, r.rule, r.trigger_date, r.disposition_date,
+                   r.computed_at
+            FROM retention_items a JOIN items i ON i.rowid = a.item_rowid JOIN retention_rules r ON r.id = a.rule_id;
+        """
+    )

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import Callable, Mapping
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import CollectError, ConfigError
+from ..http import Fetcher, RetryPolicy
 from ..index import open_index
 from ..timefmt import iso, utcnow
 from .graph import Counters, make_app
 from .pending import Pending
 
 log = logging.getLogger("archiver.listen")
+# Resolving a handle happens once as the listener starts: a throttle longer than a minute, or an
+# outage past a few retries, starts it without that account's Jetstream (said in the log); setting
+# the account's id to its DID needs no lookup at all.
+RESOLVE_POLICY = RetryPolicy(retry_delay=1.0, max_retries=3, throttle_retries=2, max_backoff=60.0, timeout=10.0)
 
 
 class RootLookup:
@@ -58,8 +64,9 @@ class Receiver:
     ``archiver.capture.listen.serve``) and the stream clients (``streams``), each keeping what
     it receives in ``pending`` for the listen driver to capture."""
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str], *, now: Callable[[], datetime] = utcnow):
-        self.settings, self.environ, self.now = settings, environ, now
+    def __init__(self, settings: Settings, environ: Mapping[str, str], *, now: Callable[[], datetime] = utcnow,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.settings, self.environ, self.now, self.sleep = settings, environ, now, sleep
         self.pending = Pending(settings.spool_dir / "listen")
         self.counters = Counters()
         # The Graph endpoint needs both secrets when a Page or Instagram account is configured;
@@ -115,17 +122,30 @@ class Receiver:
             "LIMIT 1", (account.name,)).fetchone()
         if row:
             return row[0][5:].split("/", 1)[0]
-        import requests
+        # Through the collectors' Fetcher, judged by the Bluesky collector: rate limits wait for
+        # ratelimit-reset, 5xx and network errors are retried, messages are scrubbed. No token:
+        # resolveHandle is public on the AppView and on a PDS. Nothing is archived.
+        from ..collectors import collector_class
 
-        base = (account.api_base or "https://public.api.bsky.app/xrpc").rstrip("/")
+        bluesky = collector_class("bluesky")(account, None)
+        http = Fetcher(recorder=lambda exchange: (None, None), account=account.name, api_base=bluesky.api_base,
+                       policy=RESOLVE_POLICY, sleep=self.sleep)
         try:
-            resp = requests.get(f"{base}/com.atproto.identity.resolveHandle", params={"handle": account.id.lstrip("@")},
-                                timeout=10, allow_redirects=False)
-            return resp.json().get("did") if resp.status_code == 200 else None
-        except (requests.RequestException, ValueError) as exc:
-            log.warning("no Jetstream for %s: its handle could not be resolved (%s); set id to its DID", account.name,
-                        exc)
-            return None
+            resp = http.get(f"{bluesky.api_base}/com.atproto.identity.resolveHandle",
+                            {"handle": str(account.id).lstrip("@")}, classify=bluesky.classify)
+        except CollectError as exc:  # still throttled, unreachable or refused after the retries
+            return self._no_did(account, str(exc))
+        finally:
+            http.close()
+        body = resp.json_object() or {}
+        did = body.get("did") if resp.status == 200 else None
+        if isinstance(did, str) and did.startswith("did:"):
+            return did
+        return self._no_did(account, f"HTTP {resp.status} {body.get('error') or resp.reason}")
+
+    @staticmethod
+    def _no_did(account, why: str) -> None:
+        log.warning("no Jetstream for %s: its handle could not be resolved (%s); set id to its DID", account.name, why)
 
     def _sink(self, account: str, targets: list[str], event: dict) -> None:
         if not self.pending.put_targets(account, targets, event, iso(self.now())):

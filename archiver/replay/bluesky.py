@@ -243,7 +243,8 @@ class BlueskySimulator(Simulator):
         if reply is None:
             handler = {"app.bsky.feed.getAuthorFeed": self._author_feed,
                        "app.bsky.feed.getPostThread": self._thread,
-                       "app.bsky.actor.getProfile": self._profile}.get(method)
+                       "app.bsky.actor.getProfile": self._profile,
+                       "com.atproto.identity.resolveHandle": self._resolve_handle}.get(method)
             reply = handler(request) if handler else xrpc_error("MethodNotImplemented", "Method Not Implemented", 501)
         reply.headers.update(rate_headers(3000 - self.calls))
         return reply
@@ -258,6 +259,13 @@ class BlueskySimulator(Simulator):
             return xrpc_error("InvalidRequest", "Profile not found")
         return json_reply({**self._author(p.did), "postsCount": sum(1 for x in self.posts.values()
                                                                     if x.author == p.did and not x.deleted)})
+
+    def _resolve_handle(self, request: Request) -> Reply:
+        handle = request.param("handle") or ""
+        p = next((p for p in self.profiles.values() if p.handle == handle), None)
+        if p is None:
+            return xrpc_error("InvalidRequest", "Unable to resolve handle")
+        return json_reply({"did": p.did})
 
     def _author_feed(self, request: Request) -> Reply:
         profile = self._actor(request)

@@ -28,7 +28,7 @@ from .selection import describe, matching_item_ids
 SYSTEM = "archiver"
 log = logging.getLogger("archiver.capture")
 # What rules and trigger dates read of an item (ingest hands the items it creates over with these).
-ITEM_FIELDS = ("id", "platform", "account", "kind", "is_department", "created_at", "first_seen")
+ITEM_FIELDS = ("rowid", "id", "platform", "account", "kind", "is_department", "created_at", "first_seen")
 
 
 def record_schedule(db, schedule: Schedule, *, actor: str = SYSTEM, now: datetime | None = None) -> tuple[int, bool]:
@@ -148,24 +148,44 @@ def assign_items(db, schedule: Schedule, schedule_id: int, tz: str, *, item_ids:
         if day_key not in days:
             disposal = disposition_day(series, trigger)
             days[day_key] = (trigger.isoformat() if trigger else None, disposal.isoformat() if disposal else None)
-        rows.append((item["id"], (series.code, source, label), *days[day_key]))
+        rows.append((item["rowid"], (series.code, source, label, *days[day_key])))
     with transaction(db):
-        # One retention_rules row per series, source and rule of this computation (m_retention_rules).
+        replaced = _rules_of(db.conn, [r[0] for r in rows] if params else None)
+        # One retention_rules row per rule of this computation and the dates it gave
+        # (m_retention_item_keys); an item's row says which.
         rule_ids = {rule: _rule_id(db.conn, *rule, schedule_id, computed_at) for rule in {r[1] for r in rows}}
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO retention_items (item_id, rule_id, trigger_date, disposition_date)"
-            " VALUES (?,?,?,?)", [(iid, rule_ids[rule], *dates) for iid, rule, *dates in rows])
+        db.conn.executemany("INSERT OR REPLACE INTO retention_items (item_rowid, rule_id) VALUES (?,?)",
+                            [(rowid, rule_ids[rule]) for rowid, rule in rows])
+        if replaced - set(rule_ids.values()):
+            prune_rules(db.conn)
     return len(rows)
 
 
-def _rule_id(conn, series: str, source: str, rule: str, schedule_id: int, computed_at: str) -> int:
+def _rules_of(conn, rowids: list[int] | None) -> set[int]:
+    """The rules the items (all when ``rowids`` is None) are assigned by now. A commit's new items
+    have none, so the nightly path never prunes."""
+    if rowids is None:
+        return {r[0] for r in conn.execute("SELECT id FROM retention_rules")}
+    return {r[0] for r in conn.execute("SELECT DISTINCT rule_id FROM retention_items"
+                                       " WHERE item_rowid IN (SELECT value FROM json_each(?))", (_json(rowids),))}
+
+
+def prune_rules(conn) -> int:
+    """Delete the retention_rules rows no assignment refers to (a recompute, override or event
+    date replaced them, or their items were destroyed); how many. One pass over retention_items:
+    there is no index on rule_id, and the prune runs only after an item's rule was replaced."""
+    return conn.execute("DELETE FROM retention_rules WHERE id NOT IN (SELECT rule_id FROM retention_items)").rowcount
+
+
+def _rule_id(conn, series: str, source: str, rule: str, trigger: str | None, disposal: str | None,
+             schedule_id: int, computed_at: str) -> int:
+    key = (series, schedule_id, source, rule, computed_at, trigger, disposal)
     found = conn.execute("SELECT id FROM retention_rules WHERE series = ? AND schedule_id = ? AND source = ?"
-                         " AND rule IS ? AND computed_at = ?", (series, schedule_id, source, rule, computed_at)
-                         ).fetchone()
+                         " AND rule IS ? AND computed_at = ? AND trigger_date IS ? AND disposition_date IS ?",
+                         key).fetchone()
     if found is None:
-        found = conn.execute("INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at)"
-                             " VALUES (?,?,?,?,?) RETURNING id", (series, schedule_id, source, rule, computed_at)
-                             ).fetchone()
+        found = conn.execute("INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at, trigger_date,"
+                             " disposition_date) VALUES (?,?,?,?,?,?,?) RETURNING id", key).fetchone()
     return found[0]
 
 
@@ -180,11 +200,11 @@ def unassigned_item_ids(db, key: str | None = None) -> list[str]:
     response can be in the file before the one its metadata record is in.)"""
     if key is None:
         return [r[0] for r in db.conn.execute(
-            "SELECT i.id FROM items i LEFT JOIN retention_items a ON a.item_id = i.id WHERE a.item_id IS NULL")]
+            "SELECT i.id FROM items i LEFT JOIN retention_items a ON a.item_rowid = i.rowid WHERE a.item_rowid IS NULL")]
     return [r[0] for r in db.conn.execute(
         "SELECT DISTINCT i.id FROM records r JOIN versions v ON v.meta_record = r.id"
         " JOIN items i ON i.rowid = v.item_rowid WHERE r.object_key = ? AND r.type = 'metadata'"
-        " AND NOT EXISTS (SELECT 1 FROM retention_items a WHERE a.item_id = i.id)", (key,))]
+        " AND NOT EXISTS (SELECT 1 FROM retention_items a WHERE a.item_rowid = i.rowid)", (key,))]
 
 
 def recompute(db, settings, *, actor: str = SYSTEM, store=None, now: datetime | None = None) -> dict[str, Any]:
@@ -335,10 +355,10 @@ def retention_for_item(db, item_rowid: int, *, now: datetime | None = None, tz: 
         return {}
     item_id = row[0]
     a = db.conn.execute(
-        "SELECT r.series, r.source, r.rule, a.trigger_date, a.disposition_date, s.name, s.placeholder, s.content"
+        "SELECT r.series, r.source, r.rule, r.trigger_date, r.disposition_date, s.name, s.placeholder, s.content"
         " FROM retention_items a JOIN retention_rules r ON r.id = a.rule_id"
-        " LEFT JOIN retention_schedules s ON s.id = r.schedule_id WHERE a.item_id = ?",
-        (item_id,)).fetchone()
+        " LEFT JOIN retention_schedules s ON s.id = r.schedule_id WHERE a.item_rowid = ?",
+        (item_rowid,)).fetchone()
     today = today_in(now or utcnow(), tz)
     holds = holds_on_item(db, item_id, today)
     if a is None:

@@ -470,7 +470,7 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
 def _tombstone_item(conn, schedule: Schedule, rowid: int, last_hash: str | None, disposition_id: int,
                     now: datetime) -> str:
     item = conn.execute("SELECT i.id, i.platform, i.account, i.platform_id, i.kind, i.created_at, r.series,"
-                        " a.disposition_date FROM items i LEFT JOIN retention_items a ON a.item_id = i.id"
+                        " r.disposition_date FROM items i LEFT JOIN retention_items a ON a.item_rowid = i.rowid"
                         " LEFT JOIN retention_rules r ON r.id = a.rule_id"
                         " WHERE i.rowid = ?", (rowid,)).fetchone()
     item_id, series = item[0], item[6]
@@ -478,9 +478,9 @@ def _tombstone_item(conn, schedule: Schedule, rowid: int, last_hash: str | None,
     conn.execute("INSERT OR REPLACE INTO tombstones (item_id, platform, account, platform_id, kind, created_at, hash,"
                  " series, disposition_date, destroyed_at, authority, disposition_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                  (*item[:6], last_hash, series, item[7], iso(now), authority, disposition_id))
-    for table in ("events", "media", "item_sightings"):
+    for table in ("events", "media", "item_sightings", "retention_items"):
         conn.execute(f"DELETE FROM {table} WHERE item_rowid = ?", (rowid,))
-    for table in ("retention_items", "retention_overrides", "retention_event_dates"):
+    for table in ("retention_overrides", "retention_event_dates"):
         conn.execute(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
     conn.execute("DELETE FROM items WHERE rowid = ?", (rowid,))
     return item_id

@@ -39,7 +39,7 @@ DESTROY = ("destroy", "destroy-confidential")
 # item_objects view, with the version each link belongs to.
 _LINKS = f"""
     SELECT r.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,
-           rr.series, ra.trigger_date, ra.disposition_date,
+           rr.series, rr.trigger_date, rr.disposition_date,
            (SELECT {hash_hex()} FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
            MAX(CASE WHEN link.n >= 2 THEN {first_seen()} END) AS edit_captured
     FROM (SELECT seen.item_rowid, k.id AS record, li.versions AS n FROM ({SIGHTING_LINKS}) seen
@@ -50,7 +50,7 @@ _LINKS = f"""
     JOIN records r ON r.id = link.record AND r.object_key IS NOT NULL
     JOIN items i ON i.rowid = link.item_rowid
     LEFT JOIN versions v ON v.item_rowid = link.item_rowid AND v.n = link.n
-    LEFT JOIN retention_items ra ON ra.item_id = i.id
+    LEFT JOIN retention_items ra ON ra.item_rowid = i.rowid
     LEFT JOIN retention_rules rr ON rr.id = ra.rule_id
     GROUP BY r.object_key, i.id
     ORDER BY r.object_key, i.created_at, i.id"""

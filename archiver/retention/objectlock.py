@@ -58,7 +58,8 @@ def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict
     tz = settings.timezone
     links, params = _object_items(list(keys) if keys is not None else None)
     sql = (f"SELECT io.object_key, a.disposition_date, i.created_at, i.first_seen FROM ({links}) io"
-           " JOIN items i ON i.rowid = io.rowid LEFT JOIN retention_items a ON a.item_id = i.id")
+           " JOIN items i ON i.rowid = io.rowid LEFT JOIN retention_items ai ON ai.item_rowid = i.rowid"
+           " LEFT JOIN retention_rules a ON a.id = ai.rule_id")
     wanted: dict[str, date] = {}
     for key, disposal, created, first_seen in db.conn.execute(sql, params):
         if disposal:
@@ -85,7 +86,7 @@ def _edit_dates(db, settings, keys: Iterable[str] | None) -> dict[str, date]:
     rows = db.conn.execute(
         f"SELECT r.object_key, i.id, a.series, MAX({first_seen()}) FROM records r"
         " JOIN versions v ON v.n >= 2 AND (v.record = r.id OR v.meta_record = r.id)"
-        f" JOIN items i ON i.rowid = v.item_rowid JOIN retention_items ra ON ra.item_id = i.id"
+        f" JOIN items i ON i.rowid = v.item_rowid JOIN retention_items ra ON ra.item_rowid = i.rowid"
         f" JOIN retention_rules a ON a.id = ra.rule_id{where}"
         " GROUP BY r.object_key, i.id", params).fetchall()
     if not rows:

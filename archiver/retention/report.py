@@ -23,8 +23,8 @@ def series_report(db, settings, *, now: datetime | None = None) -> list[dict[str
                "whs_notice": s.whs_notice, "items": 0, "bytes": 0, "due": 0, "next_date": None, "held": 0}
         for code, s in schedule.series.items()}
     for item_id, series, disposal in db.conn.execute(
-            "SELECT a.item_id, r.series, a.disposition_date FROM retention_items a"
-            " JOIN retention_rules r ON r.id = a.rule_id"):
+            "SELECT i.id, r.series, r.disposition_date FROM retention_items a"
+            " JOIN items i ON i.rowid = a.item_rowid JOIN retention_rules r ON r.id = a.rule_id"):
         row = rows.setdefault(series, {"series": series, "title": "(not in the current schedule)", "retention": "",
                                        "disposition": "", "whs_notice": "", "items": 0, "bytes": 0, "due": 0,
                                        "next_date": None, "held": 0})
@@ -36,13 +36,13 @@ def series_report(db, settings, *, now: datetime | None = None) -> list[dict[str
             row["next_date"] = disposal
     for series, size in db.conn.execute(
             "SELECT a.series, sum(o.size) FROM objects o JOIN (SELECT DISTINCT io.object_key, a.series"
-            " FROM item_objects io JOIN retention_items ai ON ai.item_id = io.item_id"
+            " FROM item_objects io JOIN items i ON i.id = io.item_id JOIN retention_items ai ON ai.item_rowid = i.rowid"
             " JOIN retention_rules a ON a.id = ai.rule_id) a ON a.object_key = o.key"
             " GROUP BY a.series"):
         if series in rows:
             rows[series]["bytes"] = size or 0
     unassigned = db.conn.execute("SELECT count(*) FROM items i LEFT JOIN retention_items a"
-                                 " ON a.item_id = i.id WHERE a.item_id IS NULL").fetchone()[0]
+                                 " ON a.item_rowid = i.rowid WHERE a.item_rowid IS NULL").fetchone()[0]
     out = [rows[k] for k in sorted(rows)]
     if unassigned:
         out.append({"series": "(unassigned)", "title": "run `archiver retention recompute`", "items": unassigned})

@@ -57,3 +57,27 @@ def test_the_command_refuses_to_start_without_the_app_secret(page):
                                                                         "ARCHIVER_LISTEN_VERIFY_TOKEN": VERIFY})
     assert out.returncode != 0 and "Error: listen.app_secret_env" in out.stderr and "Traceback" not in out.stderr
 
+
+
+def test_a_bluesky_handle_is_resolved_through_the_fetcher_waiting_out_a_rate_limit(replay, make_config, caplog):
+    """No DID configured, no post archived yet: the listener asks the AppView for the handle's
+    DID, as the collectors ask, waiting for ``ratelimit-reset`` when it is throttled."""
+    import time
+
+    from archiver.config import load_settings
+    from archiver.replay import bluesky as bsky
+
+    sim = bsky.BlueskySimulator()
+    replay.mount(sim)
+    settings = load_settings(make_config([{"name": "pd-bluesky", **bsky.demo_account(sim)}]), environ={})
+    replay.inject(r"resolveHandle", 429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                  bsky.rate_headers(0, reset=time.time() + 30))
+    waits: list[float] = []
+    [stream] = Receiver(settings, {}, sleep=waits.append).streams()
+    assert stream.accounts == {sim.did: "pd-bluesky"}
+    assert len(waits) == 1 and 25 <= waits[0] <= 31
+    assert len(replay.requests_matching(r"resolveHandle\?handle=examplepd\.bsky\.social")) == 2
+    # A handle the AppView does not know: no Jetstream, and the log says why.
+    sim.profiles[sim.did].handle = "renamed.bsky.social"
+    assert Receiver(settings, {}, sleep=waits.append).streams() == []
+    assert "HTTP 400 InvalidRequest" in caplog.text and len(waits) == 1

@@ -127,10 +127,88 @@ def test_assignments_written_one_row_per_item_migrate_to_items_and_rules(archive
         CREATE INDEX retention_assignments_due ON retention_assignments(disposition_date);
         INSERT INTO retention_assignments SELECT * FROM old;
         DROP TABLE old;
-        DELETE FROM _sqlite_migrations WHERE name = 'm_retention_rules';
+        DELETE FROM _sqlite_migrations WHERE name IN ('m_retention_rules', 'm_retention_item_keys');
     """)
     conn.close()
     migrated = open_index(archive.settings.index_path)
     assert migrated.conn.execute("SELECT * FROM retention_assignments ORDER BY item_id").fetchall() == before
     assert set(migrated.conn.execute("SELECT series, schedule_id, source, rule, computed_at FROM retention_rules")
                ) == rules
+
+
+def _rules(archive) -> tuple[set, set]:
+    """(the rules kept, the rules some assignment refers to), each with the dates it gave."""
+    conn = archive.db.conn
+    columns = "series, source, rule, computed_at, trigger_date, disposition_date"
+    return set(conn.execute(f"SELECT {columns} FROM retention_rules")), \
+        set(conn.execute(f"SELECT {columns} FROM retention_assignments"))
+
+
+def test_rules_no_assignment_refers_to_are_pruned_where_assignments_are_replaced(archive):
+    later = [datetime(2018, 2, day, tzinfo=timezone.utc) for day in (1, 2, 3)]
+    archive.add_object("o3.warc.gz", [{"pid": "p3", "created": "2017-03-05T19:00:00Z"}])  # p1's day
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    kept, used = _rules(archive)
+    assert kept == used and len(kept) == 4  # p1 and p3: one series, one day, one row
+    p1 = make_query(item_ids=[archive.item("p1")])
+    override(archive.db, archive.settings, p1, "PD-SM-P", reason="case", actor="rec", now=later[0])
+    kept, used = _rules(archive)
+    assert kept == used and len(kept) == 5  # p3 still refers to the row p1 left
+    override(archive.db, archive.settings, p1, None, reason="closed", actor="rec", now=later[1])
+    kept, used = _rules(archive)
+    assert kept == used and "override" not in {r[1] for r in kept}
+    assert ("PD-SM-01", "default", "default_series", "2018-02-02T00:00:00Z", "2017-03-05", "2024-03-05") in kept
+    recompute(archive.db, archive.settings, actor="rec", now=later[2])
+    kept, used = _rules(archive)
+    assert kept == used and {r[3] for r in kept} == {"2018-02-03T00:00:00Z"} and len(kept) == 4
+
+
+def test_assignments_keyed_by_item_id_migrate_to_item_rowids(archive, tmp_path):
+    """An index written before m_retention_item_keys (assignments keyed by the item's id with
+    their dates, a due-date index, rules never pruned) migrates to what a fresh index holds."""
+    from archiver.index import open_index
+
+    assign_new_items(archive.db, archive.settings, now=NOW)
+    override(archive.db, archive.settings, make_query(item_ids=[archive.item("p2")]), "PD-SM-P", reason="case",
+             actor="rec", now=NOW)
+    conn = archive.db.conn
+    before = conn.execute("SELECT * FROM retention_assignments ORDER BY item_id").fetchall()
+    rules = "SELECT series, schedule_id, source, rule, computed_at, trigger_date, disposition_date FROM retention_rules"
+    rules_before = sorted(conn.execute(rules), key=repr)
+    assert len(before) == 4 and len(rules_before) == 4
+    conn.executescript("""
+        DROP VIEW retention_assignments;
+        CREATE TABLE keyed AS SELECT i.id AS item_id, r.series, r.schedule_id, r.source, r.rule, r.computed_at,
+                                     r.trigger_date, r.disposition_date
+            FROM retention_items a JOIN items i ON i.rowid = a.item_rowid JOIN retention_rules r ON r.id = a.rule_id;
+        DROP TABLE retention_items;
+        DROP TABLE retention_rules;
+        CREATE TABLE retention_rules (
+            id INTEGER PRIMARY KEY, series TEXT NOT NULL, schedule_id INTEGER NOT NULL, source TEXT NOT NULL,
+            rule TEXT, computed_at TEXT NOT NULL, UNIQUE (series, schedule_id, source, rule, computed_at));
+        INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at)
+            SELECT DISTINCT series, schedule_id, source, rule, computed_at FROM keyed;
+        INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at)
+            VALUES ('PD-SM-02', 1, 'rule', 'an earlier computation', '2017-12-01T00:00:00Z');
+        CREATE TABLE retention_items (
+            item_id TEXT PRIMARY KEY, rule_id INTEGER NOT NULL REFERENCES retention_rules(id),
+            trigger_date TEXT, disposition_date TEXT);
+        INSERT INTO retention_items SELECT k.item_id, r.id, k.trigger_date, k.disposition_date FROM keyed k
+            JOIN retention_rules r ON r.series = k.series AND r.schedule_id = k.schedule_id AND r.source = k.source
+                 AND r.rule IS k.rule AND r.computed_at = k.computed_at
+            ORDER BY k.item_id;
+        DROP TABLE keyed;
+        CREATE INDEX retention_items_due ON retention_items(disposition_date);
+        CREATE VIEW retention_assignments AS
+            SELECT a.item_id, r.series, r.schedule_id, r.source, r.rule, a.trigger_date, a.disposition_date,
+                   r.computed_at
+            FROM retention_items a JOIN retention_rules r ON r.id = a.rule_id;
+        DELETE FROM _sqlite_migrations WHERE name = 'm_retention_item_keys';
+    """)
+    assert len(conn.execute("SELECT * FROM retention_rules").fetchall()) == 5  # four computed rules and a stale one
+    conn.close()
+    migrated = open_index(archive.settings.index_path).conn
+    assert migrated.execute("SELECT * FROM retention_assignments ORDER BY item_id").fetchall() == before
+    assert sorted(migrated.execute(rules), key=repr) == rules_before  # the stale one went
+    schema = "SELECT type, name, sql FROM sqlite_master WHERE tbl_name LIKE 'retention_%' ORDER BY name"
+    assert migrated.execute(schema).fetchall() == open_index(tmp_path / "fresh.db").conn.execute(schema).fetchall()

@@ -340,8 +340,12 @@ def test_an_edited_index_never_makes_a_record_destroyable_early(archive):
     edit = sqlite3.connect(archive.settings.index_path)
     p4 = archive.item("p4")
     edit.execute("UPDATE items SET created_at = '2001-01-01T00:00:00Z' WHERE id = ?", (p4,))
-    edit.execute("UPDATE retention_items SET disposition_date = '2008-01-01', trigger_date = '2001-01-01'"
-                 " WHERE item_id = ?", (p4,))
+    p4_rowid = "(SELECT rowid FROM items WHERE id = ?)"
+    edit.execute("INSERT INTO retention_rules (series, schedule_id, source, rule, computed_at, trigger_date,"
+                 " disposition_date) SELECT series, schedule_id, source, rule, computed_at, '2001-01-01', '2008-01-01'"
+                 f" FROM retention_rules WHERE id = (SELECT rule_id FROM retention_items WHERE item_rowid = {p4_rowid})",
+                 (p4,))
+    edit.execute(f"UPDATE retention_items SET rule_id = last_insert_rowid() WHERE item_rowid = {p4_rowid}", (p4,))
     edit.execute("UPDATE objects SET retain_until = NULL")
     edit.commit()
     edit.close()
