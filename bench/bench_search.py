@@ -230,7 +230,7 @@ def raw_floor(conn, p: dict, snippets: bool = True) -> None:
     if p.get("author"):  # the name words as a phrase, the last one a prefix
         words = " ".join(re.findall(r"[^\W_]+", p["author"]))
         matches.append(f'author : "{words}"*')
-    scope = Filters(columns={c: p.get(c, []) for c in ("platform", "account", "kind", "status")}).scope_match()
+    scope = Filters(columns={c: p.get(c, []) for c in ("platform", "account", "kind", "status")}).scope_match()[0]
     matches += [scope] if scope else []
     cols = ", ".join(f"i.{c}" for c in RESULT_FIELDS)
     if matches:

@@ -183,7 +183,10 @@ def test_plan_picks_the_index_the_filters_need():
     # filters without words: their scope tokens drive FTS5, with no row read to check them
     hidden = plan(Filters(columns={"status": ["hidden"], "platform": ["x"]}), author_id_exists=False)
     assert [a.body.split(" WHERE ")[0] for a in hidden] == ["FROM items_fts"]
-    assert hidden[0].params == [f'(fts_scope : "{scope_token(("status", "platform"), ("hidden", "x"))}")']
+    # (a status beside a platform: that status's status x kind x platform token of every kind)
+    combo = ("status", "kind", "platform")
+    assert hidden[0].params == ["(" + " OR ".join(f'fts_scope : "{scope_token(combo, ("hidden", kind, "x"))}"'
+                                                  for kind in ("post", "comment", "reply")) + ")"]
     # the reference path, row by row
     assert indexes(Filters(columns={"status": ["hidden"]}), author_id_exists=False, scope=False) == \
         ["FROM items i INDEXED BY items_status"]
@@ -263,16 +266,26 @@ def test_scope_tokens_give_what_row_checks_give(db, q, monkeypatch):
         assert scoped == oracle(q)
 
 
-def test_too_many_combinations_fall_back_to_smaller_tokens(db, monkeypatch):
+def test_filters_past_the_token_cap_are_checked_on_each_row(db, monkeypatch):
     q = SearchQuery(status=["live", "deleted"], kind=["comment", "reply"], account=["pd-fb", "pd-x"], limit=None)
-    widest = Filters(columns={"status": q.status, "kind": q.kind, "account": q.account}).scope_match()
-    assert widest.count(" OR ") == 7 and " AND " not in widest  # one status x kind x account group
+    columns = {"status": q.status, "kind": q.kind, "account": q.account}
+    match, answered = Filters(columns=columns).scope_match()
+    assert match.count(" OR ") == 7 and answered == ("status", "kind", "account")  # 2 x 2 x 2 tokens
+    # an account alone: every status and kind of it
+    match, answered = Filters(columns={"account": ["pd-x"]}).scope_match()
+    assert match.count(" OR ") == 11 and answered == ("status", "kind", "account")
     monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 4)
-    narrower = Filters(columns={"status": q.status, "kind": q.kind, "account": q.account}).scope_match()
-    assert narrower.count(" AND ") == 1  # a pair of two values each, and the third filter
+    assert Filters(columns=columns).scope_match() == (None, ())
     assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)
-    monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 1)
-    assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)  # single tokens only
+
+
+def test_a_platform_beside_an_account_is_checked_on_the_row(db):
+    """The account's tokens answer it, and the platform is checked on each row: an account's
+    items need not all be on one platform."""
+    match, answered = Filters(columns={"account": ["pd-fb"], "platform": ["x"]}).scope_match()
+    assert answered == ("status", "kind", "account") and "platform" not in answered
+    q = SearchQuery(account=["pd-fb"], platform=["x"], text="fire", limit=None)
+    assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q) != []
 
 
 def _fts_bytes(db) -> tuple[int, int]:
@@ -325,4 +338,52 @@ def test_migration_files_the_scope_of_an_existing_index(tmp_path):
     db = open_index(tmp_path / "index.db")
     for q in SCOPED[:5]:
         assert [r["id"] for r in search(db, SearchQuery(**{**q.__dict__, "limit": None}), TZ).rows] == oracle(q)
+    db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def _fts_terms(conn) -> list[tuple]:
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, items_fts, 'instance')")
+    return conn.execute("SELECT term, doc, col, offset FROM temp.fts_terms ORDER BY 1, 2, 3, 4").fetchall()
+
+
+def _schema(conn, kind: str) -> list[tuple]:
+    return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name LIKE 'items%'"
+                        " ORDER BY name", (kind,)).fetchall()
+
+
+def test_migration_to_three_scope_tokens_gives_what_a_fresh_index_has(tmp_path):
+    """An index with the eleven scope tokens of m_search_scope migrates to exactly the
+    full-text index, column and triggers a fresh index has, and searches the same."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from archiver.ftsquery import register_functions
+    from archiver.index.schema import migrations
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    register_functions(conn)
+    migrations.apply(sqlite_utils.Database(conn), stop_before="m_search_scope_tokens")
+    fresh = open_index(tmp_path / "fresh.db")
+    for c in (conn, fresh.conn):
+        for n, it in enumerate(ITEMS):
+            c.execute(
+                "INSERT INTO items (id, account, platform, platform_id, kind, root, author, author_id, text,"
+                " created_at, status, has_media, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'x','x')",
+                (it["id"], it["account"], it["platform"], str(n), it["kind"], str(n), it["author"],
+                 it["author_id"], it["text"], it["created_at"], it["status"], it["has_media"]))
+    assert len(conn.execute("SELECT fts_scope FROM items LIMIT 1").fetchone()[0].split()) == 11
+    conn.close()
+    db = open_index(tmp_path / "old.db")
+    assert len(db.conn.execute("SELECT fts_scope FROM items LIMIT 1").fetchone()[0].split()) == 3
+    assert _fts_terms(db.conn) == _fts_terms(fresh.conn)
+    for kind in ("table", "trigger"):
+        assert _schema(db.conn, kind) == _schema(fresh.conn, kind)
+    assert db.conn.execute("SELECT * FROM items_fts_config ORDER BY k").fetchall() == \
+        fresh.conn.execute("SELECT * FROM items_fts_config ORDER BY k").fetchall()
+    for q in SCOPED:
+        q = SearchQuery(**{**q.__dict__, "limit": None})
+        assert [r["id"] for r in search(db, q, TZ).rows] == [r["id"] for r in search(fresh, q, TZ).rows]
+        if q.sort != "relevance":
+            assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)
     db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")

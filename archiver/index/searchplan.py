@@ -47,19 +47,23 @@ UNDATED_SECONDS = -(2**32)  # undated items sort before every date (see the migr
 FIRST_DATED_KEY = (UNDATED_SECONDS + 1) << KEY_BITS
 FILTER_COLUMNS = ("platform", "account", "kind", "status")
 
-# The scope column of items_fts (migration m_search_scope): one token per filter value, and
-# one per combination of status and kind with the account or the platform, so the usual
-# legal-staff filters ("deleted comments on the Facebook page") are one rare token instead of
-# an AND with a common one (an AND walks the common token's long doclist). A token is its tag,
-# the hex of the UTF-8 value(s) joined by 0x1f, and "x" (see the migration for why). SCOPE_SQL
+STATUSES = ("live", "edited", "hidden", "deleted")
+
+# The scope column of items_fts (migration m_search_scope_tokens): three tokens per item, its
+# status x kind, status x kind x platform and status x kind x account. A filter on platform,
+# account, kind or status is an OR of the tokens of the values it allows: statuses and kinds
+# are small fixed sets, so the values not typed are all of them, while platforms and accounts
+# are only ever the values typed (nothing has to list the archive's accounts). The usual
+# legal-staff filters ("deleted comments on the Facebook page") are then a few rare tokens
+# instead of an AND with a common one (an AND walks the common token's long doclist); each
+# token an item carries costs the index about ten bytes. A token is its tag, the hex of the
+# UTF-8 values joined by 0x1f, and "x" (see the migration m_search_scope for why). SCOPE_SQL
 # builds the column from the row; scope_token builds the same token from the values typed.
-SCOPE_TAGS = {("platform",): "p", ("account",): "u", ("kind",): "k", ("status",): "s",
-              ("status", "platform"): "sp", ("status", "account"): "su", ("kind", "platform"): "kp",
-              ("kind", "account"): "ku", ("status", "kind"): "sk", ("status", "kind", "platform"): "skp",
+SCOPE_TAGS = {("status", "kind"): "sk", ("status", "kind", "platform"): "skp",
               ("status", "kind", "account"): "sku"}
 SCOPE_SQL = " || ' ' || ".join(
     f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'" for cols, tag in SCOPE_TAGS.items())
-_MAX_SCOPE_TERMS = 64  # past this many tokens in one OR, a smaller combination is used
+_MAX_SCOPE_TERMS = 64  # past this many tokens in one OR, the filters are checked on each row
 
 
 def scope_token(columns: tuple[str, ...], values: tuple[str, ...]) -> str:
@@ -97,25 +101,29 @@ class Filters:
     exact: list[str] = field(default_factory=list)   # quoted phrases, checked on the item's text
     ids: list[str] = field(default_factory=list)     # only these items (results ticked on screen)
 
-    def scope_match(self) -> str | None:
+    def scope_match(self) -> tuple[str | None, tuple[str, ...]]:
         """The platform/account/kind/status filters as an FTS5 expression over the scope
-        column (None without such filters): the widest combination token the filters allow
-        (an OR over their values), ANDed with a token group for each filter left over."""
+        column, and the filter columns it answers (a platform typed beside an account is
+        left to the row). (None, ()) without such filters, or when their tokens would be
+        more than ``_MAX_SCOPE_TERMS``: the filters are then checked on each row."""
         cols = {c: list(dict.fromkeys(v)) for c in FILTER_COLUMNS if (v := self.columns.get(c))}
-        groups: list[list[str]] = []
-        while cols:
-            combo = max((c for c in SCOPE_TAGS if all(x in cols for x in c)
-                         and (len(c) == 1 or math.prod(len(cols[x]) for x in c) <= _MAX_SCOPE_TERMS)), key=len)
-            groups.append([scope_token(combo, values) for values in itertools.product(*(cols[x] for x in combo))])
-            for x in combo:
-                del cols[x]
-        if not groups:
-            return None
-        return " AND ".join("(" + " OR ".join(f'fts_scope : "{t}"' for t in g) + ")" for g in groups)
+        if not cols:
+            return None, ()
+        combo = (("status", "kind", "account") if "account" in cols else
+                 ("status", "kind", "platform") if "platform" in cols else ("status", "kind"))
+        if "kind" not in cols:
+            from ..collectors.base import KINDS  # not imported by searches without filters
 
-    def item_clauses(self, columns: bool = True) -> tuple[list[str], list[Any]]:
-        """Conditions on ``items i`` other than dates, text and author (the platform/account/
-        kind/status filters only with ``columns``: not when the scope tokens carry them)."""
+            cols["kind"] = list(KINDS)
+        cols.setdefault("status", list(STATUSES))
+        if math.prod(len(cols[x]) for x in combo) > _MAX_SCOPE_TERMS:
+            return None, ()
+        tokens = [scope_token(combo, values) for values in itertools.product(*(cols[x] for x in combo))]
+        return "(" + " OR ".join(f'fts_scope : "{t}"' for t in tokens) + ")", combo
+
+    def item_clauses(self, answered: tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
+        """Conditions on ``items i`` other than dates, text and author (of the platform/
+        account/kind/status filters, those not ``answered`` by scope tokens)."""
         clauses, params = [], []
         if self.ids:
             clauses.append("i.id IN (SELECT value FROM json_each(?))")
@@ -124,7 +132,7 @@ class Filters:
             # FTS5 matched the phrase's word forms (porter); this keeps the exact words only.
             clauses.append(f"{EXACT_FUNCTION}(i.fts_text, ?)")
             params.append(phrase)
-        for column in FILTER_COLUMNS if columns else ():
+        for column in (c for c in FILTER_COLUMNS if c not in answered):
             values = self.columns.get(column)
             if values:
                 clauses.append(f"i.{column} IN ({', '.join('?' * len(values))})")
@@ -204,10 +212,10 @@ def _fts_arm(match: str | None, f: Filters, extra: list[str], extra_params: list
     """``match`` ANDed with the scope tokens of the filters (``scope``; else they are checked
     on the row)."""
     rng, rng_params = _range("items_fts.rowid", f)
-    scoped = f.scope_match() if scope else None
+    scoped, answered = f.scope_match() if scope else (None, ())
     if scoped:
         match = scoped if match is None else f"({match}) AND {scoped}"
-    clauses, params = f.item_clauses(columns=not scoped)
+    clauses, params = f.item_clauses(answered)
     clauses += extra
     params += extra_params
     # CROSS JOIN keeps FTS5 as the outer loop (SQLite never reorders it), so the key order
@@ -251,7 +259,7 @@ def plan(f: Filters, *, author_id_exists: bool, join: bool = False, scope: bool 
         if not author_id_exists:
             return [by_name]
         return [by_name, _items_arm(f, "items_author_id", ["i.author_id = ?"], [f.author_text])]
-    has_scope = scope and f.scope_match() is not None
+    has_scope = scope and f.scope_match()[0] is not None
     if f.author_text is not None:  # no words in the author text: substring or id, row by row
         author, author_params = _author_clause(f)
         if has_scope:
