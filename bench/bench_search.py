@@ -230,11 +230,13 @@ def raw_floor(conn, p: dict, snippets: bool = True) -> None:
     if p.get("author"):  # the name words as a phrase, the last one a prefix
         words = " ".join(re.findall(r"[^\W_]+", p["author"]))
         matches.append(f'author : "{words}"*')
-    scope = Filters(columns={c: p.get(c, []) for c in ("platform", "account", "kind", "status")}).scope_match()[0]
-    matches += [scope] if scope else []
+    # the filters as scope tokens ANDed with the words (the mix's filters are all answered so)
+    scope, _ = Filters(columns={c: p.get(c, []) for c in ("platform", "account", "kind", "status")}).scope_match(
+        " AND ".join(f"({m})" for m in matches) or None)
+    matches = [scope] if scope else []
     cols = ", ".join(f"i.{c}" for c in RESULT_FIELDS)
     if matches:
-        key, params = "items_fts.rowid", [" AND ".join(f"({m})" for m in matches)]
+        key, params = "items_fts.rowid", matches
         sql = (" FROM items_fts CROSS JOIN items i ON i.date_key = items_fts.rowid"
                " WHERE items_fts MATCH ?")
     else:

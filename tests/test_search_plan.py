@@ -183,10 +183,7 @@ def test_plan_picks_the_index_the_filters_need():
     # filters without words: their scope tokens drive FTS5, with no row read to check them
     hidden = plan(Filters(columns={"status": ["hidden"], "platform": ["x"]}), author_id_exists=False)
     assert [a.body.split(" WHERE ")[0] for a in hidden] == ["FROM items_fts"]
-    # (a status beside a platform: that status's status x kind x platform token of every kind)
-    combo = ("status", "kind", "platform")
-    assert hidden[0].params == ["(" + " OR ".join(f'fts_scope : "{scope_token(combo, ("hidden", kind, "x"))}"'
-                                                  for kind in ("post", "comment", "reply")) + ")"]
+    assert hidden[0].params == [f'(fts_scope : "{scope_token(("status", "platform"), ("hidden", "x"))}")']
     # the reference path, row by row
     assert indexes(Filters(columns={"status": ["hidden"]}), author_id_exists=False, scope=False) == \
         ["FROM items i INDEXED BY items_status"]
@@ -248,6 +245,8 @@ SCOPED = [
                 account=["pd-fb", "pd-x"], platform=["x"], text="town"),
     SearchQuery(status=["hidden", "deleted"], kind=["reply"]),
     SearchQuery(kind=["comment"], platform=["facebook"], date_to="2024-06-30"),
+    SearchQuery(status=["live"], account=["pd-x"], text="fire"),
+    SearchQuery(status=["live", "edited", "hidden"], platform=["x"], kind=["reply"]),
 ]
 
 
@@ -266,26 +265,36 @@ def test_scope_tokens_give_what_row_checks_give(db, q, monkeypatch):
         assert scoped == oracle(q)
 
 
-def test_filters_past_the_token_cap_are_checked_on_each_row(db, monkeypatch):
-    q = SearchQuery(status=["live", "deleted"], kind=["comment", "reply"], account=["pd-fb", "pd-x"], limit=None)
+def test_too_many_combinations_fall_back_to_smaller_tokens(db, monkeypatch):
+    q = SearchQuery(status=["hidden", "deleted"], kind=["comment", "reply"], account=["pd-fb", "pd-x"], limit=None)
     columns = {"status": q.status, "kind": q.kind, "account": q.account}
-    match, answered = Filters(columns=columns).scope_match()
-    assert match.count(" OR ") == 7 and answered == ("status", "kind", "account")  # 2 x 2 x 2 tokens
-    # an account alone: every status and kind of it
-    match, answered = Filters(columns={"account": ["pd-x"]}).scope_match()
-    assert match.count(" OR ") == 11 and answered == ("status", "kind", "account")
+    widest, answered = Filters(columns=columns).scope_match()
+    assert widest.count(" OR ") == 7 and " AND " not in widest  # one status x kind x account group
+    assert sorted(answered) == ["account", "kind", "status"]
     monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 4)
-    assert Filters(columns=columns).scope_match() == (None, ())
+    narrower, _ = Filters(columns=columns).scope_match()
+    assert narrower.count(" AND ") == 1  # a pair of two values each, and the third filter
     assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)
+    monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 1)
+    assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)  # single tokens only
 
 
-def test_a_platform_beside_an_account_is_checked_on_the_row(db):
-    """The account's tokens answer it, and the platform is checked on each row: an account's
-    items need not all be on one platform."""
-    match, answered = Filters(columns={"account": ["pd-fb"], "platform": ["x"]}).scope_match()
-    assert answered == ("status", "kind", "account") and "platform" not in answered
-    q = SearchQuery(account=["pd-fb"], platform=["x"], text="fire", limit=None)
-    assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q) != []
+def test_live_items_carry_no_status_tokens(db):
+    """Most items are live: they are filed under their platform, account and kind only, and a
+    status filter that includes live excludes the items of the other statuses instead."""
+    scopes = dict(db.conn.execute("SELECT status, fts_scope FROM items GROUP BY status").fetchall())
+    assert len(scopes["live"].split()) == 5 and len(scopes["deleted"].split()) == 11
+    match, answered = Filters(columns={"status": ["live", "hidden"], "account": ["pd-fb"]}).scope_match()
+    # (the excluded statuses' tokens with the account: the fewest items to walk past)
+    gone = " OR ".join(f'fts_scope : "{scope_token(("status", "account"), (s, "pd-fb"))}"' for s in ("edited", "deleted"))
+    assert match == f'((fts_scope : "{scope_token(("account",), ("pd-fb",))}")) NOT ({gone})'
+    assert sorted(answered) == ["account", "status"]
+    # nothing to put left of the NOT: the status is checked on each row
+    assert Filters(columns={"status": ["live"]}).scope_match() == (None, ())
+    for status in (["live"], ["live", "hidden"], ["live", "edited", "hidden"]):
+        for q in (SearchQuery(status=status, account=["pd-fb"], text="fire", limit=None),
+                  SearchQuery(status=status, text="fire", limit=None), SearchQuery(status=status, limit=None)):
+            assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q) != []
 
 
 def _fts_bytes(db) -> tuple[int, int]:
@@ -351,7 +360,7 @@ def _schema(conn, kind: str) -> list[tuple]:
                         " ORDER BY name", (kind,)).fetchall()
 
 
-def test_migration_to_three_scope_tokens_gives_what_a_fresh_index_has(tmp_path):
+def test_migration_to_fewer_scope_tokens_gives_what_a_fresh_index_has(tmp_path):
     """An index with the eleven scope tokens of m_search_scope migrates to exactly the
     full-text index, column and triggers a fresh index has, and searches the same."""
     import sqlite3
@@ -375,7 +384,7 @@ def test_migration_to_three_scope_tokens_gives_what_a_fresh_index_has(tmp_path):
     assert len(conn.execute("SELECT fts_scope FROM items LIMIT 1").fetchone()[0].split()) == 11
     conn.close()
     db = open_index(tmp_path / "old.db")
-    assert len(db.conn.execute("SELECT fts_scope FROM items LIMIT 1").fetchone()[0].split()) == 3
+    assert len(db.conn.execute("SELECT fts_scope FROM items WHERE status = 'live' LIMIT 1").fetchone()[0].split()) == 5
     assert _fts_terms(db.conn) == _fts_terms(fresh.conn)
     for kind in ("table", "trigger"):
         assert _schema(db.conn, kind) == _schema(fresh.conn, kind)

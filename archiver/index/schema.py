@@ -775,7 +775,7 @@ def m_listen_run_quota(db):
 
 
 # The scope column as m_search_scope made it: eleven tokens per item (m_search_scope_tokens
-# replaced them with three). A tag, the hex of the value(s) joined by 0x1f, and "x".
+# replaced them). A tag, the hex of the value(s) joined by 0x1f, and "x".
 _SCOPE_SQL_ELEVEN = " || ' ' || ".join(
     f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'" for cols, tag in (
         (("platform",), "p"), (("account",), "u"), (("kind",), "k"), (("status",), "s"),
@@ -1106,14 +1106,15 @@ def m_item_sightings(db):
 
 @migrations()
 def m_search_scope_tokens(db):
-    # A lean full-text index (issue 24): the scope column carried eleven tokens per item, 102 of
-    # the index's 183 bytes per item. It now carries three -- status x kind, status x kind x
-    # platform, status x kind x account -- and a filter is an OR of the tokens of the values it
-    # allows (archiver.index.searchplan.scope_match): statuses and kinds are small fixed sets,
-    # platforms and accounts are the values typed. The column is generated, so it is dropped and
-    # added again (nothing stored in items is rewritten) and the full-text index is rebuilt
-    # with the options of m_search_scope. The triggers name the column, so they are dropped
-    # first and created again exactly as they were.
+    # A lean full-text index (issue 24): the scope column filed every item under eleven tokens,
+    # 102 of the index's 183 bytes per item. A live item (most of them) is now filed under its
+    # platform, account, kind and the kind's pairs with the platform and the account; only an
+    # item that is not live carries the six tokens with its status as well
+    # (archiver.index.searchplan.SCOPE_TAGS; a filter that includes live excludes the other
+    # statuses' tokens). The column is generated, so it is dropped and added again (nothing
+    # stored in items is rewritten) and the full-text index is rebuilt with the options of
+    # m_search_scope. The triggers name the column, so they are dropped first and created
+    # again exactly as they were.
     triggers = db.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'items'"
                                " AND sql LIKE '%fts_scope%' ORDER BY name").fetchall()
     for name, _ in triggers:

@@ -47,23 +47,28 @@ UNDATED_SECONDS = -(2**32)  # undated items sort before every date (see the migr
 FIRST_DATED_KEY = (UNDATED_SECONDS + 1) << KEY_BITS
 FILTER_COLUMNS = ("platform", "account", "kind", "status")
 
-STATUSES = ("live", "edited", "hidden", "deleted")
-
-# The scope column of items_fts (migration m_search_scope_tokens): three tokens per item, its
-# status x kind, status x kind x platform and status x kind x account. A filter on platform,
-# account, kind or status is an OR of the tokens of the values it allows: statuses and kinds
-# are small fixed sets, so the values not typed are all of them, while platforms and accounts
-# are only ever the values typed (nothing has to list the archive's accounts). The usual
-# legal-staff filters ("deleted comments on the Facebook page") are then a few rare tokens
-# instead of an AND with a common one (an AND walks the common token's long doclist); each
-# token an item carries costs the index about ten bytes. A token is its tag, the hex of the
-# UTF-8 values joined by 0x1f, and "x" (see the migration m_search_scope for why). SCOPE_SQL
-# builds the column from the row; scope_token builds the same token from the values typed.
-SCOPE_TAGS = {("status", "kind"): "sk", ("status", "kind", "platform"): "skp",
+# The scope column of items_fts (migration m_search_scope_tokens): tokens that file each item
+# under its platform, account and kind and the kind's pairs with the platform and the account,
+# and -- only for items that are not live (a few percent) -- under its status alone and with
+# each of those. So the usual legal-staff filters ("deleted comments on the Facebook page") are
+# one rare token instead of an AND with a common one (an AND walks the common token's long
+# doclist), while most items carry five tokens, not eleven (each costs the index about ten
+# bytes). A status filter that includes live excludes the other statuses instead (FTS5 NOT
+# over their tokens, which only the few items not live carry). A token is its tag, the hex of
+# the UTF-8 value(s) joined by 0x1f, and "x" (see the migration m_search_scope for why).
+# SCOPE_SQL builds the column from the row; scope_token builds the same token from the values.
+SCOPE_TAGS = {("platform",): "p", ("account",): "u", ("kind",): "k", ("kind", "platform"): "kp",
+              ("kind", "account"): "ku", ("status",): "s", ("status", "platform"): "sp",
+              ("status", "account"): "su", ("status", "kind"): "sk", ("status", "kind", "platform"): "skp",
               ("status", "kind", "account"): "sku"}
-SCOPE_SQL = " || ' ' || ".join(
-    f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'" for cols, tag in SCOPE_TAGS.items())
-_MAX_SCOPE_TERMS = 64  # past this many tokens in one OR, the filters are checked on each row
+COMMON_STATUS = "live"  # items with this status carry no status tokens
+STATUSES = ("live", "edited", "hidden", "deleted")
+_TOKEN_SQL = {tag: f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'"
+              for cols, tag in SCOPE_TAGS.items()}
+SCOPE_SQL = (" || ' ' || ".join(_TOKEN_SQL[t] for c, t in SCOPE_TAGS.items() if "status" not in c)
+             + f" || CASE status WHEN '{COMMON_STATUS}' THEN '' ELSE ' ' || "
+             + " || ' ' || ".join(_TOKEN_SQL[t] for c, t in SCOPE_TAGS.items() if "status" in c) + " END")
+_MAX_SCOPE_TERMS = 64  # past this many tokens in one OR, a smaller combination is used
 
 
 def scope_token(columns: tuple[str, ...], values: tuple[str, ...]) -> str:
@@ -86,6 +91,25 @@ def key_range(lo: str | None, hi: str | None) -> tuple[int | None, int | None]:
     return (epoch_key(lo) if lo else FIRST_DATED_KEY), (epoch_key(hi) if hi else None)
 
 
+def _token_groups(cols: dict[str, list[str]], with_status: bool = False) -> list[list[str]]:
+    """The tokens for these filter values: the widest combination the values allow (with
+    ``with_status``, the widest with the status), then one for each filter left over."""
+    cols = dict(cols)
+    groups = []
+    while cols:
+        combo = max((c for c in SCOPE_TAGS if all(x in cols for x in c) and (not with_status or "status" in c)
+                     and (len(c) == 1 or math.prod(len(cols[x]) for x in c) <= _MAX_SCOPE_TERMS)), key=len)
+        groups.append([scope_token(combo, values) for values in itertools.product(*(cols[x] for x in combo))])
+        for x in combo:
+            del cols[x]
+        with_status = False
+    return groups
+
+
+def _any(tokens: list[str]) -> str:
+    return "(" + " OR ".join(f'fts_scope : "{t}"' for t in tokens) + ")"
+
+
 @dataclass
 class Filters:
     """A SearchQuery's conditions, checked and split by where they can be evaluated."""
@@ -101,25 +125,28 @@ class Filters:
     exact: list[str] = field(default_factory=list)   # quoted phrases, checked on the item's text
     ids: list[str] = field(default_factory=list)     # only these items (results ticked on screen)
 
-    def scope_match(self) -> tuple[str | None, tuple[str, ...]]:
-        """The platform/account/kind/status filters as an FTS5 expression over the scope
-        column, and the filter columns it answers (a platform typed beside an account is
-        left to the row). (None, ()) without such filters, or when their tokens would be
-        more than ``_MAX_SCOPE_TERMS``: the filters are then checked on each row."""
+    def scope_match(self, words: str | None = None) -> tuple[str | None, tuple[str, ...]]:
+        """``words`` (an FTS5 expression, or None) ANDed with the platform/account/kind/status
+        filters as an FTS5 expression over the scope column, and the filter columns it
+        answers; (words, ()) when the filters give FTS5 nothing to match (none, or only
+        statuses that include live, with no words). Each group is the widest combination
+        token the filters allow (an OR over their values), ANDed with a group for each filter
+        left over; statuses that include live exclude the items of the other statuses."""
         cols = {c: list(dict.fromkeys(v)) for c in FILTER_COLUMNS if (v := self.columns.get(c))}
-        if not cols:
-            return None, ()
-        combo = (("status", "kind", "account") if "account" in cols else
-                 ("status", "kind", "platform") if "platform" in cols else ("status", "kind"))
-        if "kind" not in cols:
-            from ..collectors.base import KINDS  # not imported by searches without filters
-
-            cols["kind"] = list(KINDS)
-        cols.setdefault("status", list(STATUSES))
-        if math.prod(len(cols[x]) for x in combo) > _MAX_SCOPE_TERMS:
-            return None, ()
-        tokens = [scope_token(combo, values) for values in itertools.product(*(cols[x] for x in combo))]
-        return "(" + " OR ".join(f'fts_scope : "{t}"' for t in tokens) + ")", combo
+        live = COMMON_STATUS in cols.get("status", ())
+        statuses = cols.pop("status") if live else ()
+        excluded = [s for s in STATUSES if s not in statuses] if live else []
+        answered = tuple(cols) + (("status",) if live else ())
+        groups = _token_groups(cols)
+        terms = ([f"({words})"] if words else []) + [_any(g) for g in groups]
+        if not groups and not (excluded and words):
+            return words, ()
+        match = " AND ".join(terms)
+        if excluded:  # NOT needs something on its left: the words or another filter
+            # (only the excluded statuses' items of the other filters' values, the fewest tokens)
+            narrowest = _token_groups({**cols, "status": excluded}, with_status=True)[0]
+            match = f"({match}) NOT {_any(narrowest)}"
+        return match, answered
 
     def item_clauses(self, answered: tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
         """Conditions on ``items i`` other than dates, text and author (of the platform/
@@ -212,9 +239,7 @@ def _fts_arm(match: str | None, f: Filters, extra: list[str], extra_params: list
     """``match`` ANDed with the scope tokens of the filters (``scope``; else they are checked
     on the row)."""
     rng, rng_params = _range("items_fts.rowid", f)
-    scoped, answered = f.scope_match() if scope else (None, ())
-    if scoped:
-        match = scoped if match is None else f"({match}) AND {scoped}"
+    match, answered = f.scope_match(match) if scope else (match, ())
     clauses, params = f.item_clauses(answered)
     clauses += extra
     params += extra_params
