@@ -218,9 +218,9 @@ def raw_floor(conn, p: dict, snippets: bool = True) -> None:
     each comment belongs to, and the (capped) count -- as hand-written SQL over the same index,
     without the library (the floor). Dates become keys of items.date_key / the items_fts rowid
     (Unix seconds << 31, see migration m_search_date_key); words, author words and the filters
-    (as the index's scope tokens, migration m_search_scope) go to FTS5 with the key range and
-    order. ``snippets=False`` leaves out
-    the snippets and thread posts (reported as "floor: rows and count only")."""
+    (as the index's scope tokens, migration m_search_scope_tokens) go to FTS5 with the key range
+    and order. ``snippets=False`` leaves out the snippets and thread posts (reported as "floor:
+    rows and count only")."""
     lo, hi = day_range_utc(p.get("from"), p.get("to"), TZ)
     k_lo = int(datetime.fromisoformat(lo.replace("Z", "+00:00")).timestamp()) << 31 if lo else None
     k_hi = int(datetime.fromisoformat(hi.replace("Z", "+00:00")).timestamp()) << 31 if hi else None
