@@ -24,12 +24,11 @@ from typing import Any, Iterator
 
 from .errors import QueryError
 from .ftsquery import parse
-from .index.searchplan import (Arm, Filters, author_id_known, author_terms, key_range, plan, union_keys,
-                               where_clause)
+from .index.searchplan import (STATUSES, Arm, Filters, author_id_known, author_terms, key_range, plan,
+                               union_keys, where_clause)
 from .sightings import latest_sighting
 from .timefmt import day_range_utc
 
-STATUSES = ("live", "edited", "hidden", "deleted")
 SORTS = ("date", "-date", "relevance")
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
 SNIPPET_TOKENS = 32

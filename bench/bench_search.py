@@ -218,9 +218,9 @@ def raw_floor(conn, p: dict, snippets: bool = True) -> None:
     each comment belongs to, and the (capped) count -- as hand-written SQL over the same index,
     without the library (the floor). Dates become keys of items.date_key / the items_fts rowid
     (Unix seconds << 31, see migration m_search_date_key); words, author words and the filters
-    (as the index's scope tokens, migration m_search_scope) go to FTS5 with the key range and
-    order. ``snippets=False`` leaves out
-    the snippets and thread posts (reported as "floor: rows and count only")."""
+    (as the index's scope tokens, migration m_search_scope_tokens) go to FTS5 with the key range
+    and order. ``snippets=False`` leaves out the snippets and thread posts (reported as "floor:
+    rows and count only")."""
     lo, hi = day_range_utc(p.get("from"), p.get("to"), TZ)
     k_lo = int(datetime.fromisoformat(lo.replace("Z", "+00:00")).timestamp()) << 31 if lo else None
     k_hi = int(datetime.fromisoformat(hi.replace("Z", "+00:00")).timestamp()) << 31 if hi else None
@@ -230,11 +230,13 @@ def raw_floor(conn, p: dict, snippets: bool = True) -> None:
     if p.get("author"):  # the name words as a phrase, the last one a prefix
         words = " ".join(re.findall(r"[^\W_]+", p["author"]))
         matches.append(f'author : "{words}"*')
-    scope = Filters(columns={c: p.get(c, []) for c in ("platform", "account", "kind", "status")}).scope_match()
-    matches += [scope] if scope else []
+    # the filters as scope tokens ANDed with the words (the mix's filters are all answered so)
+    scope, _ = Filters(columns={c: p.get(c, []) for c in ("platform", "account", "kind", "status")}).scope_match(
+        " AND ".join(f"({m})" for m in matches) or None)
+    matches = [scope] if scope else []
     cols = ", ".join(f"i.{c}" for c in RESULT_FIELDS)
     if matches:
-        key, params = "items_fts.rowid", [" AND ".join(f"({m})" for m in matches)]
+        key, params = "items_fts.rowid", matches
         sql = (" FROM items_fts CROSS JOIN items i ON i.date_key = items_fts.rowid"
                " WHERE items_fts MATCH ?")
     else:

@@ -245,6 +245,8 @@ SCOPED = [
                 account=["pd-fb", "pd-x"], platform=["x"], text="town"),
     SearchQuery(status=["hidden", "deleted"], kind=["reply"]),
     SearchQuery(kind=["comment"], platform=["facebook"], date_to="2024-06-30"),
+    SearchQuery(status=["live"], account=["pd-x"], text="fire"),
+    SearchQuery(status=["live", "edited", "hidden"], platform=["x"], kind=["reply"]),
 ]
 
 
@@ -264,15 +266,35 @@ def test_scope_tokens_give_what_row_checks_give(db, q, monkeypatch):
 
 
 def test_too_many_combinations_fall_back_to_smaller_tokens(db, monkeypatch):
-    q = SearchQuery(status=["live", "deleted"], kind=["comment", "reply"], account=["pd-fb", "pd-x"], limit=None)
-    widest = Filters(columns={"status": q.status, "kind": q.kind, "account": q.account}).scope_match()
+    q = SearchQuery(status=["hidden", "deleted"], kind=["comment", "reply"], account=["pd-fb", "pd-x"], limit=None)
+    columns = {"status": q.status, "kind": q.kind, "account": q.account}
+    widest, answered = Filters(columns=columns).scope_match()
     assert widest.count(" OR ") == 7 and " AND " not in widest  # one status x kind x account group
+    assert sorted(answered) == ["account", "kind", "status"]
     monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 4)
-    narrower = Filters(columns={"status": q.status, "kind": q.kind, "account": q.account}).scope_match()
+    narrower, _ = Filters(columns=columns).scope_match()
     assert narrower.count(" AND ") == 1  # a pair of two values each, and the third filter
     assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)
     monkeypatch.setattr("archiver.index.searchplan._MAX_SCOPE_TERMS", 1)
     assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)  # single tokens only
+
+
+def test_live_items_carry_no_status_tokens(db):
+    """Most items are live: they are filed under their platform, account and kind only, and a
+    status filter that includes live excludes the items of the other statuses instead."""
+    scopes = dict(db.conn.execute("SELECT status, fts_scope FROM items GROUP BY status").fetchall())
+    assert len(scopes["live"].split()) == 5 and len(scopes["deleted"].split()) == 11
+    match, answered = Filters(columns={"status": ["live", "hidden"], "account": ["pd-fb"]}).scope_match()
+    # (the excluded statuses' tokens with the account: the fewest items to walk past)
+    gone = " OR ".join(f'fts_scope : "{scope_token(("status", "account"), (s, "pd-fb"))}"' for s in ("edited", "deleted"))
+    assert match == f'((fts_scope : "{scope_token(("account",), ("pd-fb",))}")) NOT ({gone})'
+    assert sorted(answered) == ["account", "status"]
+    # nothing to put left of the NOT: the status is checked on each row
+    assert Filters(columns={"status": ["live"]}).scope_match() == (None, ())
+    for status in (["live"], ["live", "hidden"], ["live", "edited", "hidden"]):
+        for q in (SearchQuery(status=status, account=["pd-fb"], text="fire", limit=None),
+                  SearchQuery(status=status, text="fire", limit=None), SearchQuery(status=status, limit=None)):
+            assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q) != []
 
 
 def _fts_bytes(db) -> tuple[int, int]:
@@ -325,4 +347,52 @@ def test_migration_files_the_scope_of_an_existing_index(tmp_path):
     db = open_index(tmp_path / "index.db")
     for q in SCOPED[:5]:
         assert [r["id"] for r in search(db, SearchQuery(**{**q.__dict__, "limit": None}), TZ).rows] == oracle(q)
+    db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def _fts_terms(conn) -> list[tuple]:
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, items_fts, 'instance')")
+    return conn.execute("SELECT term, doc, col, offset FROM temp.fts_terms ORDER BY 1, 2, 3, 4").fetchall()
+
+
+def _schema(conn, kind: str) -> list[tuple]:
+    return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name LIKE 'items%'"
+                        " ORDER BY name", (kind,)).fetchall()
+
+
+def test_migration_to_fewer_scope_tokens_gives_what_a_fresh_index_has(tmp_path):
+    """An index with the eleven scope tokens of m_search_scope migrates to exactly the
+    full-text index, column and triggers a fresh index has, and searches the same."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from archiver.ftsquery import register_functions
+    from archiver.index.schema import migrations
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    register_functions(conn)
+    migrations.apply(sqlite_utils.Database(conn), stop_before="m_search_scope_tokens")
+    fresh = open_index(tmp_path / "fresh.db")
+    for c in (conn, fresh.conn):
+        for n, it in enumerate(ITEMS):
+            c.execute(
+                "INSERT INTO items (id, account, platform, platform_id, kind, root, author, author_id, text,"
+                " created_at, status, has_media, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'x','x')",
+                (it["id"], it["account"], it["platform"], str(n), it["kind"], str(n), it["author"],
+                 it["author_id"], it["text"], it["created_at"], it["status"], it["has_media"]))
+    assert len(conn.execute("SELECT fts_scope FROM items LIMIT 1").fetchone()[0].split()) == 11
+    conn.close()
+    db = open_index(tmp_path / "old.db")
+    assert len(db.conn.execute("SELECT fts_scope FROM items WHERE status = 'live' LIMIT 1").fetchone()[0].split()) == 5
+    assert _fts_terms(db.conn) == _fts_terms(fresh.conn)
+    for kind in ("table", "trigger"):
+        assert _schema(db.conn, kind) == _schema(fresh.conn, kind)
+    assert db.conn.execute("SELECT * FROM items_fts_config ORDER BY k").fetchall() == \
+        fresh.conn.execute("SELECT * FROM items_fts_config ORDER BY k").fetchall()
+    for q in SCOPED:
+        q = SearchQuery(**{**q.__dict__, "limit": None})
+        assert [r["id"] for r in search(db, q, TZ).rows] == [r["id"] for r in search(fresh, q, TZ).rows]
+        if q.sort != "relevance":
+            assert [r["id"] for r in search(db, q, TZ).rows] == oracle(q)
     db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")

@@ -774,6 +774,16 @@ def m_listen_run_quota(db):
     _script(db, "ALTER TABLE runs ADD COLUMN quota_spent INTEGER NOT NULL DEFAULT 0;")
 
 
+# The scope column as m_search_scope made it: eleven tokens per item (m_search_scope_tokens
+# replaced them). A tag, the hex of the value(s) joined by 0x1f, and "x".
+_SCOPE_SQL_ELEVEN = " || ' ' || ".join(
+    f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'" for cols, tag in (
+        (("platform",), "p"), (("account",), "u"), (("kind",), "k"), (("status",), "s"),
+        (("status", "platform"), "sp"), (("status", "account"), "su"), (("kind", "platform"), "kp"),
+        (("kind", "account"), "ku"), (("status", "kind"), "sk"), (("status", "kind", "platform"), "skp"),
+        (("status", "kind", "account"), "sku")))
+
+
 @migrations()
 def m_search_scope(db):
     # Search at 10M items (issues 20, 24): a filter on platform, account, kind or status beside
@@ -792,7 +802,7 @@ def m_search_scope(db):
         DROP TRIGGER items_ad;
         DROP TRIGGER items_au;
         DROP TABLE items_fts;
-        ALTER TABLE items ADD COLUMN fts_scope TEXT GENERATED ALWAYS AS ({SCOPE_SQL}) VIRTUAL;
+        ALTER TABLE items ADD COLUMN fts_scope TEXT GENERATED ALWAYS AS ({_SCOPE_SQL_ELEVEN}) VIRTUAL;
         CREATE VIRTUAL TABLE items_fts USING fts5(
             fts_text, author, fts_scope, content='items', content_rowid='date_key', columnsize=0,
             tokenize='porter unicode61 remove_diacritics 2'
@@ -1194,3 +1204,36 @@ def m_retention_item_keys(db):
             FROM retention_items a JOIN items i ON i.rowid = a.item_rowid JOIN retention_rules r ON r.id = a.rule_id;
         """
     )
+
+
+@migrations()
+def m_search_scope_tokens(db):
+    # A lean full-text index (issue 24): the scope column filed every item under eleven tokens,
+    # 102 of the index's 183 bytes per item. A live item (most of them) is now filed under its
+    # platform, account, kind and the kind's pairs with the platform and the account; only an
+    # item that is not live carries the six tokens with its status as well
+    # (archiver.index.searchplan.SCOPE_TAGS; a filter that includes live excludes the other
+    # statuses' tokens). The column is generated, so it is dropped and added again (nothing
+    # stored in items is rewritten) and the full-text index is rebuilt with the options of
+    # m_search_scope. The triggers name the column, so they are dropped first and created
+    # again exactly as they were.
+    triggers = db.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'items'"
+                               " AND sql LIKE '%fts_scope%' ORDER BY name").fetchall()
+    for name, _ in triggers:
+        db.conn.execute(f'DROP TRIGGER "{name}"')
+    _script(db,
+        f"""
+        DROP TABLE items_fts;
+        ALTER TABLE items DROP COLUMN fts_scope;
+        ALTER TABLE items ADD COLUMN fts_scope TEXT GENERATED ALWAYS AS ({SCOPE_SQL}) VIRTUAL;
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            fts_text, author, fts_scope, content='items', content_rowid='date_key', columnsize=0,
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 8);
+        INSERT INTO items_fts(items_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0, 0.0)');
+        """
+    )
+    for _, sql in triggers:
+        db.conn.execute(sql)
+    db.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")

@@ -47,18 +47,27 @@ UNDATED_SECONDS = -(2**32)  # undated items sort before every date (see the migr
 FIRST_DATED_KEY = (UNDATED_SECONDS + 1) << KEY_BITS
 FILTER_COLUMNS = ("platform", "account", "kind", "status")
 
-# The scope column of items_fts (migration m_search_scope): one token per filter value, and
-# one per combination of status and kind with the account or the platform, so the usual
-# legal-staff filters ("deleted comments on the Facebook page") are one rare token instead of
-# an AND with a common one (an AND walks the common token's long doclist). A token is its tag,
-# the hex of the UTF-8 value(s) joined by 0x1f, and "x" (see the migration for why). SCOPE_SQL
-# builds the column from the row; scope_token builds the same token from the values typed.
-SCOPE_TAGS = {("platform",): "p", ("account",): "u", ("kind",): "k", ("status",): "s",
-              ("status", "platform"): "sp", ("status", "account"): "su", ("kind", "platform"): "kp",
-              ("kind", "account"): "ku", ("status", "kind"): "sk", ("status", "kind", "platform"): "skp",
+# The scope column of items_fts (migration m_search_scope_tokens): tokens that file each item
+# under its platform, account and kind and the kind's pairs with the platform and the account,
+# and -- only for items that are not live (a few percent) -- under its status alone and with
+# each of those. So the usual legal-staff filters ("deleted comments on the Facebook page") are
+# one rare token instead of an AND with a common one (an AND walks the common token's long
+# doclist), while most items carry five tokens, not eleven (each costs the index about ten
+# bytes). A status filter that includes live excludes the other statuses instead (FTS5 NOT
+# over their tokens, which only the few items not live carry). A token is its tag, the hex of
+# the UTF-8 value(s) joined by 0x1f, and "x" (see the migration m_search_scope for why).
+# SCOPE_SQL builds the column from the row; scope_token builds the same token from the values.
+SCOPE_TAGS = {("platform",): "p", ("account",): "u", ("kind",): "k", ("kind", "platform"): "kp",
+              ("kind", "account"): "ku", ("status",): "s", ("status", "platform"): "sp",
+              ("status", "account"): "su", ("status", "kind"): "sk", ("status", "kind", "platform"): "skp",
               ("status", "kind", "account"): "sku"}
-SCOPE_SQL = " || ' ' || ".join(
-    f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'" for cols, tag in SCOPE_TAGS.items())
+COMMON_STATUS = "live"  # items with this status carry no status tokens
+STATUSES = ("live", "edited", "hidden", "deleted")
+_TOKEN_SQL = {tag: f"'{tag}' || " + " || '1F' || ".join(f"hex({c})" for c in cols) + " || 'x'"
+              for cols, tag in SCOPE_TAGS.items()}
+SCOPE_SQL = (" || ' ' || ".join(_TOKEN_SQL[t] for c, t in SCOPE_TAGS.items() if "status" not in c)
+             + f" || CASE status WHEN '{COMMON_STATUS}' THEN '' ELSE ' ' || "
+             + " || ' ' || ".join(_TOKEN_SQL[t] for c, t in SCOPE_TAGS.items() if "status" in c) + " END")
 _MAX_SCOPE_TERMS = 64  # past this many tokens in one OR, a smaller combination is used
 
 
@@ -82,6 +91,25 @@ def key_range(lo: str | None, hi: str | None) -> tuple[int | None, int | None]:
     return (epoch_key(lo) if lo else FIRST_DATED_KEY), (epoch_key(hi) if hi else None)
 
 
+def _token_groups(cols: dict[str, list[str]], with_status: bool = False) -> list[list[str]]:
+    """The tokens for these filter values: the widest combination the values allow (with
+    ``with_status``, the widest with the status), then one for each filter left over."""
+    cols = dict(cols)
+    groups = []
+    while cols:
+        combo = max((c for c in SCOPE_TAGS if all(x in cols for x in c) and (not with_status or "status" in c)
+                     and (len(c) == 1 or math.prod(len(cols[x]) for x in c) <= _MAX_SCOPE_TERMS)), key=len)
+        groups.append([scope_token(combo, values) for values in itertools.product(*(cols[x] for x in combo))])
+        for x in combo:
+            del cols[x]
+        with_status = False
+    return groups
+
+
+def _any(tokens: list[str]) -> str:
+    return "(" + " OR ".join(f'fts_scope : "{t}"' for t in tokens) + ")"
+
+
 @dataclass
 class Filters:
     """A SearchQuery's conditions, checked and split by where they can be evaluated."""
@@ -97,25 +125,32 @@ class Filters:
     exact: list[str] = field(default_factory=list)   # quoted phrases, checked on the item's text
     ids: list[str] = field(default_factory=list)     # only these items (results ticked on screen)
 
-    def scope_match(self) -> str | None:
-        """The platform/account/kind/status filters as an FTS5 expression over the scope
-        column (None without such filters): the widest combination token the filters allow
-        (an OR over their values), ANDed with a token group for each filter left over."""
+    def scope_match(self, words: str | None = None) -> tuple[str | None, tuple[str, ...]]:
+        """``words`` (an FTS5 expression, or None) ANDed with the platform/account/kind/status
+        filters as an FTS5 expression over the scope column, and the filter columns it
+        answers; (words, ()) when the filters give FTS5 nothing to match (none, or only
+        statuses that include live, with no words). Each group is the widest combination
+        token the filters allow (an OR over their values), ANDed with a group for each filter
+        left over; statuses that include live exclude the items of the other statuses."""
         cols = {c: list(dict.fromkeys(v)) for c in FILTER_COLUMNS if (v := self.columns.get(c))}
-        groups: list[list[str]] = []
-        while cols:
-            combo = max((c for c in SCOPE_TAGS if all(x in cols for x in c)
-                         and (len(c) == 1 or math.prod(len(cols[x]) for x in c) <= _MAX_SCOPE_TERMS)), key=len)
-            groups.append([scope_token(combo, values) for values in itertools.product(*(cols[x] for x in combo))])
-            for x in combo:
-                del cols[x]
-        if not groups:
-            return None
-        return " AND ".join("(" + " OR ".join(f'fts_scope : "{t}"' for t in g) + ")" for g in groups)
+        live = COMMON_STATUS in cols.get("status", ())
+        statuses = cols.pop("status") if live else ()
+        excluded = [s for s in STATUSES if s not in statuses] if live else []
+        answered = tuple(cols) + (("status",) if live else ())
+        groups = _token_groups(cols)
+        terms = ([f"({words})"] if words else []) + [_any(g) for g in groups]
+        if not groups and not (excluded and words):
+            return words, ()
+        match = " AND ".join(terms)
+        if excluded:  # NOT needs something on its left: the words or another filter
+            # (only the excluded statuses' items of the other filters' values, the fewest tokens)
+            narrowest = _token_groups({**cols, "status": excluded}, with_status=True)[0]
+            match = f"({match}) NOT {_any(narrowest)}"
+        return match, answered
 
-    def item_clauses(self, columns: bool = True) -> tuple[list[str], list[Any]]:
-        """Conditions on ``items i`` other than dates, text and author (the platform/account/
-        kind/status filters only with ``columns``: not when the scope tokens carry them)."""
+    def item_clauses(self, answered: tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
+        """Conditions on ``items i`` other than dates, text and author (of the platform/
+        account/kind/status filters, those not ``answered`` by scope tokens)."""
         clauses, params = [], []
         if self.ids:
             clauses.append("i.id IN (SELECT value FROM json_each(?))")
@@ -124,7 +159,7 @@ class Filters:
             # FTS5 matched the phrase's word forms (porter); this keeps the exact words only.
             clauses.append(f"{EXACT_FUNCTION}(i.fts_text, ?)")
             params.append(phrase)
-        for column in FILTER_COLUMNS if columns else ():
+        for column in (c for c in FILTER_COLUMNS if c not in answered):
             values = self.columns.get(column)
             if values:
                 clauses.append(f"i.{column} IN ({', '.join('?' * len(values))})")
@@ -204,10 +239,8 @@ def _fts_arm(match: str | None, f: Filters, extra: list[str], extra_params: list
     """``match`` ANDed with the scope tokens of the filters (``scope``; else they are checked
     on the row)."""
     rng, rng_params = _range("items_fts.rowid", f)
-    scoped = f.scope_match() if scope else None
-    if scoped:
-        match = scoped if match is None else f"({match}) AND {scoped}"
-    clauses, params = f.item_clauses(columns=not scoped)
+    match, answered = f.scope_match(match) if scope else (match, ())
+    clauses, params = f.item_clauses(answered)
     clauses += extra
     params += extra_params
     # CROSS JOIN keeps FTS5 as the outer loop (SQLite never reorders it), so the key order
@@ -251,7 +284,7 @@ def plan(f: Filters, *, author_id_exists: bool, join: bool = False, scope: bool 
         if not author_id_exists:
             return [by_name]
         return [by_name, _items_arm(f, "items_author_id", ["i.author_id = ?"], [f.author_text])]
-    has_scope = scope and f.scope_match() is not None
+    has_scope = scope and f.scope_match()[0] is not None
     if f.author_text is not None:  # no words in the author text: substring or id, row by row
         author, author_params = _author_clause(f)
         if has_scope:
