@@ -176,12 +176,13 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
     for record, count in page.get("seen_at") or []:
         # Every item last sighted in ``record`` was seen again in ``source_id``.
         stats.seen += count
-        record_sighting(conn, *sighted_in(record), date, run_id, source_id)
+        record_sighting(conn, *sighted_in(record), date, run_id, record_key(conn, source_id))
     seen = page.get("seen") or []
     stats.seen += len(seen)
     if seen:  # one statement for the page's items, through the (account, platform_id) index
         record_sighting(conn, "SELECT rowid FROM items WHERE account = ? AND platform_id IN"
-                        " (SELECT value FROM json_each(?))", (account, json.dumps(seen)), date, run_id, source_id)
+                        " (SELECT value FROM json_each(?))", (account, json.dumps(seen)), date, run_id,
+                        record_key(conn, source_id))
     changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
     fresh: dict[str, dict] = {}  # first sightings, inserted together after the loop
@@ -290,7 +291,7 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
         fields.update({
             "text": db_text(change["version"].get("text")),
             "search_text": index_form(db_text(change["version"].get("text")), db_text(item.get("search_text"))),
-            "last_seen": date, "record_id": source_id,
+            "last_seen": date, "record": record_key(conn, source_id),
             "counts": json_text(item.get("counts") or {}),
         })
         for key in ("author", "author_id", "url", "created_at", "parent", "is_department"):
@@ -306,7 +307,7 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
 
 ITEM_COLUMNS = ("rowid", "id", "account", "platform", "platform_id", "kind", "parent", "root", "author", "author_id",
                 "is_department", "text", "search_text", "created_at", "url", "status", "status_at", "hidden",
-                "versions", "first_seen", "last_seen", "last_run", "has_media", "counts", "record_id")
+                "versions", "first_seen", "last_seen", "last_run", "has_media", "counts", "record")
 # Rows per INSERT statement: well under SQLite's 32,766 bound variables.
 INSERT_CHUNK = 500
 
@@ -340,7 +341,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             index_form(db_text(change["version"].get("text")), db_text(item.get("search_text"))),
             item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
             int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
-            json_text(item.get("counts") or {}), source_id))
+            json_text(item.get("counts") or {}), source))
         # The latest version's text and last sighting are the item's (module docstring).
         versions += [
             (rowid, n, v["hash"], db_text(v.get("text")) if n < len(chain) else None,

@@ -20,6 +20,7 @@ def get_item(db, item_id: str) -> dict[str, Any]:
     if not rows:
         raise QueryError(f"no item with id {item_id!r} (ids come from `archiver search`)")
     item = rows[0]
+    del item["record"]  # the key of the record_id below
     # The latest sighting may be newer than the row's own (archiver.sightings).
     columns = ("last_seen", "last_run", "record_id")
     item.update(zip(columns, db.conn.execute(

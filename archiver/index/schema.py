@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from .migrate import Migrations
+from ..sightings import item_objects_sql
 from .searchplan import SCOPE_SQL
 
 migrations = Migrations("archiver")
@@ -1092,3 +1093,40 @@ def m_item_sightings(db):
             WHERE r.object_key IS NOT NULL;
         """
     )
+
+
+@migrations()
+def m_lean_items(db):
+    # A lean index (issue 24): an item's latest sighting named its response by the 47-character
+    # WARC-Record-ID, in its row and in an index of it, and again in item_sightings. It is named
+    # by the record's integer key (records.id, as versions, media and events name records since
+    # m_record_keys); keys are handed out in capture order, so their indexes are appended to
+    # and small. A record id no row of `records` has yet gets a row of its id alone, as
+    # archiver.index.queries.record_key gives it. item_objects is built from the one statement
+    # of which records hold an item (archiver.sightings.item_record_links).
+    _script(db,
+        """
+        DROP VIEW IF EXISTS item_objects;
+        INSERT OR IGNORE INTO records (record_id)
+            SELECT record_id FROM items WHERE record_id IS NOT NULL
+            UNION SELECT record_id FROM item_sightings WHERE record_id IS NOT NULL;
+        DROP INDEX items_record;
+        ALTER TABLE items ADD COLUMN record INTEGER;  -- records.id of the response of the latest sighting
+        UPDATE items SET record = (SELECT id FROM records r WHERE r.record_id = items.record_id)
+            WHERE record_id IS NOT NULL;
+        ALTER TABLE items DROP COLUMN record_id;
+        CREATE INDEX items_record ON items(record);
+        CREATE TABLE item_sightings_keyed (
+            item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),
+            last_seen TEXT NOT NULL,       -- a sighting later than the item row's last_seen
+            last_run TEXT,
+            record INTEGER                 -- records.id of the response of that sighting
+        );
+        INSERT INTO item_sightings_keyed (item_rowid, last_seen, last_run, record)
+            SELECT s.item_rowid, s.last_seen, s.last_run, (SELECT id FROM records r WHERE r.record_id = s.record_id)
+            FROM item_sightings s ORDER BY s.item_rowid;
+        DROP TABLE item_sightings;
+        ALTER TABLE item_sightings_keyed RENAME TO item_sightings;
+        CREATE INDEX item_sightings_record ON item_sightings(record);
+        """)
+    db.conn.execute(f"CREATE VIEW item_objects AS {item_objects_sql()}")
