@@ -36,7 +36,8 @@ from .errors import WarcError
 from .ftsquery import index_form
 from .index import item_id, transaction, tune_for_ingest
 from .index.queries import put_records, record_key
-from .sightings import content_text, fold_sighting, native_text, page_entries, record_sighting, sighted_in
+from .sightings import (content_text, fold_sighting, latest_sighting, native_text, page_entries, record_sighting,
+                        sighted_in)
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
 from .warc import META_HEADER, iter_members
@@ -339,8 +340,9 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             item["kind"], item.get("parent"), item["root"], db_text(item.get("author")), item.get("author_id"),
             item.get("is_department"), db_text(change["version"].get("text")),
             index_form(db_text(change["version"].get("text")), db_text(item.get("search_text"))),
-            item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
-            int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
+            # status_at and last_seen: NULL, they are first_seen (archiver.sightings.latest_sighting)
+            item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), None,
+            int(hidden), len(chain), date, None, run_id, int(bool(change.get("media"))),
             json_text(item.get("counts") or {}), source))
         # The latest version's text and last sighting are the item's (module docstring).
         versions += [
@@ -397,7 +399,7 @@ def _add_version(conn, rowid: int, versions: int, version: dict, date: str, sour
     # caller has not updated yet (a version added earlier in this change has its own).
     conn.execute(
         "UPDATE versions SET text = (SELECT text FROM items WHERE rowid = ?),"
-        " last_seen = (SELECT last_seen FROM items WHERE rowid = ?)"
+        f" last_seen = (SELECT {latest_sighting('last_seen')} FROM items i WHERE i.rowid = ?)"
         " WHERE item_rowid = ? AND n = ? AND last_seen IS NULL",
         (rowid, rowid, rowid, versions))
     n = versions + 1

@@ -31,7 +31,9 @@ capture time), so ingest can apply it as one statement by record id. Items the i
 meanwhile moved to another record were, by construction, seen elsewhere in this run.
 
 Where sightings are kept: an item's row (``items.last_seen``, ``last_run``, ``record``: the
-integer key, ``records.id``, of the response) holds its sighting as of its latest change; a
+integer key, ``records.id``, of the response) holds its sighting as of its latest change
+(``last_seen`` and ``status_at`` are NULL while they equal ``first_seen``, as for every item
+seen once: 54 bytes of each such row); a
 later sighting of the item unchanged goes to the narrow ``item_sightings`` table instead (one
 row per item, replaced each night it is seen again, folded back into the item's row at its
 next change). A night that finds nothing changed
@@ -60,8 +62,15 @@ def latest_sighting(column: str, item: str = "i") -> str:
     ``records.id``) or ``record_id`` (that response's WARC-Record-ID)."""
     if column == "record_id":
         return f"(SELECT record_id FROM records WHERE id = {latest_sighting('record', item)})"
-    return (f"COALESCE((SELECT s.{column} FROM item_sightings s WHERE s.item_rowid = {item}.rowid),"
-            f" {item}.{column})")
+    # An item seen once has no last_seen of its own: it is its first_seen (module docstring).
+    own = f"{item}.last_seen, {item}.first_seen" if column == "last_seen" else f"{item}.{column}"
+    return f"COALESCE((SELECT s.{column} FROM item_sightings s WHERE s.item_rowid = {item}.rowid), {own})"
+
+
+def status_at(item: str = "i") -> str:
+    """SQL of when the current status of the ``items`` row aliased ``item`` was detected: its
+    ``status_at``, which is NULL for the status it was first seen with (then: its first_seen)."""
+    return f"COALESCE({item}.status_at, {item}.first_seen)"
 
 
 # Which records hold an item, and so which stored objects (retention destroys and locks whole

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import QueryError
 from ..search import RESULT_COLUMNS
-from ..sightings import latest_sighting
+from ..sightings import latest_sighting, status_at
 
 
 def _rows(cur) -> list[dict[str, Any]]:
@@ -23,8 +23,8 @@ def get_item(db, item_id: str) -> dict[str, Any]:
     del item["record"]  # the key of the record_id below
     # The latest sighting may be newer than the row's own (archiver.sightings).
     columns = ("last_seen", "last_run", "record_id")
-    item.update(zip(columns, db.conn.execute(
-        f"SELECT {', '.join(latest_sighting(c) for c in columns)} FROM items i WHERE i.rowid = ?",
+    item.update(zip((*columns, "status_at"), db.conn.execute(
+        f"SELECT {', '.join(latest_sighting(c) for c in columns)}, {status_at()} FROM items i WHERE i.rowid = ?",
         (item["rowid"],)).fetchone()))
     return item
 

@@ -1097,13 +1097,17 @@ def m_item_sightings(db):
 
 @migrations()
 def m_lean_items(db):
-    # A lean index (issue 24): an item's latest sighting named its response by the 47-character
+    # A lean index (issue 24). An item's latest sighting named its response by the 47-character
     # WARC-Record-ID, in its row and in an index of it, and again in item_sightings. It is named
     # by the record's integer key (records.id, as versions, media and events name records since
     # m_record_keys); keys are handed out in capture order, so their indexes are appended to
     # and small. A record id no row of `records` has yet gets a row of its id alone, as
-    # archiver.index.queries.record_key gives it. item_objects is built from the one statement
-    # of which records hold an item (archiver.sightings.item_record_links).
+    # archiver.index.queries.record_key gives it. An item seen once had three equal timestamps
+    # (first_seen, last_seen, status_at): last_seen and status_at are NULL while they equal
+    # first_seen (readers: archiver.sightings.latest_sighting, status_at). item_objects is built
+    # from the one statement of which records hold an item (archiver.sightings.item_record_links).
+    # The items rows are rewritten in place; the space freed is reused by later nights, and
+    # `sqlite3 index.db VACUUM` gives it back to the file system at once.
     _script(db,
         """
         DROP VIEW IF EXISTS item_objects;
@@ -1112,9 +1116,12 @@ def m_lean_items(db):
             UNION SELECT record_id FROM item_sightings WHERE record_id IS NOT NULL;
         DROP INDEX items_record;
         ALTER TABLE items ADD COLUMN record INTEGER;  -- records.id of the response of the latest sighting
-        UPDATE items SET record = (SELECT id FROM records r WHERE r.record_id = items.record_id)
-            WHERE record_id IS NOT NULL;
+        ALTER TABLE items ADD COLUMN seen TEXT;
+        UPDATE items SET record = (SELECT id FROM records r WHERE r.record_id = items.record_id),
+            seen = NULLIF(last_seen, first_seen), status_at = NULLIF(status_at, first_seen);
         ALTER TABLE items DROP COLUMN record_id;
+        ALTER TABLE items DROP COLUMN last_seen;
+        ALTER TABLE items RENAME COLUMN seen TO last_seen;  -- NULL: first_seen
         CREATE INDEX items_record ON items(record);
         CREATE TABLE item_sightings_keyed (
             item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),

@@ -21,13 +21,15 @@ ITEM_OBJECTS_BEFORE_LEAN_ITEMS = """
 
 def before_lean_items(conn) -> None:
     """Turn this index back into the one written before migration m_lean_items: the latest
-    sighting's record named by its WARC-Record-ID (items.record_id, item_sightings.record_id)."""
+    sighting's record named by its WARC-Record-ID (items.record_id, item_sightings.record_id),
+    and last_seen and status_at written even when they are first_seen."""
     for statement in (
         "DROP VIEW item_objects",
         "DROP INDEX items_record",
         "ALTER TABLE items ADD COLUMN record_id TEXT",
         "UPDATE items SET record_id = (SELECT record_id FROM records r WHERE r.id = items.record)",
         "ALTER TABLE items DROP COLUMN record",
+        "UPDATE items SET last_seen = COALESCE(last_seen, first_seen), status_at = COALESCE(status_at, first_seen)",
         "CREATE INDEX items_record ON items(record_id)",
         "DROP INDEX item_sightings_record",
         "ALTER TABLE item_sightings ADD COLUMN record_id TEXT",

@@ -24,6 +24,8 @@ def sightings(db) -> dict:
             "SELECT i.id, s.last_seen, s.last_run, r.record_id FROM item_sightings s"
             " JOIN items i ON i.rowid = s.item_rowid LEFT JOIN records r ON r.id = s.record")),
         "item_objects": sorted(conn.execute("SELECT object_key, item_id FROM item_objects")),
+        # an item seen once stores neither its last sighting nor when its status was detected
+        "first_seen_only": sorted(conn.execute("SELECT id, last_seen IS NULL, status_at IS NULL FROM items")),
     }
 
 
@@ -32,6 +34,7 @@ def test_an_index_with_text_sighting_records_migrates_to_what_ingest_and_reindex
     db = index_of(settings)
     fresh = sightings(db)
     assert fresh["later"] and all(item["record_id"] for item in fresh["items"].values())
+    assert {(seen, status) for _, seen, status in fresh["first_seen_only"]} >= {(1, 1), (0, 0)}
     before_lean_items(db.conn)
     old = db.conn.execute("SELECT record_id FROM items WHERE record_id IS NOT NULL LIMIT 1").fetchone()[0]
     assert old.startswith("<urn:uuid:")
