@@ -30,8 +30,9 @@ those n are exactly every item whose latest sighting in the index is R (``count_
 capture time), so ingest can apply it as one statement by record id. Items the index
 meanwhile moved to another record were, by construction, seen elsewhere in this run.
 
-Where sightings are kept: an item's row (``items.last_seen``, ``last_run``, ``record``: the
-integer key, ``records.id``, of the response) holds its sighting as of its latest change
+Where sightings are kept: an item's row (``items.last_seen``; ``run`` and ``record``, the
+integer keys of the run, ``run_keys.id``, and of the response, ``records.id``) holds its
+sighting as of its latest change
 (``last_seen`` and ``status_at`` are NULL while they equal ``first_seen``, as for every item
 seen once: 54 bytes of each such row); a
 later sighting of the item unchanged goes to the narrow ``item_sightings`` table instead (one
@@ -39,8 +40,9 @@ row per item, replaced each night it is seen again, folded back into the item's 
 next change). A night that finds nothing changed
 therefore rewrites that narrow table and its record index, not the wide ``items`` rows with
 their text and their indexes. An item's latest sighting is its ``item_sightings`` row if it has
-one, else its own: readers take it from ``latest_sighting`` and ``sighted_in`` here, and the links from objects to items (retention) from ``item_record_links``
-(the ``item_objects`` view is built from it).
+one, else its own: readers take it from ``latest_sighting`` and ``sighted_in`` here, and the
+links from objects to items (retention) from ``item_record_links`` (the ``item_objects`` view
+is built from it).
 """
 
 from __future__ import annotations
@@ -58,10 +60,13 @@ Write = Callable[[str, dict, "str | None"], None]  # (target uri, payload, refer
 
 def latest_sighting(column: str, item: str = "i") -> str:
     """SQL of the latest sighting's ``column`` of the ``items`` row aliased ``item`` (see the
-    module docstring): ``last_seen``, ``last_run``, ``record`` (the integer key of its response,
-    ``records.id``) or ``record_id`` (that response's WARC-Record-ID)."""
+    module docstring): ``last_seen``, ``run`` (the integer key of its run, ``run_keys.id``),
+    ``last_run`` (that run's id), ``record`` (the integer key of its response, ``records.id``)
+    or ``record_id`` (that response's WARC-Record-ID)."""
     if column == "record_id":
         return f"(SELECT record_id FROM records WHERE id = {latest_sighting('record', item)})"
+    if column == "last_run":
+        return f"(SELECT run_id FROM run_keys WHERE id = {latest_sighting('run', item)})"
     # An item seen once has no last_seen of its own: it is its first_seen (module docstring).
     own = f"{item}.last_seen, {item}.first_seen" if column == "last_seen" else f"{item}.{column}"
     return f"COALESCE((SELECT s.{column} FROM item_sightings s WHERE s.item_rowid = {item}.rowid), {own})"
@@ -129,26 +134,26 @@ def count_sighted(conn, record: str) -> int:
     return conn.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
 
 
-def record_sighting(conn, rowids_sql: str, params: tuple | list, date: str, run_id: str | None,
+def record_sighting(conn, rowids_sql: str, params: tuple | list, date: str, run: int | None,
                     source: int | None) -> None:
-    """The items ``rowids_sql`` selects were seen unchanged at ``date`` in the response whose
-    key is ``source`` (None: a source not known, the latest sighting's record stays): their
-    ``item_sightings`` rows, unless they already have a sighting that recent (a file ingested
-    again)."""
+    """The items ``rowids_sql`` selects were seen unchanged at ``date`` by the run whose key is
+    ``run`` in the response whose key is ``source`` (None: a source not known, the latest
+    sighting's record stays): their ``item_sightings`` rows, unless they already have a
+    sighting that recent (a file ingested again)."""
     conn.execute(
-        "INSERT INTO item_sightings (item_rowid, last_seen, last_run, record)"
+        "INSERT INTO item_sightings (item_rowid, last_seen, run, record)"
         f" SELECT i.rowid, ?, ?, COALESCE(?, {latest_sighting('record')}) FROM items i"
         f" WHERE i.rowid IN ({rowids_sql}) AND {latest_sighting('last_seen')} < ?"
-        " ON CONFLICT (item_rowid) DO UPDATE SET last_seen = excluded.last_seen, last_run = excluded.last_run,"
+        " ON CONFLICT (item_rowid) DO UPDATE SET last_seen = excluded.last_seen, run = excluded.run,"
         " record = excluded.record",
-        (date, run_id, source, *params, date))
+        (date, run, source, *params, date))
 
 
 def fold_sighting(conn, rowid: int) -> None:
     """Before an item's row is changed: its later sighting, if any, becomes the row's own again
     (the change then writes the row anyway), so the row is the one truth it updates."""
     moved = conn.execute(
-        "UPDATE items SET (last_seen, last_run, record) = (SELECT last_seen, last_run, record"
+        "UPDATE items SET (last_seen, run, record) = (SELECT last_seen, run, record"
         " FROM item_sightings WHERE item_rowid = ?) WHERE rowid = ?"
         " AND EXISTS (SELECT 1 FROM item_sightings WHERE item_rowid = ?)", (rowid, rowid, rowid)).rowcount
     if moved:

@@ -193,8 +193,8 @@ def test_an_unchanged_night_writes_no_item_row_and_sightings_are_what_per_item_w
     reindex(store, tmp_path / "rebuilt.db")
     rebuilt, db = open_index(tmp_path / "rebuilt.db"), open_index(settings.index_path)
     assert _indexed(rebuilt) == indexed
-    table = "SELECT i.platform_id, s.last_seen, s.last_run, r.record_id FROM item_sightings s JOIN items i" \
-            " ON i.rowid = s.item_rowid LEFT JOIN records r ON r.id = s.record"
+    table = "SELECT i.platform_id, s.last_seen, k.run_id, r.record_id FROM item_sightings s JOIN items i" \
+            " ON i.rowid = s.item_rowid LEFT JOIN records r ON r.id = s.record LEFT JOIN run_keys k ON k.id = s.run"
     assert set(rebuilt.conn.execute(table)) == set(db.conn.execute(table))
 
 

@@ -1102,7 +1102,9 @@ def m_lean_items(db):
     # by the record's integer key (records.id, as versions, media and events name records since
     # m_record_keys); keys are handed out in capture order, so their indexes are appended to
     # and small. A record id no row of `records` has yet gets a row of its id alone, as
-    # archiver.index.queries.record_key gives it. An item seen once had three equal timestamps
+    # archiver.index.queries.record_key gives it. The run of the latest sighting (a 29-character
+    # id) is named likewise by a key of run_keys (archiver.index.queries.run_key; not of `runs`,
+    # whose row is written when the run ends). An item seen once had three equal timestamps
     # (first_seen, last_seen, status_at): last_seen and status_at are NULL while they equal
     # first_seen (readers: archiver.sightings.latest_sighting, status_at). item_objects is built
     # from the one statement of which records hold an item (archiver.sightings.item_record_links).
@@ -1114,23 +1116,34 @@ def m_lean_items(db):
         INSERT OR IGNORE INTO records (record_id)
             SELECT record_id FROM items WHERE record_id IS NOT NULL
             UNION SELECT record_id FROM item_sightings WHERE record_id IS NOT NULL;
+        CREATE TABLE run_keys (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE
+        );
+        INSERT INTO run_keys (run_id)
+            SELECT last_run FROM items WHERE last_run IS NOT NULL
+            UNION SELECT last_run FROM item_sightings WHERE last_run IS NOT NULL;
         DROP INDEX items_record;
         ALTER TABLE items ADD COLUMN record INTEGER;  -- records.id of the response of the latest sighting
+        ALTER TABLE items ADD COLUMN run INTEGER;     -- run_keys.id of the run of the latest sighting
         ALTER TABLE items ADD COLUMN seen TEXT;
         UPDATE items SET record = (SELECT id FROM records r WHERE r.record_id = items.record_id),
+            run = (SELECT id FROM run_keys k WHERE k.run_id = items.last_run),
             seen = NULLIF(last_seen, first_seen), status_at = NULLIF(status_at, first_seen);
         ALTER TABLE items DROP COLUMN record_id;
+        ALTER TABLE items DROP COLUMN last_run;
         ALTER TABLE items DROP COLUMN last_seen;
         ALTER TABLE items RENAME COLUMN seen TO last_seen;  -- NULL: first_seen
         CREATE INDEX items_record ON items(record);
         CREATE TABLE item_sightings_keyed (
             item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),
             last_seen TEXT NOT NULL,       -- a sighting later than the item row's last_seen
-            last_run TEXT,
+            run INTEGER,                   -- run_keys.id of the run of that sighting
             record INTEGER                 -- records.id of the response of that sighting
         );
-        INSERT INTO item_sightings_keyed (item_rowid, last_seen, last_run, record)
-            SELECT s.item_rowid, s.last_seen, s.last_run, (SELECT id FROM records r WHERE r.record_id = s.record_id)
+        INSERT INTO item_sightings_keyed (item_rowid, last_seen, run, record)
+            SELECT s.item_rowid, s.last_seen, (SELECT id FROM run_keys k WHERE k.run_id = s.last_run),
+                   (SELECT id FROM records r WHERE r.record_id = s.record_id)
             FROM item_sightings s ORDER BY s.item_rowid;
         DROP TABLE item_sightings;
         ALTER TABLE item_sightings_keyed RENAME TO item_sightings;

@@ -21,8 +21,9 @@ ITEM_OBJECTS_BEFORE_LEAN_ITEMS = """
 
 def before_lean_items(conn) -> None:
     """Turn this index back into the one written before migration m_lean_items: the latest
-    sighting's record named by its WARC-Record-ID (items.record_id, item_sightings.record_id),
-    and last_seen and status_at written even when they are first_seen."""
+    sighting's record named by its WARC-Record-ID (items.record_id, item_sightings.record_id) and
+    its run by the run's id (last_run), and last_seen and status_at written even when they are
+    first_seen."""
     for statement in (
         "DROP VIEW item_objects",
         "DROP INDEX items_record",
@@ -30,11 +31,18 @@ def before_lean_items(conn) -> None:
         "UPDATE items SET record_id = (SELECT record_id FROM records r WHERE r.id = items.record)",
         "ALTER TABLE items DROP COLUMN record",
         "UPDATE items SET last_seen = COALESCE(last_seen, first_seen), status_at = COALESCE(status_at, first_seen)",
+        "ALTER TABLE items ADD COLUMN last_run TEXT",
+        "UPDATE items SET last_run = (SELECT run_id FROM run_keys k WHERE k.id = items.run)",
+        "ALTER TABLE items DROP COLUMN run",
         "CREATE INDEX items_record ON items(record_id)",
         "DROP INDEX item_sightings_record",
         "ALTER TABLE item_sightings ADD COLUMN record_id TEXT",
         "UPDATE item_sightings SET record_id = (SELECT record_id FROM records r WHERE r.id = item_sightings.record)",
         "ALTER TABLE item_sightings DROP COLUMN record",
+        "ALTER TABLE item_sightings ADD COLUMN last_run TEXT",
+        "UPDATE item_sightings SET last_run = (SELECT run_id FROM run_keys k WHERE k.id = item_sightings.run)",
+        "ALTER TABLE item_sightings DROP COLUMN run",
+        "DROP TABLE run_keys",
         "CREATE INDEX item_sightings_record ON item_sightings(record_id)",
         ITEM_OBJECTS_BEFORE_LEAN_ITEMS,
         "DELETE FROM _sqlite_migrations WHERE name = 'm_lean_items'",

@@ -21,8 +21,8 @@ def sightings(db) -> dict:
     return {
         "items": {i: get_item(db, i) for i in ids},
         "later": sorted(conn.execute(
-            "SELECT i.id, s.last_seen, s.last_run, r.record_id FROM item_sightings s"
-            " JOIN items i ON i.rowid = s.item_rowid LEFT JOIN records r ON r.id = s.record")),
+            "SELECT i.id, s.last_seen, k.run_id, r.record_id FROM item_sightings s JOIN items i ON i.rowid = s.item_rowid"
+            " LEFT JOIN records r ON r.id = s.record LEFT JOIN run_keys k ON k.id = s.run")),
         "item_objects": sorted(conn.execute("SELECT object_key, item_id FROM item_objects")),
         # an item seen once stores neither its last sighting nor when its status was detected
         "first_seen_only": sorted(conn.execute("SELECT id, last_seen IS NULL, status_at IS NULL FROM items")),
@@ -33,7 +33,7 @@ def test_an_index_with_text_sighting_records_migrates_to_what_ingest_and_reindex
     settings, _ = two_nights
     db = index_of(settings)
     fresh = sightings(db)
-    assert fresh["later"] and all(item["record_id"] for item in fresh["items"].values())
+    assert fresh["later"] and all(item["record_id"] and item["last_run"] for item in fresh["items"].values())
     assert {(seen, status) for _, seen, status in fresh["first_seen_only"]} >= {(1, 1), (0, 0)}
     before_lean_items(db.conn)
     old = db.conn.execute("SELECT record_id FROM items WHERE record_id IS NOT NULL LIMIT 1").fetchone()[0]
