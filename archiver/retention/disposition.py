@@ -29,7 +29,7 @@ from .. import audit
 from ..errors import RetentionError, StoreError, WarcError
 from ..index import transaction
 from ..progress import report as report_progress
-from ..sightings import VersionBodies, fold_sighting
+from ..sightings import VersionBodies, fold_sighting, item_record_links
 from ..timefmt import iso, utcnow
 from .archived import check_object, officer_decisions
 from .assign import record_schedule
@@ -436,8 +436,11 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
     conn = db.conn
     keys = json.dumps([r[0] for r in conn.execute("SELECT id FROM records WHERE object_key = ?", (key,))])
     in_obj = "(SELECT value FROM json_each(?))"
+    # The items it holds, walked from its records through their indexes (not item_objects: the
+    # view reads every link of the archive to find one object's).
     affected = [r[0] for r in conn.execute(
-        "SELECT DISTINCT i.rowid FROM items i JOIN item_objects io ON io.item_id = i.id WHERE io.object_key = ?", (key,))]
+        "WITH r AS (SELECT id FROM records WHERE object_key = ?) SELECT DISTINCT item_rowid FROM"
+        f" ({item_record_links('{item} AS item_rowid', walk_from='r')}) ORDER BY item_rowid", (key,))]
     conn.execute(f"DELETE FROM media WHERE record IN {in_obj}", (keys,))
     last_hash = {r[0]: r[1] for r in conn.execute(
         f"SELECT item_rowid, hash FROM versions WHERE record IN {in_obj} ORDER BY n", (keys,))}
