@@ -94,18 +94,20 @@ _ITEM_RECORDS = (
 )
 
 
-def item_record_links(columns: str, walk_from: str | None = None) -> str:
+def item_record_links(columns: str, walk_from: str | None = None, of_items: str | None = None) -> str:
     """SQL of the UNION of every (item, record) link (``_ITEM_RECORDS``), each arm selecting
     ``columns``, a template of ``{item}``, ``{record}`` and ``{n}`` (the version).
 
     ``walk_from``: a relation of records aliased ``r`` (with its ``id``) that each arm starts
     from and joins to its table through that table's record index: the links of a few objects
-    cost what is in them. Without it each arm reads its whole table (every link at once)."""
+    cost what is in them. ``of_items``: SQL of a set of item rowids whose links alone are read,
+    through each table's item key. With neither, each arm reads its whole table (every link)."""
     arms = []
     for table, item, record, n, condition in _ITEM_RECORDS:
         sql = f"SELECT {columns.format(item=item, record=record, n=n)} FROM "
         sql += f"{walk_from} JOIN {table} ON {record} = r.id" if walk_from else table
-        arms.append(sql + (f" WHERE {condition}" if condition else ""))
+        conditions = [c for c in (condition, of_items and f"{item} IN {of_items}") if c]
+        arms.append(sql + (f" WHERE {' AND '.join(conditions)}" if conditions else ""))
     return " UNION ".join(arms)
 
 

@@ -12,12 +12,13 @@ from archiver.ingest import iter_records
 from archiver.reindex import reindex
 from archiver.replay.facebook import FacebookSimulator
 from archiver.retention import eligibility, objectlock
+from archiver.retention.assign import objects_of
 from archiver.retention.disposition import remove_object_from_index
 from archiver.retention.schedule import load_schedule
 from archiver.replay.samples import facebook_next_night, facebook_sample
 from archiver.search import SearchQuery, search
-from archiver.sightings import (BATCH, Sightings, fold_sighting, latest_sighting, page_entries,
-                                sighted_in)
+from archiver.sightings import (BATCH, Sightings, fold_sighting, item_record_links, latest_sighting,
+                                page_entries, sighted_in)
 from archiver.store import open_store
 from archiver.timefmt import utcnow
 from archiver.warc import META_HEADER
@@ -251,6 +252,12 @@ def test_retention_reads_the_same_links_walked_from_an_object_and_for_the_whole_
     plan = " | ".join(r[3] for r in db.conn.execute(f"EXPLAIN QUERY PLAN {eligibility._LINKS}"))
     assert "SCAN l USING COVERING INDEX items_record" in plan, plan
     assert "SCAN l USING COVERING INDEX item_sightings_record" in plan, plan
+    # From items to their objects (a hold or an override re-locks them): through each item key.
+    items = sorted({item for _, item in view})[::3]
+    assert set(objects_of(db, items)) == {key for key, item in view if item in items}
+    of_items = item_record_links("{record}", of_items="(SELECT value FROM json_each(?))")
+    plan = " | ".join(r[3] for r in db.conn.execute(f"EXPLAIN QUERY PLAN {of_items}", ("[]",) * 5))
+    assert "SCAN l" not in plan, plan
 
 
 OLD_ITEM_OBJECTS = """

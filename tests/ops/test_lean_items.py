@@ -21,8 +21,9 @@ def sightings(db) -> dict:
     return {
         "items": {i: get_item(db, i) for i in ids},
         "later": sorted(conn.execute(
-            "SELECT i.id, s.last_seen, k.run_id, r.record_id FROM item_sightings s JOIN items i ON i.rowid = s.item_rowid"
-            " LEFT JOIN records r ON r.id = s.record LEFT JOIN run_keys k ON k.id = s.run")),
+            "SELECT i.id, s.last_seen, k.run_id, r.record_id FROM item_sightings s"
+            " JOIN items i ON i.rowid = s.item_rowid LEFT JOIN records r ON r.id = s.record"
+            " LEFT JOIN run_keys k ON k.id = s.run")),
         "item_objects": sorted(conn.execute("SELECT object_key, item_id FROM item_objects")),
         # an item seen once stores neither its last sighting nor when its status was detected
         "first_seen_only": sorted(conn.execute("SELECT id, last_seen IS NULL, status_at IS NULL FROM items")),
