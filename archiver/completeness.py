@@ -26,6 +26,7 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from .errors import QueryError
+from .sightings import status_at
 from .timefmt import day_range_utc, parse_platform_time, parse_user_date
 
 # Which key of a post's stored ``counts`` is the platform's comment (or reply) total, per
@@ -120,10 +121,10 @@ def thread_checks(db, run_id: str, platform: str | None) -> list[ThreadCheck]:
     """Expected (platform count) against captured (archive at scan time), per thread scanned."""
     key = COMMENT_COUNT_KEY.get(platform or "", "comments")
     rows = db.conn.execute(
-        """SELECT ts.root, ts.expected, p.counts,
+        f"""SELECT ts.root, ts.expected, p.counts,
                   (SELECT count(*) FROM items i WHERE i.account = ts.account AND i.root = ts.root
                      AND i.kind != 'post' AND i.first_seen <= ts.at
-                     AND NOT (i.status = 'deleted' AND i.status_at <= ts.at)) AS captured
+                     AND NOT (i.status = 'deleted' AND {status_at()} <= ts.at)) AS captured
            FROM thread_scans ts LEFT JOIN items p ON p.account = ts.account AND p.platform_id = ts.root
            WHERE ts.run_id = ? ORDER BY ts.root""", (run_id,)).fetchall()
     out = []

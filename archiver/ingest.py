@@ -36,9 +36,10 @@ from warcio.archiveiterator import ArchiveIterator
 from .errors import WarcError
 from .ftsquery import index_form
 from .index import item_id, transaction, tune_for_ingest
-from .index.queries import put_records, record_key
+from .index.queries import put_records, record_key, run_key
 from .index.versions import digest, stored_first_seen
-from .sightings import content_text, fold_sighting, native_text, page_entries, record_sighting, sighted_in
+from .sightings import (content_text, fold_sighting, latest_sighting, native_text, page_entries, record_sighting,
+                        sighted_in)
 from .textsafe import db_text, json_text, loads
 from .timefmt import iso
 from .warc import META_HEADER, iter_members
@@ -178,12 +179,13 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
     for record, count in page.get("seen_at") or []:
         # Every item last sighted in ``record`` was seen again in ``source_id``.
         stats.seen += count
-        record_sighting(conn, *sighted_in(record), date, run_id, source_id)
+        record_sighting(conn, *sighted_in(record), date, run_key(conn, run_id), record_key(conn, source_id))
     seen = page.get("seen") or []
     stats.seen += len(seen)
     if seen:  # one statement for the page's items, through the (account, platform_id) index
         record_sighting(conn, "SELECT rowid FROM items WHERE account = ? AND platform_id IN"
-                        " (SELECT value FROM json_each(?))", (account, json.dumps(seen)), date, run_id, source_id)
+                        " (SELECT value FROM json_each(?))", (account, json.dumps(seen)), date, run_key(conn, run_id),
+                        record_key(conn, source_id))
     changes = page.get("changes") or []
     known = _known_rows(conn, account, [c["item"]["platform_id"] for c in changes])
     fresh: dict[str, dict] = {}  # first sightings, inserted together after the loop
@@ -285,14 +287,14 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
              change.get("detail") if event == "deleted" else None),
         )
     new_status = item_status(deleted, hidden, versions)
-    fields = {"versions": versions, "hidden": int(hidden), "status": new_status, "last_run": run_id}
+    fields = {"versions": versions, "hidden": int(hidden), "status": new_status, "run": run_key(conn, run_id)}
     if new_status != status:
         fields["status_at"] = date
     if "version" in change:
         fields.update({
             "text": db_text(change["version"].get("text")),
             "search_text": index_form(db_text(change["version"].get("text")), db_text(item.get("search_text"))),
-            "last_seen": date, "record_id": source_id,
+            "last_seen": date, "record": record_key(conn, source_id),
             "counts": json_text(item.get("counts") or {}),
         })
         for key in ("author", "author_id", "url", "created_at", "parent", "is_department"):
@@ -308,7 +310,7 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
 
 ITEM_COLUMNS = ("rowid", "id", "account", "platform", "platform_id", "kind", "parent", "root", "author", "author_id",
                 "is_department", "text", "search_text", "created_at", "url", "status", "status_at", "hidden",
-                "versions", "first_seen", "last_seen", "last_run", "has_media", "counts", "record_id")
+                "versions", "first_seen", "last_seen", "run", "has_media", "counts", "record")
 # Rows per INSERT statement: well under SQLite's 32,766 bound variables.
 INSERT_CHUNK = 500
 
@@ -324,7 +326,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
     if not changes:
         return
     next_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM items").fetchone()[0] + 1
-    source, meta = record_key(conn, source_id), record_key(conn, meta_id)
+    source, meta, run = record_key(conn, source_id), record_key(conn, meta_id), run_key(conn, run_id)
     items, versions, media, events = [], [], [], []
     for rowid, change in enumerate(changes, next_rowid):
         item, evts = change["item"], change.get("events", [])
@@ -340,9 +342,10 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
             item["kind"], item.get("parent"), item["root"], db_text(item.get("author")), item.get("author_id"),
             item.get("is_department"), db_text(change["version"].get("text")),
             index_form(db_text(change["version"].get("text")), db_text(item.get("search_text"))),
-            item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), date,
-            int(hidden), len(chain), date, date, run_id, int(bool(change.get("media"))),
-            json_text(item.get("counts") or {}), source_id))
+            # status_at and last_seen: NULL, they are first_seen (archiver.sightings.latest_sighting)
+            item.get("created_at"), db_text(item.get("url")), item_status(False, hidden, len(chain)), None,
+            int(hidden), len(chain), date, None, run, int(bool(change.get("media"))),
+            json_text(item.get("counts") or {}), source))
         # The latest version's text and last sighting are the item's (module docstring).
         versions += [
             (rowid, n, digest(v["hash"]), db_text(v.get("text")) if n < len(chain) else None,
@@ -401,7 +404,7 @@ def _add_version(conn, rowid: int, versions: int, version: dict, date: str, sour
     # caller has not updated yet (a version added earlier in this change has its own).
     conn.execute(
         "UPDATE versions SET text = (SELECT text FROM items WHERE rowid = ?),"
-        " last_seen = (SELECT last_seen FROM items WHERE rowid = ?)"
+        f" last_seen = (SELECT {latest_sighting('last_seen')} FROM items i WHERE i.rowid = ?)"
         " WHERE item_rowid = ? AND n = ? AND last_seen IS NULL",
         (rowid, rowid, rowid, versions))
     n = versions + 1

@@ -30,14 +30,19 @@ those n are exactly every item whose latest sighting in the index is R (``count_
 capture time), so ingest can apply it as one statement by record id. Items the index
 meanwhile moved to another record were, by construction, seen elsewhere in this run.
 
-Where sightings are kept: an item's row (``items.last_seen``, ``last_run``, ``record_id``)
-holds its sighting as of its latest change; a later sighting of the item unchanged goes to
-the narrow ``item_sightings`` table instead (one row per item, replaced each night it is seen
-again, folded back into the item's row at its next change). A night that finds nothing changed
+Where sightings are kept: an item's row (``items.last_seen``; ``run`` and ``record``, the
+integer keys of the run, ``run_keys.id``, and of the response, ``records.id``) holds its
+sighting as of its latest change
+(``last_seen`` and ``status_at`` are NULL while they equal ``first_seen``, as for every item
+seen once: 54 bytes of each such row); a
+later sighting of the item unchanged goes to the narrow ``item_sightings`` table instead (one
+row per item, replaced each night it is seen again, folded back into the item's row at its
+next change). A night that finds nothing changed
 therefore rewrites that narrow table and its record index, not the wide ``items`` rows with
 their text and their indexes. An item's latest sighting is its ``item_sightings`` row if it has
-one, else its own: readers take it from ``latest_sighting``, ``SIGHTING_LINKS`` and
-``sighted_in`` here (and the ``item_objects`` view, which applies the same rule).
+one, else its own: readers take it from ``latest_sighting`` and ``sighted_in`` here, and the
+links from objects to items (retention) from ``item_record_links`` (the ``item_objects`` view
+is built from it).
 """
 
 from __future__ import annotations
@@ -54,25 +59,75 @@ Write = Callable[[str, dict, "str | None"], None]  # (target uri, payload, refer
 
 
 def latest_sighting(column: str, item: str = "i") -> str:
-    """SQL of the latest sighting's ``column`` (``last_seen``, ``last_run`` or ``record_id``) of
-    the ``items`` row aliased ``item`` (see the module docstring)."""
-    return (f"COALESCE((SELECT s.{column} FROM item_sightings s WHERE s.item_rowid = {item}.rowid),"
-            f" {item}.{column})")
+    """SQL of the latest sighting's ``column`` of the ``items`` row aliased ``item`` (see the
+    module docstring): ``last_seen``, ``run`` (the integer key of its run, ``run_keys.id``),
+    ``last_run`` (that run's id), ``record`` (the integer key of its response, ``records.id``)
+    or ``record_id`` (that response's WARC-Record-ID)."""
+    if column == "record_id":
+        return f"(SELECT record_id FROM records WHERE id = {latest_sighting('record', item)})"
+    if column == "last_run":
+        return f"(SELECT run_id FROM run_keys WHERE id = {latest_sighting('run', item)})"
+    # An item seen once has no last_seen of its own: it is its first_seen (module docstring).
+    own = f"{item}.last_seen, {item}.first_seen" if column == "last_seen" else f"{item}.{column}"
+    return f"COALESCE((SELECT s.{column} FROM item_sightings s WHERE s.item_rowid = {item}.rowid), {own})"
 
 
-# (item_rowid, record_id) of every item's latest sighting, for joins from records: each item's
-# own row unless a later sighting replaced it, and the later sightings (both by index).
-SIGHTING_LINKS = ("SELECT rowid AS item_rowid, record_id FROM items i WHERE NOT EXISTS"
-                  " (SELECT 1 FROM item_sightings s WHERE s.item_rowid = i.rowid)"
-                  " UNION ALL SELECT item_rowid, record_id FROM item_sightings")
+def status_at(item: str = "i") -> str:
+    """SQL of when the current status of the ``items`` row aliased ``item`` was detected: its
+    ``status_at``, which is NULL for the status it was first seen with (then: its first_seen)."""
+    return f"COALESCE({item}.status_at, {item}.first_seen)"
+
+
+# Which records hold an item, and so which stored objects (retention destroys and locks whole
+# objects): its latest sighting's response (which shows its latest version), and each
+# version's response, items/1 record and media. Per link: (table aliased l, the item's rowid,
+# the record's key, the version it belongs to, a condition or None). A sighting's version is
+# looked up by rowid, so that reading every sighting reads the record index, not the wide rows.
+_LATEST = "(SELECT versions FROM items WHERE rowid = {})"
+_ITEM_RECORDS = (
+    ("items l", "l.rowid", "l.record", _LATEST.format("l.rowid"),
+     "NOT EXISTS (SELECT 1 FROM item_sightings s WHERE s.item_rowid = l.rowid)"),
+    ("item_sightings l", "l.item_rowid", "l.record", _LATEST.format("l.item_rowid"), None),
+    ("versions l", "l.item_rowid", "l.record", "l.n", None),
+    ("versions l", "l.item_rowid", "l.meta_record", "l.n", None),
+    ("media l", "l.item_rowid", "l.record", "l.version_n", None),
+)
+
+
+def item_record_links(columns: str, walk_from: str | None = None, of_items: str | None = None) -> str:
+    """SQL of the UNION of every (item, record) link (``_ITEM_RECORDS``), each arm selecting
+    ``columns``, a template of ``{item}``, ``{record}`` and ``{n}`` (the version).
+
+    ``walk_from``: a relation of records aliased ``r`` (with its ``id``) that each arm starts
+    from and joins to its table through that table's record index: the links of a few objects
+    cost what is in them. ``of_items``: SQL of a set of item rowids whose links alone are read,
+    through each table's item key. With neither, each arm reads its whole table (every link)."""
+    arms = []
+    for table, item, record, n, condition in _ITEM_RECORDS:
+        sql = f"SELECT {columns.format(item=item, record=record, n=n)} FROM "
+        sql += f"{walk_from} JOIN {table} ON {record} = r.id" if walk_from else table
+        conditions = [c for c in (condition, of_items and f"{item} IN {of_items}") if c]
+        arms.append(sql + (f" WHERE {' AND '.join(conditions)}" if conditions else ""))
+    return " UNION ".join(arms)
+
+
+def item_objects_sql() -> str:
+    """The ``item_objects`` view's query: (object_key, item_id) of every item and every object
+    holding one of its records."""
+    links = item_record_links("{item} AS item_rowid, {record} AS record")
+    return ("SELECT DISTINCT r.object_key AS object_key, i.id AS item_id"
+            f" FROM ({links}) AS link JOIN records AS r ON r.id = link.record"
+            " JOIN items AS i ON i.rowid = link.item_rowid WHERE r.object_key IS NOT NULL")
 
 
 def sighted_in(record: str) -> tuple[str, tuple]:
-    """SQL and parameters of the rowids of the items whose latest sighting is ``record``,
-    through the two record indexes (items_record, item_sightings_record)."""
-    return ("SELECT i.rowid FROM items i WHERE i.record_id = ? AND NOT EXISTS"
+    """SQL and parameters of the rowids of the items whose latest sighting is the response
+    ``record`` (a WARC-Record-ID), through the two record indexes (items_record,
+    item_sightings_record)."""
+    key = "(SELECT id FROM records WHERE record_id = ?)"
+    return (f"SELECT i.rowid FROM items i WHERE i.record = {key} AND NOT EXISTS"
             " (SELECT 1 FROM item_sightings s WHERE s.item_rowid = i.rowid)"
-            " UNION ALL SELECT item_rowid FROM item_sightings WHERE record_id = ?", (record, record))
+            f" UNION ALL SELECT item_rowid FROM item_sightings WHERE record = {key}", (record, record))
 
 
 def count_sighted(conn, record: str) -> int:
@@ -81,25 +136,26 @@ def count_sighted(conn, record: str) -> int:
     return conn.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
 
 
-def record_sighting(conn, rowids_sql: str, params: tuple | list, date: str, run_id: str | None,
-                    source: str | None) -> None:
-    """The items ``rowids_sql`` selects were seen unchanged at ``date`` in response ``source``
-    (None: a source not known, the latest sighting's record stays): their ``item_sightings``
-    rows, unless they already have a sighting that recent (a file ingested again)."""
+def record_sighting(conn, rowids_sql: str, params: tuple | list, date: str, run: int | None,
+                    source: int | None) -> None:
+    """The items ``rowids_sql`` selects were seen unchanged at ``date`` by the run whose key is
+    ``run`` in the response whose key is ``source`` (None: a source not known, the latest
+    sighting's record stays): their ``item_sightings`` rows, unless they already have a
+    sighting that recent (a file ingested again)."""
     conn.execute(
-        "INSERT INTO item_sightings (item_rowid, last_seen, last_run, record_id)"
-        f" SELECT i.rowid, ?, ?, COALESCE(?, {latest_sighting('record_id')}) FROM items i"
+        "INSERT INTO item_sightings (item_rowid, last_seen, run, record)"
+        f" SELECT i.rowid, ?, ?, COALESCE(?, {latest_sighting('record')}) FROM items i"
         f" WHERE i.rowid IN ({rowids_sql}) AND {latest_sighting('last_seen')} < ?"
-        " ON CONFLICT (item_rowid) DO UPDATE SET last_seen = excluded.last_seen, last_run = excluded.last_run,"
-        " record_id = excluded.record_id",
-        (date, run_id, source, *params, date))
+        " ON CONFLICT (item_rowid) DO UPDATE SET last_seen = excluded.last_seen, run = excluded.run,"
+        " record = excluded.record",
+        (date, run, source, *params, date))
 
 
 def fold_sighting(conn, rowid: int) -> None:
     """Before an item's row is changed: its later sighting, if any, becomes the row's own again
     (the change then writes the row anyway), so the row is the one truth it updates."""
     moved = conn.execute(
-        "UPDATE items SET (last_seen, last_run, record_id) = (SELECT last_seen, last_run, record_id"
+        "UPDATE items SET (last_seen, run, record) = (SELECT last_seen, run, record"
         " FROM item_sightings WHERE item_rowid = ?) WHERE rowid = ?"
         " AND EXISTS (SELECT 1 FROM item_sightings WHERE item_rowid = ?)", (rowid, rowid, rowid)).rowcount
     if moved:
@@ -111,7 +167,7 @@ class Sightings:
                  count_sighted: Callable[[str], int], run_uri: str):
         self.head = {"run": run, "account": account, "platform": platform}
         self.write = write
-        self.count_sighted = count_sighted  # items in the index whose record_id is R
+        self.count_sighted = count_sighted  # items in the index last sighted in record R
         self.run_uri = run_uri
         self.current: dict | None = None
         self.batch: list[dict] = []

@@ -40,9 +40,9 @@ def build(db, items: int, objects: int) -> None:
                            (record, f"o{min(n // per, objects - 1)}.warc.gz", n, 1, "response")).lastrowid
         rowid = conn.execute(
             "INSERT INTO items (id, account, platform, platform_id, kind, root, is_department, text, created_at,"
-            " status, first_seen, last_seen, record_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " status, first_seen, last_seen, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (item_id("facebook", "acct", str(n)), "acct", "facebook", str(n), "comment", "0", n % 2, "t", created,
-             "live", created, created, record)).lastrowid
+             "live", created, created, key)).lastrowid
         conn.execute("INSERT INTO versions (item_rowid, n, hash, first_seen, last_seen, record) VALUES (?,?,?,?,?,?)",
                      (rowid, 1, bytes(32), created, created, key))
     conn.execute("COMMIT")

@@ -24,7 +24,7 @@ from warcio.statusandheaders import StatusAndHeadersParserException
 
 from ..errors import ExportError, WarcError
 from ..index.queries import RECORD_COLUMNS, item_events, item_media, locate, version_rows
-from ..sightings import VersionBodies, latest_sighting
+from ..sightings import VersionBodies, latest_sighting, status_at
 from ..warc import read_record
 
 # Media types rendered inline. SVG is excluded on purpose: it can carry script, and an
@@ -188,7 +188,8 @@ class RecordReader:
 def thread_item_rows(db, account: str, root: str) -> list[dict]:
     cur = db.conn.execute(
         "SELECT rowid, id, platform, account, kind, platform_id, parent, root, author, author_id, text, "
-        f"created_at, url, status, status_at, first_seen, {latest_sighting('last_seen')} AS last_seen, "
+        f"created_at, url, status, {status_at()} AS status_at, first_seen,"
+        f" {latest_sighting('last_seen')} AS last_seen, "
         f"{latest_sighting('record_id')} AS record_id, is_department "
         "FROM items i WHERE account = ? AND root = ? ORDER BY created_at, platform_id", (account, root))
     names = [d[0] for d in cur.description]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from archiver.capture import run_account
@@ -11,15 +12,18 @@ from archiver.index.queries import get_item, version_rows
 from archiver.ingest import iter_records
 from archiver.reindex import reindex
 from archiver.replay.facebook import FacebookSimulator
+from archiver.retention import eligibility, objectlock
+from archiver.retention.assign import objects_of
 from archiver.retention.disposition import remove_object_from_index
 from archiver.retention.schedule import load_schedule
 from archiver.replay.samples import facebook_next_night, facebook_sample
 from archiver.search import SearchQuery, search
-from archiver.sightings import (BATCH, Sightings, fold_sighting, latest_sighting, page_entries,
-                                sighted_in)
+from archiver.sightings import (BATCH, Sightings, fold_sighting, item_record_links, latest_sighting,
+                                page_entries, sighted_in)
 from archiver.store import open_store
 from archiver.timefmt import utcnow
 from archiver.warc import META_HEADER
+from tests.index.old_schemas import before_lean_items
 from tests.ops.support import ENV, NOW, TOKEN, Page, run_collect
 
 
@@ -191,8 +195,8 @@ def test_an_unchanged_night_writes_no_item_row_and_sightings_are_what_per_item_w
     reindex(store, tmp_path / "rebuilt.db")
     rebuilt, db = open_index(tmp_path / "rebuilt.db"), open_index(settings.index_path)
     assert _indexed(rebuilt) == indexed
-    table = "SELECT i.platform_id, s.last_seen, s.last_run, s.record_id FROM item_sightings s JOIN items i" \
-            " ON i.rowid = s.item_rowid"
+    table = "SELECT i.platform_id, s.last_seen, k.run_id, r.record_id FROM item_sightings s JOIN items i" \
+            " ON i.rowid = s.item_rowid LEFT JOIN records r ON r.id = s.record LEFT JOIN run_keys k ON k.id = s.run"
     assert set(rebuilt.conn.execute(table)) == set(db.conn.execute(table))
 
 
@@ -205,7 +209,7 @@ def test_the_latest_sighting_links_an_object_to_the_item_for_retention(replay, m
     db = open_index(settings.index_path)
     linked = set(db.conn.execute("SELECT object_key, item_id FROM item_objects"))
     expected = set(db.conn.execute(
-        f"SELECT r.object_key, i.id FROM items i JOIN records r ON r.record_id = {latest_sighting('record_id')}"
+        f"SELECT r.object_key, i.id FROM items i JOIN records r ON r.id = {latest_sighting('record')}"
         " UNION SELECT r.object_key, i.id FROM items i JOIN versions v ON v.item_rowid = i.rowid"
         " JOIN records r ON r.id IN (v.record, v.meta_record)"))
     assert linked == expected
@@ -213,11 +217,48 @@ def test_the_latest_sighting_links_an_object_to_the_item_for_retention(replay, m
                                                 (f"{NOW - timedelta(days=1):%Y-%m-%d}",))}
     assert night2 and {key for key, _ in linked} & night2  # the unchanged night's responses hold items
     sighted_first_night = db.conn.execute(
-        "SELECT count(*) FROM items i JOIN records r ON r.record_id = i.record_id"
+        "SELECT count(*) FROM items i JOIN records r ON r.id = i.record"
         " WHERE r.object_key NOT IN (SELECT value FROM json_each(?))"
         " AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.item_rowid = i.rowid AND v.record = r.id)"
         , (json.dumps(sorted(night2)),)).fetchone()[0]
     assert sighted_first_night == 0
+
+
+
+def test_retention_reads_the_same_links_walked_from_an_object_and_for_the_whole_archive(replay, make_config):
+    """item_objects, the object lock's walk from objects and the disposition plan's links are
+    one rule (sightings.item_record_links); the walk from one object goes through the record
+    indexes, the whole-archive read through the sightings' record indexes, not the wide rows."""
+    page, cfg = _archive(replay, make_config)
+    _night(cfg, NOW - timedelta(days=2))
+    facebook_next_night(page.sim, NOW - timedelta(days=1))  # an edit, a hide, a deletion, a reply
+    settings = _night(cfg, NOW - timedelta(days=1))
+    db = open_index(settings.index_path)
+    view = set(db.conn.execute("SELECT object_key, item_id FROM item_objects"))
+    assert db.conn.execute("SELECT count(*) FROM item_sightings").fetchone()[0] and len(view) > 1
+    walk, params = objectlock._object_items(None)
+    walked = f"SELECT io.object_key, i.id FROM ({walk}) io JOIN items i ON i.rowid = io.rowid"
+    assert set(db.conn.execute(walked, params)) == view
+    assert {(key, item) for key, item, *_ in db.conn.execute(eligibility._LINKS)} == view
+    key = max(view)[0]
+    walk, params = objectlock._object_items([key])
+    assert set(db.conn.execute(walked.replace(objectlock._object_items(None)[0], walk), params)) == {
+        pair for pair in view if pair[0] == key}
+
+    plan = " | ".join(r[3] for r in db.conn.execute(f"EXPLAIN QUERY PLAN {walk}", params))
+    for index in ("items_record", "item_sightings_record", "versions_record", "versions_meta_record",
+                  "media_record"):
+        assert re.search(rf"SEARCH l USING (COVERING )?INDEX {index} \((meta_)?record=\?\)", plan), plan
+    assert "SCAN l" not in plan, plan
+    plan = " | ".join(r[3] for r in db.conn.execute(f"EXPLAIN QUERY PLAN {eligibility._LINKS}"))
+    assert "SCAN l USING COVERING INDEX items_record" in plan, plan
+    assert "SCAN l USING COVERING INDEX item_sightings_record" in plan, plan
+    # From items to their objects (a hold or an override re-locks them): through each item key.
+    items = sorted({item for _, item in view})[::3]
+    assert set(objects_of(db, items)) == {key for key, item in view if item in items}
+    of_items = item_record_links("{record}", of_items="(SELECT value FROM json_each(?))")
+    plan = " | ".join(r[3] for r in db.conn.execute(f"EXPLAIN QUERY PLAN {of_items}", ("[]",) * 5))
+    assert "SCAN l" not in plan, plan
 
 
 OLD_ITEM_OBJECTS = """
@@ -245,6 +286,7 @@ def test_an_index_written_before_item_sightings_migrates(replay, make_config):
     with db.conn:
         for (rowid,) in db.conn.execute("SELECT item_rowid FROM item_sightings").fetchall():
             fold_sighting(db.conn, rowid)
+        before_lean_items(db.conn)
         db.conn.execute("DROP VIEW item_objects")
         db.conn.execute("DROP TABLE item_sightings")
         db.conn.execute(OLD_ITEM_OBJECTS)
@@ -270,10 +312,10 @@ def test_an_object_removed_from_the_index_takes_the_sightings_it_held(replay, ma
     _night(cfg, NOW - timedelta(days=2))
     settings = _night(cfg, NOW - timedelta(days=1))
     db = open_index(settings.index_path)
-    key, = db.conn.execute("SELECT r.object_key FROM item_sightings s JOIN records r ON r.record_id = s.record_id"
+    key, = db.conn.execute("SELECT r.object_key FROM item_sightings s JOIN records r ON r.id = s.record"
                            " GROUP BY r.object_key ORDER BY count(*) DESC LIMIT 1").fetchone()
     held = {rowid for (rowid,) in db.conn.execute(
-        "SELECT s.item_rowid FROM item_sightings s JOIN records r ON r.record_id = s.record_id"
+        "SELECT s.item_rowid FROM item_sightings s JOIN records r ON r.id = s.record"
         " WHERE r.object_key = ?", (key,))}
     with transaction(db):
         remove_object_from_index(db, load_schedule(settings), key, 1, NOW)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import QueryError
 from ..search import RESULT_COLUMNS
-from ..sightings import latest_sighting
+from ..sightings import latest_sighting, status_at
 from .versions import first_seen, hash_hex
 
 
@@ -21,10 +21,11 @@ def get_item(db, item_id: str) -> dict[str, Any]:
     if not rows:
         raise QueryError(f"no item with id {item_id!r} (ids come from `archiver search`)")
     item = rows[0]
+    del item["record"], item["run"]  # the keys of the record_id and last_run below
     # The latest sighting may be newer than the row's own (archiver.sightings).
     columns = ("last_seen", "last_run", "record_id")
-    item.update(zip(columns, db.conn.execute(
-        f"SELECT {', '.join(latest_sighting(c) for c in columns)} FROM items i WHERE i.rowid = ?",
+    item.update(zip((*columns, "status_at"), db.conn.execute(
+        f"SELECT {', '.join(latest_sighting(c) for c in columns)}, {status_at()} FROM items i WHERE i.rowid = ?",
         (item["rowid"],)).fetchone()))
     return item
 
@@ -44,6 +45,17 @@ def record_key(conn, record_id: str | None) -> int | None:
     row = conn.execute("SELECT id FROM records WHERE record_id = ?", (record_id,)).fetchone()
     if row is None:
         row = conn.execute("INSERT INTO records (record_id) VALUES (?) RETURNING id", (record_id,)).fetchone()
+    return row[0]
+
+
+def run_key(conn, run_id: str | None) -> int | None:
+    """The integer key (``run_keys.id``) that items and sightings name the run ``run_id`` by (the
+    run's row in ``runs`` is written when the run ends, after its items)."""
+    if run_id is None:
+        return None
+    row = conn.execute("SELECT id FROM run_keys WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None:
+        row = conn.execute("INSERT INTO run_keys (run_id) VALUES (?) RETURNING id", (run_id,)).fetchone()
     return row[0]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from .migrate import Migrations
+from ..sightings import item_objects_sql
 from .searchplan import SCOPE_SQL
 
 migrations = Migrations("archiver")
@@ -1237,3 +1238,60 @@ def m_search_scope_tokens(db):
     for _, sql in triggers:
         db.conn.execute(sql)
     db.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+
+
+@migrations()
+def m_lean_items(db):
+    # A lean index (issue 24). An item's latest sighting named its response by the 47-character
+    # WARC-Record-ID, in its row and in an index of it, and again in item_sightings. It is named
+    # by the record's integer key (records.id, as versions, media and events name records since
+    # m_record_keys); keys are handed out in capture order, so their indexes are appended to
+    # and small. A record id no row of `records` has yet gets a row of its id alone, as
+    # archiver.index.queries.record_key gives it. The run of the latest sighting (a 29-character
+    # id) is named likewise by a key of run_keys (archiver.index.queries.run_key; not of `runs`,
+    # whose row is written when the run ends). An item seen once had three equal timestamps
+    # (first_seen, last_seen, status_at): last_seen and status_at are NULL while they equal
+    # first_seen (readers: archiver.sightings.latest_sighting, status_at). item_objects is built
+    # from the one statement of which records hold an item (archiver.sightings.item_record_links).
+    # The items rows are rewritten in place; the space freed is reused by later nights, and
+    # `sqlite3 index.db VACUUM` gives it back to the file system at once.
+    _script(db,
+        """
+        DROP VIEW IF EXISTS item_objects;
+        INSERT OR IGNORE INTO records (record_id)
+            SELECT record_id FROM items WHERE record_id IS NOT NULL
+            UNION SELECT record_id FROM item_sightings WHERE record_id IS NOT NULL;
+        CREATE TABLE run_keys (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE
+        );
+        INSERT INTO run_keys (run_id)
+            SELECT last_run FROM items WHERE last_run IS NOT NULL
+            UNION SELECT last_run FROM item_sightings WHERE last_run IS NOT NULL;
+        DROP INDEX items_record;
+        ALTER TABLE items ADD COLUMN record INTEGER;  -- records.id of the response of the latest sighting
+        ALTER TABLE items ADD COLUMN run INTEGER;     -- run_keys.id of the run of the latest sighting
+        ALTER TABLE items ADD COLUMN seen TEXT;
+        UPDATE items SET record = (SELECT id FROM records r WHERE r.record_id = items.record_id),
+            run = (SELECT id FROM run_keys k WHERE k.run_id = items.last_run),
+            seen = NULLIF(last_seen, first_seen), status_at = NULLIF(status_at, first_seen);
+        ALTER TABLE items DROP COLUMN record_id;
+        ALTER TABLE items DROP COLUMN last_run;
+        ALTER TABLE items DROP COLUMN last_seen;
+        ALTER TABLE items RENAME COLUMN seen TO last_seen;  -- NULL: first_seen
+        CREATE INDEX items_record ON items(record);
+        CREATE TABLE item_sightings_keyed (
+            item_rowid INTEGER PRIMARY KEY REFERENCES items(rowid),
+            last_seen TEXT NOT NULL,       -- a sighting later than the item row's last_seen
+            run INTEGER,                   -- run_keys.id of the run of that sighting
+            record INTEGER                 -- records.id of the response of that sighting
+        );
+        INSERT INTO item_sightings_keyed (item_rowid, last_seen, run, record)
+            SELECT s.item_rowid, s.last_seen, (SELECT id FROM run_keys k WHERE k.run_id = s.last_run),
+                   (SELECT id FROM records r WHERE r.record_id = s.record_id)
+            FROM item_sightings s ORDER BY s.item_rowid;
+        DROP TABLE item_sightings;
+        ALTER TABLE item_sightings_keyed RENAME TO item_sightings;
+        CREATE INDEX item_sightings_record ON item_sightings(record);
+        """)
+    db.conn.execute(f"CREATE VIEW item_objects AS {item_objects_sql()}")

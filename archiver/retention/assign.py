@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 from .. import audit
 from ..errors import RetentionError
 from ..index import transaction
+from ..sightings import item_record_links
 from ..timefmt import iso, utcnow
 from .dates import add_offset, fiscal_year_end, local_day, today_in
 from .holds import holds_on_item, refresh_hold_items
@@ -293,9 +294,12 @@ class AfterIngest:
 
 
 def objects_of(db, item_ids: Iterable[str]) -> list[str]:
+    # The items' links alone, through each table's item key (item_objects reads every link).
+    links = item_record_links("{record} AS record",
+                              of_items="(SELECT rowid FROM items WHERE id IN (SELECT value FROM json_each(?1)))")
     return [r[0] for r in db.conn.execute(
-        "SELECT DISTINCT object_key FROM item_objects WHERE item_id IN (SELECT value FROM json_each(?))",
-        (_json(item_ids),))]
+        f"SELECT DISTINCT r.object_key FROM ({links}) link JOIN records r ON r.id = link.record"
+        " WHERE r.object_key IS NOT NULL", (_json(item_ids),))]
 
 
 def override(db, settings, filters: Mapping[str, Any], series: str | None, *, reason: str, actor: str,

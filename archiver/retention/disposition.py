@@ -30,7 +30,7 @@ from ..errors import RetentionError, StoreError, WarcError
 from ..index import transaction
 from ..index.versions import hash_hex
 from ..progress import report as report_progress
-from ..sightings import VersionBodies, fold_sighting
+from ..sightings import VersionBodies, fold_sighting, item_record_links
 from ..timefmt import iso, utcnow
 from .archived import check_object, officer_decisions
 from .assign import record_schedule
@@ -435,11 +435,13 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
     lived in it; items left with no version are deleted and tombstoned. Caller holds the
     transaction. Returns the ids of the items removed entirely."""
     conn = db.conn
-    ids = [r for r in conn.execute("SELECT id, record_id FROM records WHERE object_key = ?", (key,))]
-    keys, records = json.dumps([r[0] for r in ids]), json.dumps([r[1] for r in ids])
+    keys = json.dumps([r[0] for r in conn.execute("SELECT id FROM records WHERE object_key = ?", (key,))])
     in_obj = "(SELECT value FROM json_each(?))"
+    # The items it holds, walked from its records through their indexes (not item_objects: the
+    # view reads every link of the archive to find one object's).
     affected = [r[0] for r in conn.execute(
-        "SELECT DISTINCT i.rowid FROM items i JOIN item_objects io ON io.item_id = i.id WHERE io.object_key = ?", (key,))]
+        "WITH r AS (SELECT id FROM records WHERE object_key = ?) SELECT DISTINCT item_rowid FROM"
+        f" ({item_record_links('{item} AS item_rowid', walk_from='r')}) ORDER BY item_rowid", (key,))]
     conn.execute(f"DELETE FROM media WHERE record IN {in_obj}", (keys,))
     last_hash = {r[0]: r[1] for r in conn.execute(
         f"SELECT v.item_rowid, {hash_hex()} FROM versions v WHERE v.record IN {in_obj} ORDER BY v.n", (keys,))}
@@ -448,17 +450,17 @@ def remove_object_from_index(db, schedule: Schedule, key: str, disposition_id: i
     conn.execute(f"UPDATE events SET record = NULL WHERE record IN {in_obj}", (keys,))
     removed = []
     for rowid in affected:
-        latest = conn.execute("SELECT v.n, v.text, r.record_id FROM versions v LEFT JOIN records r ON r.id = v.record"
-                              " WHERE v.item_rowid = ? ORDER BY v.n DESC LIMIT 1", (rowid,)).fetchone()
+        latest = conn.execute("SELECT n, text, record FROM versions WHERE item_rowid = ? ORDER BY n DESC LIMIT 1",
+                              (rowid,)).fetchone()
         if latest is None:
             removed.append(_tombstone_item(conn, schedule, rowid, last_hash.get(rowid), disposition_id, now))
             continue
-        n, text, record_id = latest
+        n, text, record = latest
         fold_sighting(conn, rowid)  # the latest sighting is the row's own, to be checked below
         conn.execute(
             f"UPDATE items SET versions = ?, text = CASE WHEN versions > ? THEN ? ELSE text END,"
-            f" record_id = CASE WHEN record_id IN {in_obj} THEN ? ELSE record_id END WHERE rowid = ?",
-            (n, n, text, records, record_id, rowid))
+            f" record = CASE WHEN record IN {in_obj} THEN ? ELSE record END WHERE rowid = ?",
+            (n, n, text, keys, record, rowid))
     conn.execute("DELETE FROM records WHERE object_key = ?", (key,))
     obj = conn.execute("SELECT sha256, size FROM objects WHERE key = ?", (key,)).fetchone()
     conn.execute("DELETE FROM objects WHERE key = ?", (key,))

@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..index.versions import first_seen, hash_hex
-from ..sightings import SIGHTING_LINKS
+from ..sightings import item_record_links
 from ..timefmt import parse_platform_time
 from .assign import disposition_day, later_due, version_trigger_day
 from .holds import hold_names_by_item
@@ -36,17 +36,14 @@ DESTROY = ("destroy", "destroy-confidential")
 # (object, item) pairs with, per pair, the latest first capture of a *later* version (n >= 2)
 # whose records are in that object: its source response, its metadata record, its media, or
 # the item's latest sighting (which shows the latest version). The links are those of the
-# item_objects view, with the version each link belongs to.
+# item_objects view (``archiver.sightings.item_record_links``), with the version each link
+# belongs to, every link at once (the whole archive is planned).
 _LINKS = f"""
     SELECT r.object_key, i.id, i.rowid, i.platform, i.account, i.kind, i.platform_id, i.created_at,
            rr.series, rr.trigger_date, rr.disposition_date,
            (SELECT {hash_hex()} FROM versions v WHERE v.item_rowid = i.rowid ORDER BY n DESC LIMIT 1) AS hash,
            MAX(CASE WHEN link.n >= 2 THEN {first_seen()} END) AS edit_captured
-    FROM (SELECT seen.item_rowid, k.id AS record, li.versions AS n FROM ({SIGHTING_LINKS}) seen
-          JOIN items li ON li.rowid = seen.item_rowid JOIN records k ON k.record_id = seen.record_id
-          UNION SELECT item_rowid, record, n FROM versions
-          UNION SELECT item_rowid, meta_record, n FROM versions
-          UNION SELECT item_rowid, record, version_n FROM media) AS link
+    FROM ({item_record_links("{item} AS item_rowid, {record} AS record, {n} AS n")}) AS link
     JOIN records r ON r.id = link.record AND r.object_key IS NOT NULL
     JOIN items i ON i.rowid = link.item_rowid
     LEFT JOIN versions v ON v.item_rowid = link.item_rowid AND v.n = link.n

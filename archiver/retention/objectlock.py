@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import StoreError
 from ..index.versions import first_seen
+from ..sightings import item_record_links
 from ..timefmt import iso, parse_platform_time, utcnow
 from .dates import add_offset, local_day, today_in
 from .holds import held_item_ids
@@ -35,21 +36,15 @@ def _midnight_utc(day: date, tz: str) -> datetime:
 
 def _object_items(keys: list[str] | None) -> tuple[str, list[Any]]:
     """SQL of (object_key, rowid) for the items in each object (or each of ``keys``), and its
-    parameters: the links of the item_objects view, walked from the objects' records through
-    indexes (items_record, item_sightings_record, versions_record, versions_meta_record,
-    media_record), so that the lock of the object just ingested costs what is in that object,
-    not what is in the archive (and the whole archive costs less than through the view's UNION
-    of every table). An item's latest sighting is its item_sightings row if it has one, else
-    its own (``archiver.sightings.SIGHTING_LINKS``, spelled out here to keep both indexes)."""
+    parameters: the links of the item_objects view (``archiver.sightings.item_record_links``),
+    walked from the objects' records through the record indexes of items, item_sightings,
+    versions and media, so that the lock of the object just ingested costs what is in that
+    object, not what is in the archive (and the whole archive costs less than through the
+    view's UNION of every table)."""
     where, params = ("", []) if keys is None else (
         " WHERE object_key IN (SELECT value FROM json_each(?))", [json.dumps(keys)])
-    return (f"""WITH r AS (SELECT id, record_id, object_key FROM records{where or ' WHERE object_key IS NOT NULL'})
-        SELECT r.object_key, i.rowid FROM r JOIN items i ON i.record_id = r.record_id
-            WHERE NOT EXISTS (SELECT 1 FROM item_sightings s WHERE s.item_rowid = i.rowid)
-        UNION SELECT r.object_key, s.item_rowid FROM r JOIN item_sightings s ON s.record_id = r.record_id
-        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.record = r.id
-        UNION SELECT r.object_key, v.item_rowid FROM r JOIN versions v ON v.meta_record = r.id
-        UNION SELECT r.object_key, m.item_rowid FROM r JOIN media m ON m.record = r.id""", params)
+    return (f"WITH r AS (SELECT id, object_key FROM records{where or ' WHERE object_key IS NOT NULL'}) "
+            + item_record_links("r.object_key, {item} AS rowid", walk_from="r"), params)
 
 
 def wanted_retain_until(db, settings, keys: Iterable[str] | None = None) -> dict[str, date]:

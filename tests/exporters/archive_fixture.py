@@ -201,13 +201,13 @@ def build_archive(root: Path, *, threads: int = 3, comments: int = 4, account: s
         db["objects"].insert({"key": key, "account": account, "sha256": digest, "size": size,
                               "stored_at": captured, "first_date": captured, "last_date": captured})
         db["records"].insert_all([dict(r, object_key=key) for r in warc.rows])
-        db["items"].insert_all(items)
-        # Versions, media and events name a record by its key; an item's "new" event is its first sighting.
+        # Items, versions, media and events name a record by its key; an item's "new" event is its first sighting.
         keys = dict(db.conn.execute("SELECT record_id, id FROM records"))
 
         def keyed(rows):
             return [{**{k: v for k, v in r.items() if k != "record_id"}, "record": keys.get(r.get("record_id"))}
                     for r in rows]
+        db["items"].insert_all(keyed(items))
         db["versions"].insert_all(keyed(versions))
         db["media"].insert_all(keyed(media))
         db["events"].insert_all(keyed(e for e in events if e["event"] != "new"))

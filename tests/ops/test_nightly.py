@@ -12,7 +12,7 @@ from archiver.errors import LockError
 from archiver.fixity import run_fixity
 from archiver.lock import writer_lock
 from archiver.store import open_store
-from archiver.sightings import SIGHTING_LINKS
+from archiver.sightings import latest_sighting
 from archiver.timefmt import utcnow
 from tests.helpers import warc_files, warcio_check
 from tests.ops.support import count_rows, finish, index_of, kill, run_collect, start_cli, wait_for
@@ -22,8 +22,8 @@ def _consistent(db) -> None:
     """Nothing half-indexed: every record belongs to a known object, every sighting to a record."""
     orphans = db.conn.execute("SELECT count(*) FROM records WHERE object_key NOT IN (SELECT key FROM objects)")
     assert orphans.fetchone()[0] == 0
-    dangling = db.conn.execute(f"SELECT count(*) FROM ({SIGHTING_LINKS})"
-                               " WHERE record_id NOT IN (SELECT record_id FROM records)")
+    dangling = db.conn.execute(f"SELECT count(*) FROM items i WHERE {latest_sighting('record')}"
+                               " NOT IN (SELECT id FROM records WHERE object_key IS NOT NULL)")
     assert dangling.fetchone()[0] == 0
     # Every record a version names is one the index can read (a file ingested again keeps its keys).
     unread = db.conn.execute("SELECT count(*) FROM versions v JOIN records r ON r.id IN (v.record, v.meta_record)"

@@ -13,6 +13,7 @@ from archiver.index.queries import item_events, item_media, put_records, record_
 from archiver.reindex import reindex
 from archiver.sightings import fold_sighting
 from archiver.store import open_store
+from tests.index.old_schemas import before_lean_items
 from tests.ops.support import NOW, index_of
 
 OLD_SCHEMA = """
@@ -67,9 +68,10 @@ def content(db) -> dict:
 
 def make_old(conn) -> None:
     """Turn this index back into the one written before migrations m_record_keys and
-    m_item_sightings and m_lean_version_rows (which come after it), from what it says."""
+    m_item_sightings, m_lean_version_rows and m_lean_items (which come after it), from what it says."""
     for (rowid,) in conn.execute("SELECT item_rowid FROM item_sightings").fetchall():
         fold_sighting(conn, rowid)
+    before_lean_items(conn)
     rows = conn.execute("SELECT rowid FROM items").fetchall()
     versions = [(rowid, v) for (rowid,) in rows for v in version_rows(conn, rowid)]
     stored = conn.execute("SELECT v.item_rowid, v.n, v.content, v.native FROM versions v").fetchall()

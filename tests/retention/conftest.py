@@ -119,16 +119,16 @@ class Archive:
             if row is None:
                 rowid = conn.execute(
                     "INSERT INTO items (id, account, platform, platform_id, kind, root, author, is_department, text,"
-                    " created_at, status, versions, first_seen, last_seen, record_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " created_at, status, versions, first_seen, last_seen, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (item_id("facebook", acct, pid), acct, "facebook", pid, spec.get("kind", "post"),
                      spec.get("root", pid), spec.get("author", "Oak Creek PD" if spec.get("dept", True) else "Jo Public"),
                      int(spec.get("dept", True)), text, spec["created"], "live", 1, captured, captured,
-                     record)).lastrowid
+                     record_key(conn, record))).lastrowid
                 n = 1
             else:
                 rowid, n = row[0], row[1] + 1
-                conn.execute("UPDATE items SET versions = ?, text = ?, record_id = ?, last_seen = ? WHERE rowid = ?",
-                             (n, text, record, captured, rowid))
+                conn.execute("UPDATE items SET versions = ?, text = ?, record = ?, last_seen = ? WHERE rowid = ?",
+                             (n, text, record_key(conn, record), captured, rowid))
             conn.execute("INSERT INTO versions (item_rowid, n, hash, text, first_seen, last_seen, record,"
                          " meta_record) VALUES (?,?,?,?,?,?,?,?)",
                          (rowid, n, digest(vhash), text, captured, captured, record_key(conn, record),
