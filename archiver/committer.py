@@ -2,21 +2,23 @@
 
 A run closes its WARC file every ``collect.commit_items`` items (or past
 ``collect.warc_max_bytes``). Each closed file is uploaded (verified), ingested and given its
-retention by ``spool.commit_spool_file`` -- the same function as ever, run here by one worker
-process, in order, while the capture process writes the next file. Capture never waits for
-its own run's files to be indexed (change decisions compare against the index plus the run's
-changes it has not committed yet, ``capture.CaptureSession._prev``; ``committed`` tells it,
-without waiting, which files the index now holds), so nothing waits for the worker until
-the run ends; then the capture process waits for it and commits the last file.
+retention by ``spool.commit_spool_files`` -- the same function as the capture process's own
+commits, run here by one worker process, in order, while the capture process writes the next
+file; the files waiting when the worker is behind are committed together (``_waiting_files``).
+Capture never waits for its own run's files to be indexed (change decisions compare against
+the index plus the run's changes it has not committed yet, ``capture.CaptureSession._prev``;
+``committed`` tells it, without waiting, which files the index now holds), so nothing waits
+for the worker until the run ends; then the capture process waits for it and commits the
+last file.
 
 Why a process: ingest is CPU work in Python and SQLite, and a thread would share the
 interpreter lock with capture. Why not fork: SQLite connections must not cross a fork, so the
 worker is a fresh interpreter (``python -m archiver.committer``) that opens its own index
 connection and store from the pickled settings.
 
-The worker holds the index's write lock only while it ingests a file, as the capture process
-did before; it dies with its parent (``PR_SET_PDEATHSIG``), so a SIGKILLed collect leaves no
-process behind: an interrupted ingest rolls back and the next run recovers the file from the
+The worker holds the index's write lock only while it ingests, as the capture process did
+before; it dies with its parent (``PR_SET_PDEATHSIG``), so a SIGKILLed collect leaves no
+process behind: an interrupted ingest rolls back and the next run recovers its files from the
 spool. After a failed upload the worker refuses the files that follow, so the next run uploads
 and ingests them in order; if the worker itself fails, the capture process commits what is
 left inline.
@@ -238,7 +240,7 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
         os.dup2(2, 1)
     stdin = stdin or sys.stdin.buffer
     from .errors import StoreError
-    from .index import open_index
+    from .index import defer_checkpoints, open_index
     from .retention.assign import AfterIngest
     from .spool import commit_spool_files
     from .store import open_store
@@ -263,6 +265,7 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
                 try:
                     if db is None:
                         db, store = open_index(settings.index_path), open_store(settings)
+                        defer_checkpoints(db.conn)
                         after_ingest = AfterIngest(settings, store, now)
                     keys, store_error = commit_spool_files(
                         db, store, settings.spool_dir, paths, now=utcnow(),
