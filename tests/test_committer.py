@@ -214,10 +214,9 @@ def test_committed_names_each_file_the_worker_has_committed_once(tmp_path):
     committer.close()
 
 
-def test_files_waiting_are_committed_together_and_a_killed_worker_loses_none(replay, make_config):
-    # Files the worker finds waiting are uploaded, then indexed in one transaction; killed
-    # before that transaction commits, the worker leaves every file in the spool, and the
-    # next run indexes them all.
+def _spooled_files(replay, make_config):
+    """A night captured while the store was down, cut into several files that wait in the
+    spool; then the same archive with its store back: its config, settings and the files."""
     sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
     base = replay.mount(sim)
     facebook_sample(sim, NOW - timedelta(days=1))
@@ -229,8 +228,15 @@ def test_files_waiting_are_committed_together_and_a_killed_worker_loses_none(rep
     assert not night.ok
     files = sorted(settings.spool_dir.rglob("*.warc.gz"))
     assert len(files) > 3
-    cfg = make_config([page.account()], extra="commit_items = 3\n")  # the same archive, its store back
-    settings = load_settings(cfg, environ={})
+    cfg = make_config([page.account()], extra="commit_items = 3\n")
+    return page, cfg, load_settings(cfg, environ={}), files
+
+
+def test_files_waiting_are_committed_together_and_a_killed_worker_loses_none(replay, make_config):
+    # Files the worker finds waiting are uploaded, then indexed in one transaction; killed
+    # before that transaction commits, the worker leaves every file in the spool, and the
+    # next run indexes them all.
+    page, cfg, settings, files = _spooled_files(replay, make_config)
     store = Path(settings.storage_url)
     lock = sqlite3.connect(settings.index_path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another writer holds the index
@@ -253,3 +259,19 @@ def test_files_waiting_are_committed_together_and_a_killed_worker_loses_none(rep
     assert {"warcs/" + p.relative_to(settings.spool_dir).as_posix() for p in files} <= keys
     assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == page.world_size()
 
+
+def test_a_worker_that_keeps_up_commits_each_file_as_it_comes(replay, make_config):
+    # Nothing waiting behind a file: the worker commits it alone, without waiting for more.
+    _, _, settings, files = _spooled_files(replay, make_config)
+    committer = Committer(settings, NOW)
+    told: list[Path] = []
+    for path in files[:2]:
+        committer.submit(path)
+        wait_for(lambda: told.extend(committer.committed()) or path in told, what=f"{path.name} committed")
+    assert told == files[:2]
+    assert count_rows(settings.index_path, "objects") == 2
+    for path in files[2:]:
+        committer.submit(path)
+    assert all(o.key for o in committer.drain())
+    committer.close()
+    assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
