@@ -2,21 +2,23 @@
 
 A run closes its WARC file every ``collect.commit_items`` items (or past
 ``collect.warc_max_bytes``). Each closed file is uploaded (verified), ingested and given its
-retention by ``spool.commit_spool_file`` -- the same function as ever, run here by one worker
-process, in order, while the capture process writes the next file. Capture never waits for
-its own run's files to be indexed (change decisions compare against the index plus the run's
-changes it has not committed yet, ``capture.CaptureSession._prev``; ``committed`` tells it,
-without waiting, which files the index now holds), so nothing waits for the worker until
-the run ends; then the capture process waits for it and commits the last file.
+retention by ``spool.commit_spool_files`` -- the same function as the capture process's own
+commits, run here by one worker process, in order, while the capture process writes the next
+file; the files waiting when the worker is behind are committed together (``_waiting_files``).
+Capture never waits for its own run's files to be indexed (change decisions compare against
+the index plus the run's changes it has not committed yet, ``capture.CaptureSession._prev``;
+``committed`` tells it, without waiting, which files the index now holds), so nothing waits
+for the worker until the run ends; then the capture process waits for it and commits the
+last file.
 
 Why a process: ingest is CPU work in Python and SQLite, and a thread would share the
 interpreter lock with capture. Why not fork: SQLite connections must not cross a fork, so the
 worker is a fresh interpreter (``python -m archiver.committer``) that opens its own index
 connection and store from the pickled settings.
 
-The worker holds the index's write lock only while it ingests a file, as the capture process
-did before; it dies with its parent (``PR_SET_PDEATHSIG``), so a SIGKILLed collect leaves no
-process behind: an interrupted ingest rolls back and the next run recovers the file from the
+The worker holds the index's write lock only while it ingests, as the capture process did
+before; it dies with its parent (``PR_SET_PDEATHSIG``), so a SIGKILLed collect leaves no
+process behind: an interrupted ingest rolls back and the next run recovers its files from the
 spool. After a failed upload the worker refuses the files that follow, so the next run uploads
 and ingests them in order; if the worker itself fails, the capture process commits what is
 left inline.
@@ -38,6 +40,10 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 log = logging.getLogger("archiver.capture")
+
+# The most closed files one transaction of the worker commits: bounds its memory and the
+# WAL one commit writes, when capture is far ahead (a backfill closes hundreds of files).
+BATCH_FILES = 16
 
 
 @dataclass
@@ -234,9 +240,9 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
         os.dup2(2, 1)
     stdin = stdin or sys.stdin.buffer
     from .errors import StoreError
-    from .index import open_index
+    from .index import defer_checkpoints, open_index
     from .retention.assign import AfterIngest
-    from .spool import commit_spool_file
+    from .spool import commit_spool_files
     from .store import open_store
     from .timefmt import utcnow
 
@@ -248,35 +254,74 @@ def main(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Non
     db = store = after_ingest = None
     failed: Outcome | None = None  # files are committed in order: after a failure, none more
     while True:
-        try:
-            _, name = pickle.load(stdin)
-        except EOFError:
+        paths, done = _waiting_files(stdin)
+        if paths:
+            handler.records = []
+            outcomes = [Outcome(path) for path in paths]
+            if failed is not None:
+                for outcome in outcomes:
+                    outcome.store_error, outcome.error = failed.store_error, failed.error and "an earlier file failed"
+            else:
+                try:
+                    if db is None:
+                        db, store = open_index(settings.index_path), open_store(settings)
+                        defer_checkpoints(db.conn)
+                        after_ingest = AfterIngest(settings, store, now)
+                    keys, store_error = commit_spool_files(
+                        db, store, settings.spool_dir, paths, now=utcnow(),
+                        retain_years=settings["storage.default_retain_years"], after_ingest=after_ingest)
+                    for outcome, key in zip(outcomes, keys):
+                        outcome.key = key
+                    for outcome in outcomes[len(keys):]:
+                        outcome.store_error = str(store_error)
+                except StoreError as exc:  # no store to upload to
+                    for outcome in outcomes:
+                        outcome.store_error = str(exc)
+                except Exception as exc:  # reported; the capture process commits the files itself
+                    for outcome in outcomes:
+                        outcome.error = f"{type(exc).__name__}: {exc}"
+                failed = next((o for o in outcomes if o.key is None), None)
+            outcomes[0].logs = handler.records
+            for outcome in outcomes:
+                _send(stdout, outcome)
+        if done:
             # Done: exit without the interpreter's shutdown collections (as the command line
             # does, archiver.cli.main); every commit is already on disk.
             gc.freeze()
             return
-        path = Path(name)
-        handler.records = []
-        outcome = Outcome(path)
-        if failed is not None:
-            outcome.store_error, outcome.error = failed.store_error, failed.error and "an earlier file failed"
-        else:
-            try:
-                if db is None:
-                    db, store = open_index(settings.index_path), open_store(settings)
-                    after_ingest = AfterIngest(settings, store, now)
-                outcome.key = commit_spool_file(db, store, settings.spool_dir, path, now=utcnow(),
-                                                retain_years=settings["storage.default_retain_years"],
-                                                after_ingest=after_ingest)
-            except StoreError as exc:
-                outcome.store_error = str(exc)
-            except Exception as exc:  # reported; the capture process commits the file itself
-                outcome.error = f"{type(exc).__name__}: {exc}"
-            if outcome.key is None:
-                failed = outcome
-        outcome.logs = handler.records
-        _send(stdout, outcome)
 
+
+def _waiting_files(stdin: IO[bytes]) -> tuple[list[Path], bool]:
+    """The next file to commit (waiting for it), with every file submitted since that is already
+    waiting in the pipe, up to BATCH_FILES; and whether the input has ended.
+
+    The files waiting are committed in one transaction (``spool.commit_spool_files``): when
+    capture outruns the worker, commits grow with the backlog and write each shared index
+    page once per batch rather than once per file; when the worker keeps up it takes each
+    file alone, as soon as it is closed (a listener's capture is searchable at once)."""
+    paths: list[Path] = []
+    while len(paths) < BATCH_FILES and (not paths or _readable(stdin)):
+        try:
+            _, name = pickle.load(stdin)
+        except EOFError:
+            return paths, True
+        paths.append(Path(name))
+    return paths, False
+
+
+def _readable(stream: IO[bytes]) -> bool:
+    """Bytes waiting in the stream's buffer or its pipe (never waits)."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        os.set_blocking(stream.fileno(), False)  # an empty pipe reads nothing instead of waiting
+        try:
+            if peek(1):
+                return True
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(stream.fileno(), True)
+    return bool(select.select([stream], [], [], 0)[0])
 
 if __name__ == "__main__":
     # Run the module's own copy, so that what is pickled names ``archiver.committer``, not

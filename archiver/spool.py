@@ -31,25 +31,60 @@ def commit_spool_file(db, store: Store, spool_root: Path, path: Path, *, now: da
                       after_ingest: AfterIngest | None = None) -> str:
     """Upload a closed spool WARC (verified), ingest it, then remove it from the spool.
     ``after_ingest`` (retention) gives the new items their series in the ingest's own
-    transaction, then sets the object's lock."""
-    key = "warcs/" + path.relative_to(spool_root).as_posix()
-    sha, size = sha256_file(path)
-    row = db.conn.execute("SELECT sha256 FROM objects WHERE key = ?", (key,)).fetchone()
-    if row and row[0] == sha:
-        path.unlink()  # uploaded and indexed before a crash removed it from the spool
-        return key
+    transaction, then sets the object's lock. Raises StoreError if the upload fails."""
+    keys, error = commit_spool_files(db, store, spool_root, [path], now=now, retain_years=retain_years,
+                                     after_ingest=after_ingest)
+    if error is not None:
+        raise error
+    return keys[0]
+
+
+def commit_spool_files(db, store: Store, spool_root: Path, paths: list[Path], *, now: datetime,
+                       retain_years: int, after_ingest: AfterIngest | None = None
+                       ) -> tuple[list[str], StoreError | None]:
+    """Upload closed spool WARCs in order (verified), ingest them all in one transaction, then
+    remove them from the spool: the keys committed, and the upload error that stopped the
+    files after it (those stay in the spool for the next run), if one did.
+
+    One transaction for several files writes each index page they share once instead of once
+    per file: in WAL mode a commit appends every page it changed to the log, and the pages of
+    keys that are not in insertion order (item ids, author ids) and the full-text index are
+    changed by every file (bench/index_size.py). A file is removed from the spool only after
+    the transaction that indexed it commits, so a process killed at any point loses nothing:
+    the next run finds the files in the spool (``recover_spool``)."""
     retain_until = now.replace(microsecond=0) + timedelta(days=round(365.25 * retain_years))
-    stored = store.put(key, path, sha, retain_until=retain_until)
-    tune_for_ingest(db.conn)
-    with open(path, "rb") as fh, transaction(db):
-        stats = ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
-                            retain_until=retain_until if store.object_lock else None, version=stored.version)
+    indexed: list[tuple[Path, str]] = []  # uploaded and indexed before a crash removed it from the spool
+    uploaded: list[tuple[Path, str, str, int, str | None]] = []
+    error = None
+    for path in paths:
+        key = "warcs/" + path.relative_to(spool_root).as_posix()
+        sha, size = sha256_file(path)
+        row = db.conn.execute("SELECT sha256 FROM objects WHERE key = ?", (key,)).fetchone()
+        if row and row[0] == sha:
+            indexed.append((path, key))
+            continue
+        try:
+            stored = store.put(key, path, sha, retain_until=retain_until)
+        except StoreError as exc:
+            error = exc
+            break
+        uploaded.append((path, key, sha, size, stored.version))
+    if uploaded:
+        tune_for_ingest(db.conn)
+        with transaction(db):
+            for path, key, sha, size, version in uploaded:
+                with open(path, "rb") as fh:
+                    stats = ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
+                                        retain_until=retain_until if store.object_lock else None, version=version)
+                if after_ingest:
+                    after_ingest.indexed(db, key, stats.created)
+    for path, key, *_ in uploaded:
         if after_ingest:
-            after_ingest.indexed(db, key, stats.created)
-    if after_ingest:
-        after_ingest.stored(db, key)
-    path.unlink()
-    return key
+            after_ingest.stored(db, key)
+    committed = {path: key for path, key, *_ in [*indexed, *uploaded]}
+    for path in committed:
+        path.unlink()
+    return [committed[p] for p in paths if p in committed], error
 
 
 def quarantine_dir(spool_root: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,9 +16,9 @@ from archiver.index import open_index
 from archiver.replay.facebook import FacebookSimulator
 from archiver.replay.samples import facebook_sample
 from tests.helpers import index_content, warc_files, warcio_check
-from tests.conftest import write_config
-from tests.ops.support import (NOW, TOKEN, Page, SlowFacebook, finish, kill, run_collect, start_cli, two_nights,
-                               wait_for)
+from tests.conftest import free_port, write_config
+from tests.ops.support import (NOW, TOKEN, Page, SlowFacebook, count_rows, finish, kill, run_collect, start_cli,
+                               two_nights, wait_for)
 
 def _archive(replay, tmp_path: Path, commit_items: int):
     return two_nights(replay, tmp_path, f"commit_items = {commit_items}\n")
@@ -211,3 +212,66 @@ def test_committed_names_each_file_the_worker_has_committed_once(tmp_path):
     assert committer.committed() == []
     assert [o.path for o in committer.drain()] == files
     committer.close()
+
+
+def _spooled_files(replay, make_config):
+    """A night captured while the store was down, cut into several files that wait in the
+    spool; then the same archive with its store back: its config, settings and the files."""
+    sim = FacebookSimulator("1000001", "Oak Creek Police Department", token=TOKEN)
+    base = replay.mount(sim)
+    facebook_sample(sim, NOW - timedelta(days=1))
+    page = Page(sim, f"{base}/{sim.version}")
+    page.grow(6, 3)
+    down = make_config([page.account()], storage="s3://archive/records", endpoint=f"http://127.0.0.1:{free_port()}",
+                       extra="commit_items = 3\n")
+    settings, night = run_collect(down, NOW - timedelta(days=1))
+    assert not night.ok
+    files = sorted(settings.spool_dir.rglob("*.warc.gz"))
+    assert len(files) > 3
+    cfg = make_config([page.account()], extra="commit_items = 3\n")
+    return page, cfg, load_settings(cfg, environ={}), files
+
+
+def test_files_waiting_are_committed_together_and_a_killed_worker_loses_none(replay, make_config):
+    # Files the worker finds waiting are uploaded, then indexed in one transaction; killed
+    # before that transaction commits, the worker leaves every file in the spool, and the
+    # next run indexes them all.
+    page, cfg, settings, files = _spooled_files(replay, make_config)
+    store = Path(settings.storage_url)
+    lock = sqlite3.connect(settings.index_path, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # another writer holds the index
+    committer = Committer(settings, NOW)
+    for path in files:
+        committer.submit(path)
+    # Every file is uploaded before the one transaction that indexes them all begins: a worker
+    # committing file by file would wait for the lock with the first file's transaction.
+    wait_for(lambda: len(warc_files(store)) == len(files), what="every file uploaded")
+    committer.kill()
+    lock.execute("ROLLBACK")
+    lock.close()
+    assert all(path.exists() for path in files)
+    assert count_rows(settings.index_path, "objects") == 0
+    _, report = run_collect(cfg, NOW)
+    assert report.ok, report.results
+    assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
+    db = open_index(settings.index_path)
+    keys = {r[0] for r in db.conn.execute("SELECT key FROM objects")}
+    assert {"warcs/" + p.relative_to(settings.spool_dir).as_posix() for p in files} <= keys
+    assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == page.world_size()
+
+
+def test_a_worker_that_keeps_up_commits_each_file_as_it_comes(replay, make_config):
+    # Nothing waiting behind a file: the worker commits it alone, without waiting for more.
+    _, _, settings, files = _spooled_files(replay, make_config)
+    committer = Committer(settings, NOW)
+    told: list[Path] = []
+    for path in files[:2]:
+        committer.submit(path)
+        wait_for(lambda: told.extend(committer.committed()) or path in told, what=f"{path.name} committed")
+    assert told == files[:2]
+    assert count_rows(settings.index_path, "objects") == 2
+    for path in files[2:]:
+        committer.submit(path)
+    assert all(o.key for o in committer.drain())
+    committer.close()
+    assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
