@@ -40,22 +40,22 @@ def record_key(conn, record_id: str | None) -> int | None:
     """The integer key (``records.id``) that versions, media and events name ``record_id`` by.
     A record not indexed yet (its file comes later, or never: a damaged object on reindex) gets
     a row of its id alone, which ``put_records`` fills in when its file is ingested."""
-    if record_id is None:
-        return None
-    row = conn.execute("SELECT id FROM records WHERE record_id = ?", (record_id,)).fetchone()
-    if row is None:
-        row = conn.execute("INSERT INTO records (record_id) VALUES (?) RETURNING id", (record_id,)).fetchone()
-    return row[0]
+    return _key(conn, "records", "record_id", record_id)
 
 
 def run_key(conn, run_id: str | None) -> int | None:
     """The integer key (``run_keys.id``) that items and sightings name the run ``run_id`` by (the
     run's row in ``runs`` is written when the run ends, after its items)."""
-    if run_id is None:
+    return _key(conn, "run_keys", "run_id", run_id)
+
+
+def _key(conn, table: str, column: str, value: str | None) -> int | None:
+    """The integer key of the row of ``table`` whose ``column`` is ``value``, added if missing."""
+    if value is None:
         return None
-    row = conn.execute("SELECT id FROM run_keys WHERE run_id = ?", (run_id,)).fetchone()
+    row = conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()
     if row is None:
-        row = conn.execute("INSERT INTO run_keys (run_id) VALUES (?) RETURNING id", (run_id,)).fetchone()
+        row = conn.execute(f"INSERT INTO {table} ({column}) VALUES (?) RETURNING id", (value,)).fetchone()
     return row[0]
 
 
