@@ -16,6 +16,7 @@ As real pages do (``shared/realworld/facebook/pyfb_facebook_apidata_comments_com
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlencode
@@ -124,6 +125,7 @@ class FacebookSimulator(Simulator):
         # The Meta app the token belongs to, and the apps subscribed to the Page (app id -> fields).
         self.app = {"id": "880000000000001", "name": "Records Archiver", "link": "https://archive.example.gov/"}
         self.subscribed_apps: dict[str, list[str]] = {}
+        self._ids: dict[str, tuple[FbPost, FbPost | FbComment]] = {}
 
     # -- world helpers ------------------------------------------------------------------------
     def add_post(self, post_no: int | str, message: str, created: datetime, **kw) -> FbPost:
@@ -132,13 +134,23 @@ class FacebookSimulator(Simulator):
         return post
 
     def find(self, object_id: str) -> FbPost | FbComment | None:
-        for post in self.posts:
-            if post.id == object_id:
-                return post
-            for comment in post.comments:
-                if comment.id == object_id:
-                    return comment
-        return None
+        found = self._locate(object_id)
+        return found[1] if found else None
+
+    def _locate(self, object_id: str) -> tuple[FbPost, FbPost | FbComment] | None:
+        """(post, object) for an id. Tests grow the world by appending to ``posts`` and to a
+        post's ``comments`` directly, and never remove from them, so a cached id map stays
+        right for every id it holds; an id it lacks (new, or never there) rebuilds it. A scan
+        per request made the benchmarks' million-item Page quadratic."""
+        found = self._ids.get(object_id)
+        if found is None or found[1].id != object_id:
+            self._ids = {}
+            for post in self.posts:
+                self._ids[post.id] = (post, post)
+                for comment in post.comments:
+                    self._ids.setdefault(comment.id, (post, comment))
+            found = self._ids.get(object_id)
+        return found
 
     @property
     def api_base(self) -> str:
@@ -276,7 +288,9 @@ class FacebookSimulator(Simulator):
                                                  "subattachments": {"data": attachments}}]}
         return data
 
-    def _comment_json(self, post: FbPost, comment: FbComment) -> dict:
+    def _comment_json(self, post: FbPost, comment: FbComment, replies: Counter | None = None) -> dict:
+        if replies is None:
+            replies = _reply_counts(post)
         data = {
             "id": comment.id,
             "created_time": graph_time(comment.created_time),
@@ -287,7 +301,7 @@ class FacebookSimulator(Simulator):
             "can_remove": True,
             "can_hide": True,
             "like_count": comment.like_count,
-            "comment_count": sum(1 for c in post.comments if c.parent == comment.id and not c.deleted),
+            "comment_count": replies[comment.id],
             "permalink_url": f"https://www.facebook.com/{self.page_id}/posts/{post.id.split('_', 1)[1]}/"
                              f"?comment_id={comment.id.split('_', 1)[1]}",
         }
@@ -317,7 +331,8 @@ class FacebookSimulator(Simulator):
         start = _decode_offset(request.param("after"))
         limit = self._limit(request)
         page = rows[start : start + limit]
-        body: dict = {"data": [self._comment_json(post, c) for c in page]}
+        replies = _reply_counts(post)
+        body: dict = {"data": [self._comment_json(post, c, replies) for c in page]}
         paging = {"cursors": {"before": _encode_offset(start), "after": _encode_offset(start + len(page))}}
         if start + limit < len(rows):
             paging["next"] = self._next_url(request, f"{object_id}/comments", after=_encode_offset(start + limit))
@@ -327,15 +342,19 @@ class FacebookSimulator(Simulator):
         return json_reply(body)
 
     def _object(self, object_id: str) -> Reply:
-        obj = self.find(object_id)
+        post, obj = self._locate(object_id) or (None, None)
         if obj is None or obj.deleted or getattr(obj, "restricted", False):
             return gone(object_id)
         if isinstance(obj, FbPost):
             return json_reply(self._post_json(obj))
-        post = next(p for p in self.posts if obj in p.comments)
         if post.deleted:  # a deleted post takes its comments with it
             return gone(object_id)
         return json_reply(self._comment_json(post, obj))
+
+
+def _reply_counts(post: FbPost) -> Counter:
+    """Live replies per comment id: each comment's ``comment_count``."""
+    return Counter(c.parent for c in post.comments if c.parent and not c.deleted)
 
 
 def _encode_offset(n: int) -> str:
