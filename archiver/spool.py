@@ -72,16 +72,18 @@ def commit_spool_files(db, store: Store, spool_root: Path, paths: list[Path], *,
     if uploaded:
         tune_for_ingest(db.conn)
         with transaction(db):
-            created: list = []
             for path, key, sha, size, version in uploaded:
                 with open(path, "rb") as fh:
                     stats = ingest_warc(db, key, fh, sha256=sha, size=size, stored_at=now,
                                         retain_until=retain_until if store.object_lock else None, version=version)
-                created += stats.created
-            if after_ingest:
+                if after_ingest and after_ingest.swept:
+                    # File by file: the items a file created (about 540 B each in Python) are
+                    # let go before the next, so a batch holds one file's, not sixteen files'.
+                    after_ingest.indexed(db, key, stats.created)
+            if after_ingest and not after_ingest.swept:
                 # Once for the batch, after its last file: a first commit's archive-wide look for
                 # unassigned items then covers every file of the batch in one pass.
-                after_ingest.indexed(db, key, created)
+                after_ingest.indexed(db, key)
     for path, key, *_ in uploaded:
         if after_ingest:
             after_ingest.stored(db, key)

@@ -10,11 +10,16 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from archiver.committer import Committer
 from archiver.config import load_settings
 from archiver.index import open_index
 from archiver.replay.facebook import FacebookSimulator
 from archiver.replay.samples import facebook_sample
+from archiver.retention.assign import AfterIngest, unassigned_item_ids
+from archiver.spool import commit_spool_files
+from archiver.store import open_store
 from tests.helpers import index_content, warc_files, warcio_check
 from tests.conftest import free_port, write_config
 from tests.ops.support import (NOW, TOKEN, Page, SlowFacebook, count_rows, finish, kill, run_collect, start_cli,
@@ -275,3 +280,27 @@ def test_a_worker_that_keeps_up_commits_each_file_as_it_comes(replay, make_confi
     assert all(o.key for o in committer.drain())
     committer.close()
     assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("swept", [False, True], ids=["first-commit", "later-commits"])
+def test_a_batch_of_files_gives_every_item_its_retention(replay, make_config, swept):
+    # One transaction for several files. A process's first commit looks across the archive
+    # once, after the batch's last file; later commits give each file's new items their
+    # retention as that file is indexed, so the batch never holds more than one file's items.
+    page, _, settings, files = _spooled_files(replay, make_config)
+    db, store = open_index(settings.index_path), open_store(settings)
+    after = AfterIngest(settings, store, NOW)
+    after.swept = swept
+    calls: list[int | None] = []
+    indexed = after.indexed
+    after.indexed = lambda db, key, created=None: calls.append(None if created is None else len(created)) or \
+        indexed(db, key, created)
+    keys, error = commit_spool_files(db, store, settings.spool_dir, files, now=NOW, retain_years=7,
+                                     after_ingest=after)
+    assert error is None and len(keys) == len(files)
+    assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == page.world_size()
+    assert unassigned_item_ids(db) == []
+    if swept:
+        assert len(calls) == len(files) and sum(calls) == page.world_size()
+    else:
+        assert calls == [None]

@@ -92,6 +92,8 @@ def test_ingest_of_a_thousand_item_file_opens_no_temporary_file(tmp_path):
     seen: list[list[str]] = []
 
     class Look:  # runs inside the ingest's transaction, where a spilled journal is still open
+        swept = True  # as AfterIngest after its first commit: called per file, with its items
+
         def indexed(self, db, key, created):
             seen.append([os.readlink(f) for f in Path("/proc/self/fd").iterdir() if f.is_symlink()])
 
