@@ -17,7 +17,8 @@ Printed:
   night 1's disk writes as a multiple of each;
 * peak RSS of each night (the largest of collect and its commit worker, sampled from /proc).
 
-``--nights 1`` runs the first capture only.
+``--nights 1`` runs the first capture only. ``--keep DIR`` writes the archive (store, index)
+into DIR and leaves it there, e.g. for ``bench_ops.py --reindex-store DIR/store``.
 
 ``--runs N`` repeats the whole measurement N times and prints min/median/max.
 """
@@ -154,13 +155,21 @@ def main() -> None:
     ap.add_argument("--nights", type=int, default=3, choices=(1, 2, 3),
                     help="how many nights to run (1: the first capture only)")
     ap.add_argument("--json", action="store_true", help="print every figure as JSON too")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="write the archive into DIR (new or empty) and keep it; one run")
     args = ap.parse_args()
     if args.posts < 1 or args.comments < 0 or args.runs < 1:
         raise SystemExit("Error: --posts and --runs must be >= 1, --comments >= 0")
+    if args.keep and (args.runs != 1 or (args.keep.exists() and any(args.keep.iterdir()))):
+        raise SystemExit(f"Error: --keep needs --runs 1 and a new or empty directory; {args.keep} is not empty")
     print(f"machine: {os.uname().nodename} {os.uname().machine}, {os.cpu_count()} CPUs; python {sys.version.split()[0]};"
           f" sqlite {sqlite3.sqlite_version}")
     results = []
-    for _ in range(args.runs):
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        results.append(measure(args.posts, args.comments, args.keep, args.nights))
+        print(f"archive kept: {args.keep} (store: {args.keep / 'store'})")
+    for _ in range(0 if args.keep else args.runs):
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
             results.append(measure(args.posts, args.comments, Path(tmp), args.nights))
     last = results[-1]
