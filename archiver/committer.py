@@ -5,11 +5,14 @@ A run closes its WARC file every ``collect.commit_items`` items (or past
 retention by ``spool.commit_spool_files`` -- the same function as the capture process's own
 commits, run here by one worker process, in order, while the capture process writes the next
 file; the files waiting when the worker is behind are committed together (``_waiting_files``).
-Capture never waits for its own run's files to be indexed (change decisions compare against
+Capture does not wait for its own run's files to be indexed (change decisions compare against
 the index plus the run's changes it has not committed yet, ``capture.CaptureSession._prev``;
-``committed`` tells it, without waiting, which files the index now holds), so nothing waits
-for the worker until the run ends; then the capture process waits for it and commits the
-last file.
+``committed`` tells it, without waiting, which files the index now holds) unless the worker
+falls ``MAX_BEHIND`` files behind: then ``submit`` waits for the oldest answer. The run's
+uncommitted changes are held in memory (about 380 B an item), so a platform that answers
+faster than the worker indexes would otherwise grow the capture process without bound (to
+500 MB with 1.4 million items uncommitted, 140 files, in a 10-million-item backfill). At the
+end of the run the capture process waits for the worker and commits the last file.
 
 Why a process: ingest is CPU work in Python and SQLite, and a thread would share the
 interpreter lock with capture. Why not fork: SQLite connections must not cross a fork, so the
@@ -45,6 +48,11 @@ log = logging.getLogger("archiver.capture")
 # WAL one commit writes, when capture is far ahead (a backfill closes hundreds of files).
 BATCH_FILES = 16
 
+# How many closed files capture may be ahead of the worker before it waits: at the default
+# ``collect.commit_items`` (10,000) about 30 MB of uncommitted changes in the capture process,
+# and room for the worker's batches to form (each takes the files waiting when it starts).
+MAX_BEHIND = 8
+
 
 @dataclass
 class Outcome:
@@ -68,7 +76,11 @@ class Committer:
         """Start the worker now rather than at the first closed file (``collect`` does, before it
         imports the capture pipeline): the worker's own start-up -- an interpreter and its
         imports, about 0.2 s -- then runs on the second core while this process starts, instead
-        of delaying the first commit. Raises OSError if no worker can be started."""
+        of delaying the first commit. Raises OSError if no worker can be started.
+
+        Start it (or submit the first file) from a thread that lives as long as the run: the
+        worker is killed when the thread that spawned it ends (``PR_SET_PDEATHSIG`` follows
+        the thread, not the process)."""
         if self.proc is not None:
             return
         # The worker imports the very package this process runs, wherever it lives.
@@ -90,6 +102,8 @@ class Committer:
         # Were the worker's pipe to fill up while this process only writes, both would wait for
         # each other (a backfill closes hundreds of files).
         self._take_answers()
+        while not self.broken and len(self.pending) - len(self.received) >= MAX_BEHIND:
+            self._receive()  # the worker is far behind: wait for its oldest answer
         self.pending.append(path)
         try:
             _send(self.proc.stdin, ("commit", str(path)))

@@ -6,12 +6,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from archiver import committer as committer_module
 from archiver.committer import Committer
 from archiver.config import load_settings
 from archiver.index import open_index
@@ -237,11 +239,12 @@ def _spooled_files(replay, make_config):
     return page, cfg, load_settings(cfg, environ={}), files
 
 
-def test_files_waiting_are_committed_together_and_a_killed_worker_loses_none(replay, make_config):
+def test_files_waiting_are_committed_together_and_a_killed_worker_loses_none(replay, make_config, monkeypatch):
     # Files the worker finds waiting are uploaded, then indexed in one transaction; killed
     # before that transaction commits, the worker leaves every file in the spool, and the
     # next run indexes them all.
     page, cfg, settings, files = _spooled_files(replay, make_config)
+    monkeypatch.setattr(committer_module, "MAX_BEHIND", len(files))  # all submitted while the worker waits
     store = Path(settings.storage_url)
     lock = sqlite3.connect(settings.index_path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another writer holds the index
@@ -304,3 +307,34 @@ def test_a_batch_of_files_gives_every_item_its_retention(replay, make_config, sw
         assert len(calls) == len(files) and sum(calls) == page.world_size()
     else:
         assert calls == [None]
+
+
+def test_capture_waits_for_a_worker_that_falls_far_behind(replay, make_config, monkeypatch):
+    # The run's uncommitted changes live in the capture process's memory: MAX_BEHIND files
+    # ahead of the worker, submit waits for its answers instead of growing without bound.
+    monkeypatch.setattr(committer_module, "MAX_BEHIND", 2)
+    _, _, settings, files = _spooled_files(replay, make_config)
+    lock = sqlite3.connect(settings.index_path, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # another writer holds the index: the worker cannot index
+    committer = Committer(settings, NOW)
+    committer.start()  # here: the worker dies with the thread that started it (PR_SET_PDEATHSIG)
+    submitted: list[Path] = []
+
+    def capture() -> None:
+        for path in files:
+            committer.submit(path)
+            submitted.append(path)
+
+    thread = threading.Thread(target=capture, daemon=True)
+    thread.start()
+    wait_for(lambda: len(submitted) == 2, what="two files submitted")
+    thread.join(1.0)
+    assert thread.is_alive() and submitted == files[:2]  # waiting for the worker, not running ahead
+    lock.execute("ROLLBACK")
+    lock.close()
+    thread.join(60)
+    assert not thread.is_alive() and submitted == files
+    outcomes = committer.drain()
+    assert all(o.key for o in outcomes), [(o.path.name, o.store_error, o.error) for o in outcomes if not o.key]
+    committer.close()
+    assert count_rows(settings.index_path, "objects") == len(files)
