@@ -11,7 +11,7 @@ the index plus the run's changes it has not committed yet, ``capture.CaptureSess
 falls ``MAX_BEHIND`` files behind: then ``submit`` waits for the oldest answer. The run's
 uncommitted changes are held in memory (about 380 B an item), so a platform that answers
 faster than the worker indexes would otherwise grow the capture process without bound (to
-500 MB with 1.4 million items uncommitted, 140 files, in a 10-million-item backfill). At the
+1.2 GB in a 10-million-item backfill, when it was 290 files ahead; bench/index_size.py). At the
 end of the run the capture process waits for the worker and commits the last file.
 
 Why a process: ingest is CPU work in Python and SQLite, and a thread would share the

@@ -20,8 +20,8 @@ replay (``bench_collect.build_archive``: responses, request records, ``items/1``
 the files as the commit worker rolled them), then ``archiver reindex`` into a new index in a
 child process: wall and CPU time, peak RSS, disk bytes written. Floor: the same WARC files
 read record by record by warcio in a child process (gunzip, parse, digests checked, each
-metadata record's JSON decoded) -- the reading any rebuild must do, without SQLite. 10M items
-are projected from the largest size measured, labelled as a projection.
+metadata record's JSON decoded) -- the reading any rebuild must do, without SQLite. When no
+size of 10M was measured, 10M is projected from the largest, labelled as a projection.
 """
 
 from __future__ import annotations
@@ -261,10 +261,10 @@ def bench_reindex(work: Path, store: Path, items: int, label: str, runs: int) ->
     return items, spread(walls)[1], spread([m.cpu for m in rx])[1]
 
 
-# Posts of 100 items each. 10m is one command but a long one: collect writes the archive at
-# 800-7,400 items/s here (23 min on an idle machine, hours under load), the bench process holds
-# the simulated platform in memory (~6 GB at 10M), and the disk needs ~40 GB (two indexes of
-# ~1.8 KB per item and the WARCs): run it alone, with --gb 0 --runs 1.
+# Posts of 100 items each. 10m is one command but a long one: collect writes the archive in
+# about 24 min on an idle machine and reindex takes about 18, the bench process holds the
+# simulated platform in memory (~7 GB at 10M), and the disk needs ~22 GB (two indexes of
+# ~1 KB per item and the WARCs): run it alone, with --gb 0 --runs 1.
 SIZES = {"small": 200, "100k": 1_000, "1m": 10_000, "10m": 100_000}
 
 
