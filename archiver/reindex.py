@@ -45,7 +45,7 @@ from botocore.exceptions import BotoCoreError
 
 from . import journal
 from .errors import IndexError_, StoreError, WarcError
-from .index import open_index, transaction, tune_for_ingest
+from .index import merge_fulltext, open_index, transaction, tune_for_ingest
 from .ingest import ingest_warc
 from .lock import writer_lock
 from .progress import report as report_progress
@@ -221,6 +221,7 @@ def _ingest_object(db, store: Store, obj: Archived, now: datetime, report: Reind
         return str(exc).removeprefix(obj.key + ": ")
     except _READ_ERRORS as exc:
         return f"unreadable: {exc}"
+    merge_fulltext(db.conn)
     report.objects += 1
     report.bytes += reader.size
     report.records += stats.records

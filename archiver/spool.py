@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 from . import journal
 from .errors import StoreError
-from .index import transaction, tune_for_ingest
+from .index import merge_fulltext, transaction, tune_for_ingest
 from .ingest import ingest_warc
 from .store import Store, sha256_file
 from .timefmt import iso
@@ -84,6 +84,7 @@ def commit_spool_files(db, store: Store, spool_root: Path, paths: list[Path], *,
                 # Once for the batch, after its last file: a first commit's archive-wide look for
                 # unassigned items then covers every file of the batch in one pass.
                 after_ingest.indexed(db, key)
+        merge_fulltext(db.conn)
     for path, key, *_ in uploaded:
         if after_ingest:
             after_ingest.stored(db, key)

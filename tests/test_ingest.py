@@ -11,6 +11,7 @@ import pytest
 
 from archiver.index import open_index
 from archiver.ingest import ingest_warc
+from archiver.reindex import reindex
 from archiver.spool import commit_spool_file
 from archiver.store import LocalStore
 from archiver.warc import WarcFile
@@ -105,3 +106,39 @@ def test_ingest_of_a_thousand_item_file_opens_no_temporary_file(tmp_path):
     assert db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == 1000
     assert seen and not [f for f in seen[0] if "etilqs" in f], seen[0]
     assert db.conn.execute("PRAGMA cache_size").fetchone()[0] == -16384  # a file's pages fit
+
+
+def _segments(conn) -> int:
+    return conn.execute("SELECT count(DISTINCT segid) FROM items_fts_idx").fetchone()[0]
+
+
+def test_full_text_segments_are_merged_after_each_commit_and_by_reindex(tmp_path):
+    # A merge inside ingest's transaction ran within the filing statement, whose statement
+    # journal holds a copy of every page it rewrites; merges run after the commit instead
+    # (archiver.index.merge_fulltext), where a level holds eight segments.
+    db = open_index(tmp_path / "index.db")
+    assert dict(db.conn.execute("SELECT k, v FROM items_fts_config WHERE k IN ('automerge', 'usermerge')")) == \
+        {"automerge": 0, "usermerge": 8}
+    spool, store = tmp_path / "spool", LocalStore(tmp_path / "store")
+    spool.mkdir()
+    counts = []
+    for night in range(12):
+        warc = WarcFile(spool / f"n{night:02d}.warc.gz", {"software": "test"})
+        warc.write_metadata("items/1", "https://graph.example/page", {
+            "run": f"r{night}", "account": "ocpd", "platform": "facebook", "source": None, "uri": "u",
+            "seen": [], "seen_at": [], "threads": [],
+            "changes": [_change(f"c{night}_{n}", f"night{night} report {n}", "new", f"2026-11-{10 + n:02d}T10:00:00Z")
+                        for n in range(10)]}, WHEN)
+        commit_spool_file(db, store, spool, warc.close().path, now=WHEN, retain_years=7)
+        counts.append(_segments(db.conn))
+    # Each commit files one segment; the eighth on level 0 merges them into one on level 1.
+    assert counts == [1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5], counts
+    db.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+    assert len(_matches(db, "report")) == 120 and _matches(db, "night3") == [f"c3_{n}" for n in range(10)]
+
+    rebuilt = reindex(store, tmp_path / "rebuilt.db")
+    assert rebuilt.items == 120
+    again = open_index(tmp_path / "rebuilt.db")
+    assert _segments(again.conn) == 5
+    again.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+    assert len(_matches(again, "report")) == 120

@@ -95,8 +95,10 @@ def tune_for_ingest(conn: sqlite3.Connection) -> None:
     or NOT NULL constraint, or in the strftime of ``date_key``) -- about 9 MB per 1,000-item
     file. Past 64 KB that statement journal spills into a temporary file: half of the commit
     worker's 150,000 writes in bench_collect, and a third of its system time. In memory it is
-    bounded by one statement over one file's items. Other connections keep the default, where
-    a long migration's statement journal must not have to fit in memory.
+    bounded by one statement over one file's items (the full-text index's segment merges, which
+    rewrite segments that grow with the index, run after the commit: ``merge_fulltext``). Other
+    connections keep the default, where a long migration's statement journal must not have to
+    fit in memory.
 
     cache_size 16 MB: the default 2 MB is less than one file's changed pages, so SQLite spilled
     pages into the WAL in mid-transaction, wrote them again at commit, and read the index pages
@@ -106,6 +108,32 @@ def tune_for_ingest(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA cache_size=-16384")
     journal.watch(conn)  # changing temp_store drops the temporary triggers: put them back
+
+
+
+def merge_fulltext(conn: sqlite3.Connection) -> int:
+    """Merge the full-text index's segments where one level holds eight (``usermerge``), in
+    transactions of their own; returns the merge steps taken. Called after each ingest commits
+    (``spool.commit_spool_files``, ``reindex``).
+
+    FTS5 would merge as it files (``automerge``), but inside ingest's transaction each merge
+    then ran within the filing statement, and SQLite keeps a copy of every page a statement
+    changes for as long as it runs (its statement journal; in memory, ``tune_for_ingest``): a
+    merge rewrites whole segments, and the largest grow with the index -- the commit worker's
+    peak memory grew with it (bench_collect). Run alone, a merge is its own transaction and
+    needs no statement journal. Migration m_fts_merge_after_commit turns automerge off; FTS5
+    still merges by itself once a level holds 16 segments (``crisismerge``), so writers that
+    do not call this (the web UI's edits) stay bounded too."""
+    if conn.in_transaction:
+        raise RuntimeError("merge_fulltext runs after a commit, outside any transaction")
+    steps = 0
+    while True:
+        before = conn.total_changes
+        conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('merge', 500)")
+        # FTS5's documented signal: a 'merge' that did work changes the total by 2 or more.
+        if conn.total_changes - before < 2:
+            return steps
+        steps += 1
 
 
 # The commit worker's checkpoint interval, in pages (1 GB of WAL at 4 KB pages).

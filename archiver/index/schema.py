@@ -1295,3 +1295,19 @@ def m_lean_items(db):
         CREATE INDEX item_sightings_record ON item_sightings(record);
         """)
     db.conn.execute(f"CREATE VIEW item_objects AS {item_objects_sql()}")
+
+
+@migrations()
+def m_fts_merge_after_commit(db):
+    # The commit worker's memory grew with the index (issue 24): FTS5 merged segments inside
+    # the statement that files a WARC file's new items, and SQLite holds a copy of every page a
+    # statement changes until it ends. Segments are now merged after each ingest commits, in
+    # transactions of their own (archiver.index.merge_fulltext), where a level holds eight --
+    # as automerge=8 did (m_search_date_key). FTS5's crisismerge (16 on a level) still merges
+    # by itself for every other writer.
+    _script(db,
+        """
+        INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 0);
+        INSERT INTO items_fts(items_fts, rank) VALUES ('usermerge', 8);
+        """
+    )
