@@ -264,6 +264,13 @@ def report(name: str, items: int, nights: list[dict], floor: list[Measured], wge
         out["ratio_wget"] = spread(r_wget)
     out["cpu_ratio_floor"] = spread(ratios([m.cpu for m in first], [m.cpu for m in floor]))
     print(f"  CPU collect / floor: {fmt_spread(list(ratios([m.cpu for m in first], [m.cpu for m in floor])), '{:.2f}', 'x')}")
+    # Where it goes: the worker's CPU alone over the floor's wall time is the least collect's
+    # wall time can be over the floor's, however well the two processes overlap.
+    w_cpu = [m.others_cpu for m in first]
+    print(f"  CPU, night 1: capture {fmt_spread([m.cpu - w for m, w in zip(first, w_cpu)], '{:.1f}', ' s')};"
+          f" commit worker {fmt_spread(w_cpu, '{:.1f}', ' s')} (sampled) ="
+          f" {fmt_spread(ratios(w_cpu, [m.wall for m in floor]), '{:.2f}', 'x')} the floor's wall time")
+    out["worker_cpu_s"] = spread(w_cpu)
     rss_c = [m.root_peak_rss / 1e6 for m in first]
     rss_w = [m.others_peak_rss / 1e6 for m in first]
     rss_t = [m.peak_tree_rss / 1e6 for m in first]

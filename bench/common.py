@@ -148,6 +148,16 @@ def parse_ppid(stat: str) -> int:
     return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def parse_cpu(stat: str) -> float:
+    """User + system CPU seconds so far from the text of ``/proc/PID/stat`` (utime and stime,
+    fields 14 and 15, counted after the command name as ``parse_ppid`` does)."""
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def descendants(parents: Mapping[int, int], root: int) -> set[int]:
     """``root`` and every process below it, from a pid -> parent pid map."""
     children: dict[int, list[int]] = {}
@@ -186,6 +196,7 @@ class TreeSample:
     peak_tree_rss: int = 0  # bytes: the largest sum of VmRSS over the tree at one moment
     hwm: dict[int, int] = field(default_factory=dict)  # pid -> its VmHWM (bytes), last read
     names: dict[int, str] = field(default_factory=dict)
+    cpu: dict[int, float] = field(default_factory=dict)  # pid -> its CPU seconds, last read
 
     @property
     def peak_process_rss(self) -> int:
@@ -208,6 +219,9 @@ class TreeSampler(threading.Thread):
                 continue
             total += status_kb(status, "VmRSS") * 1024
             self.sample.hwm[pid] = max(self.sample.hwm.get(pid, 0), status_kb(status, "VmHWM") * 1024)
+            stat = _read(f"/proc/{pid}/stat")
+            if stat:
+                self.sample.cpu[pid] = max(self.sample.cpu.get(pid, 0.0), parse_cpu(stat))
             if pid not in self.sample.names:
                 self.sample.names[pid] = " ".join(_read(f"/proc/{pid}/cmdline").split("\0")[:4])[:80]
         self.sample.peak_tree_rss = max(self.sample.peak_tree_rss, total)
@@ -238,6 +252,13 @@ class Measured:
     pid: int = 0
     hwm: dict[int, int] = field(default_factory=dict)  # pid -> VmHWM (bytes) of each process of the tree
     names: dict[int, str] = field(default_factory=dict)  # pid -> its command line (start)
+    # pid -> CPU seconds of each process of the tree as last sampled (up to one interval short)
+    cpu_by_pid: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def others_cpu(self) -> float:
+        """CPU seconds of the descendants (e.g. the commit worker), sampled."""
+        return sum(v for k, v in self.cpu_by_pid.items() if k != self.pid)
 
     @property
     def root_peak_rss(self) -> int:
@@ -275,7 +296,7 @@ def run_measured(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, cw
     # across fork+exec into it; the sampled VmHWM is the child's own.
     return Measured(list(cmd), proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_oublock * 512,
                     sample.peak_process_rss, sample.peak_tree_rss, stdout, stderr, ended, proc.pid,
-                    sample.hwm, sample.names)
+                    sample.hwm, sample.names, sample.cpu)
 
 
 def dir_bytes(path: Path) -> int:

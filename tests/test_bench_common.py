@@ -93,3 +93,9 @@ def test_facebook_archive_config_is_one_page_archive_the_archiver_loads(tmp_path
     settings = load_settings(cfg, environ={"BENCH_TOKEN": "t"})
     assert settings.index_path == tmp_path / "index.db"
     assert [(a.name, a.platform, a.id) for a in settings.accounts] == [("bench", "facebook", "1000001")]
+
+
+def test_parse_cpu_adds_user_and_system_time_after_the_command_name():
+    ticks = common._TICKS
+    stat = f"4242 (a b) c) S 17 4242 17 0 -1 4194560 1 0 0 0 {3 * ticks} {2 * ticks} 0 0 20 0 1 0"
+    assert common.parse_cpu(stat) == 5.0

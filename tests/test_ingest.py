@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -142,3 +143,31 @@ def test_full_text_segments_are_merged_after_each_commit_and_by_reindex(tmp_path
     assert _segments(again.conn) == 5
     again.conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
     assert len(_matches(again, "report")) == 120
+
+
+def test_a_merge_that_fails_after_the_commit_loses_nothing_and_is_done_by_the_next(tmp_path, caplog):
+    db = open_index(tmp_path / "index.db")
+    spool, store = tmp_path / "spool", LocalStore(tmp_path / "store")
+    spool.mkdir()
+
+    def no_merge(action, table, *_):  # FTS5 commands outside ingest's transaction: the merges
+        if action == sqlite3.SQLITE_INSERT and table == "items_fts" and not db.conn.in_transaction:
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    for night in range(9):
+        if night == 7:
+            db.conn.set_authorizer(no_merge)
+        if night == 8:
+            db.conn.set_authorizer(None)
+        warc = WarcFile(spool / f"n{night}.warc.gz", {"software": "test"})
+        warc.write_metadata("items/1", "https://graph.example/page", {
+            "run": f"r{night}", "account": "ocpd", "platform": "facebook", "source": None, "uri": "u",
+            "seen": [], "seen_at": [], "threads": [],
+            "changes": [_change(f"c{night}", f"night{night} report", "new", "2026-11-10T10:00:00Z")]}, WHEN)
+        assert commit_spool_file(db, store, spool, warc.close().path, now=WHEN, retain_years=7)
+        if night == 7:  # committed, filed and out of the spool; eight segments wait for a merge
+            assert _segments(db.conn) == 8 and not list(spool.iterdir())
+            assert "full-text segments not merged after warcs/n7.warc.gz" in caplog.text
+    assert _segments(db.conn) == 1  # the next commit filed its own, then merged all nine
+    assert len(_matches(db, "report")) == 9
