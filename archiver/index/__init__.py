@@ -110,7 +110,6 @@ def tune_for_ingest(conn: sqlite3.Connection) -> None:
     journal.watch(conn)  # changing temp_store drops the temporary triggers: put them back
 
 
-
 def merge_fulltext(conn: sqlite3.Connection) -> int:
     """Merge the full-text index's segments where one level holds eight (``usermerge``), in
     transactions of their own; returns the merge steps taken. Called after each ingest commits
