@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import os
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,13 +29,18 @@ def _change(pid: str, text: str, event: str, created: str) -> dict:
                     "content_json": f'{{"message":"{text}"}}', "native_json": None}}
 
 
-def _ingest(db, tmp_path, name: str, pages: list[list[dict]]) -> None:
-    warc = WarcFile(tmp_path / name, {"software": "test"})
+def _warc(path: Path, pages: list[list[dict]]):
+    """A closed WARC of one items/1 record per page of changes."""
+    warc = WarcFile(path, {"software": "test"})
     for n, changes in enumerate(pages):
         warc.write_metadata("items/1", f"https://graph.example/page{n}", {
             "run": "r1", "account": "ocpd", "platform": "facebook", "source": None, "uri": "u",
             "seen": [], "seen_at": [], "changes": changes, "threads": []}, WHEN)
-    closed = warc.close()
+    return warc.close()
+
+
+def _ingest(db, tmp_path, name: str, pages: list[list[dict]]) -> None:
+    closed = _warc(tmp_path / name, pages)
     with open(closed.path, "rb") as fh:
         ingest_warc(db, name, fh, sha256=closed.sha256, size=closed.size, stored_at=WHEN)
 
@@ -83,14 +88,10 @@ def test_ingest_of_a_thousand_item_file_opens_no_temporary_file(tmp_path):
     db = open_index(tmp_path / "index.db")
     spool = tmp_path / "spool"
     spool.mkdir()
-    warc = WarcFile(spool / "big.warc.gz", {"software": "test"})
-    for page in range(10):
-        changes = [_change(f"c{page}_{n}", f"comment {page} {n} " + "words " * 20, "new",
-                           f"2026-11-{10 + n % 10:02d}T10:{n % 60:02d}:00Z") for n in range(100)]
-        warc.write_metadata("items/1", f"https://graph.example/page{page}", {
-            "run": "r1", "account": "ocpd", "platform": "facebook", "source": None, "uri": "u",
-            "seen": [], "seen_at": [], "changes": changes, "threads": []}, WHEN)
-    closed = warc.close()
+    closed = _warc(spool / "big.warc.gz", [
+        [_change(f"c{page}_{n}", f"comment {page} {n} " + "words " * 20, "new",
+                 f"2026-11-{10 + n % 10:02d}T10:{n % 60:02d}:00Z") for n in range(100)]
+        for page in range(10)])
     seen: list[list[str]] = []
 
     class Look:  # runs inside the ingest's transaction, where a spilled journal is still open
@@ -124,13 +125,10 @@ def test_full_text_segments_are_merged_after_each_commit_and_by_reindex(tmp_path
     spool.mkdir()
     counts = []
     for night in range(12):
-        warc = WarcFile(spool / f"n{night:02d}.warc.gz", {"software": "test"})
-        warc.write_metadata("items/1", "https://graph.example/page", {
-            "run": f"r{night}", "account": "ocpd", "platform": "facebook", "source": None, "uri": "u",
-            "seen": [], "seen_at": [], "threads": [],
-            "changes": [_change(f"c{night}_{n}", f"night{night} report {n}", "new", f"2026-11-{10 + n:02d}T10:00:00Z")
-                        for n in range(10)]}, WHEN)
-        commit_spool_file(db, store, spool, warc.close().path, now=WHEN, retain_years=7)
+        closed = _warc(spool / f"n{night:02d}.warc.gz", [
+            [_change(f"c{night}_{n}", f"night{night} report {n}", "new", f"2026-11-{10 + n:02d}T10:00:00Z")
+             for n in range(10)]])
+        commit_spool_file(db, store, spool, closed.path, now=WHEN, retain_years=7)
         counts.append(_segments(db.conn))
     # Each commit files one segment; the eighth on level 0 merges them into one on level 1.
     assert counts == [1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5], counts
@@ -160,12 +158,9 @@ def test_a_merge_that_fails_after_the_commit_loses_nothing_and_is_done_by_the_ne
             db.conn.set_authorizer(no_merge)
         if night == 8:
             db.conn.set_authorizer(None)
-        warc = WarcFile(spool / f"n{night}.warc.gz", {"software": "test"})
-        warc.write_metadata("items/1", "https://graph.example/page", {
-            "run": f"r{night}", "account": "ocpd", "platform": "facebook", "source": None, "uri": "u",
-            "seen": [], "seen_at": [], "threads": [],
-            "changes": [_change(f"c{night}", f"night{night} report", "new", "2026-11-10T10:00:00Z")]}, WHEN)
-        assert commit_spool_file(db, store, spool, warc.close().path, now=WHEN, retain_years=7)
+        closed = _warc(spool / f"n{night}.warc.gz", [[_change(f"c{night}", f"night{night} report", "new",
+                                                              "2026-11-10T10:00:00Z")]])
+        assert commit_spool_file(db, store, spool, closed.path, now=WHEN, retain_years=7)
         if night == 7:  # committed, filed and out of the spool; eight segments wait for a merge
             assert _segments(db.conn) == 8 and not list(spool.iterdir())
             assert "full-text segments not merged after warcs/n7.warc.gz" in caplog.text

@@ -110,9 +110,9 @@ def tune_for_ingest(conn: sqlite3.Connection) -> None:
     journal.watch(conn)  # changing temp_store drops the temporary triggers: put them back
 
 
-def merge_fulltext(conn: sqlite3.Connection) -> int:
+def merge_fulltext(conn: sqlite3.Connection) -> None:
     """Merge the full-text index's segments where one level holds eight (``usermerge``), in
-    transactions of their own; returns the merge steps taken. Called after each ingest commits
+    transactions of their own. Called after each ingest commits
     (``spool.commit_spool_files``, ``reindex``).
 
     FTS5 would merge as it files (``automerge``), but inside ingest's transaction each merge
@@ -125,14 +125,12 @@ def merge_fulltext(conn: sqlite3.Connection) -> int:
     do not call this (the web UI's edits) stay bounded too."""
     if conn.in_transaction:
         raise RuntimeError("merge_fulltext runs after a commit, outside any transaction")
-    steps = 0
     while True:
         before = conn.total_changes
         conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('merge', 500)")
         # FTS5's documented signal: a 'merge' that did work changes the total by 2 or more.
         if conn.total_changes - before < 2:
-            return steps
-        steps += 1
+            return
 
 
 # The commit worker's checkpoint interval, in pages (1 GB of WAL at 4 KB pages).
