@@ -218,16 +218,11 @@ def _apply_page(conn, doc: dict, page: dict, date: str, meta_id: str, source_id:
 
 
 def _known_rows(conn, account: str, pids: list[str]) -> dict[str, tuple]:
-    """(rowid, versions, hidden, status) of the items already indexed, one query per 500."""
-    rows: dict[str, tuple] = {}
-    for start in range(0, len(pids), 500):
-        chunk = pids[start:start + 500]
-        for pid, *rest in conn.execute(
-            f"SELECT platform_id, rowid, versions, hidden, status FROM items WHERE account = ?"
-            f" AND platform_id IN ({', '.join('?' * len(chunk))})", [account, *chunk],
-        ):
-            rows[pid] = tuple(rest)
-    return rows
+    """(rowid, versions, hidden, status) of the items already indexed: one statement whatever
+    the page's size (a list of ``?`` would be a new statement for every size, ``_insert_rows``)."""
+    return {pid: tuple(rest) for pid, *rest in conn.execute(
+        "SELECT platform_id, rowid, versions, hidden, status FROM items WHERE account = ?"
+        " AND platform_id IN (SELECT value FROM json_each(?))", (account, json.dumps(pids)))}
 
 
 def _apply_change(conn, account, platform, run_id, change, date, meta_id, source_id, stats, row) -> None:
@@ -311,18 +306,33 @@ def _apply_change(conn, account, platform, run_id, change, date, meta_id, source
 ITEM_COLUMNS = ("rowid", "id", "account", "platform", "platform_id", "kind", "parent", "root", "author", "author_id",
                 "is_department", "text", "search_text", "created_at", "url", "status", "status_at", "hidden",
                 "versions", "first_seen", "last_seen", "run", "has_media", "counts", "record")
-# Rows per INSERT statement: well under SQLite's 32,766 bound variables.
-INSERT_CHUNK = 500
+# The most rows one INSERT statement takes (``_insert_rows``).
+INSERT_ROWS = 256
+
+
+def _insert_rows(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Multi-row INSERTs of ``rows`` in runs of a power of two (256, 128, ... 1 rows).
+
+    SQLite compiles a multi-row statement for its number of rows (one of 500 items rows holds
+    1.2 MB), and Python's sqlite3 keeps the last 128 distinct statements it ran. Pages come in
+    every size -- each thread's last page of comments is a different one -- so one statement
+    per page size made a new statement for nearly every page: the commit worker compiled more
+    than it ran and SQLite held 89 MB instead of 18 (bench/bench_collect.py's spread of
+    thread sizes). Runs of powers of two are at most nine statements, compiled once."""
+    marks = f"({', '.join('?' * len(columns))})"
+    start = 0
+    while start < len(rows):
+        n = min(INSERT_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
+        conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * n)}",
+                     [value for row in rows[start:start + n] for value in row])
+        start += n
 
 
 def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta_id, source_id, stats) -> None:
-    """First sightings of a page: their items in one multi-row INSERT with the final values,
-    then their versions (platform history first), media and events.
-
-    One statement for the page rather than one per item because the FTS5 trigger's cost is
-    per statement (about half of it goes when 100 rows share one); and no UPDATE of text
-    follows, since each costs an FTS delete + insert. Rowids are given explicitly (the
-    highest so far + 1...; ingest holds the write transaction) so the versions can name them."""
+    """First sightings of a page: their items with the final values in multi-row INSERTs
+    (``_insert_rows``; a statement per row took half as long again), then their versions
+    (platform history first), media and events. Rowids are given explicitly (the highest so
+    far + 1...; ingest holds the write transaction) so the versions can name them."""
     if not changes:
         return
     next_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM items").fetchone()[0] + 1
@@ -363,11 +373,7 @@ def _insert_new(conn, account, platform, run_id, changes: list[dict], date, meta
                               "first_seen": date})
         stats.new += 1
         stats.hidden += int(hidden)
-    row_marks = f"({', '.join('?' * len(ITEM_COLUMNS))})"
-    for start in range(0, len(items), INSERT_CHUNK):
-        chunk = items[start:start + INSERT_CHUNK]
-        conn.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES {', '.join([row_marks] * len(chunk))}",
-                     [value for row in chunk for value in row])
+    _insert_rows(conn, "items", ITEM_COLUMNS, items)
     conn.executemany(
         "INSERT INTO versions (item_rowid, n, hash, text, native, first_seen, last_seen, record,"
         " meta_record) VALUES (?,?,?,?,?,?,?,?,?)", versions)

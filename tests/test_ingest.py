@@ -114,6 +114,31 @@ def _segments(conn) -> int:
     return conn.execute("SELECT count(DISTINCT segid) FROM items_fts_idx").fetchone()[0]
 
 
+def test_pages_of_every_size_insert_their_items_with_a_few_statements_compiled_once(tmp_path):
+    # A multi-row INSERT is compiled for its number of rows (500 items rows: 1.2 MB in SQLite)
+    # and sqlite3 keeps the last 128 distinct statements: one per page size made the commit
+    # worker hold a statement per size its pages came in, and compile nearly every page anew.
+    db = open_index(tmp_path / "index.db")
+    sizes = [*range(1, 41), 127, 255, 300, 511]  # a thread's last page of comments can be any size
+    pages = [[_change(f"c{size}_{n}", f"comment {size} {n}", "new", "2026-11-20T10:00:00Z") for n in range(size)]
+             for size in sizes]
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    _ingest(db, tmp_path, "sizes.warc.gz", pages)
+    db.conn.set_trace_callback(None)
+    # (the trace shows each statement with its values: rows are "(...), (...)")
+    inserts = {s.count("), (") + 1 for s in statements if s.startswith("INSERT INTO items (")}
+    assert inserts == {1, 2, 4, 8, 16, 32, 64, 128, 256}  # rows per statement: nine statements
+    # The look for a page's items already indexed: one statement, the ids in a JSON array.
+    lookups = [s for s in statements if "FROM items WHERE account = " in s and "platform_id IN" in s]
+    assert len(lookups) == len(sizes) and all("platform_id IN (SELECT value FROM json_each('[" in s for s in lookups)
+    assert db.conn.execute("SELECT count(*), count(DISTINCT platform_id) FROM items").fetchone() == \
+        (sum(sizes), sum(sizes))
+    assert [r[0] for r in db.conn.execute(
+        "SELECT text FROM items WHERE platform_id IN ('c1_0', 'c511_0', 'c511_510') ORDER BY rowid")] == \
+        ["comment 1 0", "comment 511 0", "comment 511 510"]
+
+
 def test_full_text_segments_are_merged_after_each_commit_and_by_reindex(tmp_path):
     # A merge inside ingest's transaction ran within the filing statement, whose statement
     # journal holds a copy of every page it rewrites; merges run after the commit instead
