@@ -1,8 +1,8 @@
 """Capture benchmark: ``python bench/bench_collect.py [--size small 100k 1m] [--runs 3]``.
 
-A local Graph API replay (``archiver.replay``) of a Facebook Page with POSTS x 100 comments
-(small: 200 posts = 20,200 items; 100k: 1,000 posts = 101,000; 1m: 10,000 posts =
-1,010,000). Per size, alternated in rotated order, ``--runs`` times:
+A local Graph API replay (``archiver.replay``) of a Facebook Page with POSTS x 100 comments,
+from 1 to 199 a post as a real Page's threads vary (small: 200 posts = 20,200 items; 100k:
+1,000 posts = 101,000; 1m: 10,000 posts = 1,010,000). Per size, alternated in rotated order, ``--runs`` times:
 
 * ``archiver collect`` end to end (a fresh archive: local store, new index), in a child
   process with its commit worker; then a second ``collect`` with nothing changed (night 2);
@@ -117,7 +117,7 @@ class World:
         self.server = ReplayServer().start()
         sim = FacebookSimulator(PAGE, token=TOKEN)
         self.api = f"{self.server.mount(sim)}/{sim.version}"
-        facebook_synthetic(sim, datetime.now(timezone.utc) - timedelta(days=1), posts, COMMENTS)
+        facebook_synthetic(sim, datetime.now(timezone.utc) - timedelta(days=1), posts, COMMENTS, spread=True)
         self.last_answer = 0.0
         dispatch = self.server._dispatch
 

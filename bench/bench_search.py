@@ -38,7 +38,7 @@ import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from archiver.index import open_index
+from archiver.index import merge_fulltext, open_index
 from archiver.ftsquery import to_fts
 from archiver.index.searchplan import Filters
 from archiver.search import COUNT_CAP, RESULT_FIELDS, SearchQuery, search
@@ -81,9 +81,10 @@ def vocabulary(rng: random.Random, n: int = 20000) -> tuple[list[str], list[floa
     return words, cum
 
 
-def build(path: Path, n: int, seed: int = 5) -> dict:
+def build(path: Path, n: int, seed: int = 5, nightly: bool = False) -> dict:
     """Write ``n`` items into a new index at ``path`` (built under another name and renamed
-    at the end, so an interrupted build is never taken for a finished one)."""
+    at the end, so an interrupted build is never taken for a finished one). ``nightly``: file
+    the full-text index day by day as ingest does (``file_nightly``) instead of one rebuild."""
     rng = random.Random(seed)
     words, cum = vocabulary(rng)
     authors = [f"{rng.choice(['Jane', 'John', 'Maria', 'Ahmed', 'Li', 'Kim', 'Pat'])} "
@@ -136,9 +137,12 @@ def build(path: Path, n: int, seed: int = 5) -> dict:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA cache_size=-2000")
     t1, c1, s1 = time.perf_counter(), time.process_time(), sched_io()
-    conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 8)")
-    conn.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
-    conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 0)")  # the index's own setting
+    if nightly:
+        file_nightly(conn, n)
+    else:
+        conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 8)")
+        conn.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+        conn.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 0)")  # the index's own setting
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     fts, fts_cpu, s2 = time.perf_counter() - t1, time.process_time() - c1, sched_io()
     conn.execute(trigger)
@@ -148,6 +152,30 @@ def build(path: Path, n: int, seed: int = 5) -> dict:
     part.rename(path)
     return {"insert_s": inserted, "fts_build_s": fts, "fts_build_cpu_s": fts_cpu,
             "fts_build_cpu_wait_s": s2["wait_s"] - s1["wait_s"], "fts_build_written": s2["written"] - s1["written"]}
+
+
+def file_nightly(conn, n: int) -> None:
+    """The full-text index as years of nightly captures leave it: each day's items filed in one
+    transaction, in date order (as ``archiver.ingest`` files a file's items), then
+    ``archiver.index.merge_fulltext`` as the commit worker runs it after each commit. The rows
+    went in in date order, so a day's items are a rowid range."""
+    step = DAYS * 86400 / n
+    first = 1
+    for day in range(1, DAYS + 1):
+        last = min(n, int(day * 86400 / step))
+        if last < first:
+            continue
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO items_fts(rowid, fts_text, author, fts_scope) SELECT date_key, fts_text, author,"
+                     " fts_scope FROM items WHERE rowid BETWEEN ? AND ? ORDER BY date_key", (first, last))
+        conn.execute("COMMIT")
+        merge_fulltext(conn)
+        first = last + 1
+
+
+def segments(conn) -> int:
+    """How many segments the full-text index has (each query reads every one that holds its terms)."""
+    return conn.execute("SELECT count(DISTINCT segid) FROM items_fts_idx").fetchone()[0]
 
 
 def sched_io() -> dict[str, float]:
@@ -413,6 +441,9 @@ def main(argv=None) -> int:
     ap.add_argument("--port", type=int, default=18765)
     ap.add_argument("--cold", type=int, default=7, help="fresh-process runs of `archiver search` (0: skip)")
     ap.add_argument("--cold-only", action="store_true", help="only the cold CLI runs, not the query mix")
+    ap.add_argument("--nightly", action="store_true",
+                    help="build the full-text index day by day with ingest's merges, not in one rebuild"
+                         " (use its own --dir)")
     args = ap.parse_args(argv)
     print(machine())
     work = Path(args.dir or tempfile.mkdtemp(prefix="bench-search-"))
@@ -421,14 +452,15 @@ def main(argv=None) -> int:
     config = work / "archiver.toml"
     config.write_text(f'[archive]\ntimezone = "{TZ}"\n[index]\npath = "{index}"\n[storage]\nurl = "{work}/store"\n')
     if not index.exists():
-        stats = build(index, args.items)
+        stats = build(index, args.items, nightly=args.nightly)
         blocked = stats["fts_build_s"] - stats["fts_build_cpu_s"] - stats["fts_build_cpu_wait_s"]
         print(f"built {args.items:,} items: rows {stats['insert_s']:.0f} s; FTS5 build {stats['fts_build_s']:.0f} s "
               f"wall (target <= 600 s) = {stats['fts_build_cpu_s']:.0f} s CPU + {stats['fts_build_cpu_wait_s']:.0f} s "
               f"waiting for a CPU + {blocked:.0f} s blocked (I/O); {stats['fts_build_written'] / 2**30:.1f} GiB written")
     db = open_index(index)
     count = db.conn.execute("SELECT max(rowid) FROM items").fetchone()[0]
-    print(f"index {index}: {count:,} items, {index.stat().st_size / 2**30:.2f} GiB")
+    print(f"index {index}: {count:,} items, {index.stat().st_size / 2**30:.2f} GiB, "
+          f"{segments(db.conn)} full-text segments")
     if args.cold_only:
         cold_cli(config, index, args.cold or 7)
         return 0

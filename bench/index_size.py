@@ -20,7 +20,7 @@ Printed:
 ``--nights 1`` runs the first capture only. ``--keep DIR`` writes the archive (store, index)
 into DIR and leaves it there, e.g. for ``bench_ops.py --reindex-store DIR/store``.
 
-``--runs N`` repeats the whole measurement N times and prints min/median/max.
+``--runs N`` (default 3) repeats the whole measurement N times and prints min / median / max.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import json
 import os
 import resource
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import dir_bytes, facebook_archive_config  # noqa: E402
+from common import dir_bytes, facebook_archive_config, fmt_spread, print_machine  # noqa: E402
 from archiver.replay import ReplayServer  # noqa: E402
 from archiver.replay.facebook import FacebookSimulator  # noqa: E402
 from archiver.replay.samples import facebook_synthetic  # noqa: E402
@@ -144,14 +143,14 @@ def measure(posts: int, comments: int, workdir: Path, nights: int = 3) -> dict:
 
 
 def spread(values: list[float], fmt: str = "{:.1f}") -> str:
-    return "min/median/max " + "/".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+    return fmt_spread(values, fmt)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--posts", type=int, default=1000)
     ap.add_argument("--comments", type=int, default=99)
-    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3, help="whole measurements (min / median / max over them)")
     ap.add_argument("--nights", type=int, default=3, choices=(1, 2, 3),
                     help="how many nights to run (1: the first capture only)")
     ap.add_argument("--json", action="store_true", help="print every figure as JSON too")
@@ -160,10 +159,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.posts < 1 or args.comments < 0 or args.runs < 1:
         raise SystemExit("Error: --posts and --runs must be >= 1, --comments >= 0")
-    if args.keep and (args.runs != 1 or (args.keep.exists() and any(args.keep.iterdir()))):
-        raise SystemExit(f"Error: --keep needs --runs 1 and a new or empty directory; {args.keep} is not empty")
-    print(f"machine: {os.uname().nodename} {os.uname().machine}, {os.cpu_count()} CPUs; python {sys.version.split()[0]};"
-          f" sqlite {sqlite3.sqlite_version}")
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        raise SystemExit(f"Error: --keep needs a new or empty directory; {args.keep} is not empty")
+    print_machine(args.keep or Path(os.environ.get("BENCH_TMP") or tempfile.gettempdir()))
+    print(f"{args.posts:,} posts x {args.comments + 1} items; min / median / max over "
+          f"{1 if args.keep else args.runs} run(s)")
     results = []
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)

@@ -53,12 +53,19 @@ def facebook_next_night(sim: FacebookSimulator, now: datetime) -> None:
                                  author_id="9999", parent=p2.comments[0].id))
 
 
-def facebook_synthetic(sim: FacebookSimulator, now: datetime, posts: int, comments: int) -> None:
-    """A page of ``posts`` posts with ``comments`` comments each (benchmarks)."""
+def facebook_synthetic(sim: FacebookSimulator, now: datetime, posts: int, comments: int, *,
+                       spread: bool = False) -> None:
+    """A page of ``posts`` posts with ``comments`` comments each (benchmarks). ``spread``: as
+    a real Page's threads vary, from 1 to ``2 * comments - 1`` comments (two posts in a row
+    have ``2 * comments`` between them, so the page still has ``posts * comments``)."""
     for p in range(posts):
         post = sim.add_post(10_000 + p, f"Post {p}: community update number {p} " + "lorem ipsum " * 8,
                             now - timedelta(hours=p + 1))
-        for n in range(comments):
+        count = comments
+        if spread and comments and (p % 2 or p + 1 < posts):  # (an odd number's last post: ``comments``)
+            first = 1 + (p // 2 * 7919) % (2 * comments - 1)
+            count = 2 * comments - first if p % 2 else first
+        for n in range(count):
             post.comments.append(FbComment(
                 id=f"{10_000 + p}_{p * 100_000 + n}",
                 message=f"Comment {n} on post {p}: " + "residents discussing the update " * 3,
