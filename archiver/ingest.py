@@ -316,9 +316,10 @@ def _insert_rows(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) 
     SQLite compiles a multi-row statement for its number of rows (one of 500 items rows holds
     1.2 MB), and Python's sqlite3 keeps the last 128 distinct statements it ran. Pages come in
     every size -- each thread's last page of comments is a different one -- so one statement
-    per page size made a new statement for nearly every page: the commit worker compiled more
-    than it ran and SQLite held 89 MB instead of 18 (bench/bench_collect.py's spread of
-    thread sizes). Runs of powers of two are at most nine statements, compiled once."""
+    per page size made a new statement for nearly every page, and kept up to 128 of them (in
+    bench_collect at 101,000 items, the commit worker's peak 74-75 MB against 64-65 MB in runs
+    of powers of two; docs/benchmarks.md). Runs of powers of two are at most nine statements,
+    compiled once."""
     marks = f"({', '.join('?' * len(columns))})"
     start = 0
     while start < len(rows):

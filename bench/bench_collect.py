@@ -2,7 +2,8 @@
 
 A local Graph API replay (``archiver.replay``) of a Facebook Page with POSTS x 100 comments,
 from 1 to 199 a post as a real Page's threads vary (small: 200 posts = 20,200 items; 100k:
-1,000 posts = 101,000; 1m: 10,000 posts = 1,010,000). Per size, alternated in rotated order, ``--runs`` times:
+1,000 posts = 101,000; 1m: 10,000 posts = 1,010,000). Per size, alternated in rotated order,
+``--runs`` times:
 
 * ``archiver collect`` end to end (a fresh archive: local store, new index), in a child
   process with its commit worker; then a second ``collect`` with nothing changed (night 2);

@@ -90,15 +90,15 @@ def tune_for_ingest(conn: sqlite3.Connection) -> None:
     """Settings for a connection that ingests WARC files (``archiver.ingest.ingest_warc``),
     made before its transaction begins, when SQLite reads them (inside one: nothing to do).
 
-    temp_store=MEMORY: ingest inserts a page's new items in one multi-row statement, and
-    SQLite journals every page such a statement changes (it could fail half-way on a UNIQUE
-    or NOT NULL constraint, or in the strftime of ``date_key``) -- about 9 MB per 1,000-item
-    file. Past 64 KB that statement journal spills into a temporary file: half of the commit
-    worker's 150,000 writes in bench_collect, and a third of its system time. In memory it is
-    bounded by one statement over one file's items (the full-text index's segment merges, which
-    rewrite segments that grow with the index, run after the commit: ``merge_fulltext``). Other
-    connections keep the default, where a long migration's statement journal must not have to
-    fit in memory.
+    temp_store=MEMORY: ingest inserts a page's new items in multi-row statements (up to 256
+    rows), and SQLite journals every page such a statement changes (it could fail half-way on
+    a UNIQUE or NOT NULL constraint, or in the strftime of ``date_key``) -- about 9 MB per
+    1,000-item file. Past 64 KB that statement journal spills into a temporary file: half of
+    the commit worker's 150,000 writes in bench_collect, and a third of its system time. In
+    memory it is bounded by one statement over one file's items (the full-text index's segment
+    merges, which rewrite segments that grow with the index, run after the commit:
+    ``merge_fulltext``). Other connections keep the default, where a long migration's statement
+    journal must not have to fit in memory.
 
     cache_size 16 MB: the default 2 MB is less than one file's changed pages, so SQLite spilled
     pages into the WAL in mid-transaction, wrote them again at commit, and read the index pages

@@ -62,7 +62,7 @@ def facebook_synthetic(sim: FacebookSimulator, now: datetime, posts: int, commen
         post = sim.add_post(10_000 + p, f"Post {p}: community update number {p} " + "lorem ipsum " * 8,
                             now - timedelta(hours=p + 1))
         count = comments
-        if spread and comments and (p % 2 or p + 1 < posts):  # (an odd number's last post: ``comments``)
+        if spread and comments and (p % 2 or p + 1 < posts):  # an odd last post has ``comments``
             first = 1 + (p // 2 * 7919) % (2 * comments - 1)
             count = 2 * comments - first if p % 2 else first
         for n in range(count):
