@@ -159,10 +159,9 @@ def file_nightly(conn, n: int) -> None:
     transaction, in date order (as ``archiver.ingest`` files a file's items), then
     ``archiver.index.merge_fulltext`` as the commit worker runs it after each commit. The rows
     went in in date order, so a day's items are a rowid range."""
-    step = DAYS * 86400 / n
     first = 1
     for day in range(1, DAYS + 1):
-        last = min(n, int(day * 86400 / step))
+        last = day * n // DAYS  # in integers: the last day ends at item n exactly
         if last < first:
             continue
         conn.execute("BEGIN")
