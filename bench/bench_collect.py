@@ -263,8 +263,9 @@ def report(name: str, items: int, nights: list[dict], floor: list[Measured], wge
         r_wget = ratios(c_wall, [m.wall for m in wget])
         print(f"  collect / wget, per run: {fmt_spread(r_wget, '{:.2f}', 'x')}")
         out["ratio_wget"] = spread(r_wget)
-    out["cpu_ratio_floor"] = spread(ratios([m.cpu for m in first], [m.cpu for m in floor]))
-    print(f"  CPU collect / floor: {fmt_spread(list(ratios([m.cpu for m in first], [m.cpu for m in floor])), '{:.2f}', 'x')}")
+    r_cpu = ratios([m.cpu for m in first], [m.cpu for m in floor])
+    out["cpu_ratio_floor"] = spread(r_cpu)
+    print(f"  CPU collect / floor: {fmt_spread(r_cpu, '{:.2f}', 'x')}")
     # Where it goes: the worker's CPU alone over the floor's wall time is the least collect's
     # wall time can be over the floor's, however well the two processes overlap.
     w_cpu = [m.others_cpu for m in first]

@@ -142,19 +142,24 @@ def interleaved(measures: Mapping[str, Callable[[], Any]], runs: int = 3, fixed_
 
 
 # -- measured child processes -----------------------------------------------------------------
+def _stat_fields(stat: str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name, from the state (field 3) on:
+    the name may hold spaces and parentheses, so they are read after the last ``)``."""
+    return stat[stat.rindex(")") + 2:].split()
+
+
 def parse_ppid(stat: str) -> int:
-    """The parent pid from the text of ``/proc/PID/stat`` (the command name may hold spaces
-    and parentheses, so read after the last ``)``)."""
-    return int(stat[stat.rindex(")") + 2:].split()[1])
+    """The parent pid (field 4) from the text of ``/proc/PID/stat``."""
+    return int(_stat_fields(stat)[1])
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def parse_cpu(stat: str) -> float:
-    """User + system CPU seconds so far from the text of ``/proc/PID/stat`` (utime and stime,
-    fields 14 and 15, counted after the command name as ``parse_ppid`` does)."""
-    fields = stat[stat.rindex(")") + 2:].split()
+    """User + system CPU seconds so far (utime and stime, fields 14 and 15) from the text of
+    ``/proc/PID/stat``."""
+    fields = _stat_fields(stat)
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
